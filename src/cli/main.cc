@@ -1,0 +1,23 @@
+// amanuensis: the command-line program. Each subcommand lives in its own file.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"amanuensis: Whisper speech-to-text on exact INT8 kernels"};
+  app.require_subcommand(1);
+  amanuensis::cli::add_attention_command(app);
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
+  bench->require_subcommand(1);
+  amanuensis::cli::add_bench_attention_command(*bench);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

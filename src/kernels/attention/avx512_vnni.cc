@@ -1,0 +1,220 @@
+// AVX-512 VNNI backend. Queries sit in the 16 lanes of a vector, so the row
+// state (max, sum, rescale factors) is vertical and no horizontal reduction is
+// needed. Q is stored as u8 (q + 128) for vpdpbusd; the extra 128 * sum(k) is
+// removed per key with k_sum128. Compiled with -mavx512f/bw/vl/vnni only.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/attention/backends.h"
+
+namespace amanuensis::attn {
+namespace {
+
+struct alignas(64) Tables {
+  int32_t exp[32];
+  int32_t rescale[32];
+};
+constexpr Tables kTables = [] {
+  Tables t{};
+  for (int f = 0; f < 32; ++f) {
+    t.exp[f] = kExp[f];
+    t.rescale[f] = kRescale[f];
+  }
+  return t;
+}();
+
+inline __m512i lookup32(const int32_t* table, __m512i index) {  // low 5 bits of index
+  return _mm512_permutex2var_epi32(_mm512_load_si512(table), index,
+                                   _mm512_load_si512(table + 16));
+}
+
+inline __m512i bcast32(const void* p) {
+  int32_t x;
+  std::memcpy(&x, p, 4);
+  return _mm512_set1_epi32(x);
+}
+
+// Per-lane form of rescale(x, d): multiplier, shift and rounding term.
+struct LaneRescale {
+  __m512i mul, shift, round;
+};
+inline LaneRescale lane_rescale(__m512i d) {
+  const __m512i n = _mm512_srai_epi32(d, kLogitFracBits);
+  const __mmask16 in_range = _mm512_cmple_epi32_mask(n, _mm512_set1_epi32(kRescaleMaxShift));
+  const __m512i shift = _mm512_add_epi32(
+      _mm512_min_epi32(n, _mm512_set1_epi32(kRescaleMaxShift)), _mm512_set1_epi32(kRescaleBits));
+  return {_mm512_maskz_mov_epi32(in_range, lookup32(kTables.rescale, d)), shift,
+          _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(shift, _mm512_set1_epi32(1)))};
+}
+// For values whose product with the multiplier fits int32 (tile partial sums).
+inline __m512i apply32(__m512i x, const LaneRescale& r) {
+  return _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, r.mul), r.round), r.shift);
+}
+// For running sums, in 64-bit lanes.
+inline __m512i apply64(__m512i x, const LaneRescale& r) {
+  const __m512i low = _mm512_set1_epi64(0xffffffff);
+  auto half = [&](__m512i xs, __m512i mul, __m512i shift, __m512i round) {
+    const __m512i prod = _mm512_mul_epi32(xs, mul);  // low 32 bits, sign-extended
+    return _mm512_srav_epi64(_mm512_add_epi64(prod, _mm512_and_si512(round, low)),
+                             _mm512_and_si512(shift, low));
+  };
+  const __m512i even = half(x, r.mul, r.shift, r.round);
+  const __m512i odd = half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(r.mul, 32),
+                           _mm512_srli_epi64(r.shift, 32), _mm512_srli_epi64(r.round, 32));
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+template <int kTile>
+void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+  constexpr int kVecs = kTile / 16;   // query vectors per tile
+  constexpr int kKeyBlock = 16 / kVecs;  // keys per register block: 16 accumulators
+  constexpr int kChanBlock = 16 / kVecs;
+  const int8_t* q = p.q_head(h) + size_t(q0) * kHeadDim;
+  const int8_t* k = p.k_head(h);
+  const int32_t* k_sum = p.k_sum_head(h);
+  const int8_t* v_t = p.v_t_head(h);
+
+  alignas(64) uint32_t q_u8[kHeadDim / 4][kTile];  // 4 dims of one query, +128
+  for (int i = 0; i < kTile; ++i)
+    for (int g = 0; g < kHeadDim / 4; ++g) {
+      uint32_t w;
+      std::memcpy(&w, q + i * kHeadDim + 4 * g, 4);
+      q_u8[g][i] = w ^ 0x80808080u;
+    }
+  alignas(64) int32_t L[kTile][kTile];                 // [key][query]
+  alignas(64) uint32_t P[kTile / 4][kTile];            // [key group][query], 4 keys as bytes
+  alignas(64) int32_t acc[kHeadDim][kTile] = {};       // [channel][query]
+  __m512i m[kVecs], l[kVecs], query_index[kVecs];
+  for (int v = 0; v < kVecs; ++v) {
+    m[v] = _mm512_set1_epi32(kLogitMasked);
+    l[v] = _mm512_setzero_si512();
+    query_index[v] = _mm512_add_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(q0 + 16 * v));
+  }
+  const int causal_offset = p.kv_len - p.q_len;
+  const __m512i ones_i8 = _mm512_set1_epi8(1);
+
+  const int k_end = p.keys_visible(q0 + kTile - 1);
+  for (int k0 = 0; k0 < k_end; k0 += kTile) {
+    const LogitScale ls = p.scale(h, q0 / kQuantBlock, k0 / kQuantBlock);
+    const __m512i mul = _mm512_set1_epi32(ls.mul);
+    const __m512i round = _mm512_set1_epi32(1 << (ls.shift - 1));
+    const __m128i shift = _mm_cvtsi32_si128(ls.shift);
+    const bool edge = p.keys_visible(q0) < k0 + kTile;  // some key masked for some row
+
+    // Pass 1: S = Q.K^T, logits, tile row max.
+    __m512i tile_max[kVecs];
+    for (int v = 0; v < kVecs; ++v) tile_max[v] = _mm512_set1_epi32(kLogitMasked);
+    for (int jb = 0; jb < kTile; jb += kKeyBlock) {
+      __m512i s[kKeyBlock][kVecs];
+      for (int b = 0; b < kKeyBlock; ++b)
+        for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_setzero_si512();
+      for (int g = 0; g < kHeadDim / 4; ++g) {
+        __m512i qv[kVecs];
+        for (int v = 0; v < kVecs; ++v) qv[v] = _mm512_load_si512(&q_u8[g][16 * v]);
+        for (int b = 0; b < kKeyBlock; ++b) {
+          const __m512i kb = bcast32(k + size_t(k0 + jb + b) * kHeadDim + 4 * g);
+          for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_dpbusd_epi32(s[b][v], qv[v], kb);
+        }
+      }
+      for (int b = 0; b < kKeyBlock; ++b) {
+        const int j = k0 + jb + b;
+        const __m512i ks = _mm512_set1_epi32(k_sum[j]);
+        for (int v = 0; v < kVecs; ++v) {
+          __m512i x = _mm512_sub_epi32(s[b][v], ks);
+          x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, mul), round), shift);
+          if (edge) {
+            __mmask16 valid = 0;
+            if (j < p.kv_len)
+              valid = p.causal ? _mm512_cmpge_epi32_mask(
+                                     _mm512_add_epi32(query_index[v], _mm512_set1_epi32(causal_offset)),
+                                     _mm512_set1_epi32(j))
+                               : __mmask16(0xFFFF);
+            x = _mm512_mask_blend_epi32(valid, _mm512_set1_epi32(kLogitMasked), x);
+          }
+          _mm512_store_si512(&L[jb + b][16 * v], x);
+          tile_max[v] = _mm512_max_epi32(tile_max[v], x);
+        }
+      }
+    }
+
+    // Pass 2: P = 2^(L - tile_max) as u8, four keys per 32-bit lane; l_tile.
+    __m512i l_tile[kVecs], p_ref[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+      l_tile[v] = _mm512_setzero_si512();
+      // A row with no valid key here: any reference above kLogitMasked gives p = 0.
+      p_ref[v] = _mm512_mask_blend_epi32(
+          _mm512_cmpeq_epi32_mask(tile_max[v], _mm512_set1_epi32(kLogitMasked)), tile_max[v],
+          _mm512_setzero_si512());
+    }
+    for (int jg = 0; jg < kTile / 4; ++jg)
+      for (int v = 0; v < kVecs; ++v) {
+        __m512i packed = _mm512_setzero_si512();
+        for (int b = 0; b < 4; ++b) {
+          const __m512i x = _mm512_sub_epi32(p_ref[v], _mm512_load_si512(&L[4 * jg + b][16 * v]));
+          const __m512i n = _mm512_srai_epi32(x, kLogitFracBits);
+          __m512i pb = _mm512_srlv_epi32(lookup32(kTables.exp, x), n);
+          pb = _mm512_srli_epi32(_mm512_add_epi32(pb, _mm512_set1_epi32(1)), 1);
+          packed = _mm512_or_si512(packed, _mm512_slli_epi32(pb, 8 * b));
+        }
+        _mm512_store_si512(&P[jg][16 * v], packed);
+        l_tile[v] = _mm512_dpbusd_epi32(l_tile[v], packed, ones_i8);
+      }
+
+    // Row state: bring running sums and this tile's sums to the new maximum.
+    LaneRescale tile_rescale[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+      const __m512i m_new = _mm512_max_epi32(m[v], tile_max[v]);
+      const __m512i d_run = _mm512_sub_epi32(m_new, m[v]);
+      tile_rescale[v] = lane_rescale(_mm512_sub_epi32(m_new, tile_max[v]));
+      if (_mm512_test_epi32_mask(d_run, d_run)) {  // the max moved for some row
+        const LaneRescale run = lane_rescale(d_run);
+        for (int c = 0; c < kHeadDim; ++c)
+          _mm512_store_si512(&acc[c][16 * v], apply64(_mm512_load_si512(&acc[c][16 * v]), run));
+        l[v] = apply64(l[v], run);
+      }
+      l[v] = _mm512_add_epi32(l[v], apply32(l_tile[v], tile_rescale[v]));
+      m[v] = m_new;
+    }
+
+    // Pass 3: partial = P.V per channel block, rescaled into acc.
+    for (int cb = 0; cb < kHeadDim; cb += kChanBlock) {
+      __m512i o[kChanBlock][kVecs];
+      for (int c = 0; c < kChanBlock; ++c)
+        for (int v = 0; v < kVecs; ++v) o[c][v] = _mm512_setzero_si512();
+      for (int jg = 0; jg < kTile / 4; ++jg) {
+        __m512i pv[kVecs];
+        for (int v = 0; v < kVecs; ++v) pv[v] = _mm512_load_si512(&P[jg][16 * v]);
+        for (int c = 0; c < kChanBlock; ++c) {
+          const __m512i vb = bcast32(v_t + size_t(cb + c) * p.kv_pad + k0 + 4 * jg);
+          for (int v = 0; v < kVecs; ++v) o[c][v] = _mm512_dpbusd_epi32(o[c][v], pv[v], vb);
+        }
+      }
+      for (int c = 0; c < kChanBlock; ++c)
+        for (int v = 0; v < kVecs; ++v) {
+          int32_t* a = &acc[cb + c][16 * v];
+          _mm512_store_si512(a, _mm512_add_epi32(_mm512_load_si512(a),
+                                                 apply32(o[c][v], tile_rescale[v])));
+        }
+    }
+  }
+
+  for (int v = 0; v < kVecs; ++v) _mm512_storeu_si512(&out.l[16 * v], l[v]);
+  for (int i = 0; i < kTile; ++i)
+    for (int c = 0; c < kHeadDim; ++c) out.acc[i][c] = acc[c][i];
+}
+
+}  // namespace
+
+TileFn avx512_tile_fn(int tile) {
+  switch (tile) {
+    case 16: return avx512_tile<16>;
+    case 32: return avx512_tile<32>;
+    case 64: return avx512_tile<64>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace amanuensis::attn

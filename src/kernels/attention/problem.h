@@ -1,0 +1,63 @@
+// The quantized attention problem: what every backend reads, in one layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/attention/spec.h"
+
+namespace amanuensis::attn {
+
+inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+struct QuantizedAttention {
+  int heads = 0;
+  int q_len = 0;   // valid queries
+  int kv_len = 0;  // valid keys
+  int q_pad = 0;   // q_len rounded up to kQuantBlock; padding rows are zero
+  int kv_pad = 0;
+  bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
+
+  std::vector<int8_t> q;                // [heads][q_pad][64]
+  std::vector<int8_t> k;                // [heads][kv_pad][64], mean over keys removed
+  std::vector<int32_t> k_sum128;        // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
+  std::vector<int8_t> v_t;              // [heads][64][kv_pad], channel-major, mean removed
+  std::vector<LogitScale> logit_scale;  // [heads][q_pad/64][kv_pad/64]
+  std::vector<float> v_scale;           // [heads][64]
+  std::vector<float> v_mean;            // [heads][64]
+
+  int q_blocks() const { return q_pad / kQuantBlock; }
+  int kv_blocks() const { return kv_pad / kQuantBlock; }
+  const int8_t* q_head(int h) const { return q.data() + size_t(h) * q_pad * kHeadDim; }
+  const int8_t* k_head(int h) const { return k.data() + size_t(h) * kv_pad * kHeadDim; }
+  const int32_t* k_sum_head(int h) const { return k_sum128.data() + size_t(h) * kv_pad; }
+  const int8_t* v_t_head(int h) const { return v_t.data() + size_t(h) * kHeadDim * kv_pad; }
+  LogitScale scale(int h, int q_block, int kv_block) const {
+    return logit_scale[(size_t(h) * q_blocks() + q_block) * kv_blocks() + kv_block];
+  }
+  // Number of keys query row i may see (causal) or kv_len.
+  int keys_visible(int i) const;
+};
+
+// Float tensors are [heads][len][64], row-major. Throws std::invalid_argument
+// on bad shapes, non-finite values or logit scales out of the integer range.
+// softmax_scale <= 0 means 1/sqrt(64).
+QuantizedAttention quantize_attention(const float* q, const float* k, const float* v, int heads,
+                                      int q_len, int kv_len, bool causal, float softmax_scale = 0);
+
+// The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].
+// Every backend must produce exactly these integers.
+struct TileResult {
+  int32_t acc[kMaxTile][kHeadDim];
+  int32_t l[kMaxTile];
+};
+
+// Output for the first `rows` rows of a tile of head h: float [rows][64].
+void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r,
+                  float* out);
+// Int8 output with one scale: round(o / out_scale), clamped to [-127, 127].
+void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r,
+                 float out_scale, int8_t* out);
+
+}  // namespace amanuensis::attn

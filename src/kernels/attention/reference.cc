@@ -1,0 +1,68 @@
+// The scalar reference: docs/attention.md, step by step, in plain loops.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/attention/backends.h"
+
+namespace amanuensis::attn {
+namespace {
+
+template <int kTile>
+void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
+  const int8_t* q = p.q_head(h);
+  const int8_t* k = p.k_head(h);
+  const int8_t* v_t = p.v_t_head(h);
+  int32_t m[kTile];
+  std::fill(m, m + kTile, kLogitMasked);
+  std::memset(&r, 0, sizeof(r));
+
+  const int k_end = p.keys_visible(q0 + kTile - 1);
+  for (int k0 = 0; k0 < k_end; k0 += kTile) {
+    const LogitScale ls = p.scale(h, q0 / kQuantBlock, k0 / kQuantBlock);
+    for (int i = 0; i < kTile; ++i) {
+      const int visible = p.keys_visible(q0 + i);
+      // Step 1: logits of the valid keys, and the row's maximum in this tile.
+      int32_t L[kTile];
+      int32_t tile_max = kLogitMasked;
+      for (int j = 0; j < kTile; ++j) {
+        L[j] = kLogitMasked;
+        if (k0 + j >= visible) continue;
+        int32_t s = 0;
+        for (int d = 0; d < kHeadDim; ++d)
+          s += int32_t(q[(q0 + i) * kHeadDim + d]) * int32_t(k[(k0 + j) * kHeadDim + d]);
+        L[j] = logit(s, ls);
+        tile_max = std::max(tile_max, L[j]);
+      }
+      if (tile_max == kLogitMasked) continue;  // this row sees no key of this tile
+      // Step 2: P relative to the tile's own row maximum, and its sums.
+      int32_t l_tile = 0;
+      int32_t partial[kHeadDim] = {};
+      for (int j = 0; j < kTile; ++j) {
+        if (L[j] == kLogitMasked) continue;
+        const int32_t pj = p_of(tile_max - L[j]);
+        l_tile += pj;
+        for (int c = 0; c < kHeadDim; ++c) partial[c] += pj * v_t[size_t(c) * p.kv_pad + k0 + j];
+      }
+      // Step 3: bring the running sums and this tile's sums to the new maximum.
+      const int32_t m_new = std::max(m[i], tile_max);
+      const int32_t d_run = m_new - m[i], d_tile = m_new - tile_max;
+      for (int c = 0; c < kHeadDim; ++c)
+        r.acc[i][c] = int32_t(rescale(r.acc[i][c], d_run) + rescale(partial[c], d_tile));
+      r.l[i] = int32_t(rescale(r.l[i], d_run) + rescale(l_tile, d_tile));
+      m[i] = m_new;
+    }
+  }
+}
+
+}  // namespace
+
+TileFn reference_tile_fn(int tile) {
+  switch (tile) {
+    case 16: return reference_tile<16>;
+    case 32: return reference_tile<32>;
+    case 64: return reference_tile<64>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace amanuensis::attn

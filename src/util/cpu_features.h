@@ -1,0 +1,12 @@
+#pragma once
+
+namespace amanuensis {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512_vnni = false;  // AVX-512 F, BW, VL and VNNI together, with OS support
+};
+
+const CpuFeatures& cpu_features();
+
+}  // namespace amanuensis

@@ -1,0 +1,41 @@
+// A fixed pool of workers for parallel loops. Work items are taken
+// dynamically; callers must make results independent of which thread runs
+// which item.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace amanuensis {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads >= 1; the caller is one of them
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return int(workers_.size()) + 1; }
+  // Runs fn(i) for i in [0, n) and returns when all are done.
+  void parallel_for(int n, const std::function<void(int)>& fn);
+
+ private:
+  void worker_loop();
+  void run_items();
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int job_size_ = 0;
+  std::atomic<int> next_{0};
+  int busy_ = 0;
+  long generation_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace amanuensis

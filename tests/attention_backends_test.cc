@@ -1,0 +1,157 @@
+// Every backend, tile size and thread count must give the reference's bytes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/attention/attention.h"
+#include "kernels/attention/backends.h"
+#include "util/cpu_features.h"
+
+namespace amanuensis::attn {
+namespace {
+
+struct Inputs {
+  int heads, q_len, kv_len;
+  std::vector<float> q, k, v;
+};
+
+// Gaussian Q/K at `scale` (flat to peaked attention), a few 20x outlier
+// channels in K, and V with a per-channel offset.
+Inputs make_inputs(int heads, int q_len, int kv_len, float scale, unsigned seed) {
+  Inputs in{heads, q_len, kv_len, {}, {}, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  in.q.resize(size_t(heads) * q_len * kHeadDim);
+  in.k.resize(size_t(heads) * kv_len * kHeadDim);
+  in.v.resize(in.k.size());
+  for (auto& x : in.q) x = scale * g(rng);
+  for (size_t i = 0; i < in.k.size(); ++i) {
+    const int c = int(i % kHeadDim);
+    in.k[i] = scale * g(rng) * (c % 29 == 3 ? 20.0f : 1.0f);
+    in.v[i] = g(rng) + 0.1f * c;
+  }
+  return in;
+}
+
+std::vector<float> run(const QuantizedAttention& p, Backend b, int tile, int threads) {
+  std::vector<float> out(size_t(p.heads) * p.q_len * kHeadDim);
+  ThreadPool pool(threads);
+  run_attention(p, b, tile, pool, out.data());
+  return out;
+}
+
+std::vector<Backend> available_backends() {
+  std::vector<Backend> b = {Backend::kReference};
+  if (cpu_features().avx2) b.push_back(Backend::kAvx2);
+  if (cpu_features().avx512_vnni) b.push_back(Backend::kAvx512);
+  return b;
+}
+
+struct Shape {
+  int heads, q_len, kv_len;
+  bool causal;
+  float scale;
+};
+
+class BitExact : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(BitExact, AllBackendsTilesAndThreadCountsMatchTheReference) {
+  const Shape s = GetParam();
+  const Inputs in = make_inputs(s.heads, s.q_len, s.kv_len, s.scale, 7 + s.q_len);
+  const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), s.heads,
+                                                  s.q_len, s.kv_len, s.causal);
+  for (int tile : kTileSizes) {
+    const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
+    for (float x : expected) ASSERT_TRUE(std::isfinite(x));
+    for (Backend b : available_backends())
+      for (int threads : {1, 2, 3}) {
+        const std::vector<float> got = run(p, b, tile, threads);
+        ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
+            << backend_name(b) << " tile " << tile << " threads " << threads;
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BitExact,
+    ::testing::Values(Shape{1, 1, 1, false, 1}, Shape{2, 63, 63, false, 1},
+                      Shape{1, 64, 64, true, 2}, Shape{2, 65, 65, false, 3},
+                      Shape{1, 130, 130, true, 1}, Shape{3, 200, 200, false, 0.3f},
+                      Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
+                      Shape{1, 40, 333, true, 2}, Shape{1, 1500, 1500, false, 1.5f}));
+
+TEST(BitExact, ExtremeInputsAgreeToo) {
+  // All-equal keys (flat attention), zero queries, and huge-but-legal scores.
+  const int t = 150;
+  Inputs in = make_inputs(1, t, t, 1, 3);
+  for (size_t i = 0; i < in.q.size(); ++i) in.q[i] = (i / kHeadDim) % 3 == 0 ? 0.0f : 8.0f * in.q[i];
+  for (size_t i = 0; i < in.k.size(); ++i) in.k[i] = (i / kHeadDim) < 70 ? 1.0f : 6.0f * in.k[i];
+  const QuantizedAttention p =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t, false);
+  for (int tile : kTileSizes) {
+    const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
+    for (Backend b : available_backends()) {
+      const std::vector<float> got = run(p, b, tile, 2);
+      ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
+          << backend_name(b) << " tile " << tile;
+    }
+  }
+}
+
+TEST(Quantize, RejectsBadInputs) {
+  Inputs in = make_inputs(1, 10, 10, 1, 1);
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 0, 10, false),
+               std::invalid_argument);
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 0, 10, 10, false),
+               std::invalid_argument);
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 9, true),
+               std::invalid_argument);
+  in.k[37] = std::nanf("");
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
+               std::invalid_argument);
+  in.k[37] = 1e30f;  // finite, but the logits leave the integer range
+  in.q[0] = 1e30f;
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
+               std::invalid_argument);
+}
+
+TEST(Quantize, KeyMeanRemovalLeavesAttentionUnchanged) {
+  // Adding a constant vector to every key must not change the output (much):
+  // it is removed exactly before quantization.
+  Inputs in = make_inputs(1, 100, 100, 1, 5);
+  const QuantizedAttention a =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 100, 100, false);
+  for (size_t i = 0; i < in.k.size(); ++i) in.k[i] += 5.0f * float(i % kHeadDim % 7);
+  const QuantizedAttention b =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 100, 100, false);
+  const auto ra = run(a, Backend::kReference, 64, 1), rb = run(b, Backend::kReference, 64, 1);
+  for (size_t i = 0; i < ra.size(); ++i) EXPECT_NEAR(ra[i], rb[i], 2e-2f) << i;
+}
+
+TEST(Finalize, Int8OutputRoundsTheFloatOutput) {
+  Inputs in = make_inputs(1, 64, 64, 1, 9);
+  const QuantizedAttention p =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 64, 64, false);
+  TileResult r;
+  reference_tile_fn(64)(p, 0, 0, r);
+  std::vector<float> f(64 * kHeadDim);
+  std::vector<int8_t> i8(64 * kHeadDim);
+  finalize_f32(p, 0, 64, r, f.data());
+  const float scale = 0.05f;
+  finalize_i8(p, 0, 64, r, scale, i8.data());
+  for (size_t i = 0; i < f.size(); ++i)
+    EXPECT_EQ(i8[i], int8_t(std::fmax(-127.f, std::fmin(127.f, std::nearbyint(f[i] / scale)))));
+}
+
+TEST(Backend, ParseAndResolve) {
+  EXPECT_EQ(parse_backend("avx2"), Backend::kAvx2);
+  EXPECT_THROW(parse_backend("gpu"), std::invalid_argument);
+  EXPECT_NE(resolve_backend(Backend::kAuto), Backend::kAuto);
+}
+
+}  // namespace
+}  // namespace amanuensis::attn
