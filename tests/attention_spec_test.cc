@@ -10,19 +10,21 @@ namespace {
 
 TEST(AttentionSpec, TablesMatchTheirFormulas) {
   for (int f = 0; f < 32; ++f) {
-    EXPECT_EQ(kExp[f], std::lround(510 * std::exp2(-f / 32.0))) << f;
+    EXPECT_EQ(kExp16[f], std::lround(kP16Max * std::exp2(-f / 32.0))) << f;
     EXPECT_EQ(kRescale[f], std::lround(512 * std::exp2(-f / 32.0))) << f;
   }
 }
 
-TEST(AttentionSpec, PIsWithinTablePrecisionOfExp2) {
-  EXPECT_EQ(p_of(0), kPMax);
+TEST(AttentionSpec, PIsExp2WithinTableAndRounding) {
+  EXPECT_EQ(p16_of(0), kP16Max);
+  EXPECT_EQ(p8_of(p16_of(0)), kP8Max);
   for (int32_t x = 0; x < 40 * 32; ++x) {
-    const double exact = kPMax * std::exp2(-x / 32.0);
-    // Table entry rounding, the floor of the shift and the final rounding.
-    EXPECT_NEAR(p_of(x), exact, 1.0 + 0.002 * exact) << x;
+    const double exact16 = kP16Max * std::exp2(-x / 32.0);
+    // Table entry rounding and the floor of the shift.
+    EXPECT_NEAR(p16_of(x), exact16, 1.0 + 1e-5 * exact16) << x;
+    EXPECT_NEAR(p8_of(p16_of(x)), exact16 / 256, 0.51) << x;
   }
-  EXPECT_EQ(p_of(1 << 30), 0);
+  EXPECT_EQ(p16_of(1 << 30), 0);
 }
 
 TEST(AttentionSpec, RescaleIsExp2WithinTableRounding) {
@@ -38,12 +40,14 @@ TEST(AttentionSpec, RescaleIsExp2WithinTableRounding) {
 }
 
 TEST(AttentionSpec, LogitOfExtremeScoresDoesNotOverflow) {
-  const int32_t s_max = kHeadDim * 127 * 127;
-  const LogitScale widest{(1 << kLogitMulBits) - 1, kLogitMinShift};
-  const int64_t exact = (int64_t{s_max} * widest.mul + (1 << (widest.shift - 1))) >> widest.shift;
-  EXPECT_EQ(logit(s_max, widest), exact);
-  EXPECT_EQ(logit(-s_max, widest), (-int64_t{s_max} * widest.mul + (1 << 7)) >> 8);
-  EXPECT_GT(logit(-s_max, widest), kLogitMasked / 8);
+  const int32_t mul = 1 << kScoreMulBits;
+  for (int32_t s : {int32_t(kMaxScore), -int32_t(kMaxScore)})
+    for (int32_t shift : {kLogitMinShift, kLogitMaxShift}) {
+      const int64_t t = (int64_t{s} * mul + (1 << (kScoreMulBits - 1))) >> kScoreMulBits;
+      const int64_t exact = (t * mul + (int64_t{1} << (shift - 1))) >> shift;
+      EXPECT_EQ(logit(s, mul, mul, shift), exact) << s << " " << shift;
+      EXPECT_GT(logit(s, mul, mul, shift), kLogitMasked / 8);
+    }
 }
 
 }  // namespace

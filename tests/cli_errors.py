@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The CLI on bad input: a one-line error on stderr and a non-zero exit, never a
+crash. Also checks that good input works and that bench --json has its keys."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+def run(exe, *args):
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+def expect_error(exe, name, args, needle):
+    r = run(exe, *args)
+    lines = r.stderr.strip().splitlines()
+    check(name, r.returncode > 0 and len(lines) == 1 and needle in r.stderr,
+          f"rc={r.returncode} stderr={r.stderr!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    exe = ap.parse_args().amanuensis
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as d:
+        p = lambda n: os.path.join(d, n)
+        good = rng.standard_normal((2, 70, 64)).astype(np.float32)
+        np.save(p("q.npy"), good)
+        np.save(p("k.npy"), good[:, ::-1].copy())
+        np.save(p("v.npy"), good * 2)
+        np.save(p("f64.npy"), good.astype(np.float64))
+        np.save(p("dim32.npy"), good[:, :, :32].copy())
+        np.save(p("t69.npy"), good[:, :69].copy())
+        np.save(p("t0.npy"), np.zeros((2, 0, 64), np.float32))
+        nan = good.copy()
+        nan[1, 5, 7] = np.nan
+        np.save(p("nan.npy"), nan)
+        np.save(p("huge.npy"), (good * 1e18).astype(np.float32))
+        np.save(p("fortran.npy"), np.asfortranarray(good))
+        with open(p("q.npy"), "rb") as f:
+            raw = f.read()
+        with open(p("trunc.npy"), "wb") as f:
+            f.write(raw[: len(raw) // 2])
+        with open(p("junk.npy"), "wb") as f:
+            f.write(os.urandom(1000))
+        with open(p("empty.npy"), "wb") as f:
+            pass
+
+        base = lambda q="q.npy", k="k.npy", v="v.npy": [
+            "attention", "--q", p(q), "--k", p(k), "--v", p(v), "--out", p("o.npy")]
+        expect_error(exe, "missing file", base(q="nope.npy"), "cannot open")
+        expect_error(exe, "float64 input", base(k="f64.npy"), "float32")
+        expect_error(exe, "head dim 32", base(q="dim32.npy"), "shape")
+        expect_error(exe, "mismatched T", base(v="t69.npy"), "differ")
+        expect_error(exe, "T = 0", base(q="t0.npy", k="t0.npy", v="t0.npy"), "T = 0")
+        expect_error(exe, "NaN", base(q="nan.npy"), "non-finite")
+        expect_error(exe, "absurd magnitudes", base(q="huge.npy", k="huge.npy"), "out of range")
+        expect_error(exe, "Fortran order", base(q="fortran.npy"), "Fortran")
+        expect_error(exe, "truncated", base(v="trunc.npy"), "truncated")
+        expect_error(exe, "random bytes", base(k="junk.npy"), "not a .npy")
+        expect_error(exe, "empty file", base(k="empty.npy"), "not a .npy")
+        expect_error(exe, "bad backend", base() + ["--backend", "tpu"], "backend")
+        expect_error(exe, "bad tile", base() + ["--tile", "48"], "tile")
+        expect_error(exe, "unwritable output",
+                     base()[:-1] + ["/nonexistent/dir/o.npy"], "cannot create")
+
+        for causal in ([], ["--causal"]):
+            r = run(exe, *base(), *causal)
+            out = np.load(p("o.npy")) if r.returncode == 0 else None
+            check("good input " + " ".join(causal), r.returncode == 0 and out.shape == good.shape
+                  and np.isfinite(out).all(), r.stderr)
+        r = run(exe, "bench", "attention", "--heads", "1", "--frames", "100", "--runs", "2",
+                "--warmup", "0", "--json")
+        try:
+            obj = json.loads(r.stdout)
+            keys = {"ms_per_layer", "gops", "int8_peak_gops", "fraction_of_peak"}
+            check("bench --json keys", keys <= obj.keys() and obj["ms_per_layer"] > 0, obj)
+        except json.JSONDecodeError as e:
+            check("bench --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

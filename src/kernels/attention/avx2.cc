@@ -32,19 +32,23 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   alignas(32) uint32_t k16[kTile][kHeadDim / 2];  // current key tile as int16 pairs
   alignas(32) uint32_t v16[kHeadDim][kTile / 2];  // current V tile: two keys of one channel
   alignas(32) int32_t L[kTile][kTile];            // [key][query]
-  alignas(32) int32_t P[kTile][kTile];            // [key][query], 0..255
-  alignas(32) uint32_t P16[kTile / 2][kTile];     // two keys of one query as int16
+  alignas(32) int32_t P[kTile][kTile];            // [key][query], P16
+  alignas(32) uint32_t P8x2[kTile / 2][kTile];    // P8 of two keys of one query as int16
   alignas(32) int32_t acc[kHeadDim][kTile] = {};  // [channel][query]
   int32_t m[kTile], l[kTile] = {};
   std::fill(m, m + kTile, kLogitMasked);
   alignas(32) int32_t tile_max[kTile], part_mul[kTile], part_shift[kTile], part_round[kTile];
 
+  const int32_t* k_mul = p.k_mul_head(h);
+  __m256i q_mul[kVecs];
+  for (int v = 0; v < kVecs; ++v)
+    q_mul[v] = _mm256_loadu_si256((const __m256i*)(p.q_mul_head(h) + q0 + 8 * v));
+  const __m256i score_round = _mm256_set1_epi32(1 << (kScoreMulBits - 1));
+  const __m256i logit_round = _mm256_set1_epi32(1 << (p.logit_shift[h] - 1));
+  const __m128i logit_shift = _mm_cvtsi32_si128(p.logit_shift[h]);
+
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
-    const LogitScale ls = p.scale(h, q0 / kQuantBlock, k0 / kQuantBlock);
-    const __m256i mul = _mm256_set1_epi32(ls.mul);
-    const __m256i round = _mm256_set1_epi32(1 << (ls.shift - 1));
-    const __m128i shift = _mm_cvtsi32_si128(ls.shift);
     for (int j = 0; j < kTile; ++j)
       for (int d = 0; d < kHeadDim / 2; ++d)
         k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
@@ -65,11 +69,16 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
             s[b][v] = _mm256_add_epi32(
                 s[b][v], _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&q16[d][8 * v]), kb));
         }
-      for (int b = 0; b < kKeyBlock; ++b)
-        for (int v = 0; v < kVecs; ++v)
-          _mm256_store_si256((__m256i*)&L[jb + b][8 * v],
-                             _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(s[b][v], mul), round),
-                                              shift));
+      for (int b = 0; b < kKeyBlock; ++b) {
+        const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);
+        for (int v = 0; v < kVecs; ++v) {
+          const __m256i t = _mm256_srai_epi32(
+              _mm256_add_epi32(_mm256_mullo_epi32(s[b][v], q_mul[v]), score_round), kScoreMulBits);
+          _mm256_store_si256(
+              (__m256i*)&L[jb + b][8 * v],
+              _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, km), logit_round), logit_shift));
+        }
+      }
     }
     // Masks and row maxima (scalar: cheap next to the products).
     for (int i = 0; i < kTile; ++i) {
@@ -88,15 +97,16 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       for (int v = 0; v < kVecs; ++v) {
         const __m256i x = _mm256_sub_epi32(_mm256_load_si256((const __m256i*)&p_ref[8 * v]),
                                            _mm256_load_si256((const __m256i*)&L[j][8 * v]));
-        const __m256i e = _mm256_i32gather_epi32(kExp.data(), _mm256_and_si256(x, _mm256_set1_epi32(kLogitFracMask)), 4);
-        __m256i pj = _mm256_srlv_epi32(e, _mm256_srai_epi32(x, kLogitFracBits));
-        pj = _mm256_srli_epi32(_mm256_add_epi32(pj, _mm256_set1_epi32(1)), 1);
-        _mm256_store_si256((__m256i*)&P[j][8 * v], pj);
+        const __m256i e = _mm256_i32gather_epi32(
+            kExp16.data(), _mm256_and_si256(x, _mm256_set1_epi32(kLogitFracMask)), 4);
+        _mm256_store_si256((__m256i*)&P[j][8 * v],
+                           _mm256_srlv_epi32(e, _mm256_srai_epi32(x, kLogitFracBits)));
       }
     for (int j = 0; j < kTile; ++j)
       for (int i = 0; i < kTile; ++i) l_tile[i] += P[j][i];
     for (int jp = 0; jp < kTile / 2; ++jp)
-      for (int i = 0; i < kTile; ++i) P16[jp][i] = uint32_t(P[2 * jp][i]) | (uint32_t(P[2 * jp + 1][i]) << 16);
+      for (int i = 0; i < kTile; ++i)
+        P8x2[jp][i] = uint32_t(p8_of(P[2 * jp][i])) | (uint32_t(p8_of(P[2 * jp + 1][i])) << 16);
 
     // Row state.
     for (int i = 0; i < kTile; ++i) {
@@ -122,7 +132,7 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
           const __m256i vb = _mm256_set1_epi32(int32_t(v16[cb + c][jp]));
           for (int v = 0; v < kVecs; ++v)
             o[c][v] = _mm256_add_epi32(
-                o[c][v], _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&P16[jp][8 * v]), vb));
+                o[c][v], _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&P8x2[jp][8 * v]), vb));
         }
       for (int c = 0; c < kChanBlock; ++c)
         for (int v = 0; v < kVecs; ++v) {

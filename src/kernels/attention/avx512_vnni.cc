@@ -18,7 +18,7 @@ struct alignas(64) Tables {
 constexpr Tables kTables = [] {
   Tables t{};
   for (int f = 0; f < 32; ++f) {
-    t.exp[f] = kExp[f];
+    t.exp[f] = kExp16[f];
     t.rescale[f] = kRescale[f];
   }
   return t;
@@ -83,7 +83,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       q_u8[g][i] = w ^ 0x80808080u;
     }
   alignas(64) int32_t L[kTile][kTile];                 // [key][query]
-  alignas(64) uint32_t P[kTile / 4][kTile];            // [key group][query], 4 keys as bytes
+  alignas(64) uint32_t P[kTile / 4][kTile];            // [key group][query], 4 keys' P8
   alignas(64) int32_t acc[kHeadDim][kTile] = {};       // [channel][query]
   __m512i m[kVecs], l[kVecs], query_index[kVecs];
   for (int v = 0; v < kVecs; ++v) {
@@ -94,14 +94,16 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         _mm512_set1_epi32(q0 + 16 * v));
   }
   const int causal_offset = p.kv_len - p.q_len;
-  const __m512i ones_i8 = _mm512_set1_epi8(1);
+  const int32_t* k_mul = p.k_mul_head(h);
+  __m512i q_mul[kVecs];
+  for (int v = 0; v < kVecs; ++v) q_mul[v] = _mm512_loadu_si512(p.q_mul_head(h) + q0 + 16 * v);
+  const __m512i score_round = _mm512_set1_epi32(1 << (kScoreMulBits - 1));
+  const __m512i logit_round = _mm512_set1_epi32(1 << (p.logit_shift[h] - 1));
+  const __m128i logit_shift = _mm_cvtsi32_si128(p.logit_shift[h]);
+  const __m512i p8_round = _mm512_set1_epi32(1 << (kP16ToP8Shift - 1));
 
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
-    const LogitScale ls = p.scale(h, q0 / kQuantBlock, k0 / kQuantBlock);
-    const __m512i mul = _mm512_set1_epi32(ls.mul);
-    const __m512i round = _mm512_set1_epi32(1 << (ls.shift - 1));
-    const __m128i shift = _mm_cvtsi32_si128(ls.shift);
     const bool edge = p.keys_visible(q0) < k0 + kTile;  // some key masked for some row
 
     // Pass 1: S = Q.K^T, logits, tile row max.
@@ -121,10 +123,12 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       }
       for (int b = 0; b < kKeyBlock; ++b) {
         const int j = k0 + jb + b;
-        const __m512i ks = _mm512_set1_epi32(k_sum[j]);
+        const __m512i ks = _mm512_set1_epi32(k_sum[j]), km = _mm512_set1_epi32(k_mul[j]);
         for (int v = 0; v < kVecs; ++v) {
           __m512i x = _mm512_sub_epi32(s[b][v], ks);
-          x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, mul), round), shift);
+          x = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, q_mul[v]), score_round),
+                                kScoreMulBits);
+          x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, km), logit_round), logit_shift);
           if (edge) {
             __mmask16 valid = 0;
             if (j < p.kv_len)
@@ -140,7 +144,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       }
     }
 
-    // Pass 2: P = 2^(L - tile_max) as u8, four keys per 32-bit lane; l_tile.
+    // Pass 2: P16 = 2^(L - tile_max) summed into l_tile; P8 packed four keys per lane.
     __m512i l_tile[kVecs], p_ref[kVecs];
     for (int v = 0; v < kVecs; ++v) {
       l_tile[v] = _mm512_setzero_si512();
@@ -155,12 +159,12 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int b = 0; b < 4; ++b) {
           const __m512i x = _mm512_sub_epi32(p_ref[v], _mm512_load_si512(&L[4 * jg + b][16 * v]));
           const __m512i n = _mm512_srai_epi32(x, kLogitFracBits);
-          __m512i pb = _mm512_srlv_epi32(lookup32(kTables.exp, x), n);
-          pb = _mm512_srli_epi32(_mm512_add_epi32(pb, _mm512_set1_epi32(1)), 1);
-          packed = _mm512_or_si512(packed, _mm512_slli_epi32(pb, 8 * b));
+          const __m512i p16 = _mm512_srlv_epi32(lookup32(kTables.exp, x), n);
+          l_tile[v] = _mm512_add_epi32(l_tile[v], p16);
+          const __m512i p8 = _mm512_srli_epi32(_mm512_add_epi32(p16, p8_round), kP16ToP8Shift);
+          packed = _mm512_or_si512(packed, _mm512_slli_epi32(p8, 8 * b));
         }
         _mm512_store_si512(&P[jg][16 * v], packed);
-        l_tile[v] = _mm512_dpbusd_epi32(l_tile[v], packed, ones_i8);
       }
 
     // Row state: bring running sums and this tile's sums to the new maximum.
@@ -175,7 +179,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
           _mm512_store_si512(&acc[c][16 * v], apply64(_mm512_load_si512(&acc[c][16 * v]), run));
         l[v] = apply64(l[v], run);
       }
-      l[v] = _mm512_add_epi32(l[v], apply32(l_tile[v], tile_rescale[v]));
+      l[v] = _mm512_add_epi32(l[v], apply64(l_tile[v], tile_rescale[v]));  // l_tile < 2^22
       m[v] = m_new;
     }
 

@@ -15,27 +15,26 @@ struct QuantizedAttention {
   int heads = 0;
   int q_len = 0;   // valid queries
   int kv_len = 0;  // valid keys
-  int q_pad = 0;   // q_len rounded up to kQuantBlock; padding rows are zero
+  int q_pad = 0;   // q_len rounded up to kPadTo; padding rows are zero
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
-  std::vector<int8_t> q;                // [heads][q_pad][64]
-  std::vector<int8_t> k;                // [heads][kv_pad][64], mean over keys removed
-  std::vector<int32_t> k_sum128;        // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
-  std::vector<int8_t> v_t;              // [heads][64][kv_pad], channel-major, mean removed
-  std::vector<LogitScale> logit_scale;  // [heads][q_pad/64][kv_pad/64]
-  std::vector<float> v_scale;           // [heads][64]
-  std::vector<float> v_mean;            // [heads][64]
+  std::vector<int8_t> q;           // [heads][q_pad][64], per-token scale, channel-smoothed
+  std::vector<int8_t> k;           // [heads][kv_pad][64], mean removed, per-token scale, smoothed
+  std::vector<int32_t> q_mul;      // [heads][q_pad]   see spec.h, logit()
+  std::vector<int32_t> k_mul;      // [heads][kv_pad]
+  std::vector<int32_t> logit_shift;  // [heads]
+  std::vector<int32_t> k_sum128;   // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
+  std::vector<int8_t> v_t;         // [heads][64][kv_pad], channel-major, mean removed
+  std::vector<float> v_scale;      // [heads][64]
+  std::vector<float> v_mean;       // [heads][64]
 
-  int q_blocks() const { return q_pad / kQuantBlock; }
-  int kv_blocks() const { return kv_pad / kQuantBlock; }
   const int8_t* q_head(int h) const { return q.data() + size_t(h) * q_pad * kHeadDim; }
   const int8_t* k_head(int h) const { return k.data() + size_t(h) * kv_pad * kHeadDim; }
+  const int32_t* q_mul_head(int h) const { return q_mul.data() + size_t(h) * q_pad; }
+  const int32_t* k_mul_head(int h) const { return k_mul.data() + size_t(h) * kv_pad; }
   const int32_t* k_sum_head(int h) const { return k_sum128.data() + size_t(h) * kv_pad; }
   const int8_t* v_t_head(int h) const { return v_t.data() + size_t(h) * kHeadDim * kv_pad; }
-  LogitScale scale(int h, int q_block, int kv_block) const {
-    return logit_scale[(size_t(h) * q_blocks() + q_block) * kv_blocks() + kv_block];
-  }
   // Number of keys query row i may see (causal) or kv_len.
   int keys_visible(int i) const;
 };

@@ -12,8 +12,9 @@ namespace {
 
 constexpr double kLog2E = 1.4426950408889634;
 
-// Symmetric int8 scale for values of magnitude <= max_abs.
-float scale_for(float max_abs) { return max_abs > 0 ? max_abs / 127.0f : 1.0f; }
+// Symmetric int8 scale for values of magnitude <= max_abs (0 for all-zero data).
+float scale_for(float max_abs) { return max_abs / 127.0f; }
+float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
 
 int8_t quantize_one(float x, float inv_scale) {
   const float y = std::nearbyint(x * inv_scale);  // round half to even
@@ -29,48 +30,62 @@ void check_finite(const float* x, size_t n, const char* name) {
   }
 }
 
-// L = S * mult with mult = s_q * s_k * softmax_scale * log2(e) * 2^5, as (mul, shift):
-// mul in [2^9, 2^10) when possible, so that S * mul never overflows int32.
-LogitScale logit_scale_for(float s_q, float s_k, float softmax_scale) {
-  const double mult = double(s_q) * double(s_k) * double(softmax_scale) * kLog2E *
-                      double(1 << kLogitFracBits);
-  if (mult == 0) return {0, kLogitMaxShift};
-  int e = 0;
-  const double m = std::frexp(mult, &e);  // mult = m * 2^e, m in [0.5, 1)
-  int shift = kLogitMulBits - e;
-  long mul = std::lround(std::ldexp(m, kLogitMulBits));
-  if (mul == (1L << kLogitMulBits)) {  // m rounded up to 1.0
-    mul >>= 1;
-    shift -= 1;
+// Symmetric per-token int8 of rows [len][64] (times `smooth` per channel) into
+// dst [len][64]; returns the scale of each row.
+std::vector<float> quantize_rows(const float* src, int len, const float* mean, const float* smooth,
+                                 int8_t* dst) {
+  std::vector<float> scales(len);
+  for (int r = 0; r < len; ++r) {
+    float row[kHeadDim];
+    float max_abs = 0;
+    for (int c = 0; c < kHeadDim; ++c) {
+      row[c] = (src[r * kHeadDim + c] - (mean ? mean[c] : 0.0f)) * smooth[c];
+      max_abs = std::max(max_abs, std::fabs(row[c]));
+    }
+    scales[r] = scale_for(max_abs);
+    const float inv = inverse(scales[r]);
+    for (int c = 0; c < kHeadDim; ++c) dst[r * kHeadDim + c] = quantize_one(row[c], inv);
   }
-  if (shift < kLogitMinShift) {
-    throw std::invalid_argument(
-        "attention logits out of range: q/k scales give " + std::to_string(mult / 32) +
-        " (base-2 logit units) per integer score unit; rescale the inputs");
-  }
-  if (shift > kLogitMaxShift) {  // tiny logits: attention is flat, precision is moot
-    shift = kLogitMaxShift;
-    mul = std::lround(std::ldexp(mult, shift));
-  }
-  return {static_cast<int32_t>(mul), shift};
+  return scales;
 }
 
-// Per-block symmetric quantization of rows [len][64] into dst [pad][64].
-void quantize_blocks(const float* src, int len, const float* mean, int8_t* dst,
-                     std::vector<float>& scales) {
-  for (int b = 0; b * kQuantBlock < len; ++b) {
-    const int r0 = b * kQuantBlock, r1 = std::min(len, r0 + kQuantBlock);
-    float max_abs = 0;
-    for (int r = r0; r < r1; ++r)
-      for (int c = 0; c < kHeadDim; ++c)
-        max_abs = std::max(max_abs, std::fabs(src[r * kHeadDim + c] - (mean ? mean[c] : 0.0f)));
-    const float s = scale_for(max_abs);
-    const float inv = 1.0f / s;
-    for (int r = r0; r < r1; ++r)
-      for (int c = 0; c < kHeadDim; ++c)
-        dst[r * kHeadDim + c] = quantize_one(src[r * kHeadDim + c] - (mean ? mean[c] : 0.0f), inv);
-    scales.push_back(s);
+// Per-channel factors c with q.k = (q*c).(k/c): they balance each channel's
+// range between Q and K, so that an outlier channel of K does not eat the
+// resolution of every other channel (SmoothQuant's migration, exact here).
+void smoothing_factors(const float* q, int q_len, const float* k, int kv_len, const float* k_mean,
+                       float* q_factor, float* k_factor) {
+  for (int c = 0; c < kHeadDim; ++c) {
+    float q_max = 0, k_max = 0;
+    for (int i = 0; i < q_len; ++i) q_max = std::max(q_max, std::fabs(q[i * kHeadDim + c]));
+    for (int j = 0; j < kv_len; ++j)
+      k_max = std::max(k_max, std::fabs(k[j * kHeadDim + c] - k_mean[c]));
+    const double f = q_max > 0 && k_max > 0 ? std::sqrt(double(k_max) / double(q_max)) : 1.0;
+    q_factor[c] = static_cast<float>(std::clamp(f, 1.0 / 256, 256.0));
+    k_factor[c] = 1.0f / q_factor[c];
   }
+}
+
+// q_mul, k_mul and the head's shift of spec.h's logit(), from the float scales.
+void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector<float>& k_scales,
+                           float softmax_scale, int32_t* q_mul, int32_t* k_mul, int32_t& shift) {
+  const float q_max = *std::max_element(q_scales.begin(), q_scales.end());
+  for (size_t i = 0; i < q_scales.size(); ++i)
+    q_mul[i] = q_max > 0 ? int32_t(std::lround(std::ldexp(double(q_scales[i]) / q_max, kScoreMulBits)))
+                         : 0;
+  // From t (S in units of the largest query scale) to L.
+  const double to_logit = double(q_max) * double(softmax_scale) * kLog2E * (1 << kLogitFracBits);
+  const double k_max = *std::max_element(k_scales.begin(), k_scales.end());
+  int e = 0;
+  std::frexp(k_max * to_logit, &e);  // k_max * to_logit in [2^(e-1), 2^e)
+  shift = std::min(kScoreMulBits - e, kLogitMaxShift);
+  if (shift < kLogitMinShift) {
+    throw std::invalid_argument(
+        "attention logits out of range: one integer score unit is " +
+        std::to_string(k_max * to_logit / (1 << kLogitFracBits)) +
+        " base-2 logit units; scale the inputs down");
+  }
+  for (size_t j = 0; j < k_scales.size(); ++j)
+    k_mul[j] = int32_t(std::lround(std::ldexp(double(k_scales[j]) * to_logit, shift)));
 }
 
 void channel_mean(const float* x, int len, float* mean) {
@@ -109,8 +124,8 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
   p.heads = heads;
   p.q_len = q_len;
   p.kv_len = kv_len;
-  p.q_pad = round_up(q_len, kQuantBlock);
-  p.kv_pad = round_up(kv_len, kQuantBlock);
+  p.q_pad = round_up(q_len, kPadTo);
+  p.kv_pad = round_up(kv_len, kPadTo);
   p.causal = causal;
   p.q.assign(size_t(heads) * p.q_pad * kHeadDim, 0);
   p.k.assign(size_t(heads) * p.kv_pad * kHeadDim, 0);
@@ -118,7 +133,9 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
   p.v_t.assign(size_t(heads) * kHeadDim * p.kv_pad, 0);
   p.v_scale.resize(size_t(heads) * kHeadDim);
   p.v_mean.resize(size_t(heads) * kHeadDim);
-  p.logit_scale.reserve(size_t(heads) * p.q_blocks() * p.kv_blocks());
+  p.q_mul.assign(size_t(heads) * p.q_pad, 0);
+  p.k_mul.assign(size_t(heads) * p.kv_pad, 0);
+  p.logit_shift.assign(heads, kLogitMaxShift);
 
   std::vector<int8_t> v_rows(size_t(p.kv_pad) * kHeadDim);
   for (int h = 0; h < heads; ++h) {
@@ -126,21 +143,21 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
     const float* kh = k + size_t(h) * kv_len * kHeadDim;
     const float* vh = v + size_t(h) * kv_len * kHeadDim;
 
-    std::vector<float> q_scales, k_scales;
-    quantize_blocks(qh, q_len, nullptr, p.q.data() + size_t(h) * p.q_pad * kHeadDim, q_scales);
     // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
-    float k_mean[kHeadDim];
+    float k_mean[kHeadDim], q_smooth[kHeadDim], k_smooth[kHeadDim];
     channel_mean(kh, kv_len, k_mean);
+    smoothing_factors(qh, q_len, kh, kv_len, k_mean, q_smooth, k_smooth);
     int8_t* kq = p.k.data() + size_t(h) * p.kv_pad * kHeadDim;
-    quantize_blocks(kh, kv_len, k_mean, kq, k_scales);
+    const std::vector<float> q_scales =
+        quantize_rows(qh, q_len, nullptr, q_smooth, p.q.data() + size_t(h) * p.q_pad * kHeadDim);
+    const std::vector<float> k_scales = quantize_rows(kh, kv_len, k_mean, k_smooth, kq);
     for (int j = 0; j < kv_len; ++j) {
       int32_t sum = 0;
       for (int c = 0; c < kHeadDim; ++c) sum += kq[j * kHeadDim + c];
       p.k_sum128[size_t(h) * p.kv_pad + j] = 128 * sum;
     }
-    for (int a = 0; a < p.q_blocks(); ++a)
-      for (int b = 0; b < p.kv_blocks(); ++b)
-        p.logit_scale.push_back(logit_scale_for(q_scales[a], k_scales[b], softmax_scale));
+    set_logit_multipliers(q_scales, k_scales, softmax_scale, p.q_mul.data() + size_t(h) * p.q_pad,
+                          p.k_mul.data() + size_t(h) * p.kv_pad, p.logit_shift[h]);
 
     // V: per channel over all keys, mean removed (softmax weights sum to one,
     // so the mean is added back exactly after normalization).
@@ -153,7 +170,7 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
       for (int j = 0; j < kv_len; ++j)
         max_abs = std::max(max_abs, std::fabs(vh[j * kHeadDim + c] - v_mean[c]));
       v_scale[c] = scale_for(max_abs);
-      const float inv = 1.0f / v_scale[c];
+      const float inv = inverse(v_scale[c]);
       for (int j = 0; j < kv_len; ++j)
         vt[size_t(c) * p.kv_pad + j] = quantize_one(vh[j * kHeadDim + c] - v_mean[c], inv);
     }
@@ -166,7 +183,8 @@ void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult
   const float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
   const float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
   for (int i = 0; i < rows; ++i) {
-    const double inv_l = 1.0 / double(r.l[i]);
+    // acc counts P8 units, l counts P16 units: P8 = P16 / 2^8.
+    const double inv_l = double(1 << kP16ToP8Shift) / double(r.l[i]);
     for (int c = 0; c < kHeadDim; ++c)
       out[i * kHeadDim + c] =
           static_cast<float>(double(r.acc[i][c]) * double(v_scale[c]) * inv_l + double(v_mean[c]));
@@ -177,7 +195,7 @@ void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult&
                  float out_scale, int8_t* out) {
   float tmp[kMaxTile * kHeadDim];
   finalize_f32(p, h, rows, r, tmp);
-  const float inv = 1.0f / out_scale;
+  const float inv = inverse(out_scale);
   for (int i = 0; i < rows * kHeadDim; ++i) out[i] = quantize_one(tmp[i], inv);
 }
 

@@ -12,13 +12,15 @@ void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
   const int8_t* q = p.q_head(h);
   const int8_t* k = p.k_head(h);
   const int8_t* v_t = p.v_t_head(h);
+  const int32_t* q_mul = p.q_mul_head(h);
+  const int32_t* k_mul = p.k_mul_head(h);
+  const int32_t shift = p.logit_shift[h];
   int32_t m[kTile];
   std::fill(m, m + kTile, kLogitMasked);
   std::memset(&r, 0, sizeof(r));
 
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
-    const LogitScale ls = p.scale(h, q0 / kQuantBlock, k0 / kQuantBlock);
     for (int i = 0; i < kTile; ++i) {
       const int visible = p.keys_visible(q0 + i);
       // Step 1: logits of the valid keys, and the row's maximum in this tile.
@@ -30,18 +32,18 @@ void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
         int32_t s = 0;
         for (int d = 0; d < kHeadDim; ++d)
           s += int32_t(q[(q0 + i) * kHeadDim + d]) * int32_t(k[(k0 + j) * kHeadDim + d]);
-        L[j] = logit(s, ls);
+        L[j] = logit(s, q_mul[q0 + i], k_mul[k0 + j], shift);
         tile_max = std::max(tile_max, L[j]);
       }
       if (tile_max == kLogitMasked) continue;  // this row sees no key of this tile
-      // Step 2: P relative to the tile's own row maximum, and its sums.
+      // Step 2: P relative to the tile's own row maximum; row sum from P16, P.V from P8.
       int32_t l_tile = 0;
       int32_t partial[kHeadDim] = {};
       for (int j = 0; j < kTile; ++j) {
         if (L[j] == kLogitMasked) continue;
-        const int32_t pj = p_of(tile_max - L[j]);
-        l_tile += pj;
-        for (int c = 0; c < kHeadDim; ++c) partial[c] += pj * v_t[size_t(c) * p.kv_pad + k0 + j];
+        const int32_t p16 = p16_of(tile_max - L[j]), p8 = p8_of(p16);
+        l_tile += p16;
+        for (int c = 0; c < kHeadDim; ++c) partial[c] += p8 * v_t[size_t(c) * p.kv_pad + k0 + j];
       }
       // Step 3: bring the running sums and this tile's sums to the new maximum.
       const int32_t m_new = std::max(m[i], tile_max);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test suite under AddressSanitizer + UBSan, then the fuzz targets for a
+# short run (clang's libFuzzer, also under ASan + UBSan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMANUENSIS_SANITIZE=ON >/dev/null
+cmake --build build-asan
+ctest --test-dir build-asan --output-on-failure
+
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-fuzz --target npy_fuzzer
+seconds="${FUZZ_SECONDS:-60}"
+work=$(mktemp -d)
+cp fuzz/corpus/npy/* "$work"/
+./build-fuzz/npy_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3
+rm -rf "$work"
+echo "fuzz: npy_fuzzer ran ${seconds}s without a crash"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what amanuensis needs (Debian packages, PyPI test oracles) and builds
+# it into build/. Idempotent: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(cmake ninja-build g++ clang libclang-rt-14-dev python3 python3-pip
+              libgtest-dev libcli11-dev nlohmann-json3-dev)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q -r scripts/requirements-test.txt
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build
