@@ -8,7 +8,7 @@ reference attention has max probability below 0.9 (the rest are reported):
   cosine >= 0.9995, and
   relative L2 <= 2e-2, or, where rounding Q and K to int8 alone already costs
   more (the "int8 floor": float64 attention of our int8 Q/K, see
-  docs/attention.md), relative L2 <= 1.15 x that floor.
+  docs/attention.md), relative L2 <= 1.25 x that floor.
 Exits 1 if a case misses; prints a markdown table.
 """
 import argparse
@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 
 D = 64
-COS_TARGET, REL_L2_TARGET, PEAKED, FLOOR_MARGIN = 0.9995, 2e-2, 0.9, 1.15
+COS_TARGET, REL_L2_TARGET, PEAKED, FLOOR_MARGIN = 0.9995, 2e-2, 0.9, 1.25
 
 
 def reference(q, k, v, causal):

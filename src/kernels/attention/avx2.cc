@@ -12,6 +12,16 @@
 namespace amanuensis::attn {
 namespace {
 
+// The spec's u16 tables widened for vpgatherdd.
+struct Tables {
+  int32_t exp16[kExp16.size()];
+};
+constexpr Tables kTables = [] {
+  Tables t{};
+  for (size_t f = 0; f < kExp16.size(); ++f) t.exp16[f] = kExp16[f];
+  return t;
+}();
+
 inline uint32_t pair16(int8_t a, int8_t b) {
   return uint32_t(uint16_t(int16_t(a))) | (uint32_t(uint16_t(int16_t(b))) << 16);
 }
@@ -98,7 +108,7 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         const __m256i x = _mm256_sub_epi32(_mm256_load_si256((const __m256i*)&p_ref[8 * v]),
                                            _mm256_load_si256((const __m256i*)&L[j][8 * v]));
         const __m256i e = _mm256_i32gather_epi32(
-            kExp16.data(), _mm256_and_si256(x, _mm256_set1_epi32(kLogitFracMask)), 4);
+            kTables.exp16, _mm256_and_si256(x, _mm256_set1_epi32(kLogitFracMask)), 4);
         _mm256_store_si256((__m256i*)&P[j][8 * v],
                            _mm256_srlv_epi32(e, _mm256_srai_epi32(x, kLogitFracBits)));
       }

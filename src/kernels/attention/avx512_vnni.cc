@@ -11,22 +11,25 @@
 namespace amanuensis::attn {
 namespace {
 
+// 64-entry u16 tables in two vectors each: one vpermt2w looks up 32 lanes; the
+// odd (high) words are zeroed so each 32-bit lane holds its entry.
 struct alignas(64) Tables {
-  int32_t exp[32];
-  int32_t rescale[32];
+  uint16_t exp16[64];
+  uint16_t rescale[64];
 };
 constexpr Tables kTables = [] {
+  static_assert(kExp16.size() == 64 && kRescale.size() == 64);
   Tables t{};
-  for (int f = 0; f < 32; ++f) {
-    t.exp[f] = kExp16[f];
+  for (int f = 0; f < 64; ++f) {
+    t.exp16[f] = kExp16[f];
     t.rescale[f] = kRescale[f];
   }
   return t;
 }();
 
-inline __m512i lookup32(const int32_t* table, __m512i index) {  // low 5 bits of index
-  return _mm512_permutex2var_epi32(_mm512_load_si512(table), index,
-                                   _mm512_load_si512(table + 16));
+inline __m512i lookup64(const uint16_t* table, __m512i index) {  // low 6 bits of index
+  return _mm512_maskz_permutex2var_epi16(0x55555555, _mm512_load_si512(table), index,
+                                         _mm512_load_si512(table + 32));
 }
 
 inline __m512i bcast32(const void* p) {
@@ -44,7 +47,7 @@ inline LaneRescale lane_rescale(__m512i d) {
   const __mmask16 in_range = _mm512_cmple_epi32_mask(n, _mm512_set1_epi32(kRescaleMaxShift));
   const __m512i shift = _mm512_add_epi32(
       _mm512_min_epi32(n, _mm512_set1_epi32(kRescaleMaxShift)), _mm512_set1_epi32(kRescaleBits));
-  return {_mm512_maskz_mov_epi32(in_range, lookup32(kTables.rescale, d)), shift,
+  return {_mm512_maskz_mov_epi32(in_range, lookup64(kTables.rescale, d)), shift,
           _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(shift, _mm512_set1_epi32(1)))};
 }
 // For values whose product with the multiplier fits int32 (tile partial sums).
@@ -159,7 +162,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int b = 0; b < 4; ++b) {
           const __m512i x = _mm512_sub_epi32(p_ref[v], _mm512_load_si512(&L[4 * jg + b][16 * v]));
           const __m512i n = _mm512_srai_epi32(x, kLogitFracBits);
-          const __m512i p16 = _mm512_srlv_epi32(lookup32(kTables.exp, x), n);
+          const __m512i p16 = _mm512_srlv_epi32(lookup64(kTables.exp16, x), n);
           l_tile[v] = _mm512_add_epi32(l_tile[v], p16);
           const __m512i p8 = _mm512_srli_epi32(_mm512_add_epi32(p16, p8_round), kP16ToP8Shift);
           packed = _mm512_or_si512(packed, _mm512_slli_epi32(p8, 8 * b));

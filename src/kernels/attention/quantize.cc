@@ -16,9 +16,12 @@ constexpr double kLog2E = 1.4426950408889634;
 float scale_for(float max_abs) { return max_abs / 127.0f; }
 float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
 
+// Round half to even, as nearbyint in the default mode, without a libm call:
+// adding and removing 1.5 * 2^23 rounds any |y| < 2^22 to an integer.
 int8_t quantize_one(float x, float inv_scale) {
-  const float y = std::nearbyint(x * inv_scale);  // round half to even
-  return static_cast<int8_t>(std::clamp(y, -127.0f, 127.0f));
+  constexpr float kRoundMagic = 12582912.0f;
+  const float y = std::clamp(x * inv_scale, -127.0f, 127.0f);
+  return static_cast<int8_t>((y + kRoundMagic) - kRoundMagic);
 }
 
 void check_finite(const float* x, size_t n, const char* name) {
@@ -54,12 +57,14 @@ std::vector<float> quantize_rows(const float* src, int len, const float* mean, c
 // resolution of every other channel (SmoothQuant's migration, exact here).
 void smoothing_factors(const float* q, int q_len, const float* k, int kv_len, const float* k_mean,
                        float* q_factor, float* k_factor) {
+  float q_max[kHeadDim] = {}, k_max[kHeadDim] = {};
+  for (int i = 0; i < q_len; ++i)
+    for (int c = 0; c < kHeadDim; ++c) q_max[c] = std::max(q_max[c], std::fabs(q[i * kHeadDim + c]));
+  for (int j = 0; j < kv_len; ++j)
+    for (int c = 0; c < kHeadDim; ++c)
+      k_max[c] = std::max(k_max[c], std::fabs(k[j * kHeadDim + c] - k_mean[c]));
   for (int c = 0; c < kHeadDim; ++c) {
-    float q_max = 0, k_max = 0;
-    for (int i = 0; i < q_len; ++i) q_max = std::max(q_max, std::fabs(q[i * kHeadDim + c]));
-    for (int j = 0; j < kv_len; ++j)
-      k_max = std::max(k_max, std::fabs(k[j * kHeadDim + c] - k_mean[c]));
-    const double f = q_max > 0 && k_max > 0 ? std::sqrt(double(k_max) / double(q_max)) : 1.0;
+    const double f = q_max[c] > 0 && k_max[c] > 0 ? std::sqrt(double(k_max[c]) / double(q_max[c])) : 1.0;
     q_factor[c] = static_cast<float>(std::clamp(f, 1.0 / 256, 256.0));
     k_factor[c] = 1.0f / q_factor[c];
   }
@@ -89,11 +94,10 @@ void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector
 }
 
 void channel_mean(const float* x, int len, float* mean) {
-  for (int c = 0; c < kHeadDim; ++c) {
-    double sum = 0;
-    for (int r = 0; r < len; ++r) sum += x[r * kHeadDim + c];
-    mean[c] = static_cast<float>(sum / len);
-  }
+  double sum[kHeadDim] = {};
+  for (int r = 0; r < len; ++r)
+    for (int c = 0; c < kHeadDim; ++c) sum[c] += x[r * kHeadDim + c];
+  for (int c = 0; c < kHeadDim; ++c) mean[c] = static_cast<float>(sum[c] / len);
 }
 
 }  // namespace
@@ -165,15 +169,17 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
     float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
     channel_mean(vh, kv_len, v_mean);
     int8_t* vt = p.v_t.data() + size_t(h) * kHeadDim * p.kv_pad;
+    float max_abs[kHeadDim] = {}, inv[kHeadDim];
+    for (int j = 0; j < kv_len; ++j)
+      for (int c = 0; c < kHeadDim; ++c)
+        max_abs[c] = std::max(max_abs[c], std::fabs(vh[j * kHeadDim + c] - v_mean[c]));
     for (int c = 0; c < kHeadDim; ++c) {
-      float max_abs = 0;
-      for (int j = 0; j < kv_len; ++j)
-        max_abs = std::max(max_abs, std::fabs(vh[j * kHeadDim + c] - v_mean[c]));
-      v_scale[c] = scale_for(max_abs);
-      const float inv = inverse(v_scale[c]);
-      for (int j = 0; j < kv_len; ++j)
-        vt[size_t(c) * p.kv_pad + j] = quantize_one(vh[j * kHeadDim + c] - v_mean[c], inv);
+      v_scale[c] = scale_for(max_abs[c]);
+      inv[c] = inverse(v_scale[c]);
     }
+    for (int j = 0; j < kv_len; ++j)
+      for (int c = 0; c < kHeadDim; ++c)
+        vt[size_t(c) * p.kv_pad + j] = quantize_one(vh[j * kHeadDim + c] - v_mean[c], inv[c]);
   }
   return p;
 }

@@ -24,10 +24,10 @@ static_assert(int64_t{kMaxKeys} * 65280 < (int64_t{1} << 31));
 // computed in two integer steps with per-query and per-key multipliers:
 //   t = (S * q_mul[i] + 2^9) >> 10,   q_mul = round(1024 * s_q[i] / max s_q) <= 1024
 //   L = (t * k_mul[j] + 2^(shift-1)) >> shift,   k_mul <= 1024, one shift per head
-inline constexpr int kLogitFracBits = 5;
+inline constexpr int kLogitFracBits = 6;
 inline constexpr int kLogitFracMask = (1 << kLogitFracBits) - 1;
 inline constexpr int kScoreMulBits = 10;   // q_mul and k_mul are at most 2^10
-inline constexpr int kLogitMinShift = 8;   // keeps |L| < 2^22
+inline constexpr int kLogitMinShift = 4;   // keeps |L| < 2^26
 inline constexpr int kLogitMaxShift = 30;
 // |S| <= 64*127*127 < 2^20: both products and their rounding terms fit int32.
 inline constexpr int64_t kMaxScore = int64_t{kHeadDim} * 127 * 127;
@@ -36,27 +36,33 @@ static_assert((kMaxScore + 1) * (1 << kScoreMulBits) + (int64_t{1} << (kLogitMax
               (int64_t{1} << 31));
 // Sentinel for masked keys and for "no key seen yet": far below any real L,
 // far enough above INT32_MIN that differences never overflow.
-inline constexpr int32_t kLogitMasked = -(1 << 26);
+inline constexpr int32_t kLogitMasked = -(1 << 28);
 
-// P, for x = n * 32 + f = tile_max - L >= 0, in two widths from one table:
-//   P16 = kExp16[f] >> n, kExp16[f] = round(65280 * 2^(-f/32)): row sums
+// P, for x = n * 64 + f = tile_max - L >= 0, in two widths from one table:
+//   P16 = kExp16[f] >> n, kExp16[f] = round(65280 * 2^(-f/64)): row sums
 //   P8  = (P16 + 128) >> 8, in [0, 255]: the P.V product (u8 x s8)
 // Row sums from P16 keep the softmax denominator exact to ~2^-16 even where
 // P8 rounds a long tail of small weights to zero (docs/attention.md).
 inline constexpr int kP16Max = 65280;
 inline constexpr int kP8Max = 255;
 inline constexpr int kP16ToP8Shift = 8;
-inline constexpr std::array<int32_t, 32> kExp16 = {
-    65280, 63881, 62512, 61173, 59862, 58579, 57324, 56096, 54894, 53717, 52566, 51440, 50338, 49259, 48204, 47171,
-    46160, 45171, 44203, 43256, 42329, 41422, 40534, 39666, 38816, 37984, 37170, 36374, 35594, 34831, 34085, 33355};
+inline constexpr std::array<uint16_t, 1 << kLogitFracBits> kExp16 = {
+    65280, 64577, 63881, 63193, 62512, 61839, 61173, 60514, 59862, 59217, 58579, 57948,
+    57324, 56707, 56096, 55491, 54894, 54302, 53717, 53139, 52566, 52000, 51440, 50886,
+    50338, 49796, 49259, 48729, 48204, 47684, 47171, 46663, 46160, 45663, 45171, 44684,
+    44203, 43727, 43256, 42790, 42329, 41873, 41422, 40976, 40534, 40098, 39666, 39238,
+    38816, 38398, 37984, 37575, 37170, 36770, 36374, 35982, 35594, 35211, 34831, 34456,
+    34085, 33718, 33355, 32995};
 
-// Rescale by 2^(-d/32), d >= 0: r(x, d) = (x * kRescale[f] + 2^(8+n)) >> (9+n),
-// and 0 once n > kRescaleMaxShift. kRescale[f] = round(512 * 2^(-f/32)).
+// Rescale by 2^(-d/64), d >= 0: r(x, d) = (x * kRescale[f] + 2^(8+n)) >> (9+n),
+// and 0 once n > kRescaleMaxShift. kRescale[f] = round(512 * 2^(-f/64)).
 inline constexpr int kRescaleBits = 9;
 inline constexpr int kRescaleMaxShift = 22;
-inline constexpr std::array<int32_t, 32> kRescale = {
-    512, 501, 490, 480, 470, 459, 450, 440, 431, 421, 412, 403, 395, 386, 378, 370,
-    362, 354, 347, 339, 332, 325, 318, 311, 304, 298, 292, 285, 279, 273, 267, 262};
+inline constexpr std::array<uint16_t, 1 << kLogitFracBits> kRescale = {
+    512, 506, 501, 496, 490, 485, 480, 475, 470, 464, 459, 454, 450, 445, 440, 435,
+    431, 426, 421, 417, 412, 408, 403, 399, 395, 391, 386, 382, 378, 374, 370, 366,
+    362, 358, 354, 350, 347, 343, 339, 336, 332, 328, 325, 321, 318, 314, 311, 308,
+    304, 301, 298, 295, 292, 288, 285, 282, 279, 276, 273, 270, 267, 264, 262, 259};
 // A tile's P.V sums (<= 64 * 255 * 127) rescale in int32 without overflow.
 static_assert(int64_t{kMaxTile} * kP8Max * 127 * 512 + (int64_t{1} << (8 + kRescaleMaxShift)) <
               (int64_t{1} << 31));
@@ -76,7 +82,7 @@ inline int32_t p16_of(int32_t x) {
 }
 inline int32_t p8_of(int32_t p16) { return (p16 + (1 << (kP16ToP8Shift - 1))) >> kP16ToP8Shift; }
 
-// x * 2^(-d/32), rounded; d >= 0.
+// x * 2^(-d/64), rounded; d >= 0.
 inline int64_t rescale(int64_t x, int32_t d) {
   const int32_t n = d >> kLogitFracBits;
   if (n > kRescaleMaxShift) return 0;

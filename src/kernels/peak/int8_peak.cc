@@ -18,7 +18,7 @@ Int8Peak measure_int8_peak(int threads) {
   }
   peak.instruction = cpu.avx512_vnni ? "vpdpbusd zmm" : "vpmaddwd ymm";
   auto loop = cpu.avx512_vnni ? int8_peak_loop_avx512 : int8_peak_loop_avx2;
-  constexpr long kIterations = 2'000'000;
+  constexpr long kIterations = 20'000'000;  // ~60 ms a round: long enough to be steady
   // Best of several rounds: the peak is what the core can do, not what a noisy
   // neighbour left over.
   for (int round = 0; round < 5; ++round) {
