@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(cmake ninja-build g++ clang libclang-rt-14-dev python3 python3-pip
-              libgtest-dev libcli11-dev nlohmann-json3-dev)
+              libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
+              espeak-ng)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -14,10 +15,14 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=300 \
+    "${missing[@]}" >/dev/null
 fi
 
-python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q -r scripts/requirements-test.txt
+# Test oracles from PyPI; pip skips what is already satisfied.
+python3 -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+# Real Whisper weights, cached outside the repository.
+python3 scripts/fetch_models.py tiny.en base >/dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build

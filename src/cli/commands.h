@@ -6,5 +6,6 @@ namespace amanuensis::cli {
 
 void add_attention_command(CLI::App& app);
 void add_bench_attention_command(CLI::App& bench);
+void add_encode_command(CLI::App& app);
 
 }  // namespace amanuensis::cli

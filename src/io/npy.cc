@@ -1,8 +1,9 @@
 #include "io/npy.h"
 
+#include "io/file.h"
+
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace amanuensis {
 namespace {
@@ -110,9 +111,12 @@ NpyF32 parse_npy_f32(const uint8_t* bytes, size_t size, const std::string& what)
 }
 
 NpyF32 read_npy_f32(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw NpyError(path + ": cannot open file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = read_file_bytes(path);
+  } catch (const std::runtime_error& e) {
+    throw NpyError(e.what());
+  }
   return parse_npy_f32(bytes.data(), bytes.size(), path);
 }
 

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace amanuensis {
+
+// The whole file; throws std::runtime_error "PATH: cannot open ..." on failure.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+
+}  // namespace amanuensis

@@ -1,0 +1,16 @@
+// CTranslate2's model.bin (binary versions 4 to 6), as faster-whisper ships it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "model/tensor_file.h"
+
+namespace amanuensis {
+
+// Throws ModelError for anything but a complete, well-formed file.
+TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string& what);
+TensorFile read_ct2_model(const std::string& path);
+
+}  // namespace amanuensis

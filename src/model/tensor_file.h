@@ -1,0 +1,35 @@
+// Named float tensors read from a model file, whatever its on-disk dtype.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace amanuensis {
+
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;  // row-major, converted to float32
+  int64_t size() const;
+};
+
+struct TensorFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, int64_t> scalars;  // integer rank-0 entries (config flags)
+
+  // Throw ModelError naming `what` if missing or of another shape.
+  const Tensor& get(const std::string& name, const std::vector<int64_t>& shape,
+                    const std::string& what) const;
+  bool has(const std::string& name) const { return tensors.count(name) > 0; }
+};
+
+float half_to_float(uint16_t h);
+float bfloat16_to_float(uint16_t b);
+
+}  // namespace amanuensis

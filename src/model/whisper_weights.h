@@ -1,0 +1,45 @@
+// Whisper's encoder weights, independent of the file format they came from.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/tensor_file.h"
+
+namespace amanuensis {
+
+struct Linear {
+  int out = 0, in = 0;
+  std::vector<float> weight;  // [out][in]
+  std::vector<float> bias;    // [out]; zeros where the model has none (K projections)
+};
+
+struct LayerNormWeights {
+  std::vector<float> gamma, beta;
+};
+
+struct EncoderLayerWeights {
+  LayerNormWeights attn_ln;
+  Linear qkv;  // rows: Q (d), K (d), V (d)
+  Linear attn_out;
+  LayerNormWeights mlp_ln;
+  Linear fc1, fc2;
+};
+
+struct EncoderWeights {
+  int n_mels = 0, d_model = 0, n_heads = 0, n_ctx = 1500;
+  Linear conv1;  // [d][n_mels * 3], column = channel * 3 + tap
+  Linear conv2;  // [d][d * 3]
+  std::vector<float> positions;  // [n_ctx][d]
+  std::vector<EncoderLayerWeights> layers;
+  LayerNormWeights ln_post;
+};
+
+// From CTranslate2's WhisperSpec names (faster-whisper models). Throws
+// ModelError naming `what` for missing or mismatched tensors.
+EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
+
+// Loads a model folder (CTranslate2: model.bin + config.json).
+EncoderWeights load_encoder(const std::string& model_path);
+
+}  // namespace amanuensis
