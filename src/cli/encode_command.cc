@@ -19,14 +19,15 @@ struct EncodeArgs {
 void run(const EncodeArgs& a) {
   const Precision precision = parse_precision(a.precision);
   const NpyF32 mel = read_npy_f32(a.mel);
-  const EncoderWeights w = load_encoder(a.model);
+  const Encoder encoder(load_encoder(a.model), precision);
+  const EncoderWeights& w = encoder.weights();
   if (mel.shape != std::vector<int64_t>{w.n_mels, kMelFrames})
     throw std::invalid_argument(a.mel + ": log-mel must have shape [" + std::to_string(w.n_mels) +
                                 ", " + std::to_string(kMelFrames) + "] for this model");
   for (float x : mel.data)
     if (!std::isfinite(x)) throw std::invalid_argument(a.mel + ": log-mel has non-finite values");
   ThreadPool pool(a.threads);
-  const std::vector<float> out = encode(w, mel.data.data(), precision, pool);
+  const std::vector<float> out = encoder.encode(mel.data.data(), pool);
   write_npy_f32(a.out, {w.n_ctx, w.d_model}, out.data());
 }
 

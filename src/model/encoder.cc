@@ -30,6 +30,7 @@ class StageClock {
 
 // y[m][n] = sum_k x[m][k] * weight[n][k] + bias[n]
 void linear_f32(const float* x, int rows, const Linear& l, float* y) {
+  openblas_set_num_threads(1);  // our pool splits the rows; BLAS must not add threads
   for (int m = 0; m < rows; ++m)
     for (int n = 0; n < l.out; ++n) y[size_t(m) * l.out + n] = l.bias[n];
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, x, l.in,
@@ -57,7 +58,7 @@ void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, flo
 // in[c][stride * t + tap - 1] at column c * 3 + tap. `in` is [channels][len]
 // when channel_major, else [len][channels].
 std::vector<float> conv3(const float* in, int channels, int len, bool channel_major, int stride,
-                         const Linear& l) {
+                         const LinearOp& op, int out_channels, ThreadPool& pool) {
   const int out_len = len / stride;
   std::vector<float> cols(size_t(out_len) * channels * 3, 0.0f);
   for (int t = 0; t < out_len; ++t)
@@ -68,14 +69,15 @@ std::vector<float> conv3(const float* in, int channels, int len, bool channel_ma
         cols[(size_t(t) * channels + c) * 3 + tap] =
             channel_major ? in[size_t(c) * len + s] : in[size_t(s) * channels + c];
       }
-  std::vector<float> out(size_t(out_len) * l.out);
-  linear_f32(cols.data(), out_len, l, out.data());
+  std::vector<float> out(size_t(out_len) * out_channels);
+  op.apply(cols.data(), out_len, out.data(), pool);
   gelu(out.data(), out.size());
   return out;
 }
 
 void attention_f32(const float* q, const float* k, const float* v, int heads, int len, float* out,
                    ThreadPool& pool) {
+  openblas_set_num_threads(1);
   const float scale = 1.0f / std::sqrt(float(kHeadDim));
   pool.parallel_for(heads, [&](int h) {
     const size_t off = size_t(h) * len * kHeadDim;
@@ -104,24 +106,88 @@ Precision parse_precision(const std::string& name) {
   throw std::invalid_argument("unknown precision '" + name + "' (use int8 or fp32)");
 }
 
-std::vector<float> encode(const EncoderWeights& w, const float* mel, Precision precision,
-                          ThreadPool& pool, EncoderTimings* timings) {
+LinearOp::LinearOp(const Linear& weights, Precision precision)
+    : f32_(&weights), precision_(precision) {
+  if (precision == Precision::kInt8)
+    q8_ = gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
+}
+
+// Int8 with the largest input channels split off: the kOutlierChannels columns
+// of x with the largest magnitude get their own per-row scales in a second,
+// narrow int8 GEMM, so that they no longer coarsen every other channel.
+void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const {
+  const int k = f32_->in, n = f32_->out;
+  gemm::QuantizedRows q;
+  if (k < kOutlierMinWidth) {
+    gemm::quantize_rows(x, rows, k, q, pool);
+    gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y);
+    return;
+  }
+  std::vector<float> col_max(k, 0.0f);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < k; ++c) col_max[c] = std::max(col_max[c], std::fabs(x[size_t(r) * k + c]));
+  std::vector<int> order(k);
+  for (int c = 0; c < k; ++c) order[c] = c;
+  std::partial_sort(order.begin(), order.begin() + kOutlierChannels, order.end(), [&](int a, int b) {
+    return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b;
+  });
+  order.resize(kOutlierChannels);
+  std::vector<uint8_t> keep(k, 1);
+  std::vector<float> x_out(size_t(rows) * kOutlierChannels), w_out(size_t(n) * kOutlierChannels);
+  for (int j = 0; j < kOutlierChannels; ++j) {
+    keep[order[j]] = 0;
+    for (int r = 0; r < rows; ++r) x_out[size_t(r) * kOutlierChannels + j] = x[size_t(r) * k + order[j]];
+    for (int o = 0; o < n; ++o)
+      w_out[size_t(o) * kOutlierChannels + j] = f32_->weight[size_t(o) * k + order[j]];
+  }
+  gemm::quantize_rows(x, rows, k, q, pool, keep.data());
+  gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y);
+  const gemm::QuantizedWeights wq = gemm::quantize_weights(w_out.data(), nullptr, n, kOutlierChannels);
+  gemm::QuantizedRows xq;
+  gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, xq, pool);
+  std::vector<float> y_out(size_t(rows) * n);
+  gemm::gemm(xq, wq, gemm::Backend::kAuto, pool, y_out.data());
+  for (size_t i = 0; i < y_out.size(); ++i) y[i] += y_out[i];
+}
+
+void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {
+  if (precision_ == Precision::kInt8) return apply_int8(x, rows, y, pool);
+  constexpr int kRowsPerItem = 128;
+  pool.parallel_for((rows + kRowsPerItem - 1) / kRowsPerItem, [&](int item) {
+    const int r0 = item * kRowsPerItem, r1 = std::min(rows, r0 + kRowsPerItem);
+    linear_f32(x + size_t(r0) * f32_->in, r1 - r0, *f32_, y + size_t(r0) * f32_->out);
+  });
+}
+
+Encoder::Encoder(EncoderWeights weights, Precision precision)
+    : w_(std::move(weights)),
+      precision_(precision),
+      conv1_(w_.conv1, precision),
+      conv2_(w_.conv2, precision) {
+  for (const EncoderLayerWeights& l : w_.layers)
+    layers_.push_back({LinearOp(l.qkv, precision), LinearOp(l.attn_out, precision),
+                       LinearOp(l.fc1, precision), LinearOp(l.fc2, precision)});
+}
+
+std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
+                                   EncoderTimings* timings) const {
+  const EncoderWeights& w = w_;
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
-  // Attention runs on our pool; inside the per-head loop BLAS must not spawn more.
-  openblas_set_num_threads(pool.threads());
   StageClock clock(timings);
 
-  std::vector<float> h1 = conv3(mel, w.n_mels, kMelFrames, true, 1, w.conv1);
-  std::vector<float> x = conv3(h1.data(), d, kMelFrames, false, 2, w.conv2);  // [n][d]
+  std::vector<float> h1 = conv3(mel, w.n_mels, kMelFrames, true, 1, conv1_, d, pool);
+  std::vector<float> x = conv3(h1.data(), d, kMelFrames, false, 2, conv2_, d, pool);  // [n][d]
   for (size_t i = 0; i < x.size(); ++i) x[i] += w.positions[i];
   clock.charge(&EncoderTimings::conv);
 
   std::vector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), heads_in(size_t(3) * n * d),
       att(size_t(n) * d), att_rows(size_t(n) * d), proj(size_t(n) * d), mlp(size_t(n) * 4 * d);
-  for (const EncoderLayerWeights& l : w.layers) {
+  for (size_t li = 0; li < w.layers.size(); ++li) {
+    const EncoderLayerWeights& l = w.layers[li];
+    const LayerOps& ops = layers_[li];
     layer_norm(x.data(), n, d, l.attn_ln, ln.data());
     clock.charge(&EncoderTimings::other);
-    linear_f32(ln.data(), n, l.qkv, qkv.data());
+    ops.qkv.apply(ln.data(), n, qkv.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     // [n][3][heads][64] -> q, k, v as [heads][n][64]
     for (int t = 0; t < n; ++t)
@@ -131,10 +197,8 @@ std::vector<float> encode(const EncoderWeights& w, const float* mel, Precision p
                       &heads_in[((size_t(part) * heads + hh) * n + t) * kHeadDim]);
     const float *q = heads_in.data(), *k = q + size_t(n) * d, *v = k + size_t(n) * d;
     clock.charge(&EncoderTimings::other);
-    if (precision == Precision::kFp32) {
-      openblas_set_num_threads(1);
+    if (precision_ == Precision::kFp32) {
       attention_f32(q, k, v, heads, n, att.data(), pool);
-      openblas_set_num_threads(pool.threads());
     } else {
       const attn::QuantizedAttention p = attn::quantize_attention(q, k, v, heads, n, n, false);
       attn::run_attention(p, attn::Backend::kAuto, attn::kMaxTile, pool, att.data());
@@ -145,16 +209,16 @@ std::vector<float> encode(const EncoderWeights& w, const float* mel, Precision p
         std::copy_n(&att[(size_t(hh) * n + t) * kHeadDim], kHeadDim,
                     &att_rows[size_t(t) * d + hh * kHeadDim]);
     clock.charge(&EncoderTimings::other);
-    linear_f32(att_rows.data(), n, l.attn_out, proj.data());
+    ops.attn_out.apply(att_rows.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
     layer_norm(x.data(), n, d, l.mlp_ln, ln.data());
     clock.charge(&EncoderTimings::other);
-    linear_f32(ln.data(), n, l.fc1, mlp.data());
+    ops.fc1.apply(ln.data(), n, mlp.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     gelu(mlp.data(), mlp.size());
     clock.charge(&EncoderTimings::other);
-    linear_f32(mlp.data(), n, l.fc2, proj.data());
+    ops.fc2.apply(mlp.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
   }

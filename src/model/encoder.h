@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm/gemm.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
 
@@ -11,7 +12,7 @@ namespace amanuensis {
 
 enum class Precision {
   kFp32,  // float32 everywhere: the accuracy yardstick of the same code path
-  kInt8,  // int8 attention kernel (GEMMs stay float32 for now)
+  kInt8,  // int8 GEMMs (dynamic per-token activations) and the int8 attention kernel
 };
 Precision parse_precision(const std::string& name);  // "fp32" | "int8"
 
@@ -22,7 +23,39 @@ struct EncoderTimings {
   double conv = 0, attention = 0, gemm = 0, other = 0;
 };
 
-std::vector<float> encode(const EncoderWeights& w, const float* mel, Precision precision,
-                          ThreadPool& pool, EncoderTimings* timings = nullptr);
+// A linear layer in the precision the encoder runs at.
+class LinearOp {
+ public:
+  LinearOp(const Linear& weights, Precision precision);
+  void apply(const float* x, int rows, float* y, ThreadPool& pool) const;  // y [rows][out]
+
+  static constexpr int kOutlierChannels = 32;
+  static constexpr int kOutlierMinWidth = 256;  // narrower inputs (conv1) skip the split
+
+ private:
+  void apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const;
+  const Linear* f32_;
+  Precision precision_;
+  gemm::QuantizedWeights q8_;
+};
+
+class Encoder {
+ public:
+  Encoder(EncoderWeights weights, Precision precision);  // int8: weights quantized here, once
+  Encoder(const Encoder&) = delete;  // the ops point into weights_
+  Encoder& operator=(const Encoder&) = delete;
+  const EncoderWeights& weights() const { return w_; }
+  std::vector<float> encode(const float* mel, ThreadPool& pool,
+                            EncoderTimings* timings = nullptr) const;
+
+ private:
+  struct LayerOps {
+    LinearOp qkv, attn_out, fc1, fc2;
+  };
+  EncoderWeights w_;
+  Precision precision_;
+  LinearOp conv1_, conv2_;
+  std::vector<LayerOps> layers_;
+};
 
 }  // namespace amanuensis

@@ -1,0 +1,71 @@
+// AVX-512 VNNI block kernel: 6 rows x 64 columns of accumulators (24 zmm),
+// one vpdpbusd per 16 columns x 4 k per row. Activations (u8) are broadcast,
+// weights (s8) are the packed vectors.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm/gemm.h"
+
+namespace amanuensis::gemm {
+namespace {
+
+constexpr int kRows = 6;
+constexpr int kVecs = kBlockN / 16;
+
+template <int kR>
+void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb, float* y) {
+  __m512i acc[kR][kVecs];
+  for (int r = 0; r < kR; ++r)
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_si512();
+  const int groups = w.k_pad / kGroupK;
+  const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
+  const uint8_t* xp = x.q.data() + size_t(m0) * x.k_pad;
+  for (int g = 0; g < groups; ++g) {
+    __m512i wv[kVecs];
+    for (int v = 0; v < kVecs; ++v)
+      wv[v] = _mm512_loadu_si512(wp + (size_t(g) * kBlockN + 16 * v) * kGroupK);
+    for (int r = 0; r < kR; ++r) {
+      int32_t four;
+      std::memcpy(&four, xp + size_t(r) * x.k_pad + kGroupK * g, 4);
+      const __m512i xb = _mm512_set1_epi32(four);
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
+    }
+  }
+  const int n0 = nb * kBlockN;
+  for (int v = 0; v < kVecs; ++v) {
+    const int col = n0 + 16 * v;
+    if (col >= w.n) break;
+    const __mmask16 valid = w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
+    const __m512i sum128 = _mm512_loadu_si512(w.sum128.data() + col);
+    const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
+    const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
+    for (int r = 0; r < kR; ++r) {
+      const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], sum128));
+      const __m512 out =
+          _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(a, _mm512_set1_ps(x.scale[m0 + r])), sw), bias);
+      _mm512_mask_storeu_ps(y + size_t(m0 + r) * w.n + col, valid, out);
+    }
+  }
+}
+
+void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
+                  float* y) {
+  int m = m0;
+  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, m, nb, y);
+  switch (m1 - m) {
+    case 5: rows_x_block<5>(x, w, m, nb, y); break;
+    case 4: rows_x_block<4>(x, w, m, nb, y); break;
+    case 3: rows_x_block<3>(x, w, m, nb, y); break;
+    case 2: rows_x_block<2>(x, w, m, nb, y); break;
+    case 1: rows_x_block<1>(x, w, m, nb, y); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+BlockFn avx512_block_fn() { return avx512_block; }
+
+}  // namespace amanuensis::gemm

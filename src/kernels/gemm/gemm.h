@@ -1,0 +1,60 @@
+// Exact int8 GEMM for linear layers: y = x . W^T + b with W [n][k].
+//   W: int8 per output channel, symmetric, quantized once at load.
+//   x: int8 per row (token), symmetric, quantized on the fly, stored as
+//      u8 = q + 128 so that AVX-512 VNNI's u8 x s8 dot product applies; the
+//      extra 128 * sum_k W[n][k] is removed per column.
+//   acc = sum_k q_x[m][k] * q_w[n][k] (int32, exact)
+//   y = (float(acc) * s_x[m]) * s_w[n] + b[n]   (float32, this order, no FMA)
+// Every backend gives these bytes, for any thread count. See docs/gemm.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/thread_pool.h"
+
+namespace amanuensis::gemm {
+
+inline constexpr int kBlockN = 64;  // weights are packed in blocks of 64 output channels
+inline constexpr int kGroupK = 4;   // and groups of 4 input channels (one 32-bit lane)
+
+enum class Backend { kAuto, kReference, kAvx2, kAvx512 };
+Backend parse_backend(const std::string& name);
+Backend resolve_backend(Backend b);  // throws if this CPU cannot run b
+
+struct QuantizedWeights {
+  int n = 0, k = 0;          // logical shape [n][k]
+  int n_pad = 0, k_pad = 0;  // padded to kBlockN and kGroupK with zeros
+  // [n_pad / 64][k_pad / 4][64][4]: one 64-byte vector = 16 channels x 4 k.
+  std::vector<int8_t> packed;
+  std::vector<float> scale;     // [n_pad], 0 for padding
+  std::vector<int32_t> sum128;  // [n_pad]: 128 * sum_k q_w[n][k]
+  std::vector<float> bias;      // [n_pad]
+  int8_t at(int row, int col) const;  // q_w[row][col], from the packed layout
+};
+// weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite weights.
+QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k);
+
+struct QuantizedRows {
+  int m = 0, k = 0, k_pad = 0;
+  std::vector<uint8_t> q;  // [m][k_pad], q + 128
+  std::vector<float> scale;  // [m]
+};
+// Per-row symmetric int8, identical bytes on every backend. Throws on non-finite
+// input. Columns with keep[c] == 0 are quantized as zeros (keep may be null).
+void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
+                   const uint8_t* keep = nullptr);
+
+// y [m][n] float32.
+void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
+          float* y);
+
+// Backend kernels for one block: rows [m0, m1) x one 64-column block nb.
+using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
+                         float* y);
+BlockFn reference_block_fn();
+BlockFn avx512_block_fn();
+BlockFn avx2_block_fn();
+
+}  // namespace amanuensis::gemm

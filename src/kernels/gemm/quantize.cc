@@ -1,0 +1,96 @@
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/gemm/gemm.h"
+#include "util/cpu_features.h"
+
+namespace amanuensis::gemm {
+namespace {
+
+int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// Round half to even without a libm call: |y| < 2^22.
+inline float round_even(float y) {
+  constexpr float kMagic = 12582912.0f;
+  return (y + kMagic) - kMagic;
+}
+
+}  // namespace
+
+int8_t QuantizedWeights::at(int row, int col) const {
+  const int nb = row / kBlockN, kg = col / kGroupK;
+  return packed[((size_t(nb) * (k_pad / kGroupK) + kg) * kBlockN + row % kBlockN) * kGroupK +
+                col % kGroupK];
+}
+
+QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k) {
+  if (n < 1 || k < 1) throw std::invalid_argument("linear layer with an empty weight");
+  QuantizedWeights w;
+  w.n = n;
+  w.k = k;
+  w.n_pad = round_up(n, kBlockN);
+  w.k_pad = round_up(k, kGroupK);
+  w.packed.assign(size_t(w.n_pad) * w.k_pad, 0);
+  w.scale.assign(w.n_pad, 0.0f);
+  w.sum128.assign(w.n_pad, 0);
+  w.bias.assign(w.n_pad, 0.0f);
+  for (int r = 0; r < n; ++r) {
+    const float* row = weight + size_t(r) * k;
+    float max_abs = 0;
+    for (int c = 0; c < k; ++c) {
+      if (!std::isfinite(row[c]))
+        throw std::invalid_argument("weight has a non-finite value in row " + std::to_string(r));
+      max_abs = std::max(max_abs, std::fabs(row[c]));
+    }
+    w.scale[r] = max_abs / 127.0f;
+    const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+    const int nb = r / kBlockN;
+    int32_t sum = 0;
+    for (int c = 0; c < k; ++c) {
+      const int8_t q = int8_t(std::clamp(round_even(row[c] * inv), -127.0f, 127.0f));
+      w.packed[((size_t(nb) * (w.k_pad / kGroupK) + c / kGroupK) * kBlockN + r % kBlockN) *
+                   kGroupK +
+               c % kGroupK] = q;
+      sum += q;
+    }
+    w.sum128[r] = 128 * sum;
+    if (bias) w.bias[r] = bias[r];
+  }
+  return w;
+}
+
+void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
+                   const uint8_t* keep) {
+  out.m = m;
+  out.k = k;
+  out.k_pad = round_up(k, kGroupK);
+  out.q.resize(size_t(m) * out.k_pad);
+  out.scale.resize(m);
+  constexpr int kRowsPerItem = 32;
+  std::atomic<bool> finite{true};
+  pool.parallel_for((m + kRowsPerItem - 1) / kRowsPerItem, [&](int item) {
+    for (int r = item * kRowsPerItem; r < std::min(m, (item + 1) * kRowsPerItem); ++r) {
+      const float* row = x + size_t(r) * k;
+      float max_abs = 0, poison = 0;  // x * 0 is NaN exactly for NaN and inf
+      for (int c = 0; c < k; ++c) {
+        poison += row[c] * 0.0f;
+        if (!keep || keep[c]) max_abs = std::max(max_abs, std::fabs(row[c]));
+      }
+      if (poison != 0.0f || !std::isfinite(max_abs)) finite = false;
+      out.scale[r] = max_abs / 127.0f;
+      const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+      uint8_t* q = out.q.data() + size_t(r) * out.k_pad;
+      for (int c = 0; c < k; ++c) {
+        const float v = !keep || keep[c] ? row[c] : 0.0f;
+        q[c] = uint8_t(int(std::clamp(round_even(v * inv), -127.0f, 127.0f)) + 128);
+      }
+      for (int c = k; c < out.k_pad; ++c) q[c] = 128;
+    }
+  });
+  if (!finite) throw std::invalid_argument("activations have non-finite values");
+}
+
+}  // namespace amanuensis::gemm
