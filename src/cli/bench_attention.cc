@@ -64,7 +64,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
   attn::QuantizedAttention p;
   const double quantize_ms = median_ms(1, 5, [&] {
     p = attn::quantize_attention(q.data(), k.data(), v.data(), c.heads, a.frames, a.frames,
-                                 a.causal);
+                                 a.causal, 0, &pool);
   });
   const double ms = median_ms(a.warmup, a.runs,
                              [&] { attn::run_attention(p, backend, c.tile, pool, out.data()); });

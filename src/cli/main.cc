@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
   bench->require_subcommand(1);
   amanuensis::cli::add_bench_attention_command(*bench);
+  amanuensis::cli::add_bench_encoder_command(*bench);
+  amanuensis::cli::add_bench_gemm_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

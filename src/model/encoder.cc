@@ -7,12 +7,12 @@
 #include <stdexcept>
 
 #include "kernels/attention/attention.h"
+#include "model/float_ops.h"
 
 namespace amanuensis {
 namespace {
 
 constexpr int kHeadDim = attn::kHeadDim;
-constexpr float kLayerNormEps = 1e-5f;
 
 class StageClock {
  public:
@@ -37,23 +37,6 @@ void linear_f32(const float* x, int rows, const Linear& l, float* y) {
               l.weight.data(), l.in, 1.0f, y, l.out);
 }
 
-void gelu(float* x, size_t n) {  // exact (erf) GELU, as nn.GELU()
-  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * float(M_SQRT1_2)));
-}
-
-void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y) {
-  for (int r = 0; r < rows; ++r) {
-    const float* xr = x + size_t(r) * d;
-    double mean = 0, var = 0;
-    for (int c = 0; c < d; ++c) mean += xr[c];
-    mean /= d;
-    for (int c = 0; c < d; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-    const float inv = float(1.0 / std::sqrt(var / d + kLayerNormEps));
-    for (int c = 0; c < d; ++c)
-      y[size_t(r) * d + c] = (xr[c] - float(mean)) * inv * ln.gamma[c] + ln.beta[c];
-  }
-}
-
 // Kernel-3, padding-1 convolution as a GEMM: row t of the im2col matrix holds
 // in[c][stride * t + tap - 1] at column c * 3 + tap. `in` is [channels][len]
 // when channel_major, else [len][channels].
@@ -71,7 +54,7 @@ std::vector<float> conv3(const float* in, int channels, int len, bool channel_ma
       }
   std::vector<float> out(size_t(out_len) * out_channels);
   op.apply(cols.data(), out_len, out.data(), pool);
-  gelu(out.data(), out.size());
+  gelu(out.data(), out.size(), pool);
   return out;
 }
 
@@ -96,6 +79,26 @@ void attention_f32(const float* q, const float* k, const float* v, int heads, in
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, kHeadDim, len, 1.0f, s.data(), len,
                 v + off, kHeadDim, 0.0f, out + off, kHeadDim);
   });
+}
+
+// max_r |x[r][c]| per column; partial maxima per row chunk (max is exact, so
+// the split does not matter).
+std::vector<float> column_max_abs(const float* x, int rows, int k, ThreadPool& pool) {
+  constexpr int kRows = 64;
+  const int items = (rows + kRows - 1) / kRows;
+  std::vector<float> partial(size_t(items) * k, 0.0f);
+  pool.parallel_for(items, [&](int item) {
+    float* m = partial.data() + size_t(item) * k;
+    for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r)
+      for (int c = 0; c < k; ++c) {
+        const float v = std::fabs(x[size_t(r) * k + c]);
+        m[c] = v > m[c] ? v : m[c];
+      }
+  });
+  std::vector<float> out(k, 0.0f);
+  for (int item = 0; item < items; ++item)
+    for (int c = 0; c < k; ++c) out[c] = std::max(out[c], partial[size_t(item) * k + c]);
+  return out;
 }
 
 }  // namespace
@@ -123,9 +126,7 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
     gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y);
     return;
   }
-  std::vector<float> col_max(k, 0.0f);
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < k; ++c) col_max[c] = std::max(col_max[c], std::fabs(x[size_t(r) * k + c]));
+  const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
   std::vector<int> order(k);
   for (int c = 0; c < k; ++c) order[c] = c;
   std::partial_sort(order.begin(), order.begin() + kOutlierChannels, order.end(), [&](int a, int b) {
@@ -177,7 +178,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
 
   std::vector<float> h1 = conv3(mel, w.n_mels, kMelFrames, true, 1, conv1_, d, pool);
   std::vector<float> x = conv3(h1.data(), d, kMelFrames, false, 2, conv2_, d, pool);  // [n][d]
-  for (size_t i = 0; i < x.size(); ++i) x[i] += w.positions[i];
+  add_inplace(x.data(), w.positions.data(), x.size(), pool);
   clock.charge(&EncoderTimings::conv);
 
   std::vector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), heads_in(size_t(3) * n * d),
@@ -185,7 +186,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const EncoderLayerWeights& l = w.layers[li];
     const LayerOps& ops = layers_[li];
-    layer_norm(x.data(), n, d, l.attn_ln, ln.data());
+    layer_norm(x.data(), n, d, l.attn_ln, ln.data(), pool);
     clock.charge(&EncoderTimings::other);
     ops.qkv.apply(ln.data(), n, qkv.data(), pool);
     clock.charge(&EncoderTimings::gemm);
@@ -200,7 +201,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
     if (precision_ == Precision::kFp32) {
       attention_f32(q, k, v, heads, n, att.data(), pool);
     } else {
-      const attn::QuantizedAttention p = attn::quantize_attention(q, k, v, heads, n, n, false);
+      const attn::QuantizedAttention p = attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool);
       attn::run_attention(p, attn::Backend::kAuto, attn::kMaxTile, pool, att.data());
     }
     clock.charge(&EncoderTimings::attention);
@@ -211,19 +212,19 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
     clock.charge(&EncoderTimings::other);
     ops.attn_out.apply(att_rows.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
-    layer_norm(x.data(), n, d, l.mlp_ln, ln.data());
+    add_inplace(x.data(), proj.data(), x.size(), pool);
+    layer_norm(x.data(), n, d, l.mlp_ln, ln.data(), pool);
     clock.charge(&EncoderTimings::other);
     ops.fc1.apply(ln.data(), n, mlp.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    gelu(mlp.data(), mlp.size());
+    gelu(mlp.data(), mlp.size(), pool);
     clock.charge(&EncoderTimings::other);
     ops.fc2.apply(mlp.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    add_inplace(x.data(), proj.data(), x.size(), pool);
   }
   std::vector<float> out(size_t(n) * d);
-  layer_norm(x.data(), n, d, w.ln_post, out.data());
+  layer_norm(x.data(), n, d, w.ln_post, out.data(), pool);
   clock.charge(&EncoderTimings::other);
   return out;
 }

@@ -1,6 +1,7 @@
 #include "util/thread_pool.h"
 
 #include <stdexcept>
+#include <utility>
 
 namespace amanuensis {
 
@@ -19,7 +20,14 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_items() {
-  for (int i = next_.fetch_add(1); i < job_size_; i = next_.fetch_add(1)) (*job_)(i);
+  for (int i = next_.fetch_add(1); i < job_size_; i = next_.fetch_add(1)) {
+    try {
+      (*job_)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
 }
 
 void ThreadPool::worker_loop() {
@@ -51,6 +59,7 @@ void ThreadPool::parallel_for(int n, const std::function<void(int)>& fn) {
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return busy_ == 0; });
   job_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 }  // namespace amanuensis

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -20,7 +21,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return int(workers_.size()) + 1; }
-  // Runs fn(i) for i in [0, n) and returns when all are done.
+  // Runs fn(i) for i in [0, n) and returns when all are done. If items throw,
+  // the first exception is rethrown here (the other items still run).
   void parallel_for(int n, const std::function<void(int)>& fn);
 
  private:
@@ -36,6 +38,7 @@ class ThreadPool {
   int busy_ = 0;
   long generation_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;
 };
 
 }  // namespace amanuensis

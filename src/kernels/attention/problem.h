@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/attention/spec.h"
+#include "util/thread_pool.h"
 
 namespace amanuensis::attn {
 
@@ -41,9 +42,10 @@ struct QuantizedAttention {
 
 // Float tensors are [heads][len][64], row-major. Throws std::invalid_argument
 // on bad shapes, non-finite values or logit scales out of the integer range.
-// softmax_scale <= 0 means 1/sqrt(64).
+// softmax_scale <= 0 means 1/sqrt(64). Heads are split over `pool` if given.
 QuantizedAttention quantize_attention(const float* q, const float* k, const float* v, int heads,
-                                      int q_len, int kv_len, bool causal, float softmax_scale = 0);
+                                      int q_len, int kv_len, bool causal, float softmax_scale = 0,
+                                      ThreadPool* pool = nullptr);
 
 // The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].
 // Every backend must produce exactly these integers.

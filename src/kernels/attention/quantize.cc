@@ -108,7 +108,8 @@ int QuantizedAttention::keys_visible(int i) const {
 }
 
 QuantizedAttention quantize_attention(const float* q, const float* k, const float* v, int heads,
-                                      int q_len, int kv_len, bool causal, float softmax_scale) {
+                                      int q_len, int kv_len, bool causal, float softmax_scale,
+                                      ThreadPool* pool) {
   if (heads < 1) throw std::invalid_argument("attention needs at least one head");
   if (q_len < 1 || kv_len < 1) throw std::invalid_argument("attention needs T >= 1 (got T = 0)");
   if (kv_len > kMaxKeys || q_len > kMaxKeys) {
@@ -141,8 +142,7 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
   p.k_mul.assign(size_t(heads) * p.kv_pad, 0);
   p.logit_shift.assign(heads, kLogitMaxShift);
 
-  std::vector<int8_t> v_rows(size_t(p.kv_pad) * kHeadDim);
-  for (int h = 0; h < heads; ++h) {
+  auto quantize_head = [&](int h) {
     const float* qh = q + size_t(h) * q_len * kHeadDim;
     const float* kh = k + size_t(h) * kv_len * kHeadDim;
     const float* vh = v + size_t(h) * kv_len * kHeadDim;
@@ -180,6 +180,11 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
     for (int j = 0; j < kv_len; ++j)
       for (int c = 0; c < kHeadDim; ++c)
         vt[size_t(c) * p.kv_pad + j] = quantize_one(vh[j * kHeadDim + c] - v_mean[c], inv[c]);
+  };
+  if (pool) {
+    pool->parallel_for(heads, quantize_head);
+  } else {
+    for (int h = 0; h < heads; ++h) quantize_head(h);
   }
   return p;
 }

@@ -1,0 +1,66 @@
+#include "model/float_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace amanuensis {
+namespace {
+
+constexpr size_t kChunk = 1 << 14;  // elements per work item
+
+template <typename F>
+void for_chunks(size_t n, ThreadPool& pool, F&& f) {
+  pool.parallel_for(int((n + kChunk - 1) / kChunk), [&](int item) {
+    const size_t b = size_t(item) * kChunk;
+    f(b, std::min(n, b + kChunk));
+  });
+}
+
+}  // namespace
+
+// erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (least-squares rational fit,
+// tools/erf_fit.py), +-1 beyond, where erf differs from 1 by < 2e-8.
+float erf_approx(float x) {
+  constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f,
+                  p3 = 0.003844706342f, p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
+  constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f,
+                  q4 = 0.001181057421f, q5 = 3.792855568e-05f;
+  x = std::min(4.0f, std::max(-4.0f, x));
+  const float z = x * x;
+  const float p = ((((p5 * z + p4) * z + p3) * z + p2) * z + p1) * z + p0;
+  const float q = ((((q5 * z + q4) * z + q3) * z + q2) * z + q1) * z + 1.0f;
+  return x * p / q;
+}
+
+void gelu(float* x, size_t n, ThreadPool& pool) {
+  for_chunks(n, pool, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
+  });
+}
+
+void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,
+                ThreadPool& pool) {
+  constexpr int kRows = 32;
+  constexpr float kEps = 1e-5f;
+  pool.parallel_for((rows + kRows - 1) / kRows, [&](int item) {
+    for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r) {
+      const float* xr = x + size_t(r) * d;
+      float sum = 0;
+      for (int c = 0; c < d; ++c) sum += xr[c];
+      const float mean = sum / float(d);
+      float var = 0;
+      for (int c = 0; c < d; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+      const float inv = 1.0f / std::sqrt(var / float(d) + kEps);
+      float* yr = y + size_t(r) * d;
+      for (int c = 0; c < d; ++c) yr[c] = (xr[c] - mean) * inv * ln.gamma[c] + ln.beta[c];
+    }
+  });
+}
+
+void add_inplace(float* x, const float* y, size_t n, ThreadPool& pool) {
+  for_chunks(n, pool, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) x[i] += y[i];
+  });
+}
+
+}  // namespace amanuensis

@@ -1,0 +1,24 @@
+// Float32 elementwise and row ops of the encoder, split over the pool. Plain
+// C++ (no libm calls in the loops) so that the compiler vectorizes them and
+// every machine computes the same bytes.
+#pragma once
+
+#include <cstddef>
+
+#include "model/whisper_weights.h"
+#include "util/thread_pool.h"
+
+namespace amanuensis {
+
+// nn.GELU() (the erf form); erf from a rational fit, |error| < 4e-7.
+void gelu(float* x, size_t n, ThreadPool& pool);
+float erf_approx(float x);
+
+// y = (x - mean) / sqrt(var + 1e-5) * gamma + beta, per row of width d.
+void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,
+                ThreadPool& pool);
+
+// x += y
+void add_inplace(float* x, const float* y, size_t n, ThreadPool& pool);
+
+}  // namespace amanuensis
