@@ -32,7 +32,7 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
     case Backend::kAvx2: fn = avx2_block_fn(); break;
     default: fn = reference_block_fn(); break;
   }
-  // Work items: 96 rows (a multiple of the 6-row micro-tile) x 64 columns.
+  // Work items: 96 rows (a multiple of the 4-row micro-tile) x 64 columns.
   constexpr int kRowsPerItem = 96;
   const int row_items = (x.m + kRowsPerItem - 1) / kRowsPerItem, col_items = w.n_pad / kBlockN;
   pool.parallel_for(row_items * col_items, [&](int item) {
