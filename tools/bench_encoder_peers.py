@@ -193,7 +193,7 @@ def print_report(rep):
     print("|---|---|---:|---|")
     ref = rep["results"].get("amanuensis", {}).get("median_ms")
     for name, r in rep["results"].items():
-        label = name.replace("ct2-int8", "CTranslate2").replace("ct2-fp32", "CTranslate2")
+        label = {"amanuensis-fp32": "amanuensis", "ct2-int8": "CTranslate2", "ct2-fp32": "CTranslate2"}.get(name, name)
         if "skipped" in r:
             print(f"| {label} | - | skipped | {r['skipped']} |")
             continue

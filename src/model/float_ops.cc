@@ -25,35 +25,44 @@ float erf_approx(float x) {
                   p3 = 0.003844706342f, p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
   constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f,
                   q4 = 0.001181057421f, q5 = 3.792855568e-05f;
-  x = std::min(4.0f, std::max(-4.0f, x));
+  x = x < -4.0f ? -4.0f : x;  // ternaries, not std::min: they vectorize (minps, maxps)
+  x = x > 4.0f ? 4.0f : x;
   const float z = x * x;
   const float p = ((((p5 * z + p4) * z + p3) * z + p2) * z + p1) * z + p0;
   const float q = ((((q5 * z + q4) * z + q3) * z + q2) * z + q1) * z + 1.0f;
   return x * p / q;
 }
 
+// Compiled for several instruction sets, picked at load time; the same IEEE
+// operations in the same order, so every version gives the same bytes.
+#define AMANUENSIS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
+  for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
+}
+
+AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma,
+                                      const float* beta, float* yr) {
+  constexpr float kEps = 1e-5f;
+  float sum = 0;
+  for (int c = 0; c < d; ++c) sum += xr[c];
+  const float mean = sum / float(d);
+  float var = 0;
+  for (int c = 0; c < d; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+  const float inv = 1.0f / std::sqrt(var / float(d) + kEps);
+  for (int c = 0; c < d; ++c) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
+}
+
 void gelu(float* x, size_t n, ThreadPool& pool) {
-  for_chunks(n, pool, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
-  });
+  for_chunks(n, pool, [&](size_t b, size_t e) { gelu_range(x, b, e); });
 }
 
 void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,
                 ThreadPool& pool) {
   constexpr int kRows = 32;
-  constexpr float kEps = 1e-5f;
   pool.parallel_for((rows + kRows - 1) / kRows, [&](int item) {
-    for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r) {
-      const float* xr = x + size_t(r) * d;
-      float sum = 0;
-      for (int c = 0; c < d; ++c) sum += xr[c];
-      const float mean = sum / float(d);
-      float var = 0;
-      for (int c = 0; c < d; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-      const float inv = 1.0f / std::sqrt(var / float(d) + kEps);
-      float* yr = y + size_t(r) * d;
-      for (int c = 0; c < d; ++c) yr[c] = (xr[c] - mean) * inv * ln.gamma[c] + ln.beta[c];
-    }
+    for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r)
+      layer_norm_row(x + size_t(r) * d, d, ln.gamma.data(), ln.beta.data(), y + size_t(r) * d);
   });
 }
 
