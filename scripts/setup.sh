@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(cmake ninja-build g++ clang libclang-rt-14-dev python3 python3-pip
-              libgtest-dev libcli11-dev nlohmann-json3-dev)
+              libgtest-dev libcli11-dev nlohmann-json3-dev
+              pkg-config libsndfile1-dev libsoxr-dev libfftw3-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -17,7 +18,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q -r scripts/requirements-test.txt
+# pip installs only what is missing or too old, and asks no index when nothing is.
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -r scripts/requirements-test.txt
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
