@@ -91,7 +91,8 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
     span[size_t(m)] = {b, e};
   }
   double window[kNFft];  // periodic Hann, torch.hann_window(400) / np.hanning(401)[:-1]
-  for (int j = 0; j < kNFft; ++j) window[j] = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * j / kNFft);
+  for (int j = 0; j < kNFft; ++j)
+    window[j] = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * j / kNFft);
 
   const int64_t n = int64_t(samples.size());
   const int64_t frames = (n + kChunkSamples) / kHop;  // torch.stft's 1 + n/hop, less the last
