@@ -32,6 +32,16 @@ std::vector<double> mel_filterbank(int n_mels);
 // clamped to (max - 8), then (x + 4) / 4. That is (n + 480000) / 160 frames, of
 // which the first `keep_frames` are returned; the clamp still takes the max over
 // all of them, as Whisper does. Throws std::invalid_argument for other n_mels.
+//
+// Whisper implementations differ past the end of audio shorter than the window.
+// This (zeros appended before the STFT) is what openai-whisper gives language
+// detection and what whisper.cpp gives everything. The transcribe() of
+// openai-whisper and of faster-whisper 1.2.1 instead cut the window at frame
+// n / 160 and fill the rest with 0.0 in the mel domain (pad_or_trim), and
+// faster-whisper's FeatureExtractor appends only 160 zeros by default. Where
+// there is audio they agree with this to float32 rounding (openai-whisper:
+// torch.stft and librosa's stored filters; faster-whisper: numpy's FFT and the
+// filter formula used here).
 LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels,
                            int64_t keep_frames = std::numeric_limits<int64_t>::max());
 
