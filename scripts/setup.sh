@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(cmake ninja-build g++ clang libclang-rt-14-dev python3 python3-pip
-              libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
-              espeak-ng)
+              libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev espeak-ng
+              pkg-config libsndfile1-dev libsoxr-dev libfftw3-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -19,8 +19,9 @@ if ((${#missing[@]})); then
     "${missing[@]}" >/dev/null
 fi
 
-# Test oracles from PyPI; pip skips what is already satisfied.
-python3 -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+# Test oracles from PyPI; pip installs only what is missing or too old.
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+  -r scripts/requirements-test.txt
 # Real Whisper weights, cached outside the repository.
 python3 scripts/fetch_models.py tiny.en base >/dev/null
 

@@ -4,9 +4,11 @@ crash. Also checks that good input works and that bench --json has its keys."""
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import wave
 
 import numpy as np
 
@@ -28,6 +30,56 @@ def expect_error(exe, name, args, needle):
     lines = r.stderr.strip().splitlines()
     check(name, r.returncode > 0 and len(lines) == 1 and needle in r.stderr,
           f"rc={r.returncode} stderr={r.stderr!r}")
+
+
+def write_wav(path, samples, rate=16000, float32=False):
+    """A minimal RIFF WAVE: int16 through the wave module, or IEEE float32 by hand."""
+    if not float32:
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
+        return
+    data = np.asarray(samples, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt)
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+
+
+def check_mel(exe, d):
+    p = lambda n: os.path.join(d, n)
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 16000)
+    write_wav(p("tone.wav"), tone)
+    write_wav(p("none.wav"), [])
+    nan = tone.copy()
+    nan[100] = np.nan
+    write_wav(p("nan.wav"), nan, float32=True)
+    with open(p("tone.wav"), "rb") as f:
+        raw = f.read()
+    with open(p("cut.wav"), "wb") as f:
+        f.write(raw[: len(raw) // 2])
+    with open(p("text.wav"), "w") as f:
+        f.write("not audio, just words\n")
+    open(p("empty.wav"), "wb").close()
+
+    mel = lambda audio, *more: ["mel", "--audio", p(audio), "--out", p("mel.npy"), *more]
+    expect_error(exe, "mel: missing file", mel("nope.wav"), "cannot open")
+    expect_error(exe, "mel: empty file", mel("empty.wav"), "empty")
+    expect_error(exe, "mel: text file", mel("text.wav"), "not a readable audio file")
+    expect_error(exe, "mel: no samples", mel("none.wav"), "no audio samples")
+    expect_error(exe, "mel: truncated WAV", mel("cut.wav"), "truncated")
+    expect_error(exe, "mel: NaN sample", mel("nan.wav"), "NaN")
+    expect_error(exe, "mel: bad --n-mels", mel("tone.wav", "--n-mels", "64"), "--n-mels")
+    expect_error(exe, "mel: unwritable output",
+                 mel("tone.wav")[:-1] + ["/nonexistent/dir/mel.npy"], "cannot create")
+    for n_mels in (80, 128):
+        r = run(exe, *mel("tone.wav", "--n-mels", str(n_mels)))
+        out = np.load(p("mel.npy")) if r.returncode == 0 else None
+        check(f"mel: good input, {n_mels} bands", r.returncode == 0 and out.shape == (n_mels, 3000)
+              and out.dtype == np.float32 and np.isfinite(out).all(), r.stderr)
 
 
 def main():
@@ -90,6 +142,7 @@ def main():
             check("bench --json keys", keys <= obj.keys() and obj["ms_per_layer"] > 0, obj)
         except json.JSONDecodeError as e:
             check("bench --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
+        check_mel(exe, d)
     return 1 if failures else 0
 
 

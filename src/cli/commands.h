@@ -5,6 +5,7 @@
 namespace amanuensis::cli {
 
 void add_attention_command(CLI::App& app);
+void add_mel_command(CLI::App& app);
 void add_bench_attention_command(CLI::App& bench);
 void add_encode_command(CLI::App& app);
 void add_bench_encoder_command(CLI::App& bench);

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   amanuensis::cli::add_attention_command(app);
   amanuensis::cli::add_encode_command(app);
+  amanuensis::cli::add_mel_command(app);
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
   bench->require_subcommand(1);
   amanuensis::cli::add_bench_attention_command(*bench);

@@ -1,0 +1,29 @@
+// Audio files in, 16 kHz mono float samples out: what Whisper's front end takes.
+// libsndfile decodes (WAV, FLAC, MP3, Ogg/Vorbis and its other formats, at any
+// rate and channel count), channels are averaged, libsoxr resamples.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace amanuensis::audio {
+
+constexpr int kSampleRate = 16000;
+constexpr double kMaxSeconds = 4 * 3600;  // longer is refused: no one transcribes that in one go
+constexpr int kMinInputRate = 1000, kMaxInputRate = 768000;
+
+struct AudioError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throws AudioError naming the file for anything but a complete, readable audio
+// stream of at least one sample, at most `max_seconds` long, all samples finite.
+std::vector<float> load_audio_16k_mono(const std::string& path, double max_seconds = kMaxSeconds);
+// The same from bytes in memory (the fuzzer's way in); `what` names them in errors.
+std::vector<float> decode_audio_16k_mono(const uint8_t* bytes, size_t size, const std::string& what,
+                                         double max_seconds = kMaxSeconds);
+
+}  // namespace amanuensis::audio
