@@ -5,6 +5,8 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "audio/decode.h"
+#include "audio/mel.h"
 #include "io/npy.h"
 #include "model/encoder.h"
 
@@ -12,22 +14,31 @@ namespace amanuensis::cli {
 namespace {
 
 struct EncodeArgs {
-  std::string model, mel, out, precision = "int8";
+  std::string model, audio, mel, out, precision = "int8";
   int threads = 2;
 };
 
-void run(const EncodeArgs& a) {
-  const Precision precision = parse_precision(a.precision);
-  const NpyF32 mel = read_npy_f32(a.mel);
-  const Encoder encoder(load_encoder(a.model), precision);
-  const EncoderWeights& w = encoder.weights();
-  if (mel.shape != std::vector<int64_t>{w.n_mels, kMelFrames})
-    throw std::invalid_argument(a.mel + ": log-mel must have shape [" + std::to_string(w.n_mels) +
+// The first 30 s window's log-mel, from audio or from a .npy.
+std::vector<float> window_mel(const EncodeArgs& a, int n_mels) {
+  if (!a.audio.empty())
+    return audio::log_mel_spectrogram(audio::load_audio_16k_mono(a.audio), n_mels, kMelFrames).data;
+  NpyF32 mel = read_npy_f32(a.mel);
+  if (mel.shape != std::vector<int64_t>{n_mels, kMelFrames})
+    throw std::invalid_argument(a.mel + ": log-mel must have shape [" + std::to_string(n_mels) +
                                 ", " + std::to_string(kMelFrames) + "] for this model");
   for (float x : mel.data)
     if (!std::isfinite(x)) throw std::invalid_argument(a.mel + ": log-mel has non-finite values");
+  return std::move(mel.data);
+}
+
+void run(const EncodeArgs& a) {
+  if (a.audio.empty() == a.mel.empty()) throw std::invalid_argument("give --audio or --mel");
+  const Precision precision = parse_precision(a.precision);
+  const Encoder encoder(load_encoder(a.model), precision);
+  const EncoderWeights& w = encoder.weights();
+  const std::vector<float> mel = window_mel(a, w.n_mels);
   ThreadPool pool(a.threads);
-  const std::vector<float> out = encoder.encode(mel.data.data(), pool);
+  const std::vector<float> out = encoder.encode(mel.data(), pool);
   write_npy_f32(a.out, {w.n_ctx, w.d_model}, out.data());
 }
 
@@ -36,10 +47,13 @@ void run(const EncodeArgs& a) {
 void add_encode_command(CLI::App& app) {
   auto args = std::make_shared<EncodeArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "encode", "Run the Whisper encoder on one 30 s log-mel window; writes [1500, d] float32");
+      "encode", "Run the Whisper encoder on the first 30 s window; writes [1500, d] float32");
   cmd->add_option("--model", args->model, "model folder (CTranslate2 / faster-whisper format)")
       ->required();
-  cmd->add_option("--mel", args->mel, "log-mel float32 .npy [n_mels, 3000]")->required();
+  auto* audio_opt = cmd->add_option("--audio", args->audio, "audio file (WAV, FLAC, MP3, OGG)");
+  auto* mel_opt = cmd->add_option("--mel", args->mel, "or a log-mel float32 .npy [n_mels, 3000]");
+  audio_opt->excludes(mel_opt);
+  mel_opt->excludes(audio_opt);
   cmd->add_option("--out", args->out, "encoder output .npy")->required();
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads")
