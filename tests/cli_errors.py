@@ -82,6 +82,38 @@ def check_mel(exe, d):
               and out.dtype == np.float32 and np.isfinite(out).all(), r.stderr)
 
 
+def check_encode(exe, d):
+    """Model files: missing, not a model, truncated; inputs of the wrong shape."""
+    p = lambda n: os.path.join(d, n)
+    model = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts",
+                                                          "fetch_models.py"), "tiny.en"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    os.makedirs(p("cut_model"), exist_ok=True)
+    with open(os.path.join(model, "model.bin"), "rb") as f:
+        head = f.read(5_000_000)
+    with open(p("cut_model/model.bin"), "wb") as f:
+        f.write(head)
+    os.makedirs(p("junk_model"), exist_ok=True)
+    with open(p("junk_model/model.bin"), "wb") as f:
+        f.write(b"GGUF this is not a CTranslate2 file" * 10)
+    os.makedirs(p("empty_model"), exist_ok=True)
+    np.save(p("mel_wrong.npy"), np.zeros((80, 2999), np.float32))
+    enc = lambda m, *src: ["encode", "--model", m, *src, "--out", p("enc.npy")]
+    tone = ["--audio", p("tone.wav")]
+    expect_error(exe, "encode: no model", enc(p("nope"), *tone), "no such model")
+    expect_error(exe, "encode: folder without model.bin", enc(p("empty_model"), *tone), "no model.bin")
+    expect_error(exe, "encode: truncated model", enc(p("cut_model"), *tone), "truncated")
+    expect_error(exe, "encode: not a CTranslate2 file", enc(p("junk_model"), *tone), "binary version")
+    expect_error(exe, "encode: wrong mel shape", enc(model, "--mel", p("mel_wrong.npy")), "shape")
+    expect_error(exe, "encode: neither audio nor mel", enc(model), "--audio or --mel")
+    expect_error(exe, "encode: bad precision", enc(model, *tone, "--precision", "int4"), "precision")
+    expect_error(exe, "encode: text as audio", enc(model, "--audio", p("text.wav")), "audio")
+    r = run(exe, *enc(model, *tone))
+    out = np.load(p("enc.npy")) if r.returncode == 0 else None
+    check("encode: good input", r.returncode == 0 and out.shape == (1500, 384)
+          and np.isfinite(out).all(), r.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
@@ -143,6 +175,7 @@ def main():
         except json.JSONDecodeError as e:
             check("bench --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
         check_mel(exe, d)
+        check_encode(exe, d)
     return 1 if failures else 0
 
 
