@@ -91,6 +91,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmShapes,
                                            std::make_tuple(101, 130, 2050),
                                            std::make_tuple(300, 512, 1536)));
 
+TEST(Gemm, AccumulateAddsToWhatIsThere) {
+  const Problem p = make(37, 200, 70, 4);
+  ThreadPool pool(2);
+  const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
+  QuantizedRows x;
+  quantize_rows(p.x.data(), p.m, p.k, x, pool);
+  std::vector<float> fresh(size_t(p.m) * p.n);
+  gemm(x, w, Backend::kReference, pool, fresh.data());
+  for (Backend b : backends()) {
+    std::vector<float> y(fresh.size());
+    for (size_t i = 0; i < y.size(); ++i) y[i] = 0.25f * float(i % 17);
+    gemm(x, w, b, pool, y.data(), /*accumulate=*/true);
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], 0.25f * float(i % 17) + fresh[i]) << i;
+  }
+}
+
 TEST(GemmQuantize, PackedLayoutRoundTripsAndZeroRowsWork) {
   Problem p = make(3, 70, 9, 1);
   for (int c = 0; c < 9; ++c) p.w[5 * 9 + c] = 0;  // an all-zero output channel

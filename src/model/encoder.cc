@@ -37,21 +37,23 @@ void linear_f32(const float* x, int rows, const Linear& l, float* y) {
               l.weight.data(), l.in, 1.0f, y, l.out);
 }
 
-// Kernel-3, padding-1 convolution as a GEMM: row t of the im2col matrix holds
-// in[c][stride * t + tap - 1] at column c * 3 + tap. `in` is [channels][len]
-// when channel_major, else [len][channels].
-std::vector<float> conv3(const float* in, int channels, int len, bool channel_major, int stride,
-                         const LinearOp& op, int out_channels, ThreadPool& pool) {
+// Kernel-3, padding-1 convolution of frames `in` [len][channels] as a GEMM:
+// row t of the im2col matrix is input frames stride*t - 1, stride*t,
+// stride*t + 1 (zeros outside), matching the [out][tap][in] weight layout.
+std::vector<float> conv3(const float* in, int channels, int len, int stride, const LinearOp& op,
+                         int out_channels, ThreadPool& pool) {
   const int out_len = len / stride;
-  std::vector<float> cols(size_t(out_len) * channels * 3, 0.0f);
-  for (int t = 0; t < out_len; ++t)
-    for (int c = 0; c < channels; ++c)
-      for (int tap = 0; tap < 3; ++tap) {
-        const int s = stride * t + tap - 1;
-        if (s < 0 || s >= len) continue;
-        cols[(size_t(t) * channels + c) * 3 + tap] =
-            channel_major ? in[size_t(c) * len + s] : in[size_t(s) * channels + c];
-      }
+  std::vector<float> cols(size_t(out_len) * 3 * channels);
+  pool.parallel_for(out_len, [&](int t) {
+    for (int tap = 0; tap < 3; ++tap) {
+      const int s = stride * t + tap - 1;
+      float* dst = &cols[(size_t(t) * 3 + tap) * channels];
+      if (s < 0 || s >= len)
+        std::fill(dst, dst + channels, 0.0f);
+      else
+        std::copy_n(in + size_t(s) * channels, channels, dst);
+    }
+  });
   std::vector<float> out(size_t(out_len) * out_channels);
   op.apply(cols.data(), out_len, out.data(), pool);
   gelu(out.data(), out.size(), pool);
@@ -146,9 +148,7 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
   const gemm::QuantizedWeights wq = gemm::quantize_weights(w_out.data(), nullptr, n, kOutlierChannels);
   gemm::QuantizedRows xq;
   gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, xq, pool);
-  std::vector<float> y_out(size_t(rows) * n);
-  gemm::gemm(xq, wq, gemm::Backend::kAuto, pool, y_out.data());
-  for (size_t i = 0; i < y_out.size(); ++i) y[i] += y_out[i];
+  gemm::gemm(xq, wq, gemm::Backend::kAuto, pool, y, /*accumulate=*/true);
 }
 
 void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {
@@ -176,8 +176,12 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
   StageClock clock(timings);
 
-  std::vector<float> h1 = conv3(mel, w.n_mels, kMelFrames, true, 1, conv1_, d, pool);
-  std::vector<float> x = conv3(h1.data(), d, kMelFrames, false, 2, conv2_, d, pool);  // [n][d]
+  std::vector<float> frames(size_t(kMelFrames) * w.n_mels);  // mel [n_mels][3000] -> [3000][n_mels]
+  for (int c = 0; c < w.n_mels; ++c)
+    for (int t = 0; t < kMelFrames; ++t)
+      frames[size_t(t) * w.n_mels + c] = mel[size_t(c) * kMelFrames + t];
+  std::vector<float> h1 = conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, d, pool);
+  std::vector<float> x = conv3(h1.data(), d, kMelFrames, 2, conv2_, d, pool);  // [n][d]
   add_inplace(x.data(), w.positions.data(), x.size(), pool);
   clock.charge(&EncoderTimings::conv);
 

@@ -22,10 +22,16 @@ Linear linear(const TensorFile& f, const std::string& prefix, int out, int in,
   return l;
 }
 
+// Stored [out][in][tap]; kept as [out][tap][in] so that a row of the im2col
+// matrix is three whole input frames side by side.
 Linear conv(const TensorFile& f, const std::string& prefix, int out, int in,
             const std::string& what) {
-  Linear l{out, in * 3, f.get(prefix + "/weight", {out, in, 3}, what).data,
-           f.get(prefix + "/bias", {out}, what).data};
+  const std::vector<float>& w = f.get(prefix + "/weight", {out, in, 3}, what).data;
+  Linear l{out, in * 3, std::vector<float>(w.size()), f.get(prefix + "/bias", {out}, what).data};
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < in; ++c)
+      for (int tap = 0; tap < 3; ++tap)
+        l.weight[(size_t(o) * 3 + tap) * in + c] = w[(size_t(o) * in + c) * 3 + tap];
   return l;
 }
 

@@ -15,7 +15,7 @@ namespace {
 constexpr int kHalf = kBlockN / 2;  // 32 channels per pass: 8 accumulators
 
 void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                float* y) {
+                float* y, bool accumulate) {
   const int groups = w.k_pad / kGroupK;
   const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
   const int n0 = nb * kBlockN;
@@ -42,7 +42,9 @@ void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m
         const int n = n0 + half * kHalf + c;
         if (n >= w.n) break;
         const int32_t dot = pairs[2 * c] + pairs[2 * c + 1];
-        y[size_t(r) * w.n + n] = (float(dot) * x.scale[r]) * w.scale[n] + w.bias[n];
+        const float v = (float(dot) * x.scale[r]) * w.scale[n] + w.bias[n];
+        float& out = y[size_t(r) * w.n + n];
+        out = accumulate ? out + v : v;
       }
     }
   }

@@ -15,7 +15,8 @@ constexpr int kRows = 4;  // 16 accumulators: with more, GCC 12 spills them
 constexpr int kVecs = kBlockN / 16;
 
 template <int kR>
-void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb, float* y) {
+void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb, float* y,
+                  bool accumulate) {
   __m512i acc[kR][kVecs];
   for (int r = 0; r < kR; ++r)
     for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_si512();
@@ -43,23 +44,23 @@ void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int
     const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
     for (int r = 0; r < kR; ++r) {
       const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], sum128));
-      const __m512 out =
+      __m512 out =
           _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(a, _mm512_set1_ps(x.scale[m0 + r])), sw), bias);
-      _mm512_mask_storeu_ps(y + size_t(m0 + r) * w.n + col, valid, out);
+      float* dst = y + size_t(m0 + r) * w.n + col;
+      if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(valid, dst), out);
+      _mm512_mask_storeu_ps(dst, valid, out);
     }
   }
 }
 
 void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                  float* y) {
+                  float* y, bool accumulate) {
   int m = m0;
-  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, m, nb, y);
+  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, m, nb, y, accumulate);
   switch (m1 - m) {
-    case 5: rows_x_block<5>(x, w, m, nb, y); break;
-    case 4: rows_x_block<4>(x, w, m, nb, y); break;
-    case 3: rows_x_block<3>(x, w, m, nb, y); break;
-    case 2: rows_x_block<2>(x, w, m, nb, y); break;
-    case 1: rows_x_block<1>(x, w, m, nb, y); break;
+    case 3: rows_x_block<3>(x, w, m, nb, y, accumulate); break;
+    case 2: rows_x_block<2>(x, w, m, nb, y, accumulate); break;
+    case 1: rows_x_block<1>(x, w, m, nb, y, accumulate); break;
     default: break;
   }
 }

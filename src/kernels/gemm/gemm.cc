@@ -24,7 +24,7 @@ Backend resolve_backend(Backend b) {
 }
 
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y) {
+          float* y, bool accumulate) {
   if (x.k != w.k) throw std::invalid_argument("gemm: activation width does not match the weights");
   BlockFn fn = nullptr;
   switch (resolve_backend(backend)) {
@@ -37,7 +37,7 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
   const int row_items = (x.m + kRowsPerItem - 1) / kRowsPerItem, col_items = w.n_pad / kBlockN;
   pool.parallel_for(row_items * col_items, [&](int item) {
     const int m0 = (item / col_items) * kRowsPerItem;
-    fn(x, w, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y);
+    fn(x, w, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y, accumulate);
   });
 }
 

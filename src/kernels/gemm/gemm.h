@@ -46,13 +46,13 @@ struct QuantizedRows {
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
                    const uint8_t* keep = nullptr);
 
-// y [m][n] float32.
+// y [m][n] float32; with accumulate, y += the result (y + r, as one float add).
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y);
+          float* y, bool accumulate = false);
 
 // Backend kernels for one block: rows [m0, m1) x one 64-column block nb.
 using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                         float* y);
+                         float* y, bool accumulate);
 BlockFn reference_block_fn();
 BlockFn avx512_block_fn();
 BlockFn avx2_block_fn();
