@@ -9,7 +9,10 @@ reference attention has max probability below 0.9 (the rest are reported):
   relative L2 <= 2e-2, or, where rounding Q and K to int8 alone already costs
   more (the "int8 floor": float64 attention of our int8 Q/K, see
   docs/attention.md), relative L2 <= 1.25 x that floor.
-Exits 1 if a case misses; prints a markdown table.
+Then real attention: Q, K, V of every layer of Whisper base on jfk.wav (taken
+from `amanuensis encode --precision fp32 --dump-qkv`), judged by the plain
+targets: cosine >= 0.9995 and relative L2 <= 2e-2.
+Exits 1 if a case misses; prints markdown tables.
 """
 import argparse
 import os
@@ -20,6 +23,7 @@ import tempfile
 import numpy as np
 
 D = 64
+HERE = os.path.dirname(os.path.abspath(__file__))
 COS_TARGET, REL_L2_TARGET, PEAKED, FLOOR_MARGIN = 0.9995, 2e-2, 0.9, 1.25
 
 
@@ -100,6 +104,7 @@ def main():
     ap.add_argument("--tile", default="64")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--quick", action="store_true", help="fewer cases")
+    ap.add_argument("--jfk", default=os.path.join(HERE, "..", "..", "shared", "data", "jfk.wav"))
     args = ap.parse_args()
     extra = ["--backend", args.backend, "--tile", args.tile, "--threads", args.threads]
 
@@ -138,9 +143,37 @@ def main():
             print(f"| {t} | {scale} | {'20x' if outliers else '-'} | {'yes' if tail else '-'} | {'yes' if v_offset else '-'} | "
                   f"{'yes' if causal else '-'} | {med_pmax:.3f} | {100 * frac:.0f}% "
                   + j + "| %.6f | %.2e | %.2e " % allrows + ("| ok |" if ok else "| **FAIL** |"))
-    total = len(cases)
+        real_failed, real_total = real_whisper_cases(args.amanuensis, tmp, extra, args.jfk)
+    failed += real_failed
+    total = len(cases) + real_total
     print(f"\n{total - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def real_whisper_cases(exe, tmp, extra, jfk):
+    model = subprocess.run([sys.executable, os.path.join(HERE, "..", "scripts", "fetch_models.py"),
+                            "base"], check=True, capture_output=True, text=True).stdout.strip()
+    dump = os.path.join(tmp, "qkv")
+    os.makedirs(dump, exist_ok=True)
+    subprocess.run([exe, "encode", "--model", model, "--audio", jfk, "--out",
+                    os.path.join(tmp, "enc.npy"), "--precision", "fp32", "--dump-qkv", dump],
+                   check=True)
+    print("\n| Whisper base on jfk.wav | heads x T | median row max p | rows judged | cosine | "
+          "rel L2 | max abs | int8 floor rel L2 | |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    failed = layers = 0
+    while os.path.exists(os.path.join(dump, f"layer{layers}_q.npy")):
+        q, k, v = (np.load(os.path.join(dump, f"layer{layers}_{n}.npy")) for n in "qkv")
+        judged, floor, _, med_pmax, frac = run_case(exe, tmp, q, k, v, False, extra)
+        ok = judged[0] >= COS_TARGET and judged[1] <= REL_L2_TARGET
+        failed += not ok
+        cos, rel, max_abs = judged
+        print(f"| layer {layers} | {q.shape[0]} x {q.shape[1]} | {med_pmax:.3f} | {100 * frac:.0f}% | "
+              f"{cos:.6f} | {rel:.2e} | {max_abs:.2e} | {floor[1]:.2e} | {'ok' if ok else '**FAIL**'} |")
+        layers += 1
+    if layers == 0:
+        raise SystemExit("no attention inputs were dumped")
+    return failed, layers
 
 
 if __name__ == "__main__":

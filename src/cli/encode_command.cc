@@ -14,7 +14,7 @@ namespace amanuensis::cli {
 namespace {
 
 struct EncodeArgs {
-  std::string model, audio, mel, out, precision = "int8";
+  std::string model, audio, mel, out, dump_qkv, precision = "int8";
   int threads = 2;
 };
 
@@ -38,7 +38,16 @@ void run(const EncodeArgs& a) {
   const EncoderWeights& w = encoder.weights();
   const std::vector<float> mel = window_mel(a, w.n_mels);
   ThreadPool pool(a.threads);
-  const std::vector<float> out = encoder.encode(mel.data(), pool);
+  Encoder::AttentionObserver dump;
+  if (!a.dump_qkv.empty())
+    dump = [&](int layer, const float* q, const float* k, const float* v) {
+      const std::vector<int64_t> shape = {w.n_heads, w.n_ctx, w.d_model / w.n_heads};
+      const std::string base = a.dump_qkv + "/layer" + std::to_string(layer) + "_";
+      write_npy_f32(base + "q.npy", shape, q);
+      write_npy_f32(base + "k.npy", shape, k);
+      write_npy_f32(base + "v.npy", shape, v);
+    };
+  const std::vector<float> out = encoder.encode(mel.data(), pool, nullptr, dump);
   write_npy_f32(a.out, {w.n_ctx, w.d_model}, out.data());
 }
 
@@ -56,6 +65,9 @@ void add_encode_command(CLI::App& app) {
   mel_opt->excludes(audio_opt);
   cmd->add_option("--out", args->out, "encoder output .npy")->required();
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
+  cmd->add_option("--dump-qkv", args->dump_qkv,
+                  "also write each layer's attention inputs to DIR/layer<i>_{q,k,v}.npy")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--threads", args->threads, "threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

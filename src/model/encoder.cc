@@ -171,7 +171,8 @@ Encoder::Encoder(EncoderWeights weights, Precision precision)
 }
 
 std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
-                                   EncoderTimings* timings) const {
+                                   EncoderTimings* timings,
+                                   const AttentionObserver& observe) const {
   const EncoderWeights& w = w_;
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
   StageClock clock(timings);
@@ -201,6 +202,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
           std::copy_n(&qkv[(size_t(t) * 3 + part) * d + hh * kHeadDim], kHeadDim,
                       &heads_in[((size_t(part) * heads + hh) * n + t) * kHeadDim]);
     const float *q = heads_in.data(), *k = q + size_t(n) * d, *v = k + size_t(n) * d;
+    if (observe) observe(int(li), q, k, v);
     clock.charge(&EncoderTimings::other);
     if (precision_ == Precision::kFp32) {
       attention_f32(q, k, v, heads, n, att.data(), pool);

@@ -1,6 +1,7 @@
 // The Whisper encoder: log-mel [n_mels][3000] -> hidden states [1500][d].
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,12 @@ class Encoder {
   Encoder(const Encoder&) = delete;  // the ops point into weights_
   Encoder& operator=(const Encoder&) = delete;
   const EncoderWeights& weights() const { return w_; }
-  std::vector<float> encode(const float* mel, ThreadPool& pool,
-                            EncoderTimings* timings = nullptr) const;
+  // Sees each layer's attention inputs q, k, v: [heads][1500][64] each.
+  using AttentionObserver =
+      std::function<void(int layer, const float* q, const float* k, const float* v)>;
+
+  std::vector<float> encode(const float* mel, ThreadPool& pool, EncoderTimings* timings = nullptr,
+                            const AttentionObserver& observe = nullptr) const;
 
  private:
   struct LayerOps {
