@@ -1,10 +1,17 @@
 // amanuensis: the command-line program. Each subcommand lives in its own file.
+#include <malloc.h>
+
 #include <cstdio>
 #include <exception>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // Keep freed memory instead of returning it to the kernel: every encoder
+  // layer allocates and frees buffers of megabytes, and fresh pages cost a
+  // fault and a zeroing each (a quarter of the encoder's time before this).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"amanuensis: Whisper speech-to-text on exact INT8 kernels"};
   app.require_subcommand(1);
   amanuensis::cli::add_attention_command(app);
