@@ -91,20 +91,38 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmShapes,
                                            std::make_tuple(101, 130, 2050),
                                            std::make_tuple(300, 512, 1536)));
 
-TEST(Gemm, AccumulateAddsToWhatIsThere) {
+TEST(Gemm, SplitPartIsBitExactAndMatchesItsFormula) {
   const Problem p = make(37, 200, 70, 4);
   ThreadPool pool(2);
   const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
-  QuantizedRows x;
-  quantize_rows(p.x.data(), p.m, p.k, x, pool);
-  std::vector<float> fresh(size_t(p.m) * p.n);
-  gemm(x, w, Backend::kReference, pool, fresh.data());
-  for (Backend b : backends()) {
-    std::vector<float> y(fresh.size());
-    for (size_t i = 0; i < y.size(); ++i) y[i] = 0.25f * float(i % 17);
-    gemm(x, w, b, pool, y.data(), /*accumulate=*/true);
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], 0.25f * float(i % 17) + fresh[i]) << i;
+  const std::vector<int> cols = {5, 0, 69, 33, 34};
+  std::vector<uint8_t> keep(p.k, 1);
+  std::vector<float> x2(size_t(p.m) * cols.size());
+  for (size_t j = 0; j < cols.size(); ++j) {
+    keep[cols[j]] = 0;
+    for (int r = 0; r < p.m; ++r) x2[r * cols.size() + j] = p.x[size_t(r) * p.k + cols[j]];
   }
+  QuantizedRows x, xs;
+  quantize_rows(p.x.data(), p.m, p.k, x, pool, keep.data());
+  quantize_rows(x2.data(), p.m, int(cols.size()), xs, pool);
+  const QuantizedWeights ws = gather_columns(w, cols);
+  for (size_t j = 0; j < cols.size(); ++j) EXPECT_EQ(ws.at(7, int(j)), w.at(7, cols[j]));
+  std::vector<float> expected(size_t(p.m) * p.n);
+  gemm(x, w, Backend::kReference, pool, expected.data(), {&xs, &ws});
+  for (Backend b : backends()) {
+    std::vector<float> y(expected.size());
+    gemm(x, w, b, pool, y.data(), {&xs, &ws});
+    ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4)) << int(b);
+  }
+  for (int r = 0; r < p.m; ++r)  // the formula of gemm.h, from the stored integers
+    for (int n = 0; n < p.n; ++n) {
+      int32_t a1 = 0, a2 = 0;
+      for (int c = 0; c < p.k; ++c) a1 += (int32_t(x.q[size_t(r) * x.k_pad + c]) - 128) * w.at(n, c);
+      for (int j = 0; j < int(cols.size()); ++j)
+        a2 += (int32_t(xs.q[size_t(r) * xs.k_pad + j]) - 128) * ws.at(n, j);
+      const float v = (float(a1) * x.scale[r] + float(a2) * xs.scale[r]) * w.scale[n] + w.bias[n];
+      ASSERT_EQ(expected[size_t(r) * p.n + n], v) << r << " " << n;
+    }
 }
 
 TEST(GemmQuantize, PackedLayoutRoundTripsAndZeroRowsWork) {

@@ -118,8 +118,8 @@ LinearOp::LinearOp(const Linear& weights, Precision precision)
 }
 
 // Int8 with the largest input channels split off: the kOutlierChannels columns
-// of x with the largest magnitude get their own per-row scales in a second,
-// narrow int8 GEMM, so that they no longer coarsen every other channel.
+// of x with the largest magnitude get their own per-row scales (the GEMM's
+// split part), so that they no longer coarsen every other channel.
 void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const {
   const int k = f32_->in, n = f32_->out;
   gemm::QuantizedRows q;
@@ -136,19 +136,17 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
   });
   order.resize(kOutlierChannels);
   std::vector<uint8_t> keep(k, 1);
-  std::vector<float> x_out(size_t(rows) * kOutlierChannels), w_out(size_t(n) * kOutlierChannels);
+  std::vector<float> x_out(size_t(rows) * kOutlierChannels);
   for (int j = 0; j < kOutlierChannels; ++j) {
     keep[order[j]] = 0;
-    for (int r = 0; r < rows; ++r) x_out[size_t(r) * kOutlierChannels + j] = x[size_t(r) * k + order[j]];
-    for (int o = 0; o < n; ++o)
-      w_out[size_t(o) * kOutlierChannels + j] = f32_->weight[size_t(o) * k + order[j]];
+    for (int r = 0; r < rows; ++r)
+      x_out[size_t(r) * kOutlierChannels + j] = x[size_t(r) * k + order[j]];
   }
   gemm::quantize_rows(x, rows, k, q, pool, keep.data());
-  gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y);
-  const gemm::QuantizedWeights wq = gemm::quantize_weights(w_out.data(), nullptr, n, kOutlierChannels);
-  gemm::QuantizedRows xq;
-  gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, xq, pool);
-  gemm::gemm(xq, wq, gemm::Backend::kAuto, pool, y, /*accumulate=*/true);
+  gemm::QuantizedRows q_out;
+  gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, q_out, pool);
+  const gemm::QuantizedWeights w_out = gemm::gather_columns(q8_, order);
+  gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y, {&q_out, &w_out});
 }
 
 void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {

@@ -14,40 +14,46 @@ namespace {
 
 constexpr int kHalf = kBlockN / 2;  // 32 channels per pass: 8 accumulators
 
-void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                float* y, bool accumulate) {
+// Row r of x against channels [half * 32, half * 32 + 32) of block nb: each
+// channel's dot product as two int32 halves, pairs[2c] + pairs[2c + 1].
+void half_block_dots(const QuantizedRows& x, const QuantizedWeights& w, int r, int nb, int half,
+                     int32_t* pairs) {
   const int groups = w.k_pad / kGroupK;
   const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
+  const uint8_t* xr = x.q.data() + size_t(r) * x.k_pad;
+  __m256i acc[8];
+  for (auto& a : acc) a = _mm256_setzero_si256();
+  for (int g = 0; g < groups; ++g) {
+    const int16_t xs[4] = {int16_t(xr[4 * g] - 128), int16_t(xr[4 * g + 1] - 128),
+                           int16_t(xr[4 * g + 2] - 128), int16_t(xr[4 * g + 3] - 128)};
+    int64_t pattern;
+    std::memcpy(&pattern, xs, 8);
+    const __m256i xv = _mm256_set1_epi64x(pattern);
+    const int8_t* wg = wp + (size_t(g) * kBlockN + half * kHalf) * kGroupK;
+    for (int a = 0; a < 8; ++a) {  // 4 channels x 4 k = 16 bytes each
+      const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(wg + 16 * a)));
+      acc[a] = _mm256_add_epi32(acc[a], _mm256_madd_epi16(wv, xv));
+    }
+  }
+  for (int a = 0; a < 8; ++a) _mm256_storeu_si256((__m256i*)(pairs + 8 * a), acc[a]);
+}
+
+void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
+                int m1, int nb, float* y) {
   const int n0 = nb * kBlockN;
-  for (int r = m0; r < m1; ++r) {
-    const uint8_t* xr = x.q.data() + size_t(r) * x.k_pad;
+  for (int r = m0; r < m1; ++r)
     for (int half = 0; half < 2; ++half) {
-      __m256i acc[8];
-      for (auto& a : acc) a = _mm256_setzero_si256();
-      for (int g = 0; g < groups; ++g) {
-        const int16_t xs[4] = {int16_t(xr[4 * g] - 128), int16_t(xr[4 * g + 1] - 128),
-                               int16_t(xr[4 * g + 2] - 128), int16_t(xr[4 * g + 3] - 128)};
-        int64_t pattern;
-        std::memcpy(&pattern, xs, 8);
-        const __m256i xv = _mm256_set1_epi64x(pattern);
-        const int8_t* wg = wp + (size_t(g) * kBlockN + half * kHalf) * kGroupK;
-        for (int a = 0; a < 8; ++a) {  // 4 channels x 4 k = 16 bytes each
-          const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(wg + 16 * a)));
-          acc[a] = _mm256_add_epi32(acc[a], _mm256_madd_epi16(wv, xv));
-        }
-      }
-      alignas(32) int32_t pairs[kHalf * 2];
-      for (int a = 0; a < 8; ++a) _mm256_store_si256((__m256i*)(pairs + 8 * a), acc[a]);
+      int32_t pairs[kHalf * 2], pairs2[kHalf * 2];
+      half_block_dots(x, w, r, nb, half, pairs);
+      if (split.x) half_block_dots(*split.x, *split.w, r, nb, half, pairs2);
       for (int c = 0; c < kHalf; ++c) {
         const int n = n0 + half * kHalf + c;
         if (n >= w.n) break;
-        const int32_t dot = pairs[2 * c] + pairs[2 * c + 1];
-        const float v = (float(dot) * x.scale[r]) * w.scale[n] + w.bias[n];
-        float& out = y[size_t(r) * w.n + n];
-        out = accumulate ? out + v : v;
+        float sum = float(pairs[2 * c] + pairs[2 * c + 1]) * x.scale[r];
+        if (split.x) sum = sum + float(pairs2[2 * c] + pairs2[2 * c + 1]) * split.x->scale[r];
+        y[size_t(r) * w.n + n] = sum * w.scale[n] + w.bias[n];
       }
     }
-  }
 }
 
 }  // namespace

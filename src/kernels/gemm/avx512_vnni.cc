@@ -14,10 +14,10 @@ namespace {
 constexpr int kRows = 4;  // 16 accumulators: with more, GCC 12 spills them
 constexpr int kVecs = kBlockN / 16;
 
+// acc[r][v] = sum over x's k of rows m0 + r against the 16 columns v of block nb.
 template <int kR>
-void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb, float* y,
-                  bool accumulate) {
-  __m512i acc[kR][kVecs];
+void dots(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb,
+          __m512i (&acc)[kR][kVecs]) {
   for (int r = 0; r < kR; ++r)
     for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_si512();
   const int groups = w.k_pad / kGroupK;
@@ -34,33 +34,51 @@ void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int
       for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
     }
   }
+}
+
+// float(acc - sum128) * row scale, for row m0 + r and the 16 columns at col.
+inline __m512 scaled(__m512i acc, const QuantizedWeights& w, int col, float row_scale) {
+  return _mm512_mul_ps(
+      _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_loadu_si512(w.sum128.data() + col))),
+      _mm512_set1_ps(row_scale));
+}
+
+template <int kR>
+void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
+                  int m0, int nb, float* y) {
   const int n0 = nb * kBlockN;
+  __m512i acc[kR][kVecs];
+  dots<kR>(x, w, m0, nb, acc);
+  __m512 sum[kR][kVecs];  // the main part's float term; spilled while the split part runs
+  for (int r = 0; r < kR; ++r)
+    for (int v = 0; v < kVecs; ++v) sum[r][v] = scaled(acc[r][v], w, n0 + 16 * v, x.scale[m0 + r]);
+  if (split.x) {
+    dots<kR>(*split.x, *split.w, m0, nb, acc);
+    for (int r = 0; r < kR; ++r)
+      for (int v = 0; v < kVecs; ++v)
+        sum[r][v] = _mm512_add_ps(
+            sum[r][v], scaled(acc[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
+  }
   for (int v = 0; v < kVecs; ++v) {
     const int col = n0 + 16 * v;
     if (col >= w.n) break;
     const __mmask16 valid = w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
-    const __m512i sum128 = _mm512_loadu_si512(w.sum128.data() + col);
     const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
     const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
-    for (int r = 0; r < kR; ++r) {
-      const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], sum128));
-      __m512 out =
-          _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(a, _mm512_set1_ps(x.scale[m0 + r])), sw), bias);
-      float* dst = y + size_t(m0 + r) * w.n + col;
-      if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(valid, dst), out);
-      _mm512_mask_storeu_ps(dst, valid, out);
-    }
+    for (int r = 0; r < kR; ++r)
+      _mm512_mask_storeu_ps(y + size_t(m0 + r) * w.n + col, valid,
+                            _mm512_add_ps(_mm512_mul_ps(sum[r][v], sw), bias));
   }
 }
 
-void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                  float* y, bool accumulate) {
+void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
+                  int m0, int m1, int nb, float* y) {
   int m = m0;
-  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, m, nb, y, accumulate);
+  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, split, m, nb, y);
   switch (m1 - m) {
-    case 3: rows_x_block<3>(x, w, m, nb, y, accumulate); break;
-    case 2: rows_x_block<2>(x, w, m, nb, y, accumulate); break;
-    case 1: rows_x_block<1>(x, w, m, nb, y, accumulate); break;
+    case 3: rows_x_block<3>(x, w, split, m, nb, y); break;
+    case 2: rows_x_block<2>(x, w, split, m, nb, y); break;
+    case 1: rows_x_block<1>(x, w, split, m, nb, y); break;
     default: break;
   }
 }

@@ -24,8 +24,10 @@ Backend resolve_backend(Backend b) {
 }
 
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y, bool accumulate) {
+          float* y, SplitPart split) {
   if (x.k != w.k) throw std::invalid_argument("gemm: activation width does not match the weights");
+  if (split.x && (split.x->k != split.w->k || split.x->m != x.m || split.w->n != w.n))
+    throw std::invalid_argument("gemm: the split part does not match the main product");
   BlockFn fn = nullptr;
   switch (resolve_backend(backend)) {
     case Backend::kAvx512: fn = avx512_block_fn(); break;
@@ -37,7 +39,7 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
   const int row_items = (x.m + kRowsPerItem - 1) / kRowsPerItem, col_items = w.n_pad / kBlockN;
   pool.parallel_for(row_items * col_items, [&](int item) {
     const int m0 = (item / col_items) * kRowsPerItem;
-    fn(x, w, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y, accumulate);
+    fn(x, w, split, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y);
   });
 }
 

@@ -5,6 +5,9 @@
 //      extra 128 * sum_k W[n][k] is removed per column.
 //   acc = sum_k q_x[m][k] * q_w[n][k] (int32, exact)
 //   y = (float(acc) * s_x[m]) * s_w[n] + b[n]   (float32, this order, no FMA)
+// Optionally x comes in two parts over disjoint input channels, each with its
+// own per-row scale (outlier channels apart from the rest), sharing W's rows:
+//   y = (float(acc) * s_x[m] + float(acc2) * s_x2[m]) * s_w[n] + b[n]
 // Every backend gives these bytes, for any thread count. See docs/gemm.md.
 #pragma once
 
@@ -46,13 +49,24 @@ struct QuantizedRows {
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
                    const uint8_t* keep = nullptr);
 
-// y [m][n] float32; with accumulate, y += the result (y + r, as one float add).
+// The second part of a split product: x2 [m][k2] and W's int8 columns for
+// those input channels (gather_columns), with W's scales.
+struct SplitPart {
+  const QuantizedRows* x = nullptr;
+  const QuantizedWeights* w = nullptr;
+};
+
+// W's int8 columns `cols`, packed as a [n][cols.size()] matrix with W's scales
+// and no bias.
+QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int>& cols);
+
+// y [m][n] float32.
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y, bool accumulate = false);
+          float* y, SplitPart split = {});
 
 // Backend kernels for one block: rows [m0, m1) x one 64-column block nb.
-using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w, int m0, int m1, int nb,
-                         float* y, bool accumulate);
+using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
+                         int m0, int m1, int nb, float* y);
 BlockFn reference_block_fn();
 BlockFn avx512_block_fn();
 BlockFn avx2_block_fn();

@@ -92,6 +92,30 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
   return w;
 }
 
+QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int>& cols) {
+  QuantizedWeights g;
+  g.n = w.n;
+  g.k = int(cols.size());
+  g.n_pad = w.n_pad;
+  g.k_pad = round_up(g.k, kGroupK);
+  g.packed.assign(size_t(g.n_pad) * g.k_pad, 0);
+  g.scale = w.scale;
+  g.sum128.assign(g.n_pad, 0);
+  g.bias.assign(g.n_pad, 0.0f);
+  for (int r = 0; r < w.n; ++r) {
+    int32_t sum = 0;
+    for (int j = 0; j < g.k; ++j) {
+      const int8_t q = w.at(r, cols[j]);
+      g.packed[((size_t(r / kBlockN) * (g.k_pad / kGroupK) + j / kGroupK) * kBlockN + r % kBlockN) *
+                   kGroupK +
+               j % kGroupK] = q;
+      sum += q;
+    }
+    g.sum128[r] = 128 * sum;
+  }
+  return g;
+}
+
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
                    const uint8_t* keep) {
   out.m = m;
