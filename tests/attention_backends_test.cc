@@ -76,19 +76,21 @@ TEST_P(BitExact, AllBackendsTilesAndThreadCountsMatchTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, BitExact,
-    ::testing::Values(Shape{1, 1, 1, false, 1}, Shape{2, 63, 63, false, 1},
-                      Shape{1, 64, 64, true, 2}, Shape{2, 65, 65, false, 3},
-                      Shape{1, 130, 130, true, 1}, Shape{3, 200, 200, false, 0.3f},
-                      Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
-                      Shape{1, 40, 333, true, 2}, Shape{1, 1500, 1500, false, 1.5f}));
+INSTANTIATE_TEST_SUITE_P(Shapes, BitExact,
+                         ::testing::Values(Shape{1, 1, 1, false, 1}, Shape{2, 63, 63, false, 1},
+                                           Shape{1, 64, 64, true, 2}, Shape{2, 65, 65, false, 3},
+                                           Shape{1, 130, 130, true, 1},
+                                           Shape{3, 200, 200, false, 0.3f},
+                                           Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
+                                           Shape{1, 40, 333, true, 2},
+                                           Shape{1, 1500, 1500, false, 1.5f}));
 
 TEST(BitExact, ExtremeInputsAgreeToo) {
   // All-equal keys (flat attention), zero queries, and huge-but-legal scores.
   const int t = 150;
   Inputs in = make_inputs(1, t, t, 1, 3);
-  for (size_t i = 0; i < in.q.size(); ++i) in.q[i] = (i / kHeadDim) % 3 == 0 ? 0.0f : 8.0f * in.q[i];
+  for (size_t i = 0; i < in.q.size(); ++i)
+    in.q[i] = (i / kHeadDim) % 3 == 0 ? 0.0f : 8.0f * in.q[i];
   for (size_t i = 0; i < in.k.size(); ++i) in.k[i] = (i / kHeadDim) < 70 ? 1.0f : 6.0f * in.k[i];
   const QuantizedAttention p =
       quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t, false);

@@ -33,7 +33,9 @@ TEST(AttentionSpec, RescaleIsExp2WithinTableRounding) {
     EXPECT_EQ(rescale(x, 0), x);
     for (int32_t d = 0; d < (kRescaleMaxShift + 1) << kLogitFracBits; d += 7) {
       const double exact = double(x) * std::exp2(-d / 64.0);
-      EXPECT_NEAR(double(rescale(x, d)), exact, 0.5 + std::fabs(exact) * (0.5 / kRescale[kLogitFracMask] + 1e-5)) << x << " " << d;
+      EXPECT_NEAR(double(rescale(x, d)), exact,
+                  0.5 + std::fabs(exact) * (0.5 / kRescale[kLogitFracMask] + 1e-5))
+          << x << " " << d;
     }
   }
   EXPECT_EQ(rescale(123456, (kRescaleMaxShift + 1) << kLogitFracBits), 0);

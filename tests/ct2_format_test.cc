@@ -1,12 +1,12 @@
 // The CTranslate2 reader on files written here, and on every truncation.
+#include "model/ct2_format.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "model/ct2_format.h"
 
 namespace amanuensis {
 namespace {

@@ -1,5 +1,7 @@
 // Int8 GEMM: every backend and thread count gives the reference's bytes, and
 // the reference is close to float64 GEMM.
+#include "kernels/gemm/gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <random>
 #include <vector>
 
-#include "kernels/gemm/gemm.h"
 #include "util/cpu_features.h"
 
 namespace amanuensis::gemm {
@@ -117,7 +118,8 @@ TEST(Gemm, SplitPartIsBitExactAndMatchesItsFormula) {
   for (int r = 0; r < p.m; ++r)  // the formula of gemm.h, from the stored integers
     for (int n = 0; n < p.n; ++n) {
       int32_t a1 = 0, a2 = 0;
-      for (int c = 0; c < p.k; ++c) a1 += (int32_t(x.q[size_t(r) * x.k_pad + c]) - 128) * w.at(n, c);
+      for (int c = 0; c < p.k; ++c)
+        a1 += (int32_t(x.q[size_t(r) * x.k_pad + c]) - 128) * w.at(n, c);
       for (int j = 0; j < int(cols.size()); ++j)
         a2 += (int32_t(xs.q[size_t(r) * xs.k_pad + j]) - 128) * ws.at(n, j);
       const float v = (float(a1) * x.scale[r] + float(a2) * xs.scale[r]) * w.scale[n] + w.bias[n];

@@ -1,3 +1,5 @@
+#include "io/npy.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -5,8 +7,6 @@
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include "io/npy.h"
 
 namespace amanuensis {
 namespace {
@@ -26,8 +26,8 @@ std::vector<uint8_t> v1_file(const std::string& header, size_t data_bytes) {
 TEST(Npy, RoundTrip) {
   const std::string path = ::testing::TempDir() + "/rt.npy";
   const std::vector<float> data = {1, -2, 3.5f, 4, 5, 6};
-  for (auto shape : {std::vector<int64_t>{2, 3}, std::vector<int64_t>{6},
-                     std::vector<int64_t>{1, 2, 3}}) {
+  for (auto shape :
+       {std::vector<int64_t>{2, 3}, std::vector<int64_t>{6}, std::vector<int64_t>{1, 2, 3}}) {
     write_npy_f32(path, shape, data.data());
     const NpyF32 a = read_npy_f32(path);
     EXPECT_EQ(a.shape, shape);
@@ -38,7 +38,8 @@ TEST(Npy, RoundTrip) {
 }
 
 TEST(Npy, ParsesNumpyWrittenHeader) {
-  const auto b = v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 64), }      \n", 512);
+  const auto b =
+      v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 64), }      \n", 512);
   const NpyF32 a = parse_npy_f32(b.data(), b.size(), "x");
   EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 64}));
 }
@@ -55,12 +56,16 @@ TEST(Npy, RejectsMalformedFiles) {
   expect_error({'h', 'e', 'l', 'l', 'o', '!', 1, 0, 0, 0}, "bad magic");
   expect_error(v1_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16), "float32");
   expect_error(v1_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8), "Fortran");
-  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20), "truncated");
-  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 12), "trailing");
-  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999,), }", 0),
-               "absurd");
-  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536, 65536), }", 0),
-               "absurd");
+  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20),
+               "truncated");
+  expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 12),
+               "trailing");
+  expect_error(
+      v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999,), }", 0),
+      "absurd");
+  expect_error(
+      v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536, 65536), }", 0),
+      "absurd");
   expect_error(v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", 0), "tuple");
   expect_error(v1_file("{'descr': '<f4', 'shape': (2,), }", 8), "fortran_order");
   auto short_header = v1_file("{'descr': '<f4'}", 0);

@@ -153,11 +153,11 @@ std::vector<float> decode(SNDFILE* f, const SF_INFO& info, const std::string& wh
       out.insert(out.end(), mono.begin(), mono.begin() + got);
   }
   if (sf_error(f) != SF_ERR_NO_ERROR)
-    fail(what, "decoding failed after " + std::to_string(frames) + " frames (" +
-                   sndfile_error(f) + ")");
+    fail(what,
+         "decoding failed after " + std::to_string(frames) + " frames (" + sndfile_error(f) + ")");
   // MP3 lengths without a Xing/LAME header are estimates: only trust the others.
-  const bool length_known = info.frames != SF_COUNT_MAX &&
-                            (info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG;
+  const bool length_known =
+      info.frames != SF_COUNT_MAX && (info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG;
   if (length_known && frames < info.frames)
     fail(what, "truncated: decoded " + std::to_string(frames) + " of " +
                    std::to_string(info.frames) + " frames");

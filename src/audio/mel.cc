@@ -115,8 +115,7 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
     for (int m = 0; m < n_mels; ++m) {
       const double* row = &fb[size_t(m) * kNFreqs];
       double e = 0;
-      for (int k = span[size_t(m)].first; k < span[size_t(m)].second; ++k)
-        e += row[k] * power[k];
+      for (int k = span[size_t(m)].first; k < span[size_t(m)].second; ++k) e += row[k] * power[k];
       const double log_e = std::log10(std::max(e, 1e-10));
       max_log = std::max(max_log, log_e);
       if (t < out.frames) out.data[size_t(m) * size_t(out.frames) + size_t(t)] = float(log_e);

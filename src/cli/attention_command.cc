@@ -33,7 +33,8 @@ std::pair<int, int> heads_and_length(const NpyF32& a, const std::string& name) {
   if (heads < 1) throw std::invalid_argument(name + " has no heads (H = 0)");
   if (length < 1) throw std::invalid_argument(name + " has no tokens (T = 0)");
   if (length > attn::kMaxKeys || heads > 4096)
-    throw std::invalid_argument(name + " shape " + shape_text(s) + " is beyond the kernel's limits");
+    throw std::invalid_argument(name + " shape " + shape_text(s) +
+                                " is beyond the kernel's limits");
   return {int(heads), int(length)};
 }
 

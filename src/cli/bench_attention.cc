@@ -4,10 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "kernels/attention/attention.h"
@@ -38,8 +37,8 @@ double median_ms(int warmup, int runs, F&& f) {
   for (int i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
   return ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
@@ -50,8 +49,8 @@ struct Case {
   int heads, tile;
 };
 
-nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backend, ThreadPool& pool,
-                          double peak_gops) {
+nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backend,
+                          ThreadPool& pool, double peak_gops) {
   const size_t n = size_t(c.heads) * a.frames * attn::kHeadDim;
   std::vector<float> q(n), k(n), v(n), out(n);
   std::mt19937 rng(1234);
@@ -67,7 +66,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
                                  a.causal, 0, &pool);
   });
   const double ms = median_ms(a.warmup, a.runs,
-                             [&] { attn::run_attention(p, backend, c.tile, pool, out.data()); });
+                              [&] { attn::run_attention(p, backend, c.tile, pool, out.data()); });
   double score_count = 0;  // (query, visible key) pairs
   for (int i = 0; i < a.frames; ++i) score_count += p.keys_visible(i);
   const double ops = 4.0 * attn::kHeadDim * score_count * c.heads;  // QK^T and PV, 2 ops per MAC

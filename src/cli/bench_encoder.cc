@@ -2,18 +2,17 @@
 // (log-mel included), timed per stage, against the int8 peak measured in the
 // same process.
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "cli/commands.h"
 #include "audio/decode.h"
 #include "audio/mel.h"
+#include "cli/commands.h"
 #include "kernels/attention/spec.h"
 #include "kernels/peak/int8_peak.h"
 #include "model/encoder.h"
@@ -97,8 +96,11 @@ void run(const BenchEncoderArgs& a) {
       {"total_ms", ms},
       {"realtime_factor", 30000.0 / ms},
       {"stages_ms",
-       {{"mel", median(mel_ms)}, {"conv", median(conv)}, {"attention", median(attention)},
-        {"gemm", median(gemm)}, {"other", median(other)}}},
+       {{"mel", median(mel_ms)},
+        {"conv", median(conv)},
+        {"attention", median(attention)},
+        {"gemm", median(gemm)},
+        {"other", median(other)}}},
       {"gops", ops / (ms * 1e6)},
       {"int8_peak_gops", peak.gops},
       {"fraction_of_peak", peak.gops > 0 ? ops / (ms * 1e6) / peak.gops : 0.0}};

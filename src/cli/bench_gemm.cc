@@ -4,10 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "kernels/gemm/gemm.h"
@@ -51,32 +50,48 @@ void run(const BenchGemmArgs& a) {
       median_ms(a.runs, [&] { gemm::quantize_rows(x.data(), a.m, a.k, qx, pool); });
   const double gemm_ms = median_ms(a.runs, [&] { gemm::gemm(qx, qw, backend, pool, y.data()); });
   const double gops = 2.0 * a.m * a.n * a.k / (gemm_ms * 1e6);
-  const nlohmann::json r = {{"m", a.m},           {"n", a.n},
-                            {"k", a.k},           {"threads", a.threads},
+  const nlohmann::json r = {{"m", a.m},
+                            {"n", a.n},
+                            {"k", a.k},
+                            {"threads", a.threads},
                             {"quantize_ms", quantize_ms},
-                            {"gemm_ms", gemm_ms}, {"gops", gops},
+                            {"gemm_ms", gemm_ms},
+                            {"gops", gops},
                             {"int8_peak_gops", peak.gops},
                             {"fraction_of_peak", peak.gops > 0 ? gops / peak.gops : 0.0}};
   if (a.json)
     std::printf("%s\n", r.dump(2).c_str());
   else
-    std::printf("gemm %dx%dx%d, %d threads: %.3f ms, %.0f GOPS = %.0f%% of peak (%.0f); "
-                "quantizing the activations %.3f ms\n",
-                a.m, a.n, a.k, a.threads, gemm_ms, gops, 100 * r["fraction_of_peak"].get<double>(),
-                peak.gops, quantize_ms);
+    std::printf(
+        "gemm %dx%dx%d, %d threads: %.3f ms, %.0f GOPS = %.0f%% of peak (%.0f); "
+        "quantizing the activations %.3f ms\n",
+        a.m, a.n, a.k, a.threads, gemm_ms, gops, 100 * r["fraction_of_peak"].get<double>(),
+        peak.gops, quantize_ms);
 }
 
 }  // namespace
 
 void add_bench_gemm_command(CLI::App& bench) {
   auto args = std::make_shared<BenchGemmArgs>();
-  CLI::App* cmd = bench.add_subcommand("gemm", "Time the int8 GEMM on one shape (default: base QKV)");
-  cmd->add_option("--m", args->m, "rows (tokens)")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  cmd->add_option("--n", args->n, "output channels")->check(CLI::Range(1, 1 << 16))->capture_default_str();
-  cmd->add_option("--k", args->k, "input channels")->check(CLI::Range(1, 1 << 16))->capture_default_str();
-  cmd->add_option("--threads", args->threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("--runs", args->runs, "timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--backend", args->backend, "reference, avx2, avx512 or auto")->capture_default_str();
+  CLI::App* cmd =
+      bench.add_subcommand("gemm", "Time the int8 GEMM on one shape (default: base QKV)");
+  cmd->add_option("--m", args->m, "rows (tokens)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--n", args->n, "output channels")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("--k", args->k, "input channels")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--runs", args->runs, "timed runs")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--backend", args->backend, "reference, avx2, avx512 or auto")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "print JSON");
   cmd->callback([args] { run(*args); });
 }

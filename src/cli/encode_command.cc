@@ -4,9 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "cli/commands.h"
 #include "audio/decode.h"
 #include "audio/mel.h"
+#include "cli/commands.h"
 #include "io/npy.h"
 #include "model/encoder.h"
 

@@ -1,9 +1,9 @@
 #include "io/npy.h"
 
-#include "io/file.h"
-
 #include <cstring>
 #include <fstream>
+
+#include "io/file.h"
 
 namespace amanuensis {
 namespace {
@@ -74,8 +74,8 @@ NpyF32 parse_npy_f32(const uint8_t* bytes, size_t size, const std::string& what)
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12) fail(what, "truncated npy header");
-    header_len = bytes[8] | (size_t(bytes[9]) << 8) | (size_t(bytes[10]) << 16) |
-                 (size_t(bytes[11]) << 24);
+    header_len =
+        bytes[8] | (size_t(bytes[9]) << 8) | (size_t(bytes[10]) << 16) | (size_t(bytes[11]) << 24);
     header_start = 12;
   } else {
     fail(what, "unsupported npy format version " + std::to_string(major));

@@ -82,10 +82,10 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
     if (dtype == 1 || dtype == 2 || dtype == 3) {  // integers: only config scalars
       if (elements != 1) r.fail("integer tensor '" + name + "' is not a scalar (quantized model?)");
       int64_t value = dtype == 1 ? int64_t(int8_t(data[0]))
-                      : dtype == 2 ? int64_t(int16_t(data[0] | (data[1] << 8)))
-                                   : int64_t(int32_t(uint32_t(data[0]) | (uint32_t(data[1]) << 8) |
-                                                     (uint32_t(data[2]) << 16) |
-                                                     (uint32_t(data[3]) << 24)));
+                      : dtype == 2
+                          ? int64_t(int16_t(data[0] | (data[1] << 8)))
+                          : int64_t(int32_t(uint32_t(data[0]) | (uint32_t(data[1]) << 8) |
+                                            (uint32_t(data[2]) << 16) | (uint32_t(data[3]) << 24)));
       file.scalars[name] = value;
       continue;
     }
@@ -105,7 +105,8 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
   for (uint32_t a = 0; a < aliases; ++a) {
     const std::string alias = r.str(), target = r.str();
     auto it = file.tensors.find(target);
-    if (it == file.tensors.end()) r.fail("alias '" + alias + "' names a missing tensor '" + target + "'");
+    if (it == file.tensors.end())
+      r.fail("alias '" + alias + "' names a missing tensor '" + target + "'");
     file.tensors[alias] = it->second;
   }
   if (!r.done()) r.fail("trailing bytes after the CTranslate2 model");

@@ -114,7 +114,8 @@ Precision parse_precision(const std::string& name) {
 LinearOp::LinearOp(const Linear& weights, Precision precision)
     : f32_(&weights), precision_(precision) {
   if (precision == Precision::kInt8)
-    q8_ = gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
+    q8_ =
+        gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
 }
 
 // Int8 with the largest input channels split off: the kOutlierChannels columns
@@ -131,9 +132,9 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
   const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
   std::vector<int> order(k);
   for (int c = 0; c < k; ++c) order[c] = c;
-  std::partial_sort(order.begin(), order.begin() + kOutlierChannels, order.end(), [&](int a, int b) {
-    return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b;
-  });
+  std::partial_sort(
+      order.begin(), order.begin() + kOutlierChannels, order.end(),
+      [&](int a, int b) { return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b; });
   order.resize(kOutlierChannels);
   std::vector<uint8_t> keep(k, 1);
   std::vector<float> x_out(size_t(rows) * kOutlierChannels);
@@ -168,8 +169,7 @@ Encoder::Encoder(EncoderWeights weights, Precision precision)
                        LinearOp(l.fc1, precision), LinearOp(l.fc2, precision)});
 }
 
-std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
-                                   EncoderTimings* timings,
+std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,
                                    const AttentionObserver& observe) const {
   const EncoderWeights& w = w_;
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
@@ -205,7 +205,8 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool,
     if (precision_ == Precision::kFp32) {
       attention_f32(q, k, v, heads, n, att.data(), pool);
     } else {
-      const attn::QuantizedAttention p = attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool);
+      const attn::QuantizedAttention p =
+          attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool);
       attn::run_attention(p, attn::Backend::kAuto, attn::kMaxTile, pool, att.data());
     }
     clock.charge(&EncoderTimings::attention);

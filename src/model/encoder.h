@@ -43,7 +43,7 @@ class LinearOp {
 class Encoder {
  public:
   Encoder(EncoderWeights weights, Precision precision);  // int8: weights quantized here, once
-  Encoder(const Encoder&) = delete;  // the ops point into weights_
+  Encoder(const Encoder&) = delete;                      // the ops point into weights_
   Encoder& operator=(const Encoder&) = delete;
   const EncoderWeights& weights() const { return w_; }
   // Sees each layer's attention inputs q, k, v: [heads][1500][64] each.

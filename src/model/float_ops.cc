@@ -21,10 +21,10 @@ void for_chunks(size_t n, ThreadPool& pool, F&& f) {
 // erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (least-squares rational fit,
 // tools/erf_fit.py), +-1 beyond, where erf differs from 1 by < 2e-8.
 float erf_approx(float x) {
-  constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f,
-                  p3 = 0.003844706342f, p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
-  constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f,
-                  q4 = 0.001181057421f, q5 = 3.792855568e-05f;
+  constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f, p3 = 0.003844706342f,
+                  p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
+  constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f, q4 = 0.001181057421f,
+                  q5 = 3.792855568e-05f;
   x = x < -4.0f ? -4.0f : x;  // ternaries, not std::min: they vectorize (minps, maxps)
   x = x > 4.0f ? 4.0f : x;
   const float z = x * x;
@@ -41,8 +41,8 @@ AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
 }
 
-AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma,
-                                      const float* beta, float* yr) {
+AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma, const float* beta,
+                                      float* yr) {
   constexpr float kEps = 1e-5f;
   float sum = 0;
   for (int c = 0; c < d; ++c) sum += xr[c];

@@ -48,7 +48,8 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
     throw ModelError(what + ": encoder expects " + std::to_string(w.n_mels) +
                      " mel bins; Whisper uses 80 or 128");
   if (w.d_model % kHeadDim != 0 || w.d_model > 8192)
-    throw ModelError(what + ": model width " + std::to_string(w.d_model) + " is not a multiple of 64");
+    throw ModelError(what + ": model width " + std::to_string(w.d_model) +
+                     " is not a multiple of 64");
   auto heads = f.scalars.find("encoder/num_heads");
   w.n_heads = heads != f.scalars.end() ? int(heads->second) : w.d_model / kHeadDim;
   if (w.n_heads * kHeadDim != w.d_model)
@@ -77,10 +78,11 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
 EncoderWeights load_encoder(const std::string& model_path) {
   namespace fs = std::filesystem;
   if (!fs::exists(model_path)) throw ModelError(model_path + ": no such model file or folder");
-  const fs::path bin = fs::is_directory(model_path) ? fs::path(model_path) / "model.bin"
-                                                    : fs::path(model_path);
+  const fs::path bin =
+      fs::is_directory(model_path) ? fs::path(model_path) / "model.bin" : fs::path(model_path);
   if (!fs::exists(bin))
-    throw ModelError(model_path + ": no model.bin here (expected a CTranslate2 / faster-whisper model folder)");
+    throw ModelError(model_path +
+                     ": no model.bin here (expected a CTranslate2 / faster-whisper model folder)");
   return encoder_from_ct2(read_ct2_model(bin.string()), bin.string());
 }
 

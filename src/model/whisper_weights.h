@@ -28,8 +28,8 @@ struct EncoderLayerWeights {
 
 struct EncoderWeights {
   int n_mels = 0, d_model = 0, n_heads = 0, n_ctx = 1500;
-  Linear conv1;  // [d][3 * n_mels], column = tap * n_mels + channel
-  Linear conv2;  // [d][3 * d]
+  Linear conv1;                  // [d][3 * n_mels], column = tap * n_mels + channel
+  Linear conv2;                  // [d][3 * d]
   std::vector<float> positions;  // [n_ctx][d]
   std::vector<EncoderLayerWeights> layers;
   LayerNormWeights ln_post;

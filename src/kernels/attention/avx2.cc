@@ -86,7 +86,8 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
               _mm256_add_epi32(_mm256_mullo_epi32(s[b][v], q_mul[v]), score_round), kScoreMulBits);
           _mm256_store_si256(
               (__m256i*)&L[jb + b][8 * v],
-              _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, km), logit_round), logit_shift));
+              _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, km), logit_round),
+                               logit_shift));
         }
       }
     }
@@ -142,7 +143,8 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
           const __m256i vb = _mm256_set1_epi32(int32_t(v16[cb + c][jp]));
           for (int v = 0; v < kVecs; ++v)
             o[c][v] = _mm256_add_epi32(
-                o[c][v], _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&P8x2[jp][8 * v]), vb));
+                o[c][v],
+                _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&P8x2[jp][8 * v]), vb));
         }
       for (int c = 0; c < kChanBlock; ++c)
         for (int v = 0; v < kVecs; ++v) {
@@ -167,10 +169,14 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
 
 TileFn avx2_tile_fn(int tile) {
   switch (tile) {
-    case 16: return avx2_tile<16>;
-    case 32: return avx2_tile<32>;
-    case 64: return avx2_tile<64>;
-    default: return nullptr;
+    case 16:
+      return avx2_tile<16>;
+    case 32:
+      return avx2_tile<32>;
+    case 64:
+      return avx2_tile<64>;
+    default:
+      return nullptr;
   }
 }
 

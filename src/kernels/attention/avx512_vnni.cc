@@ -45,8 +45,8 @@ struct LaneRescale {
 inline LaneRescale lane_rescale(__m512i d) {
   const __m512i n = _mm512_srai_epi32(d, kLogitFracBits);
   const __mmask16 in_range = _mm512_cmple_epi32_mask(n, _mm512_set1_epi32(kRescaleMaxShift));
-  const __m512i shift = _mm512_add_epi32(
-      _mm512_min_epi32(n, _mm512_set1_epi32(kRescaleMaxShift)), _mm512_set1_epi32(kRescaleBits));
+  const __m512i shift = _mm512_add_epi32(_mm512_min_epi32(n, _mm512_set1_epi32(kRescaleMaxShift)),
+                                         _mm512_set1_epi32(kRescaleBits));
   return {_mm512_maskz_mov_epi32(in_range, lookup64(kTables.rescale, d)), shift,
           _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(shift, _mm512_set1_epi32(1)))};
 }
@@ -70,7 +70,7 @@ inline __m512i apply64(__m512i x, const LaneRescale& r) {
 
 template <int kTile>
 void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
-  constexpr int kVecs = kTile / 16;   // query vectors per tile
+  constexpr int kVecs = kTile / 16;      // query vectors per tile
   constexpr int kKeyBlock = 16 / kVecs;  // keys per register block: 16 accumulators
   constexpr int kChanBlock = 16 / kVecs;
   const int8_t* q = p.q_head(h) + size_t(q0) * kHeadDim;
@@ -85,16 +85,16 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       std::memcpy(&w, q + i * kHeadDim + 4 * g, 4);
       q_u8[g][i] = w ^ 0x80808080u;
     }
-  alignas(64) int32_t L[kTile][kTile];                 // [key][query]
-  alignas(64) uint32_t P[kTile / 4][kTile];            // [key group][query], 4 keys' P8
-  alignas(64) int32_t acc[kHeadDim][kTile] = {};       // [channel][query]
+  alignas(64) int32_t L[kTile][kTile];            // [key][query]
+  alignas(64) uint32_t P[kTile / 4][kTile];       // [key group][query], 4 keys' P8
+  alignas(64) int32_t acc[kHeadDim][kTile] = {};  // [channel][query]
   __m512i m[kVecs], l[kVecs], query_index[kVecs];
   for (int v = 0; v < kVecs; ++v) {
     m[v] = _mm512_set1_epi32(kLogitMasked);
     l[v] = _mm512_setzero_si512();
-    query_index[v] = _mm512_add_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32(q0 + 16 * v));
+    query_index[v] =
+        _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(q0 + 16 * v));
   }
   const int causal_offset = p.kv_len - p.q_len;
   const int32_t* k_mul = p.k_mul_head(h);
@@ -131,14 +131,16 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
           __m512i x = _mm512_sub_epi32(s[b][v], ks);
           x = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, q_mul[v]), score_round),
                                 kScoreMulBits);
-          x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, km), logit_round), logit_shift);
+          x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, km), logit_round),
+                               logit_shift);
           if (edge) {
             __mmask16 valid = 0;
             if (j < p.kv_len)
-              valid = p.causal ? _mm512_cmpge_epi32_mask(
-                                     _mm512_add_epi32(query_index[v], _mm512_set1_epi32(causal_offset)),
-                                     _mm512_set1_epi32(j))
-                               : __mmask16(0xFFFF);
+              valid = p.causal
+                          ? _mm512_cmpge_epi32_mask(
+                                _mm512_add_epi32(query_index[v], _mm512_set1_epi32(causal_offset)),
+                                _mm512_set1_epi32(j))
+                          : __mmask16(0xFFFF);
             x = _mm512_mask_blend_epi32(valid, _mm512_set1_epi32(kLogitMasked), x);
           }
           _mm512_store_si512(&L[jb + b][16 * v], x);
@@ -202,8 +204,8 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       for (int c = 0; c < kChanBlock; ++c)
         for (int v = 0; v < kVecs; ++v) {
           int32_t* a = &acc[cb + c][16 * v];
-          _mm512_store_si512(a, _mm512_add_epi32(_mm512_load_si512(a),
-                                                 apply32(o[c][v], tile_rescale[v])));
+          _mm512_store_si512(
+              a, _mm512_add_epi32(_mm512_load_si512(a), apply32(o[c][v], tile_rescale[v])));
         }
     }
   }
@@ -217,10 +219,14 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
 
 TileFn avx512_tile_fn(int tile) {
   switch (tile) {
-    case 16: return avx512_tile<16>;
-    case 32: return avx512_tile<32>;
-    case 64: return avx512_tile<64>;
-    default: return nullptr;
+    case 16:
+      return avx512_tile<16>;
+    case 32:
+      return avx512_tile<32>;
+    case 64:
+      return avx512_tile<64>;
+    default:
+      return nullptr;
   }
 }
 

@@ -20,15 +20,15 @@ struct QuantizedAttention {
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
-  std::vector<int8_t> q;           // [heads][q_pad][64], per-token scale, channel-smoothed
-  std::vector<int8_t> k;           // [heads][kv_pad][64], mean removed, per-token scale, smoothed
-  std::vector<int32_t> q_mul;      // [heads][q_pad]   see spec.h, logit()
-  std::vector<int32_t> k_mul;      // [heads][kv_pad]
+  std::vector<int8_t> q;             // [heads][q_pad][64], per-token scale, channel-smoothed
+  std::vector<int8_t> k;             // [heads][kv_pad][64], mean removed, per-token scale, smoothed
+  std::vector<int32_t> q_mul;        // [heads][q_pad]   see spec.h, logit()
+  std::vector<int32_t> k_mul;        // [heads][kv_pad]
   std::vector<int32_t> logit_shift;  // [heads]
-  std::vector<int32_t> k_sum128;   // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
-  std::vector<int8_t> v_t;         // [heads][64][kv_pad], channel-major, mean removed
-  std::vector<float> v_scale;      // [heads][64]
-  std::vector<float> v_mean;       // [heads][64]
+  std::vector<int32_t> k_sum128;     // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
+  std::vector<int8_t> v_t;           // [heads][64][kv_pad], channel-major, mean removed
+  std::vector<float> v_scale;        // [heads][64]
+  std::vector<float> v_mean;         // [heads][64]
 
   const int8_t* q_head(int h) const { return q.data() + size_t(h) * q_pad * kHeadDim; }
   const int8_t* k_head(int h) const { return k.data() + size_t(h) * kv_pad * kHeadDim; }
@@ -55,10 +55,9 @@ struct TileResult {
 };
 
 // Output for the first `rows` rows of a tile of head h: float [rows][64].
-void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r,
-                  float* out);
+void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out);
 // Int8 output with one scale: round(o / out_scale), clamped to [-127, 127].
-void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r,
-                 float out_scale, int8_t* out);
+void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r, float out_scale,
+                 int8_t* out);
 
 }  // namespace amanuensis::attn

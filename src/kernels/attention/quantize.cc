@@ -59,12 +59,14 @@ void smoothing_factors(const float* q, int q_len, const float* k, int kv_len, co
                        float* q_factor, float* k_factor) {
   float q_max[kHeadDim] = {}, k_max[kHeadDim] = {};
   for (int i = 0; i < q_len; ++i)
-    for (int c = 0; c < kHeadDim; ++c) q_max[c] = std::max(q_max[c], std::fabs(q[i * kHeadDim + c]));
+    for (int c = 0; c < kHeadDim; ++c)
+      q_max[c] = std::max(q_max[c], std::fabs(q[i * kHeadDim + c]));
   for (int j = 0; j < kv_len; ++j)
     for (int c = 0; c < kHeadDim; ++c)
       k_max[c] = std::max(k_max[c], std::fabs(k[j * kHeadDim + c] - k_mean[c]));
   for (int c = 0; c < kHeadDim; ++c) {
-    const double f = q_max[c] > 0 && k_max[c] > 0 ? std::sqrt(double(k_max[c]) / double(q_max[c])) : 1.0;
+    const double f =
+        q_max[c] > 0 && k_max[c] > 0 ? std::sqrt(double(k_max[c]) / double(q_max[c])) : 1.0;
     q_factor[c] = static_cast<float>(std::clamp(f, 1.0 / 256, 256.0));
     k_factor[c] = 1.0f / q_factor[c];
   }
@@ -75,8 +77,9 @@ void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector
                            float softmax_scale, int32_t* q_mul, int32_t* k_mul, int32_t& shift) {
   const float q_max = *std::max_element(q_scales.begin(), q_scales.end());
   for (size_t i = 0; i < q_scales.size(); ++i)
-    q_mul[i] = q_max > 0 ? int32_t(std::lround(std::ldexp(double(q_scales[i]) / q_max, kScoreMulBits)))
-                         : 0;
+    q_mul[i] = q_max > 0
+                   ? int32_t(std::lround(std::ldexp(double(q_scales[i]) / q_max, kScoreMulBits)))
+                   : 0;
   // From t (S in units of the largest query scale) to L.
   const double to_logit = double(q_max) * double(softmax_scale) * kLog2E * (1 << kLogitFracBits);
   const double k_max = *std::max_element(k_scales.begin(), k_scales.end());
@@ -84,10 +87,9 @@ void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector
   std::frexp(k_max * to_logit, &e);  // k_max * to_logit in [2^(e-1), 2^e)
   shift = std::min(kScoreMulBits - e, kLogitMaxShift);
   if (shift < kLogitMinShift) {
-    throw std::invalid_argument(
-        "attention logits out of range: one integer score unit is " +
-        std::to_string(k_max * to_logit / (1 << kLogitFracBits)) +
-        " base-2 logit units; scale the inputs down");
+    throw std::invalid_argument("attention logits out of range: one integer score unit is " +
+                                std::to_string(k_max * to_logit / (1 << kLogitFracBits)) +
+                                " base-2 logit units; scale the inputs down");
   }
   for (size_t j = 0; j < k_scales.size(); ++j)
     k_mul[j] = int32_t(std::lround(std::ldexp(double(k_scales[j]) * to_logit, shift)));
@@ -189,8 +191,7 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
   return p;
 }
 
-void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r,
-                  float* out) {
+void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out) {
   const float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
   const float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
   for (int i = 0; i < rows; ++i) {
@@ -202,8 +203,8 @@ void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult
   }
 }
 
-void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r,
-                 float out_scale, int8_t* out) {
+void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r, float out_scale,
+                 int8_t* out) {
   float tmp[kMaxTile * kHeadDim];
   finalize_f32(p, h, rows, r, tmp);
   const float inv = inverse(out_scale);

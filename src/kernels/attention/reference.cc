@@ -60,10 +60,14 @@ void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
 
 TileFn reference_tile_fn(int tile) {
   switch (tile) {
-    case 16: return reference_tile<16>;
-    case 32: return reference_tile<32>;
-    case 64: return reference_tile<64>;
-    default: return nullptr;
+    case 16:
+      return reference_tile<16>;
+    case 32:
+      return reference_tile<32>;
+    case 64:
+      return reference_tile<64>;
+    default:
+      return nullptr;
   }
 }
 

@@ -8,8 +8,8 @@
 
 namespace amanuensis::attn {
 
-inline constexpr int kHeadDim = 64;     // Whisper head dimension, every size.
-inline constexpr int kPadTo = 64;       // Q and K/V lengths are padded to a multiple of this.
+inline constexpr int kHeadDim = 64;  // Whisper head dimension, every size.
+inline constexpr int kPadTo = 64;    // Q and K/V lengths are padded to a multiple of this.
 inline constexpr int kMaxTile = 64;
 inline constexpr std::array<int, 3> kTileSizes = {16, 32, 64};
 static_assert(kPadTo % kMaxTile == 0);
@@ -26,8 +26,8 @@ static_assert(int64_t{kMaxKeys} * 65280 < (int64_t{1} << 31));
 //   L = (t * k_mul[j] + 2^(shift-1)) >> shift,   k_mul <= 1024, one shift per head
 inline constexpr int kLogitFracBits = 6;
 inline constexpr int kLogitFracMask = (1 << kLogitFracBits) - 1;
-inline constexpr int kScoreMulBits = 10;   // q_mul and k_mul are at most 2^10
-inline constexpr int kLogitMinShift = 4;   // keeps |L| < 2^26
+inline constexpr int kScoreMulBits = 10;  // q_mul and k_mul are at most 2^10
+inline constexpr int kLogitMinShift = 4;  // keeps |L| < 2^26
 inline constexpr int kLogitMaxShift = 30;
 // |S| <= 64*127*127 < 2^20: both products and their rounding terms fit int32.
 inline constexpr int64_t kMaxScore = int64_t{kHeadDim} * 127 * 127;
@@ -47,12 +47,11 @@ inline constexpr int kP16Max = 65280;
 inline constexpr int kP8Max = 255;
 inline constexpr int kP16ToP8Shift = 8;
 inline constexpr std::array<uint16_t, 1 << kLogitFracBits> kExp16 = {
-    65280, 64577, 63881, 63193, 62512, 61839, 61173, 60514, 59862, 59217, 58579, 57948,
-    57324, 56707, 56096, 55491, 54894, 54302, 53717, 53139, 52566, 52000, 51440, 50886,
-    50338, 49796, 49259, 48729, 48204, 47684, 47171, 46663, 46160, 45663, 45171, 44684,
-    44203, 43727, 43256, 42790, 42329, 41873, 41422, 40976, 40534, 40098, 39666, 39238,
-    38816, 38398, 37984, 37575, 37170, 36770, 36374, 35982, 35594, 35211, 34831, 34456,
-    34085, 33718, 33355, 32995};
+    65280, 64577, 63881, 63193, 62512, 61839, 61173, 60514, 59862, 59217, 58579, 57948, 57324,
+    56707, 56096, 55491, 54894, 54302, 53717, 53139, 52566, 52000, 51440, 50886, 50338, 49796,
+    49259, 48729, 48204, 47684, 47171, 46663, 46160, 45663, 45171, 44684, 44203, 43727, 43256,
+    42790, 42329, 41873, 41422, 40976, 40534, 40098, 39666, 39238, 38816, 38398, 37984, 37575,
+    37170, 36770, 36374, 35982, 35594, 35211, 34831, 34456, 34085, 33718, 33355, 32995};
 
 // Rescale by 2^(-d/64), d >= 0: r(x, d) = (x * kRescale[f] + 2^(8+n)) >> (9+n),
 // and 0 once n > kRescaleMaxShift. kRescale[f] = round(512 * 2^(-f/64)).
@@ -93,13 +92,13 @@ inline int64_t rescale(int64_t x, int32_t d) {
 // ---- the memory of one tile step, for an AMD AIE2 compute tile (64 KiB) ----
 template <int kTile>
 struct TileStepMemory {
-  static constexpr int kQ = kTile * kHeadDim;                    // int8 Q tile
-  static constexpr int kKV = 2 * 2 * kTile * kHeadDim;           // int8 K, V, double-buffered
-  static constexpr int kKeySums = 2 * 2 * kTile * 4;             // int32 k_sum128, k_mul; double-buffered
-  static constexpr int kLogits = kTile * kTile * 4;              // int32 L
-  static constexpr int kP = kTile * kTile;                       // uint8 P
-  static constexpr int kAcc = kTile * kHeadDim * 4;              // int32 running P.V
-  static constexpr int kRowState = kTile * 4 * 5;                // int32 q_mul, m, l, tile max, tile l
+  static constexpr int kQ = kTile * kHeadDim;           // int8 Q tile
+  static constexpr int kKV = 2 * 2 * kTile * kHeadDim;  // int8 K, V, double-buffered
+  static constexpr int kKeySums = 2 * 2 * kTile * 4;    // int32 k_sum128, k_mul; double-buffered
+  static constexpr int kLogits = kTile * kTile * 4;     // int32 L
+  static constexpr int kP = kTile * kTile;              // uint8 P
+  static constexpr int kAcc = kTile * kHeadDim * 4;     // int32 running P.V
+  static constexpr int kRowState = kTile * 4 * 5;       // int32 q_mul, m, l, tile max, tile l
   static constexpr int kTotal = kQ + kKV + kKeySums + kLogits + kP + kAcc + kRowState;
 };
 inline constexpr int kAie2DataMemory = 64 * 1024;

@@ -44,8 +44,8 @@ inline __m512 scaled(__m512i acc, const QuantizedWeights& w, int col, float row_
 }
 
 template <int kR>
-void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
-                  int m0, int nb, float* y) {
+void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
+                  int nb, float* y) {
   const int n0 = nb * kBlockN;
   __m512i acc[kR][kVecs];
   dots<kR>(x, w, m0, nb, acc);
@@ -56,13 +56,14 @@ void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const Split
     dots<kR>(*split.x, *split.w, m0, nb, acc);
     for (int r = 0; r < kR; ++r)
       for (int v = 0; v < kVecs; ++v)
-        sum[r][v] = _mm512_add_ps(
-            sum[r][v], scaled(acc[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
+        sum[r][v] = _mm512_add_ps(sum[r][v],
+                                  scaled(acc[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
   }
   for (int v = 0; v < kVecs; ++v) {
     const int col = n0 + 16 * v;
     if (col >= w.n) break;
-    const __mmask16 valid = w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
+    const __mmask16 valid =
+        w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
     const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
     const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
     for (int r = 0; r < kR; ++r)
@@ -71,15 +72,22 @@ void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const Split
   }
 }
 
-void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
-                  int m0, int m1, int nb, float* y) {
+void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
+                  int m1, int nb, float* y) {
   int m = m0;
   for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, split, m, nb, y);
   switch (m1 - m) {
-    case 3: rows_x_block<3>(x, w, split, m, nb, y); break;
-    case 2: rows_x_block<2>(x, w, split, m, nb, y); break;
-    case 1: rows_x_block<1>(x, w, split, m, nb, y); break;
-    default: break;
+    case 3:
+      rows_x_block<3>(x, w, split, m, nb, y);
+      break;
+    case 2:
+      rows_x_block<2>(x, w, split, m, nb, y);
+      break;
+    case 1:
+      rows_x_block<1>(x, w, split, m, nb, y);
+      break;
+    default:
+      break;
   }
 }
 

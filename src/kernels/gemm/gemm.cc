@@ -1,6 +1,7 @@
+#include "kernels/gemm/gemm.h"
+
 #include <stdexcept>
 
-#include "kernels/gemm/gemm.h"
 #include "util/cpu_features.h"
 
 namespace amanuensis::gemm {
@@ -10,7 +11,8 @@ Backend parse_backend(const std::string& name) {
   if (name == "reference") return Backend::kReference;
   if (name == "avx2") return Backend::kAvx2;
   if (name == "avx512") return Backend::kAvx512;
-  throw std::invalid_argument("unknown backend '" + name + "' (use reference, avx2, avx512 or auto)");
+  throw std::invalid_argument("unknown backend '" + name +
+                              "' (use reference, avx2, avx512 or auto)");
 }
 
 Backend resolve_backend(Backend b) {
@@ -19,7 +21,8 @@ Backend resolve_backend(Backend b) {
     return cpu.avx512_vnni ? Backend::kAvx512 : cpu.avx2 ? Backend::kAvx2 : Backend::kReference;
   if (b == Backend::kAvx512 && !cpu.avx512_vnni)
     throw std::runtime_error("this CPU lacks AVX-512 VNNI (backend avx512)");
-  if (b == Backend::kAvx2 && !cpu.avx2) throw std::runtime_error("this CPU lacks AVX2 (backend avx2)");
+  if (b == Backend::kAvx2 && !cpu.avx2)
+    throw std::runtime_error("this CPU lacks AVX2 (backend avx2)");
   return b;
 }
 
@@ -30,9 +33,15 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
     throw std::invalid_argument("gemm: the split part does not match the main product");
   BlockFn fn = nullptr;
   switch (resolve_backend(backend)) {
-    case Backend::kAvx512: fn = avx512_block_fn(); break;
-    case Backend::kAvx2: fn = avx2_block_fn(); break;
-    default: fn = reference_block_fn(); break;
+    case Backend::kAvx512:
+      fn = avx512_block_fn();
+      break;
+    case Backend::kAvx2:
+      fn = avx2_block_fn();
+      break;
+    default:
+      fn = reference_block_fn();
+      break;
   }
   // Work items: 96 rows (a multiple of the 4-row micro-tile) x 64 columns.
   constexpr int kRowsPerItem = 96;

@@ -31,9 +31,9 @@ struct QuantizedWeights {
   int n_pad = 0, k_pad = 0;  // padded to kBlockN and kGroupK with zeros
   // [n_pad / 64][k_pad / 4][64][4]: one 64-byte vector = 16 channels x 4 k.
   std::vector<int8_t> packed;
-  std::vector<float> scale;     // [n_pad], 0 for padding
-  std::vector<int32_t> sum128;  // [n_pad]: 128 * sum_k q_w[n][k]
-  std::vector<float> bias;      // [n_pad]
+  std::vector<float> scale;           // [n_pad], 0 for padding
+  std::vector<int32_t> sum128;        // [n_pad]: 128 * sum_k q_w[n][k]
+  std::vector<float> bias;            // [n_pad]
   int8_t at(int row, int col) const;  // q_w[row][col], from the packed layout
 };
 // weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite weights.
@@ -41,7 +41,7 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
 
 struct QuantizedRows {
   int m = 0, k = 0, k_pad = 0;
-  std::vector<uint8_t> q;  // [m][k_pad], q + 128
+  std::vector<uint8_t> q;    // [m][k_pad], q + 128
   std::vector<float> scale;  // [m]
 };
 // Per-row symmetric int8, identical bytes on every backend. Throws on non-finite
