@@ -39,7 +39,11 @@ struct EncoderWeights {
 // ModelError naming `what` for missing or mismatched tensors.
 EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
 
-// Loads a model folder (CTranslate2: model.bin + config.json).
+// From Hugging Face transformers' names (model.safetensors of openai/whisper-*).
+EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what);
+
+// Loads a model: a CTranslate2 folder (model.bin), a Hugging Face folder
+// (model.safetensors) or either file itself.
 EncoderWeights load_encoder(const std::string& model_path);
 
 }  // namespace amanuensis

@@ -1,0 +1,88 @@
+// Layout: u64 little-endian header length N, N bytes of JSON
+// {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...,
+//  "__metadata__": {..}}, then the data; offsets are relative to its start.
+#include "model/safetensors_format.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "io/file.h"
+
+namespace amanuensis {
+namespace {
+
+constexpr uint64_t kMaxHeader = 100 << 20;  // real headers are kilobytes
+constexpr int64_t kMaxElements = int64_t{1} << 34;
+
+}  // namespace
+
+TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::string& what) {
+  auto fail = [&](const std::string& why) -> ModelError { return ModelError(what + ": " + why); };
+  if (size < 8) throw fail("not a safetensors file (too short)");
+  uint64_t header_len;
+  std::memcpy(&header_len, bytes, 8);
+  if (header_len > kMaxHeader || header_len > size - 8)
+    throw fail("not a safetensors file, or truncated (header length " + std::to_string(header_len) +
+               ")");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
+  } catch (const nlohmann::json::exception& e) {
+    throw fail(std::string("safetensors header is not JSON: ") + e.what());
+  }
+  if (!header.is_object()) throw fail("safetensors header is not a JSON object");
+  const uint8_t* data = bytes + 8 + header_len;
+  const uint64_t data_size = size - 8 - header_len;
+
+  TensorFile file;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    try {
+      const std::string dtype = info.at("dtype").get<std::string>();
+      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      Tensor t;
+      int64_t elements = 1;
+      for (int64_t d : info.at("shape").get<std::vector<int64_t>>()) {
+        if (d < 0 || (d != 0 && elements > kMaxElements / d))
+          throw fail("tensor '" + name + "' has an absurd shape");
+        t.shape.push_back(d);
+        elements *= d;
+      }
+      const int item = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
+      if (item == 0)
+        throw fail("tensor '" + name + "' has dtype " + dtype + " (need F32, F16, BF16)");
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
+        throw fail("tensor '" + name + "' lies outside the file (truncated?)");
+      if (offsets[1] - offsets[0] != uint64_t(elements) * item)
+        throw fail("tensor '" + name + "' byte count does not match its shape");
+      const uint8_t* src = data + offsets[0];
+      t.data.resize(size_t(elements));
+      for (int64_t i = 0; i < elements; ++i) {
+        if (item == 4) {
+          std::memcpy(&t.data[i], src + 4 * i, 4);
+        } else {
+          uint16_t h;
+          std::memcpy(&h, src + 2 * i, 2);
+          t.data[i] = dtype == "F16" ? half_to_float(h) : bfloat16_to_float(h);
+        }
+      }
+      file.tensors[name] = std::move(t);
+    } catch (const nlohmann::json::exception& e) {
+      throw fail("safetensors entry '" + name + "' is malformed: " + e.what());
+    }
+  }
+  return file;
+}
+
+TensorFile read_safetensors(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = read_file_bytes(path);
+  } catch (const std::runtime_error& e) {
+    throw ModelError(e.what());
+  }
+  return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace amanuensis

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The Hugging Face (safetensors) loader.
+
+1. tests/data/hf_tiny_random: a tiny random Whisper written by transformers'
+   save_pretrained (tools/make_hf_fixture.py) and transformers' own encoder
+   output on a fixed log-mel. Our fp32 encoder must match it (relative L2 <=
+   1e-5), our int8 encoder closely (mean frame cosine >= 0.999).
+2. Real weights: tiny.en and base converted to safetensors with
+   tools/ct2_to_hf.py must give byte-identical encoder output to the
+   CTranslate2 files they came from.
+"""
+import argparse
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from make_hf_fixture import fixture_mel  # noqa: E402
+
+failures = []
+
+
+def check(name, ok, detail):
+    print(("ok   " if ok else "FAIL ") + f"{name}: {detail}")
+    if not ok:
+        failures.append(name)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    exe = ap.parse_args().amanuensis
+    jfk = ap.parse_args().jfk
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = os.path.join(HERE, "data", "hf_tiny_random")
+        ref = np.load(os.path.join(fixture, "encoder_every_10th_frame.npy")).astype(np.float64)
+        mel = os.path.join(tmp, "mel.npy")
+        np.save(mel, fixture_mel())
+        out = os.path.join(tmp, "out.npy")
+        for precision in ("fp32", "int8"):
+            subprocess.run([exe, "encode", "--model", fixture, "--mel", mel, "--out", out,
+                            "--precision", precision], check=True)
+            o = np.load(out)[::10].astype(np.float64)
+            rel = np.linalg.norm(o - ref) / np.linalg.norm(ref)
+            cos = ((o * ref).sum(1) / np.linalg.norm(o, axis=1) / np.linalg.norm(ref, axis=1)).mean()
+            ok = rel <= 1e-5 if precision == "fp32" else cos >= 0.999
+            check(f"transformers-written checkpoint, {precision}", ok,
+                  f"relative L2 {rel:.2e}, mean frame cosine {cos:.7f} vs transformers' encoder")
+
+        for name in ("tiny.en", "base"):
+            ct2 = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
+                                  name], check=True, capture_output=True, text=True).stdout.strip()
+            hf = os.path.join(tmp, "hf-" + name)
+            subprocess.run([sys.executable, os.path.join(ROOT, "tools", "ct2_to_hf.py"), ct2, hf],
+                           check=True)
+            a, b = os.path.join(tmp, "a.npy"), os.path.join(tmp, "b.npy")
+            for model, path in ((ct2, a), (hf, b)):
+                subprocess.run([exe, "encode", "--model", model, "--audio", jfk, "--out", path],
+                               check=True)
+            check(f"{name}: safetensors vs CTranslate2 files", filecmp.cmp(a, b, shallow=False),
+                  "int8 encoder outputs byte-identical")
+    print(f"\n{4 - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
