@@ -14,12 +14,19 @@ namespace {
 constexpr int kRows = 4;  // 16 accumulators: with more, GCC 12 spills them
 constexpr int kVecs = kBlockN / 16;
 
-// acc[r][v] = sum over x's k of rows m0 + r against the 16 columns v of block nb.
 template <int kR>
-void dots(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb,
-          __m512i (&acc)[kR][kVecs]) {
+struct Accumulators {
+  __m512i v[kR][kVecs];
+};
+
+// v[r][c] = the dot products of rows m0 + r with the 16 columns c of block nb.
+// Local accumulators, returned by value: through a reference GCC must assume
+// the int8 loads may alias them and stores them every iteration.
+template <int kR>
+Accumulators<kR> dots(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb) {
+  Accumulators<kR> acc;
   for (int r = 0; r < kR; ++r)
-    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_setzero_si512();
+    for (int v = 0; v < kVecs; ++v) acc.v[r][v] = _mm512_setzero_si512();
   const int groups = w.k_pad / kGroupK;
   const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
   const uint8_t* xp = x.q.data() + size_t(m0) * x.k_pad;
@@ -31,9 +38,10 @@ void dots(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb,
       int32_t four;
       std::memcpy(&four, xp + size_t(r) * x.k_pad + kGroupK * g, 4);
       const __m512i xb = _mm512_set1_epi32(four);
-      for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xb, wv[v]);
+      for (int v = 0; v < kVecs; ++v) acc.v[r][v] = _mm512_dpbusd_epi32(acc.v[r][v], xb, wv[v]);
     }
   }
+  return acc;
 }
 
 // float(acc - sum128) * row scale, for row m0 + r and the 16 columns at col.
@@ -47,17 +55,17 @@ template <int kR>
 void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
                   int nb, float* y) {
   const int n0 = nb * kBlockN;
-  __m512i acc[kR][kVecs];
-  dots<kR>(x, w, m0, nb, acc);
+  Accumulators<kR> acc = dots<kR>(x, w, m0, nb);
   __m512 sum[kR][kVecs];  // the main part's float term; spilled while the split part runs
   for (int r = 0; r < kR; ++r)
-    for (int v = 0; v < kVecs; ++v) sum[r][v] = scaled(acc[r][v], w, n0 + 16 * v, x.scale[m0 + r]);
+    for (int v = 0; v < kVecs; ++v)
+      sum[r][v] = scaled(acc.v[r][v], w, n0 + 16 * v, x.scale[m0 + r]);
   if (split.x) {
-    dots<kR>(*split.x, *split.w, m0, nb, acc);
+    acc = dots<kR>(*split.x, *split.w, m0, nb);
     for (int r = 0; r < kR; ++r)
       for (int v = 0; v < kVecs; ++v)
-        sum[r][v] = _mm512_add_ps(sum[r][v],
-                                  scaled(acc[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
+        sum[r][v] = _mm512_add_ps(
+            sum[r][v], scaled(acc.v[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
   }
   for (int v = 0; v < kVecs; ++v) {
     const int col = n0 + 16 * v;
