@@ -104,6 +104,8 @@ def check_encode(exe, d):
     expect_error(exe, "encode: folder without model.bin", enc(p("empty_model"), *tone), "no model.bin")
     expect_error(exe, "encode: truncated model", enc(p("cut_model"), *tone), "truncated")
     expect_error(exe, "encode: not a CTranslate2 file", enc(p("junk_model"), *tone), "binary version")
+    tiny_ggml = os.path.join(os.path.dirname(__file__), "..", "fuzz", "corpus", "ggml", "tiny.bin")
+    expect_error(exe, "encode: ggml file without an encoder", enc(tiny_ggml, *tone), "no Whisper encoder")
     expect_error(exe, "encode: wrong mel shape", enc(model, "--mel", p("mel_wrong.npy")), "shape")
     expect_error(exe, "encode: neither audio nor mel", enc(model), "--audio or --mel")
     expect_error(exe, "encode: bad precision", enc(model, *tone, "--precision", "int4"), "precision")

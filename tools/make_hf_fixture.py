@@ -16,7 +16,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "d
 
 
 def fixture_mel():
-    """The log-mel both sides use (tests/hf_checkpoint_test.py imports it)."""
+    """The log-mel both sides use (tests/model_formats_test.py imports it)."""
     c = np.arange(80, dtype=np.float64)[:, None]
     t = np.arange(3000, dtype=np.float64)[None, :]
     return (0.6 * np.sin(0.05 * t + 0.3 * c) * np.cos(0.011 * t * (1 + c / 80))).astype(np.float32)

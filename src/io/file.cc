@@ -17,4 +17,13 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
+std::vector<uint8_t> read_file_head(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open file");
+  std::vector<uint8_t> bytes(n);
+  in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(n));
+  bytes.resize(size_t(in.gcount()));
+  return bytes;
+}
+
 }  // namespace amanuensis

@@ -1,8 +1,11 @@
 #include "model/whisper_weights.h"
 
+#include <cstring>
 #include <filesystem>
 
+#include "io/file.h"
 #include "model/ct2_format.h"
+#include "model/ggml_format.h"
 #include "model/safetensors_format.h"
 
 namespace amanuensis {
@@ -83,45 +86,90 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
   return w;
 }
 
-EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what) {
-  const std::string e = "model.encoder.";
-  auto it = f.tensors.find(e + "conv1.weight");
+namespace {
+
+// Names of one encoder in the layouts that keep Q, K and V apart.
+struct SplitQkvNames {
+  std::string conv1, conv2, positions, layer, attn_ln, q, k, v, attn_out, mlp_ln, fc1, fc2, ln_post;
+};
+
+// Hugging Face transformers (model.safetensors of openai/whisper-*).
+const SplitQkvNames kHfNames = {"model.encoder.conv1",
+                                "model.encoder.conv2",
+                                "model.encoder.embed_positions.weight",
+                                "model.encoder.layers.",
+                                "self_attn_layer_norm",
+                                "self_attn.q_proj",
+                                "self_attn.k_proj",
+                                "self_attn.v_proj",
+                                "self_attn.out_proj",
+                                "final_layer_norm",
+                                "fc1",
+                                "fc2",
+                                "model.encoder.layer_norm"};
+// openai-whisper's state_dict, as whisper.cpp's ggml files name it.
+const SplitQkvNames kOpenAiNames = {
+    "encoder.conv1",   "encoder.conv2", "encoder.positional_embedding",
+    "encoder.blocks.", "attn_ln",       "attn.query",
+    "attn.key",        "attn.value",    "attn.out",
+    "mlp_ln",          "mlp.0",         "mlp.2",
+    "encoder.ln_post"};
+
+EncoderWeights encoder_from_split_qkv(const TensorFile& f, const SplitQkvNames& n, int n_heads,
+                                      const std::string& what) {
+  auto it = f.tensors.find(n.conv1 + ".weight");
   if (it == f.tensors.end() || it->second.shape.size() != 3)
-    throw ModelError(what + ": no Whisper encoder (model.encoder.conv1.weight) in this file");
+    throw ModelError(what + ": no Whisper encoder (" + n.conv1 + ".weight) in this file");
   EncoderWeights w;
   w.d_model = int(it->second.shape[0]);
   w.n_mels = int(it->second.shape[1]);
   check_dims(w, what);
-  w.n_heads = w.d_model / kHeadDim;  // Whisper's heads are 64 wide in every size
+  w.n_heads = n_heads;
+  if (w.n_heads * kHeadDim != w.d_model)
+    throw ModelError(what + ": " + std::to_string(n_heads) + " heads do not give head size 64");
   const int d = w.d_model;
-  w.conv1 = conv(f, e + "conv1", d, w.n_mels, what, ".");
-  w.conv2 = conv(f, e + "conv2", d, d, what, ".");
-  w.positions = f.get(e + "embed_positions.weight", {w.n_ctx, d}, what).data;
+  w.conv1 = conv(f, n.conv1, d, w.n_mels, what, ".");
+  w.conv2 = conv(f, n.conv2, d, d, what, ".");
+  w.positions = f.get(n.positions, {w.n_ctx, d}, what).data;
   auto ln = [&](const std::string& p) {
     return LayerNormWeights{f.get(p + ".weight", {d}, what).data,
                             f.get(p + ".bias", {d}, what).data};
   };
   for (int i = 0;; ++i) {
-    const std::string p = e + "layers." + std::to_string(i) + ".";
-    if (!f.has(p + "self_attn.q_proj.weight")) break;
+    const std::string p = n.layer + std::to_string(i) + ".";
+    if (!f.has(p + n.q + ".weight")) break;
     EncoderLayerWeights l;
-    l.attn_ln = ln(p + "self_attn_layer_norm");
+    l.attn_ln = ln(p + n.attn_ln);
     // Q, K (no bias), V stacked into one [3d][d] projection, as CTranslate2 stores it.
     l.qkv = {3 * d, d, {}, {}};
-    for (const char* part : {"q_proj", "k_proj", "v_proj"}) {
-      const Linear one = linear(f, p + "self_attn." + part, d, d, what, ".");
+    for (const std::string* part : {&n.q, &n.k, &n.v}) {
+      const Linear one = linear(f, p + *part, d, d, what, ".");
       l.qkv.weight.insert(l.qkv.weight.end(), one.weight.begin(), one.weight.end());
       l.qkv.bias.insert(l.qkv.bias.end(), one.bias.begin(), one.bias.end());
     }
-    l.attn_out = linear(f, p + "self_attn.out_proj", d, d, what, ".");
-    l.mlp_ln = ln(p + "final_layer_norm");
-    l.fc1 = linear(f, p + "fc1", 4 * d, d, what, ".");
-    l.fc2 = linear(f, p + "fc2", d, 4 * d, what, ".");
+    l.attn_out = linear(f, p + n.attn_out, d, d, what, ".");
+    l.mlp_ln = ln(p + n.mlp_ln);
+    l.fc1 = linear(f, p + n.fc1, 4 * d, d, what, ".");
+    l.fc2 = linear(f, p + n.fc2, d, 4 * d, what, ".");
     w.layers.push_back(std::move(l));
   }
   if (w.layers.empty()) throw ModelError(what + ": encoder has no layers");
-  w.ln_post = ln(e + "layer_norm");
+  w.ln_post = ln(n.ln_post);
   return w;
+}
+
+}  // namespace
+
+EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what) {
+  auto it = f.tensors.find(kHfNames.conv1 + ".weight");
+  const int d = it != f.tensors.end() && !it->second.shape.empty() ? int(it->second.shape[0]) : 0;
+  return encoder_from_split_qkv(f, kHfNames, d / kHeadDim, what);  // heads are 64 wide
+}
+
+EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what) {
+  auto heads = f.scalars.find("n_audio_head");
+  if (heads == f.scalars.end()) throw ModelError(what + ": ggml hyperparameters are missing");
+  return encoder_from_split_qkv(f, kOpenAiNames, int(heads->second), what);
 }
 
 EncoderWeights load_encoder(const std::string& model_path) {
@@ -136,6 +184,10 @@ EncoderWeights load_encoder(const std::string& model_path) {
                      "faster-whisper or a Hugging Face Whisper model folder)");
   if (file.extension() == ".safetensors")
     return encoder_from_hf(read_safetensors(file.string()), file.string());
+  const std::vector<uint8_t> head = read_file_head(file.string(), 4);
+  uint32_t magic = 0;
+  if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
+  if (magic == kGgmlMagic) return encoder_from_ggml(read_ggml(file.string()), file.string());
   return encoder_from_ct2(read_ct2_model(file.string()), file.string());
 }
 

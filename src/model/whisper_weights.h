@@ -42,8 +42,11 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
 // From Hugging Face transformers' names (model.safetensors of openai/whisper-*).
 EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what);
 
+// From whisper.cpp's ggml files (openai-whisper's state_dict names).
+EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what);
+
 // Loads a model: a CTranslate2 folder (model.bin), a Hugging Face folder
-// (model.safetensors) or either file itself.
+// (model.safetensors), either file itself, or a whisper.cpp ggml .bin file.
 EncoderWeights load_encoder(const std::string& model_path);
 
 }  // namespace amanuensis

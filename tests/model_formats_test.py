@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""The Hugging Face (safetensors) loader.
+"""The model loaders beyond CTranslate2: Hugging Face safetensors and
+whisper.cpp ggml.
 
 1. tests/data/hf_tiny_random: a tiny random Whisper written by transformers'
    save_pretrained (tools/make_hf_fixture.py) and transformers' own encoder
    output on a fixed log-mel. Our fp32 encoder must match it (relative L2 <=
    1e-5), our int8 encoder closely (mean frame cosine >= 0.999).
-2. Real weights: tiny.en and base converted to safetensors with
-   tools/ct2_to_hf.py must give byte-identical encoder output to the
-   CTranslate2 files they came from.
+2. Real weights: tiny.en and base converted to safetensors
+   (tools/ct2_to_hf.py) and to ggml (tools/ct2_to_ggml.py, whose files
+   whisper.cpp itself loads and transcribes with) must give byte-identical
+   encoder output to the CTranslate2 files they came from.
 """
 import argparse
 import filecmp
@@ -60,13 +62,19 @@ def main():
             hf = os.path.join(tmp, "hf-" + name)
             subprocess.run([sys.executable, os.path.join(ROOT, "tools", "ct2_to_hf.py"), ct2, hf],
                            check=True)
-            a, b = os.path.join(tmp, "a.npy"), os.path.join(tmp, "b.npy")
-            for model, path in ((ct2, a), (hf, b)):
-                subprocess.run([exe, "encode", "--model", model, "--audio", jfk, "--out", path],
-                               check=True)
-            check(f"{name}: safetensors vs CTranslate2 files", filecmp.cmp(a, b, shallow=False),
-                  "int8 encoder outputs byte-identical")
-    print(f"\n{4 - len(failures)} passed, {len(failures)} failed")
+            ggml = os.path.join(tmp, f"ggml-{name}.bin")
+            subprocess.run([sys.executable, os.path.join(ROOT, "tools", "ct2_to_ggml.py"), ct2,
+                            "-o", ggml], check=True, capture_output=True)
+            outputs = {}
+            for fmt, model in (("CTranslate2", ct2), ("safetensors", hf), ("ggml", ggml)):
+                outputs[fmt] = os.path.join(tmp, fmt + ".npy")
+                subprocess.run([exe, "encode", "--model", model, "--audio", jfk, "--out",
+                                outputs[fmt]], check=True)
+            for fmt in ("safetensors", "ggml"):
+                same = filecmp.cmp(outputs[fmt], outputs["CTranslate2"], shallow=False)
+                check(f"{name}: {fmt} vs CTranslate2 files", same,
+                      "int8 encoder outputs byte-identical")
+    print(f"\n{6 - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
