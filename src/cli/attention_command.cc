@@ -39,7 +39,7 @@ std::pair<int, int> heads_and_length(const NpyF32& a, const std::string& name) {
 }
 
 void run(const AttentionArgs& a) {
-  const attn::Backend backend = attn::parse_backend(a.backend);
+  const Backend backend = parse_backend(a.backend);
   if (!attn::is_valid_tile(a.tile)) throw std::invalid_argument("--tile must be 16, 32 or 64");
   const NpyF32 q = read_npy_f32(a.q), k = read_npy_f32(a.k), v = read_npy_f32(a.v);
   const auto [heads, length] = heads_and_length(q, "Q (" + a.q + ")");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "kernels/attention/attention.h"
 #include "kernels/peak/int8_peak.h"
 #include "util/cpu_features.h"
@@ -29,20 +30,6 @@ struct BenchArgs {
   std::string backend = "auto";
   bool causal = false, json = false, compare_tiles = false;
 };
-
-template <typename F>
-double median_ms(int warmup, int runs, F&& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-}
 
 struct Case {
   std::string name;
@@ -82,7 +69,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
           {"tiles_per_sequence", tiles_per_sequence},
           {"us_per_tile_step", ms * 1000 / tile_steps},
           {"threads", pool.threads()},
-          {"backend", attn::backend_name(backend)},
+          {"backend", backend_name(backend)},
           {"runs", a.runs},
           {"ms_per_layer", ms},
           {"quantize_ms", quantize_ms},
@@ -95,7 +82,7 @@ void run(const BenchArgs& a) {
   if (!attn::is_valid_tile(a.tile)) throw std::invalid_argument("--tile must be 16, 32 or 64");
   if (a.frames < 1 || a.frames > attn::kMaxKeys)
     throw std::invalid_argument("--frames must be in [1, " + std::to_string(attn::kMaxKeys) + "]");
-  const attn::Backend backend = attn::resolve_backend(attn::parse_backend(a.backend));
+  const attn::Backend backend = resolve_backend(parse_backend(a.backend));
   ThreadPool pool(a.threads);
   const Int8Peak peak = measure_int8_peak(a.threads);
 

@@ -13,6 +13,7 @@
 #include "audio/decode.h"
 #include "audio/mel.h"
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "kernels/attention/spec.h"
 #include "kernels/peak/int8_peak.h"
 #include "model/encoder.h"
@@ -25,11 +26,6 @@ struct BenchEncoderArgs {
   int threads = 2, runs = 10, warmup = 2;
   bool json = false;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 // Multiply-adds x 2 of one encoder pass: GEMMs (with the outlier split) and attention.
 double encoder_ops(const EncoderWeights& w, Precision precision) {
@@ -48,8 +44,7 @@ void run(const BenchEncoderArgs& a) {
   const Precision precision = parse_precision(a.precision);
   const auto t0 = std::chrono::steady_clock::now();
   const Encoder encoder(load_encoder(a.model), precision);
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double load_ms = elapsed_ms(t0);
   const EncoderWeights& w = encoder.weights();
   std::vector<float> samples;
   if (!a.audio.empty()) {
@@ -71,11 +66,9 @@ void run(const BenchEncoderArgs& a) {
     EncoderTimings t;
     const auto s = std::chrono::steady_clock::now();
     const audio::LogMel mel = audio::log_mel_spectrogram(samples, w.n_mels, kMelFrames);
-    const double mel_done =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
+    const double mel_done = elapsed_ms(s);
     encoder.encode(mel.data.data(), pool, &t);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
+    const double ms = elapsed_ms(s);
     if (i < a.warmup) continue;
     total.push_back(ms);
     mel_ms.push_back(mel_done);

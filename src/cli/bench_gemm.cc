@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/timing.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/peak/int8_peak.h"
 
@@ -21,22 +22,8 @@ struct BenchGemmArgs {
   bool json = false;
 };
 
-template <typename F>
-double median_ms(int runs, F&& f) {
-  f();
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 void run(const BenchGemmArgs& a) {
-  const gemm::Backend backend = gemm::resolve_backend(gemm::parse_backend(a.backend));
+  const gemm::Backend backend = resolve_backend(parse_backend(a.backend));
   std::mt19937 rng(3);
   std::normal_distribution<float> g;
   std::vector<float> x(size_t(a.m) * a.k), w(size_t(a.n) * a.k), y(size_t(a.m) * a.n);
@@ -47,8 +34,8 @@ void run(const BenchGemmArgs& a) {
   const Int8Peak peak = measure_int8_peak(a.threads);
   gemm::QuantizedRows qx;
   const double quantize_ms =
-      median_ms(a.runs, [&] { gemm::quantize_rows(x.data(), a.m, a.k, qx, pool); });
-  const double gemm_ms = median_ms(a.runs, [&] { gemm::gemm(qx, qw, backend, pool, y.data()); });
+      median_ms(1, a.runs, [&] { gemm::quantize_rows(x.data(), a.m, a.k, qx, pool); });
+  const double gemm_ms = median_ms(1, a.runs, [&] { gemm::gemm(qx, qw, backend, pool, y.data()); });
   const double gops = 2.0 * a.m * a.n * a.k / (gemm_ms * 1e6);
   const nlohmann::json r = {{"m", a.m},
                             {"n", a.n},

@@ -7,8 +7,6 @@
 #include <cstring>
 #include <vector>
 
-#include "io/file.h"
-
 namespace amanuensis {
 namespace {
 
@@ -89,16 +87,10 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
       file.scalars[name] = value;
       continue;
     }
-    t.data.resize(size_t(elements));
-    for (int64_t i = 0; i < elements; ++i) {
-      if (dtype == 0) {
-        std::memcpy(&t.data[i], data + 4 * i, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, data + 2 * i, 2);
-        t.data[i] = dtype == 4 ? half_to_float(h) : bfloat16_to_float(h);
-      }
-    }
+    t.data = decode_floats(data, elements,
+                           dtype == 0   ? FloatEncoding::kF32
+                           : dtype == 4 ? FloatEncoding::kF16
+                                        : FloatEncoding::kBF16);
     file.tensors[name] = std::move(t);
   }
   const uint32_t aliases = r.get<uint32_t>();
@@ -114,12 +106,7 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
 }
 
 TensorFile read_ct2_model(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = read_file_bytes(path);
-  } catch (const std::runtime_error& e) {
-    throw ModelError(e.what());
-  }
+  const std::vector<uint8_t> bytes = read_model_file(path);
   return parse_ct2_model(bytes.data(), bytes.size(), path);
 }
 

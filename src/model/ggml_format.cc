@@ -8,8 +8,6 @@
 #include <cstring>
 #include <vector>
 
-#include "io/file.h"
-
 namespace amanuensis {
 namespace {
 
@@ -76,16 +74,7 @@ TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what
     }
     const std::string name(reinterpret_cast<const char*>(r.take(uint64_t(name_len))), name_len);
     const uint8_t* data = r.take(uint64_t(elements) * (type == 0 ? 4 : 2));
-    t.data.resize(size_t(elements));
-    for (int64_t i = 0; i < elements; ++i) {
-      if (type == 0) {
-        std::memcpy(&t.data[i], data + 4 * i, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, data + 2 * i, 2);
-        t.data[i] = half_to_float(h);
-      }
-    }
+    t.data = decode_floats(data, elements, type == 0 ? FloatEncoding::kF32 : FloatEncoding::kF16);
     // openai-whisper keeps conv biases as [n, 1]; the loaders want [n].
     if (t.shape.size() == 2 && t.shape[1] == 1 && name.size() > 5 &&
         name.compare(name.size() - 5, 5, ".bias") == 0)
@@ -96,12 +85,7 @@ TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what
 }
 
 TensorFile read_ggml(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = read_file_bytes(path);
-  } catch (const std::runtime_error& e) {
-    throw ModelError(e.what());
-  }
+  const std::vector<uint8_t> bytes = read_model_file(path);
   return parse_ggml(bytes.data(), bytes.size(), path);
 }
 

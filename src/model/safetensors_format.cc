@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "io/file.h"
-
 namespace amanuensis {
 namespace {
 
@@ -56,17 +54,10 @@ TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
         throw fail("tensor '" + name + "' lies outside the file (truncated?)");
       if (offsets[1] - offsets[0] != uint64_t(elements) * item)
         throw fail("tensor '" + name + "' byte count does not match its shape");
-      const uint8_t* src = data + offsets[0];
-      t.data.resize(size_t(elements));
-      for (int64_t i = 0; i < elements; ++i) {
-        if (item == 4) {
-          std::memcpy(&t.data[i], src + 4 * i, 4);
-        } else {
-          uint16_t h;
-          std::memcpy(&h, src + 2 * i, 2);
-          t.data[i] = dtype == "F16" ? half_to_float(h) : bfloat16_to_float(h);
-        }
-      }
+      t.data = decode_floats(data + offsets[0], elements,
+                             dtype == "F32"   ? FloatEncoding::kF32
+                             : dtype == "F16" ? FloatEncoding::kF16
+                                              : FloatEncoding::kBF16);
       file.tensors[name] = std::move(t);
     } catch (const nlohmann::json::exception& e) {
       throw fail("safetensors entry '" + name + "' is malformed: " + e.what());
@@ -76,12 +67,7 @@ TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
 }
 
 TensorFile read_safetensors(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = read_file_bytes(path);
-  } catch (const std::runtime_error& e) {
-    throw ModelError(e.what());
-  }
+  const std::vector<uint8_t> bytes = read_model_file(path);
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "io/file.h"
+
 namespace amanuensis {
 
 int64_t Tensor::size() const {
@@ -46,6 +48,28 @@ float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e) {
+  std::vector<float> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (e == FloatEncoding::kF32) {
+      std::memcpy(&out[i], src + 4 * i, 4);
+      continue;
+    }
+    uint16_t h;
+    std::memcpy(&h, src + 2 * i, 2);
+    out[i] = e == FloatEncoding::kF16 ? half_to_float(h) : bfloat16_to_float(h);
+  }
+  return out;
+}
+
+std::vector<uint8_t> read_model_file(const std::string& path) {
+  try {
+    return read_file_bytes(path);
+  } catch (const std::runtime_error& e) {
+    throw ModelError(e.what());
+  }
 }
 
 float bfloat16_to_float(uint16_t b) {

@@ -32,4 +32,12 @@ struct TensorFile {
 float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 
+enum class FloatEncoding { kF32, kF16, kBF16 };
+inline int encoding_bytes(FloatEncoding e) { return e == FloatEncoding::kF32 ? 4 : 2; }
+// n little-endian values at src (no alignment needed) into float32.
+std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e);
+
+// The whole file; throws ModelError "PATH: cannot open ..." on failure.
+std::vector<uint8_t> read_model_file(const std::string& path);
+
 }  // namespace amanuensis

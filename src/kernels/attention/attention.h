@@ -5,17 +5,13 @@
 #include <string>
 
 #include "kernels/attention/problem.h"
+#include "kernels/backend.h"
 #include "util/thread_pool.h"
 
 namespace amanuensis::attn {
 
-enum class Backend { kAuto, kReference, kAvx2, kAvx512 };
+using ::amanuensis::Backend;
 
-Backend parse_backend(const std::string& name);  // throws std::invalid_argument
-std::string backend_name(Backend b);
-// The backend that kAuto picks on this CPU, or b itself if this CPU runs it;
-// throws std::runtime_error if b needs instructions this CPU lacks.
-Backend resolve_backend(Backend b);
 bool is_valid_tile(int tile);
 
 // out: float [heads][q_len][64]. Identical bytes for every backend and pool size.

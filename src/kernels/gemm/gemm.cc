@@ -2,29 +2,7 @@
 
 #include <stdexcept>
 
-#include "util/cpu_features.h"
-
 namespace amanuensis::gemm {
-
-Backend parse_backend(const std::string& name) {
-  if (name == "auto") return Backend::kAuto;
-  if (name == "reference") return Backend::kReference;
-  if (name == "avx2") return Backend::kAvx2;
-  if (name == "avx512") return Backend::kAvx512;
-  throw std::invalid_argument("unknown backend '" + name +
-                              "' (use reference, avx2, avx512 or auto)");
-}
-
-Backend resolve_backend(Backend b) {
-  const CpuFeatures& cpu = cpu_features();
-  if (b == Backend::kAuto)
-    return cpu.avx512_vnni ? Backend::kAvx512 : cpu.avx2 ? Backend::kAvx2 : Backend::kReference;
-  if (b == Backend::kAvx512 && !cpu.avx512_vnni)
-    throw std::runtime_error("this CPU lacks AVX-512 VNNI (backend avx512)");
-  if (b == Backend::kAvx2 && !cpu.avx2)
-    throw std::runtime_error("this CPU lacks AVX2 (backend avx2)");
-  return b;
-}
 
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
           float* y, SplitPart split) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "util/thread_pool.h"
 
 namespace amanuensis::gemm {
@@ -22,9 +23,7 @@ namespace amanuensis::gemm {
 inline constexpr int kBlockN = 64;  // weights are packed in blocks of 64 output channels
 inline constexpr int kGroupK = 4;   // and groups of 4 input channels (one 32-bit lane)
 
-enum class Backend { kAuto, kReference, kAvx2, kAvx512 };
-Backend parse_backend(const std::string& name);
-Backend resolve_backend(Backend b);  // throws if this CPU cannot run b
+using ::amanuensis::Backend;
 
 struct QuantizedWeights {
   int n = 0, k = 0;          // logical shape [n][k]
