@@ -15,49 +15,12 @@ import argparse
 import json
 import os
 import re
-import struct
+import sys
 
 import numpy as np
 
-DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-
-
-def read_ct2(path):
-    """name -> array, for CTranslate2 model.bin binary versions 4 to 6."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    pos = 0
-
-    def take(n):
-        nonlocal pos
-        if pos + n > len(buf):
-            raise SystemExit(f"{path}: truncated")
-        pos += n
-        return buf[pos - n:pos]
-
-    def u(fmt):
-        return struct.unpack("<" + fmt, take(struct.calcsize(fmt)))[0]
-
-    def string():
-        return take(u("H"))[:-1].decode()
-
-    if u("I") not in (4, 5, 6):
-        raise SystemExit(f"{path}: not a CTranslate2 model (binary version 4 to 6)")
-    string()
-    u("I")
-    out = {}
-    for _ in range(u("I")):
-        name = string()
-        shape = [u("I") for _ in range(u("B"))]
-        dtype = u("B")
-        if dtype not in DTYPES:
-            raise SystemExit(f"{path}: {name} has dtype {dtype}")
-        out[name] = np.frombuffer(take(u("I")), DTYPES[dtype]).reshape(shape)
-    for _ in range(u("I")):
-        alias, target = string(), string()
-        out[alias] = out[target]
-    return out
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ct2_to_ggml import read_ct2  # noqa: E402  (the one CTranslate2 reader of the tools)
 
 def convert(src, dst, dtype):
     from safetensors.numpy import save_file

@@ -7,59 +7,37 @@
 #include <cstring>
 #include <vector>
 
+#include "model/byte_reader.h"
+
 namespace amanuensis {
 namespace {
 
 constexpr int64_t kMaxElements = int64_t{1} << 34;
 
-class Reader {
- public:
-  Reader(const uint8_t* p, size_t n, const std::string& what) : p_(p), n_(n), what_(what) {}
-  [[noreturn]] void fail(const std::string& why) const {
-    throw ModelError(what_ + ": " + why + " (at byte " + std::to_string(pos_) + ")");
-  }
-  const uint8_t* take(size_t n) {
-    if (n > n_ - pos_) fail("truncated CTranslate2 model");
-    const uint8_t* r = p_ + pos_;
-    pos_ += n;
-    return r;
-  }
-  template <typename T>
-  T get() {
-    T v;
-    std::memcpy(&v, take(sizeof(T)), sizeof(T));
-    return v;
-  }
-  std::string str() {
-    const uint16_t len = get<uint16_t>();
-    if (len == 0) fail("empty string field");
-    const char* s = reinterpret_cast<const char*>(take(len));
-    if (s[len - 1] != '\0') fail("string field is not NUL-terminated");
-    return std::string(s, len - 1);
-  }
-  bool done() const { return pos_ == n_; }
-
- private:
-  const uint8_t* p_;
-  size_t n_, pos_ = 0;
-  std::string what_;
-};
+// str = u16 length including a trailing NUL, then the bytes.
+std::string read_str(ByteReader& r) {
+  const uint16_t len = r.get<uint16_t>();
+  if (len == 0) r.fail("empty string field");
+  const char* s = reinterpret_cast<const char*>(r.take(len));
+  if (s[len - 1] != '\0') r.fail("string field is not NUL-terminated");
+  return std::string(s, len - 1);
+}
 
 }  // namespace
 
 TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string& what) {
-  Reader r(bytes, size, what);
+  ByteReader r(bytes, size, what, "CTranslate2 model");
   const uint32_t version = r.get<uint32_t>();
   if (version < 4 || version > 6)
     r.fail("unsupported CTranslate2 binary version " + std::to_string(version) +
            " (this reader knows 4 to 6); is this a CTranslate2 model.bin?");
-  const std::string spec = r.str();
+  const std::string spec = read_str(r);
   if (spec != "WhisperSpec") r.fail("not a Whisper model (spec '" + spec + "')");
   r.get<uint32_t>();  // spec revision
   const uint32_t count = r.get<uint32_t>();
   TensorFile file;
   for (uint32_t v = 0; v < count; ++v) {
-    const std::string name = r.str();
+    const std::string name = read_str(r);
     const uint8_t rank = r.get<uint8_t>();
     if (rank > 8) r.fail("tensor '" + name + "' has rank " + std::to_string(rank));
     Tensor t;
@@ -95,7 +73,7 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
   }
   const uint32_t aliases = r.get<uint32_t>();
   for (uint32_t a = 0; a < aliases; ++a) {
-    const std::string alias = r.str(), target = r.str();
+    const std::string alias = read_str(r), target = read_str(r);
     auto it = file.tensors.find(target);
     if (it == file.tensors.end())
       r.fail("alias '" + alias + "' names a missing tensor '" + target + "'");

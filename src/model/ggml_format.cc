@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "model/byte_reader.h"
+
 namespace amanuensis {
 namespace {
 
@@ -16,58 +18,37 @@ constexpr const char* kHparams[] = {"n_vocab",       "n_audio_ctx", "n_audio_sta
                                     "n_audio_layer", "n_text_ctx",  "n_text_state",  "n_text_head",
                                     "n_text_layer",  "n_mels",      "ftype"};
 
-class Reader {
- public:
-  Reader(const uint8_t* p, size_t n, const std::string& what) : p_(p), n_(n), what_(what) {}
-  [[noreturn]] void fail(const std::string& why) const {
-    throw ModelError(what_ + ": " + why + " (at byte " + std::to_string(pos_) + ")");
-  }
-  const uint8_t* take(uint64_t n) {
-    if (n > n_ - pos_) fail("truncated ggml model");
-    const uint8_t* r = p_ + pos_;
-    pos_ += size_t(n);
-    return r;
-  }
-  int32_t i32() {
-    int32_t v;
-    std::memcpy(&v, take(4), 4);
-    return v;
-  }
-  int32_t count(const char* what, int32_t max) {
-    const int32_t v = i32();
-    if (v < 0 || v > max) fail(std::string("implausible ") + what + " " + std::to_string(v));
-    return v;
-  }
-  bool done() const { return pos_ == n_; }
-
- private:
-  const uint8_t* p_;
-  size_t n_, pos_ = 0;
-  std::string what_;
-};
+// A non-negative int32 count, at most `max`.
+int32_t read_count(ByteReader& r, const char* what, int32_t max) {
+  const int32_t v = r.get<int32_t>();
+  if (v < 0 || v > max) r.fail(std::string("implausible ") + what + " " + std::to_string(v));
+  return v;
+}
 
 }  // namespace
 
 TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what) {
-  Reader r(bytes, size, what);
-  if (size < 4 || r.i32() != int32_t(kGgmlMagic))
+  ByteReader r(bytes, size, what, "ggml model");
+  if (size < 4 || r.get<int32_t>() != int32_t(kGgmlMagic))
     throw ModelError(what + ": not a whisper.cpp ggml model (bad magic)");
   TensorFile file;
-  for (const char* name : kHparams) file.scalars[name] = r.count(name, 1 << 20);
-  const int32_t mels = r.count("mel filter count", 1024), fft = r.count("FFT size", 1 << 16);
+  for (const char* name : kHparams) file.scalars[name] = read_count(r, name, 1 << 20);
+  const int32_t mels = read_count(r, "mel filter count", 1024),
+                fft = read_count(r, "FFT size", 1 << 16);
   r.take(uint64_t(mels) * fft * 4);  // whisper.cpp's own filterbank; ours is computed
-  const int32_t tokens = r.count("vocabulary size", 1 << 20);
-  for (int32_t t = 0; t < tokens; ++t) r.take(uint64_t(r.count("token length", 1 << 16)));
+  const int32_t tokens = read_count(r, "vocabulary size", 1 << 20);
+  for (int32_t t = 0; t < tokens; ++t) r.take(uint64_t(read_count(r, "token length", 1 << 16)));
   while (!r.done()) {
-    const int32_t dims = r.count("tensor rank", 4), name_len = r.count("name length", 1024);
-    const int32_t type = r.i32();
+    const int32_t dims = read_count(r, "tensor rank", 4),
+                  name_len = read_count(r, "name length", 1024);
+    const int32_t type = r.get<int32_t>();
     if (type != 0 && type != 1)
       r.fail("tensor type " + std::to_string(type) +
              " is quantized; only f32 and f16 ggml models are supported");
     Tensor t;
     int64_t elements = 1;
     for (int d = 0; d < dims; ++d) {
-      const int64_t n = r.count("dimension", 1 << 24);
+      const int64_t n = read_count(r, "dimension", 1 << 24);
       if (n != 0 && elements > kMaxElements / n) r.fail("tensor is absurdly large");
       t.shape.insert(t.shape.begin(), n);  // innermost first on disk
       elements *= n;
