@@ -22,7 +22,7 @@ namespace amanuensis::cli {
 namespace {
 
 struct BenchEncoderArgs {
-  std::string model, audio, precision = "int8";
+  std::string model, audio, precision = "int8", backend = "auto";
   int threads = 2, runs = 10, warmup = 2;
   bool json = false;
 };
@@ -43,7 +43,7 @@ double encoder_ops(const EncoderWeights& w, Precision precision) {
 void run(const BenchEncoderArgs& a) {
   const Precision precision = parse_precision(a.precision);
   const auto t0 = std::chrono::steady_clock::now();
-  const Encoder encoder(load_encoder(a.model), precision);
+  const Encoder encoder(load_encoder(a.model), precision, parse_backend(a.backend));
   const double load_ms = elapsed_ms(t0);
   const EncoderWeights& w = encoder.weights();
   std::vector<float> samples;
@@ -119,6 +119,8 @@ void add_bench_encoder_command(CLI::App& bench) {
       ->required();
   cmd->add_option("--audio", args->audio, "audio file (default: 30 s of synthetic signal)");
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
+  cmd->add_option("--backend", args->backend, "int8 kernels: reference, avx2, avx512 or auto")
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

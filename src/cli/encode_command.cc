@@ -14,7 +14,7 @@ namespace amanuensis::cli {
 namespace {
 
 struct EncodeArgs {
-  std::string model, audio, mel, out, dump_qkv, precision = "int8";
+  std::string model, audio, mel, out, dump_qkv, precision = "int8", backend = "auto";
   int threads = 2;
 };
 
@@ -34,7 +34,8 @@ std::vector<float> window_mel(const EncodeArgs& a, int n_mels) {
 void run(const EncodeArgs& a) {
   if (a.audio.empty() == a.mel.empty()) throw std::invalid_argument("give --audio or --mel");
   const Precision precision = parse_precision(a.precision);
-  const Encoder encoder(load_encoder(a.model), precision);
+  const Backend backend = parse_backend(a.backend);
+  const Encoder encoder(load_encoder(a.model), precision, backend);
   const EncoderWeights& w = encoder.weights();
   const std::vector<float> mel = window_mel(a, w.n_mels);
   ThreadPool pool(a.threads);
@@ -65,6 +66,9 @@ void add_encode_command(CLI::App& app) {
   mel_opt->excludes(audio_opt);
   cmd->add_option("--out", args->out, "encoder output .npy")->required();
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
+  cmd->add_option("--backend", args->backend,
+                  "int8 kernels: reference, avx2, avx512 or auto (same output bytes)")
+      ->capture_default_str();
   cmd->add_option("--dump-qkv", args->dump_qkv,
                   "also write each layer's attention inputs to DIR/layer<i>_{q,k,v}.npy")
       ->check(CLI::ExistingDirectory);

@@ -111,8 +111,8 @@ Precision parse_precision(const std::string& name) {
   throw std::invalid_argument("unknown precision '" + name + "' (use int8 or fp32)");
 }
 
-LinearOp::LinearOp(const Linear& weights, Precision precision)
-    : f32_(&weights), precision_(precision) {
+LinearOp::LinearOp(const Linear& weights, Precision precision, Backend backend)
+    : f32_(&weights), precision_(precision), backend_(backend) {
   if (precision == Precision::kInt8)
     q8_ =
         gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
@@ -126,7 +126,7 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
   gemm::QuantizedRows q;
   if (k < kOutlierMinWidth) {
     gemm::quantize_rows(x, rows, k, q, pool);
-    gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y);
+    gemm::gemm(q, q8_, backend_, pool, y);
     return;
   }
   const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
@@ -147,7 +147,7 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
   gemm::QuantizedRows q_out;
   gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, q_out, pool);
   const gemm::QuantizedWeights w_out = gemm::gather_columns(q8_, order);
-  gemm::gemm(q, q8_, gemm::Backend::kAuto, pool, y, {&q_out, &w_out});
+  gemm::gemm(q, q8_, backend_, pool, y, {&q_out, &w_out});
 }
 
 void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {
@@ -159,14 +159,16 @@ void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const
   });
 }
 
-Encoder::Encoder(EncoderWeights weights, Precision precision)
+Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
     : w_(std::move(weights)),
       precision_(precision),
-      conv1_(w_.conv1, precision),
-      conv2_(w_.conv2, precision) {
+      backend_(resolve_backend(backend)),
+      conv1_(w_.conv1, precision, backend_),
+      conv2_(w_.conv2, precision, backend_) {
   for (const EncoderLayerWeights& l : w_.layers)
-    layers_.push_back({LinearOp(l.qkv, precision), LinearOp(l.attn_out, precision),
-                       LinearOp(l.fc1, precision), LinearOp(l.fc2, precision)});
+    layers_.push_back({LinearOp(l.qkv, precision, backend_),
+                       LinearOp(l.attn_out, precision, backend_),
+                       LinearOp(l.fc1, precision, backend_), LinearOp(l.fc2, precision, backend_)});
 }
 
 std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,
@@ -207,7 +209,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
     } else {
       const attn::QuantizedAttention p =
           attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool);
-      attn::run_attention(p, attn::Backend::kAuto, attn::kMaxTile, pool, att.data());
+      attn::run_attention(p, backend_, attn::kMaxTile, pool, att.data());
     }
     clock.charge(&EncoderTimings::attention);
     for (int hh = 0; hh < heads; ++hh)

@@ -27,7 +27,7 @@ struct EncoderTimings {
 // A linear layer in the precision the encoder runs at.
 class LinearOp {
  public:
-  LinearOp(const Linear& weights, Precision precision);
+  LinearOp(const Linear& weights, Precision precision, Backend backend);
   void apply(const float* x, int rows, float* y, ThreadPool& pool) const;  // y [rows][out]
 
   static constexpr int kOutlierChannels = 32;
@@ -37,13 +37,16 @@ class LinearOp {
   void apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const;
   const Linear* f32_;
   Precision precision_;
+  Backend backend_;
   gemm::QuantizedWeights q8_;
 };
 
 class Encoder {
  public:
-  Encoder(EncoderWeights weights, Precision precision);  // int8: weights quantized here, once
-  Encoder(const Encoder&) = delete;                      // the ops point into weights_
+  // int8: weights quantized here, once. The backend of the int8 kernels
+  // changes speed only: every backend gives the same output bytes.
+  Encoder(EncoderWeights weights, Precision precision, Backend backend = Backend::kAuto);
+  Encoder(const Encoder&) = delete;  // the ops point into weights_
   Encoder& operator=(const Encoder&) = delete;
   const EncoderWeights& weights() const { return w_; }
   // Sees each layer's attention inputs q, k, v: [heads][1500][64] each.
@@ -59,6 +62,7 @@ class Encoder {
   };
   EncoderWeights w_;
   Precision precision_;
+  Backend backend_;
   LinearOp conv1_, conv2_;
   std::vector<LayerOps> layers_;
 };
