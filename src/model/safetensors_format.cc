@@ -13,6 +13,21 @@ namespace {
 constexpr uint64_t kMaxHeader = 100 << 20;  // real headers are kilobytes
 constexpr int64_t kMaxElements = int64_t{1} << 34;
 
+// A JSON array of non-negative integers. nlohmann's get<> would convert floats
+// and negative numbers, the first with undefined behaviour when out of range.
+template <typename Fail>
+std::vector<uint64_t> naturals(const nlohmann::json& v, const std::string& name, Fail&& fail) {
+  if (!v.is_array()) throw fail("tensor '" + name + "': shape or offsets are not an array");
+  std::vector<uint64_t> out;
+  for (const nlohmann::json& x : v) {
+    if (!x.is_number_unsigned())
+      throw fail("tensor '" + name + "': shape or offsets hold " + x.dump() +
+                 ", not a non-negative integer");
+    out.push_back(x.get<uint64_t>());
+  }
+  return out;
+}
+
 }  // namespace
 
 TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::string& what) {
@@ -38,14 +53,14 @@ TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
     if (name == "__metadata__") continue;
     try {
       const std::string dtype = info.at("dtype").get<std::string>();
-      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      const std::vector<uint64_t> offsets = naturals(info.at("data_offsets"), name, fail);
       Tensor t;
       int64_t elements = 1;
-      for (int64_t d : info.at("shape").get<std::vector<int64_t>>()) {
-        if (d < 0 || (d != 0 && elements > kMaxElements / d))
+      for (uint64_t d : naturals(info.at("shape"), name, fail)) {
+        if (d > uint64_t(kMaxElements) || (d != 0 && elements > kMaxElements / int64_t(d)))
           throw fail("tensor '" + name + "' has an absurd shape");
-        t.shape.push_back(d);
-        elements *= d;
+        t.shape.push_back(int64_t(d));
+        elements *= int64_t(d);
       }
       const int item = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
       if (item == 0)
