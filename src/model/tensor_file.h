@@ -16,7 +16,6 @@ struct ModelError : std::runtime_error {
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> data;  // row-major, converted to float32
-  int64_t size() const;
 };
 
 struct TensorFile {
@@ -33,7 +32,6 @@ float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 
 enum class FloatEncoding { kF32, kF16, kBF16 };
-inline int encoding_bytes(FloatEncoding e) { return e == FloatEncoding::kF32 ? 4 : 2; }
 // n little-endian values at src (no alignment needed) into float32.
 std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e);
 
