@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "io/npy.h"
 #include "kernels/attention/attention.h"
+#include "util/shape_text.h"
 
 namespace amanuensis::cli {
 namespace {
@@ -16,12 +17,6 @@ struct AttentionArgs {
   bool causal = false;
   int threads = 1, tile = 64;
 };
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // [H, T, 64] or [T, 64] -> (H, T).
 std::pair<int, int> heads_and_length(const NpyF32& a, const std::string& name) {

@@ -3,14 +3,9 @@
 #include <cstring>
 
 #include "io/file.h"
+#include "util/shape_text.h"
 
 namespace amanuensis {
-
-static std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
 
 const Tensor& TensorFile::get(const std::string& name, const std::vector<int64_t>& shape,
                               const std::string& what) const {
