@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/dpbusd.h"
 #include "kernels/gemm/gemm.h"
 
 namespace amanuensis::gemm {
@@ -38,16 +39,18 @@ Accumulators<kR> dots(const QuantizedRows& x, const QuantizedWeights& w, int m0,
       int32_t four;
       std::memcpy(&four, xp + size_t(r) * x.k_pad + kGroupK * g, 4);
       const __m512i xb = _mm512_set1_epi32(four);
-      for (int v = 0; v < kVecs; ++v) acc.v[r][v] = _mm512_dpbusd_epi32(acc.v[r][v], xb, wv[v]);
+      for (int v = 0; v < kVecs; ++v) acc.v[r][v] = dpbusd(acc.v[r][v], xb, wv[v]);
     }
   }
   return acc;
 }
 
 // float(acc - sum128) * row scale, for row m0 + r and the 16 columns at col.
+// (maskz with all lanes: GCC 12's plain cvtepi32_ps trips -Wuninitialized in its own header.)
 inline __m512 scaled(__m512i acc, const QuantizedWeights& w, int col, float row_scale) {
   return _mm512_mul_ps(
-      _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_loadu_si512(w.sum128.data() + col))),
+      _mm512_maskz_cvtepi32_ps(0xFFFF,
+                               _mm512_sub_epi32(acc, _mm512_loadu_si512(w.sum128.data() + col))),
       _mm512_set1_ps(row_scale));
 }
 
