@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -92,39 +93,113 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmShapes,
                                            std::make_tuple(101, 130, 2050),
                                            std::make_tuple(300, 512, 1536)));
 
-TEST(Gemm, SplitPartIsBitExactAndMatchesItsFormula) {
-  const Problem p = make(37, 200, 70, 4);
+// Relative L2 of y against float64 x . W^T + b.
+double error_vs_float64(const Problem& p, const std::vector<float>& y) {
+  double err = 0, ref = 0;
+  for (int r = 0; r < p.m; ++r)
+    for (int c = 0; c < p.n; ++c) {
+      double exact = p.b[c];
+      for (int i = 0; i < p.k; ++i)
+        exact += double(p.x[size_t(r) * p.k + i]) * p.w[size_t(c) * p.k + i];
+      err += std::pow(y[size_t(r) * p.n + c] - exact, 2);
+      ref += exact * exact;
+    }
+  return std::sqrt(err / ref);
+}
+
+TEST(Gemm, OutliersAreBitExactAndMatchTheirFormula) {
+  Problem p = make(37, 200, 70, 4);
+  for (int r = 0; r < p.m; ++r) {
+    p.x[size_t(r) * p.k + 33] *= 500;
+    if (r == 3) p.x[size_t(r) * p.k + 0] = 1e30f;
+    if (r == 4)  // only an outlier is non-zero
+      for (int c = 0; c < p.k; ++c)
+        if (c != 69) p.x[size_t(r) * p.k + c] = 0;
+  }
+  const std::vector<int> cols = {5, 0, 69, 33, 34};
   ThreadPool pool(2);
   const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
-  const std::vector<int> cols = {5, 0, 69, 33, 34};
-  std::vector<uint8_t> keep(p.k, 1);
-  std::vector<float> x2(size_t(p.m) * cols.size());
-  for (size_t j = 0; j < cols.size(); ++j) {
-    keep[cols[j]] = 0;
-    for (int r = 0; r < p.m; ++r) x2[r * cols.size() + j] = p.x[size_t(r) * p.k + cols[j]];
-  }
-  QuantizedRows x, xs;
-  quantize_rows(p.x.data(), p.m, p.k, x, pool, keep.data());
-  quantize_rows(x2.data(), p.m, int(cols.size()), xs, pool);
+  QuantizedRows x;
+  quantize_rows(p.x.data(), p.m, p.k, x, pool, cols);
   const QuantizedWeights ws = gather_columns(w, cols);
-  for (size_t j = 0; j < cols.size(); ++j) EXPECT_EQ(ws.at(7, int(j)), w.at(7, cols[j]));
-  std::vector<float> expected(size_t(p.m) * p.n);
-  gemm(x, w, Backend::kReference, pool, expected.data(), {&xs, &ws});
-  for (Backend b : backends()) {
-    std::vector<float> y(expected.size());
-    gemm(x, w, b, pool, y.data(), {&xs, &ws});
-    ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4)) << int(b);
+  for (int n = 0; n < p.n; ++n)
+    for (size_t j = 0; j < cols.size(); ++j) ASSERT_EQ(ws.at(n, int(j)), w.at(n, cols[j]));
+
+  // Each part has its own symmetric scale: every value within half a step.
+  for (int r = 0; r < p.m; ++r) {
+    const float* row = &p.x[size_t(r) * p.k];
+    float main_max = 0, out_max = 0;
+    for (int c = 0; c < p.k; ++c) {
+      const bool outlier = std::find(cols.begin(), cols.end(), c) != cols.end();
+      float& m = outlier ? out_max : main_max;
+      m = std::max(m, std::fabs(row[c]));
+      if (!outlier) {
+        const double step = x.scale[r];
+        ASSERT_LE(std::fabs(row[c] - (x.q[size_t(r) * x.k_pad + c] - 128) * step), 0.5001 * step);
+      }
+    }
+    for (size_t j = 0; j < cols.size(); ++j) {
+      const double step = x.scale_out[r];
+      ASSERT_LE(std::fabs(row[cols[j]] - (x.q_out[r * x.outliers_pad + j] - 128) * step),
+                0.5001 * step)
+          << r << " " << j;
+    }
+    EXPECT_EQ(x.scale[r], main_max / 127.0f);
+    EXPECT_EQ(x.scale_out[r], out_max / 127.0f);
   }
+
+  std::vector<float> expected(size_t(p.m) * p.n);
+  gemm(x, w, Backend::kReference, pool, expected.data());
+  for (Backend b : backends())
+    for (int threads : {1, 3}) {
+      ThreadPool tp(threads);
+      std::vector<float> y(expected.size());
+      gemm(x, w, b, tp, y.data());
+      ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4))
+          << int(b) << " " << threads;
+    }
   for (int r = 0; r < p.m; ++r)  // the formula of gemm.h, from the stored integers
     for (int n = 0; n < p.n; ++n) {
       int32_t a1 = 0, a2 = 0;
       for (int c = 0; c < p.k; ++c)
         a1 += (int32_t(x.q[size_t(r) * x.k_pad + c]) - 128) * w.at(n, c);
       for (int j = 0; j < int(cols.size()); ++j)
-        a2 += (int32_t(xs.q[size_t(r) * xs.k_pad + j]) - 128) * ws.at(n, j);
-      const float v = (float(a1) * x.scale[r] + float(a2) * xs.scale[r]) * w.scale[n] + w.bias[n];
+        a2 += (int32_t(x.q_out[size_t(r) * x.outliers_pad + j]) - 128) * w.at(n, cols[j]);
+      const float v =
+          (float(a1) * x.scale[r] + float(a2) * x.scale_out[r]) * w.scale[n] + w.bias[n];
       ASSERT_EQ(expected[size_t(r) * p.n + n], v) << r << " " << n;
     }
+}
+
+TEST(Gemm, OutlierChannelsReduceTheError) {
+  const Problem p = make(64, 96, 256, 9);  // channel 5 is 30x the others
+  ThreadPool pool(2);
+  const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
+  std::vector<float> plain(size_t(p.m) * p.n), split(plain.size());
+  QuantizedRows x;
+  quantize_rows(p.x.data(), p.m, p.k, x, pool);
+  gemm(x, w, Backend::kAuto, pool, plain.data());
+  quantize_rows(p.x.data(), p.m, p.k, x, pool, {5});
+  gemm(x, w, Backend::kAuto, pool, split.data());
+  const double e_plain = error_vs_float64(p, plain), e_split = error_vs_float64(p, split);
+  EXPECT_LT(e_split, 0.3 * e_plain) << e_plain << " " << e_split;
+}
+
+TEST(GemmQuantize, RejectsBadOutlierChannelsAndWidths) {
+  const Problem p = make(2, 64, 8, 5);
+  ThreadPool pool(1);
+  QuantizedRows x;
+  EXPECT_THROW(quantize_rows(p.x.data(), 2, 8, x, pool, {1, 1}), std::invalid_argument);
+  EXPECT_THROW(quantize_rows(p.x.data(), 2, 8, x, pool, {8}), std::invalid_argument);
+  EXPECT_THROW(quantize_rows(p.x.data(), 2, 8, x, pool, {-1}), std::invalid_argument);
+  std::vector<int> many(kMaxOutliers + 1);
+  for (int i = 0; i < int(many.size()); ++i) many[i] = i;
+  std::vector<float> wide(size_t(kMaxOutliers + 1) * 2, 1.0f);
+  EXPECT_THROW(quantize_rows(wide.data(), 2, kMaxOutliers + 1, x, pool, many),
+               std::invalid_argument);
+  std::vector<float> too_wide(kMaxK + 1, 1.0f);
+  EXPECT_THROW(quantize_rows(too_wide.data(), 1, kMaxK + 1, x, pool), std::invalid_argument);
+  EXPECT_THROW(quantize_weights(too_wide.data(), nullptr, 1, kMaxK + 1), std::invalid_argument);
 }
 
 TEST(GemmQuantize, PackedLayoutRoundTripsAndZeroRowsWork) {

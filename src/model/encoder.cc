@@ -118,36 +118,24 @@ LinearOp::LinearOp(const Linear& weights, Precision precision, Backend backend)
         gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
 }
 
-// Int8 with the largest input channels split off: the kOutlierChannels columns
-// of x with the largest magnitude get their own per-row scales (the GEMM's
-// split part), so that they no longer coarsen every other channel.
+// Int8 with the largest input channels apart: the kOutlierChannels columns of
+// x with the largest magnitude are quantized in their own, coarser unit (see
+// gemm.h), so that they no longer coarsen every other channel.
 void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const {
-  const int k = f32_->in, n = f32_->out;
+  const int k = f32_->in;
+  std::vector<int> outliers;
+  if (k >= kOutlierMinWidth) {
+    const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
+    outliers.resize(k);
+    for (int c = 0; c < k; ++c) outliers[c] = c;
+    std::partial_sort(
+        outliers.begin(), outliers.begin() + kOutlierChannels, outliers.end(),
+        [&](int a, int b) { return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b; });
+    outliers.resize(kOutlierChannels);
+  }
   gemm::QuantizedRows q;
-  if (k < kOutlierMinWidth) {
-    gemm::quantize_rows(x, rows, k, q, pool);
-    gemm::gemm(q, q8_, backend_, pool, y);
-    return;
-  }
-  const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
-  std::vector<int> order(k);
-  for (int c = 0; c < k; ++c) order[c] = c;
-  std::partial_sort(
-      order.begin(), order.begin() + kOutlierChannels, order.end(),
-      [&](int a, int b) { return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b; });
-  order.resize(kOutlierChannels);
-  std::vector<uint8_t> keep(k, 1);
-  std::vector<float> x_out(size_t(rows) * kOutlierChannels);
-  for (int j = 0; j < kOutlierChannels; ++j) {
-    keep[order[j]] = 0;
-    for (int r = 0; r < rows; ++r)
-      x_out[size_t(r) * kOutlierChannels + j] = x[size_t(r) * k + order[j]];
-  }
-  gemm::quantize_rows(x, rows, k, q, pool, keep.data());
-  gemm::QuantizedRows q_out;
-  gemm::quantize_rows(x_out.data(), rows, kOutlierChannels, q_out, pool);
-  const gemm::QuantizedWeights w_out = gemm::gather_columns(q8_, order);
-  gemm::gemm(q, q8_, backend_, pool, y, {&q_out, &w_out});
+  gemm::quantize_rows(x, rows, k, q, pool, outliers);
+  gemm::gemm(q, q8_, backend_, pool, y);
 }
 
 void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {

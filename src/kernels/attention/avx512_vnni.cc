@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/attention/backends.h"
+#include "kernels/dpbusd.h"
 
 namespace amanuensis::attn {
 namespace {
@@ -121,7 +122,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int v = 0; v < kVecs; ++v) qv[v] = _mm512_load_si512(&q_u8[g][16 * v]);
         for (int b = 0; b < kKeyBlock; ++b) {
           const __m512i kb = bcast32(k + size_t(k0 + jb + b) * kHeadDim + 4 * g);
-          for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_dpbusd_epi32(s[b][v], qv[v], kb);
+          for (int v = 0; v < kVecs; ++v) s[b][v] = dpbusd(s[b][v], qv[v], kb);
         }
       }
       for (int b = 0; b < kKeyBlock; ++b) {
@@ -198,7 +199,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int v = 0; v < kVecs; ++v) pv[v] = _mm512_load_si512(&P[jg][16 * v]);
         for (int c = 0; c < kChanBlock; ++c) {
           const __m512i vb = bcast32(v_t + size_t(cb + c) * p.kv_pad + k0 + 4 * jg);
-          for (int v = 0; v < kVecs; ++v) o[c][v] = _mm512_dpbusd_epi32(o[c][v], pv[v], vb);
+          for (int v = 0; v < kVecs; ++v) o[c][v] = dpbusd(o[c][v], pv[v], vb);
         }
       }
       for (int c = 0; c < kChanBlock; ++c)

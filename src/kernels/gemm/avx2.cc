@@ -14,13 +14,12 @@ namespace {
 
 constexpr int kHalf = kBlockN / 2;  // 32 channels per pass: 8 accumulators
 
-// Row r of x against channels [half * 32, half * 32 + 32) of block nb: each
-// channel's dot product as two int32 halves, pairs[2c] + pairs[2c + 1].
-void half_block_dots(const QuantizedRows& x, const QuantizedWeights& w, int r, int nb, int half,
+// One row of u8 values xr against channels [half * 32, half * 32 + 32) of
+// block nb: each channel's dot product as two int32 halves, pairs[2c] + pairs[2c + 1].
+void half_block_dots(const uint8_t* xr, const QuantizedWeights& w, int nb, int half,
                      int32_t* pairs) {
   const int groups = w.k_pad / kGroupK;
   const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
-  const uint8_t* xr = x.q.data() + size_t(r) * x.k_pad;
   __m256i acc[8];
   for (auto& a : acc) a = _mm256_setzero_si256();
   for (int g = 0; g < groups; ++g) {
@@ -38,19 +37,20 @@ void half_block_dots(const QuantizedRows& x, const QuantizedWeights& w, int r, i
   for (int a = 0; a < 8; ++a) _mm256_storeu_si256((__m256i*)(pairs + 8 * a), acc[a]);
 }
 
-void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
-                int m1, int nb, float* y) {
+void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
+                int m0, int m1, int nb, float* y) {
   const int n0 = nb * kBlockN;
   for (int r = m0; r < m1; ++r)
     for (int half = 0; half < 2; ++half) {
-      int32_t pairs[kHalf * 2], pairs2[kHalf * 2];
-      half_block_dots(x, w, r, nb, half, pairs);
-      if (split.x) half_block_dots(*split.x, *split.w, r, nb, half, pairs2);
+      int32_t pairs[kHalf * 2], pairs_out[kHalf * 2];
+      half_block_dots(x.q.data() + size_t(r) * x.k_pad, w, nb, half, pairs);
+      if (w_out)
+        half_block_dots(x.q_out.data() + size_t(r) * x.outliers_pad, *w_out, nb, half, pairs_out);
       for (int c = 0; c < kHalf; ++c) {
         const int n = n0 + half * kHalf + c;
         if (n >= w.n) break;
         float sum = float(pairs[2 * c] + pairs[2 * c + 1]) * x.scale[r];
-        if (split.x) sum = sum + float(pairs2[2 * c] + pairs2[2 * c + 1]) * split.x->scale[r];
+        if (w_out) sum = sum + float(pairs_out[2 * c] + pairs_out[2 * c + 1]) * x.scale_out[r];
         y[size_t(r) * w.n + n] = sum * w.scale[n] + w.bias[n];
       }
     }

@@ -20,24 +20,20 @@ struct Accumulators {
   __m512i v[kR][kVecs];
 };
 
-// v[r][c] = the dot products of rows m0 + r with the 16 columns c of block nb.
-// Local accumulators, returned by value: through a reference GCC must assume
-// the int8 loads may alias them and stores them every iteration.
+// Adds to v[r][c] the u8 x s8 dot products of rows x + r * stride with the 16
+// columns c of a packed 64-column weight block of `groups` 4-k groups. Local
+// accumulators, passed and returned by value: through a reference GCC must
+// assume the int8 loads may alias them and stores them every iteration.
 template <int kR>
-Accumulators<kR> dots(const QuantizedRows& x, const QuantizedWeights& w, int m0, int nb) {
-  Accumulators<kR> acc;
-  for (int r = 0; r < kR; ++r)
-    for (int v = 0; v < kVecs; ++v) acc.v[r][v] = _mm512_setzero_si512();
-  const int groups = w.k_pad / kGroupK;
-  const int8_t* wp = w.packed.data() + size_t(nb) * groups * kBlockN * kGroupK;
-  const uint8_t* xp = x.q.data() + size_t(m0) * x.k_pad;
+Accumulators<kR> accumulate(Accumulators<kR> acc, const uint8_t* x, size_t stride, const int8_t* wp,
+                            int groups) {
   for (int g = 0; g < groups; ++g) {
     __m512i wv[kVecs];
     for (int v = 0; v < kVecs; ++v)
       wv[v] = _mm512_loadu_si512(wp + (size_t(g) * kBlockN + 16 * v) * kGroupK);
     for (int r = 0; r < kR; ++r) {
       int32_t four;
-      std::memcpy(&four, xp + size_t(r) * x.k_pad + kGroupK * g, 4);
+      std::memcpy(&four, x + r * stride + kGroupK * g, 4);
       const __m512i xb = _mm512_set1_epi32(four);
       for (int v = 0; v < kVecs; ++v) acc.v[r][v] = dpbusd(acc.v[r][v], xb, wv[v]);
     }
@@ -45,57 +41,66 @@ Accumulators<kR> dots(const QuantizedRows& x, const QuantizedWeights& w, int m0,
   return acc;
 }
 
-// float(acc - sum128) * row scale, for row m0 + r and the 16 columns at col.
-// (maskz with all lanes: GCC 12's plain cvtepi32_ps trips -Wuninitialized in its own header.)
-inline __m512 scaled(__m512i acc, const QuantizedWeights& w, int col, float row_scale) {
-  return _mm512_mul_ps(
-      _mm512_maskz_cvtepi32_ps(0xFFFF,
-                               _mm512_sub_epi32(acc, _mm512_loadu_si512(w.sum128.data() + col))),
-      _mm512_set1_ps(row_scale));
+const int8_t* block_weights(const QuantizedWeights& w, int nb) {
+  return w.packed.data() + size_t(nb) * w.k_pad * kBlockN;
+}
+
+// float(acc - sum128) * row scale, for the 16 columns of `sum128`.
+// (maskz with all lanes: GCC 12's plain cvtepi32_ps trips -Wuninitialized in its header.)
+inline __m512 scaled(__m512i acc, __m512i sum128, float row_scale) {
+  return _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_sub_epi32(acc, sum128)),
+                       _mm512_set1_ps(row_scale));
 }
 
 template <int kR>
-void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
-                  int nb, float* y) {
+void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
+                  int m0, int nb, float* y) {
   const int n0 = nb * kBlockN;
-  Accumulators<kR> acc = dots<kR>(x, w, m0, nb);
-  __m512 sum[kR][kVecs];  // the main part's float term; spilled while the split part runs
-  for (int r = 0; r < kR; ++r)
-    for (int v = 0; v < kVecs; ++v)
-      sum[r][v] = scaled(acc.v[r][v], w, n0 + 16 * v, x.scale[m0 + r]);
-  if (split.x) {
-    acc = dots<kR>(*split.x, *split.w, m0, nb);
-    for (int r = 0; r < kR; ++r)
-      for (int v = 0; v < kVecs; ++v)
-        sum[r][v] = _mm512_add_ps(
-            sum[r][v], scaled(acc.v[r][v], *split.w, n0 + 16 * v, split.x->scale[m0 + r]));
+  Accumulators<kR> acc;
+  // The outlier part's float term. In memory, not in registers: the main
+  // part needs all 32 zmm while it runs.
+  alignas(64) float outlier_term[kR][kBlockN];
+  if (w_out) {
+    acc = accumulate<kR>(Accumulators<kR>{}, x.q_out.data() + size_t(m0) * x.outliers_pad,
+                         x.outliers_pad, block_weights(*w_out, nb), w_out->k_pad / kGroupK);
+    for (int v = 0; v < kVecs; ++v) {
+      const __m512i sum128 = _mm512_loadu_si512(w_out->sum128.data() + n0 + 16 * v);
+      for (int r = 0; r < kR; ++r)
+        _mm512_store_ps(&outlier_term[r][16 * v], scaled(acc.v[r][v], sum128, x.scale_out[m0 + r]));
+    }
   }
+  acc = accumulate<kR>(Accumulators<kR>{}, x.q.data() + size_t(m0) * x.k_pad, x.k_pad,
+                       block_weights(w, nb), w.k_pad / kGroupK);
   for (int v = 0; v < kVecs; ++v) {
     const int col = n0 + 16 * v;
     if (col >= w.n) break;
     const __mmask16 valid =
         w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
+    const __m512i sum128 = _mm512_loadu_si512(w.sum128.data() + col);
     const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
     const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
-    for (int r = 0; r < kR; ++r)
+    for (int r = 0; r < kR; ++r) {
+      __m512 sum = scaled(acc.v[r][v], sum128, x.scale[m0 + r]);
+      if (w_out) sum = _mm512_add_ps(sum, _mm512_load_ps(&outlier_term[r][16 * v]));
       _mm512_mask_storeu_ps(y + size_t(m0 + r) * w.n + col, valid,
-                            _mm512_add_ps(_mm512_mul_ps(sum[r][v], sw), bias));
+                            _mm512_add_ps(_mm512_mul_ps(sum, sw), bias));
+    }
   }
 }
 
-void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split, int m0,
-                  int m1, int nb, float* y) {
+void avx512_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
+                  int m0, int m1, int nb, float* y) {
   int m = m0;
-  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, split, m, nb, y);
+  for (; m + kRows <= m1; m += kRows) rows_x_block<kRows>(x, w, w_out, m, nb, y);
   switch (m1 - m) {
     case 3:
-      rows_x_block<3>(x, w, split, m, nb, y);
+      rows_x_block<3>(x, w, w_out, m, nb, y);
       break;
     case 2:
-      rows_x_block<2>(x, w, split, m, nb, y);
+      rows_x_block<2>(x, w, w_out, m, nb, y);
       break;
     case 1:
-      rows_x_block<1>(x, w, split, m, nb, y);
+      rows_x_block<1>(x, w, w_out, m, nb, y);
       break;
     default:
       break;

@@ -1,14 +1,15 @@
 #include "kernels/gemm/gemm.h"
 
+#include <optional>
 #include <stdexcept>
 
 namespace amanuensis::gemm {
 
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y, SplitPart split) {
+          float* y) {
   if (x.k != w.k) throw std::invalid_argument("gemm: activation width does not match the weights");
-  if (split.x && (split.x->k != split.w->k || split.x->m != x.m || split.w->n != w.n))
-    throw std::invalid_argument("gemm: the split part does not match the main product");
+  std::optional<QuantizedWeights> w_out;
+  if (!x.outlier_cols.empty()) w_out = gather_columns(w, x.outlier_cols);
   BlockFn fn = nullptr;
   switch (resolve_backend(backend)) {
     case Backend::kAvx512:
@@ -26,7 +27,7 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
   const int row_items = (x.m + kRowsPerItem - 1) / kRowsPerItem, col_items = w.n_pad / kBlockN;
   pool.parallel_for(row_items * col_items, [&](int item) {
     const int m0 = (item / col_items) * kRowsPerItem;
-    fn(x, w, split, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y);
+    fn(x, w, w_out ? &*w_out : nullptr, m0, std::min(x.m, m0 + kRowsPerItem), item % col_items, y);
   });
 }
 

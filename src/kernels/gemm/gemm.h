@@ -3,11 +3,13 @@
 //   x: int8 per row (token), symmetric, quantized on the fly, stored as
 //      u8 = q + 128 so that AVX-512 VNNI's u8 x s8 dot product applies; the
 //      extra 128 * sum_k W[n][k] is removed per column.
-//   acc = sum_k q_x[m][k] * q_w[n][k] (int32, exact)
+//   acc = sum_k q_x[m][k] * q_w[n][k]   (int32, exact)
 //   y = (float(acc) * s_x[m]) * s_w[n] + b[n]   (float32, this order, no FMA)
-// Optionally x comes in two parts over disjoint input channels, each with its
-// own per-row scale (outlier channels apart from the rest), sharing W's rows:
-//   y = (float(acc) * s_x[m] + float(acc2) * s_x2[m]) * s_w[n] + b[n]
+// Optionally a few "outlier" input channels of x are quantized apart, per row
+// with their own scale s_o[m], so that they no longer coarsen the others (in
+// the main part they are 0); their product shares W's rows:
+//   acc_o = sum_j q_o[m][j] * q_w[n][col_j]
+//   y = (float(acc) * s_x[m] + float(acc_o) * s_o[m]) * s_w[n] + b[n]
 // Every backend gives these bytes, for any thread count. See docs/gemm.md.
 #pragma once
 
@@ -20,8 +22,12 @@
 
 namespace amanuensis::gemm {
 
-inline constexpr int kBlockN = 64;  // weights are packed in blocks of 64 output channels
-inline constexpr int kGroupK = 4;   // and groups of 4 input channels (one 32-bit lane)
+inline constexpr int kBlockN = 64;   // weights are packed in blocks of 64 output channels
+inline constexpr int kGroupK = 4;    // and groups of 4 input channels (one 32-bit lane)
+inline constexpr int kMaxK = 16384;  // input channels (Whisper's widest is 5120)
+inline constexpr int kMaxOutliers = 64;
+// The AVX-512 kernel's unsigned partial sums (u8 up to 255) fit int32.
+static_assert(255LL * 127 * kMaxK < (1LL << 31));
 
 using ::amanuensis::Backend;
 
@@ -35,37 +41,37 @@ struct QuantizedWeights {
   std::vector<float> bias;            // [n_pad]
   int8_t at(int row, int col) const;  // q_w[row][col], from the packed layout
 };
-// weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite weights.
+// weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite
+// weights or k > kMaxK.
 QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k);
 
 struct QuantizedRows {
   int m = 0, k = 0, k_pad = 0;
-  std::vector<uint8_t> q;    // [m][k_pad], q + 128
+  std::vector<uint8_t> q;    // [m][k_pad], q + 128; outlier channels hold 128 (zero)
   std::vector<float> scale;  // [m]
+  // The outlier part, empty without outliers:
+  std::vector<int> outlier_cols;  // input channels, in this order
+  int outliers_pad = 0;           // outlier_cols.size() rounded up to kGroupK
+  std::vector<uint8_t> q_out;     // [m][outliers_pad], q + 128
+  std::vector<float> scale_out;   // [m]
 };
-// Per-row symmetric int8, identical bytes on every backend. Throws on non-finite
-// input. Columns with keep[c] == 0 are quantized as zeros (keep may be null).
+// Per-row symmetric int8, identical bytes on every backend. Throws on
+// non-finite input. outlier_cols: distinct input channels, at most kMaxOutliers.
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const uint8_t* keep = nullptr);
-
-// The second part of a split product: x2 [m][k2] and W's int8 columns for
-// those input channels (gather_columns), with W's scales.
-struct SplitPart {
-  const QuantizedRows* x = nullptr;
-  const QuantizedWeights* w = nullptr;
-};
+                   const std::vector<int>& outlier_cols = {});
 
 // W's int8 columns `cols`, packed as a [n][cols.size()] matrix with W's scales
-// and no bias.
+// and no bias: the weights of the outlier part.
 QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int>& cols);
 
 // y [m][n] float32.
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y, SplitPart split = {});
+          float* y);
 
 // Backend kernels for one block: rows [m0, m1) x one 64-column block nb.
-using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w, const SplitPart& split,
-                         int m0, int m1, int nb, float* y);
+// w_out = gather_columns(w, x.outlier_cols), or null without outliers.
+using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w,
+                         const QuantizedWeights* w_out, int m0, int m1, int nb, float* y);
 BlockFn reference_block_fn();
 BlockFn avx512_block_fn();
 BlockFn avx2_block_fn();

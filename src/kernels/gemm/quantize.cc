@@ -6,7 +6,6 @@
 #include <string>
 
 #include "kernels/gemm/gemm.h"
-#include "util/cpu_features.h"
 
 namespace amanuensis::gemm {
 namespace {
@@ -19,34 +18,42 @@ inline float round_even(float y) {
   return (y + kMagic) - kMagic;
 }
 
-// One row: returns false if a kept column holds a NaN or inf. Compiled for
-// several instruction sets (same IEEE operations, same bytes). The max is
-// taken over the bit patterns of |x|, which order like the values and make
-// non-finite values the largest: an integer reduction that vectorizes.
-__attribute__((target_clones("avx512f", "avx2", "default"))) bool quantize_row(
-    const float* row, int k, int k_pad, const uint8_t* keep, uint8_t* q, float* scale) {
+// max |row[c]| over the columns with keep[c] != 0 (keep may be null: all),
+// as the bits of a float: they order like the values and make NaN and inf the
+// largest, so the max is an integer reduction that vectorizes. The clones
+// (several instruction sets) do the same IEEE operations: the same bytes.
+__attribute__((target_clones("avx512f", "avx2", "default"))) uint32_t max_abs_bits(
+    const float* row, int k, const uint8_t* keep) {
   uint32_t max_bits = 0;
   for (int c = 0; c < k; ++c) {
     uint32_t bits;
     std::memcpy(&bits, &row[c], 4);
-    bits &= 0x7fffffffu & -uint32_t(keep[c]);
+    bits &= 0x7fffffffu & -uint32_t(keep ? keep[c] : 1);
     max_bits = bits > max_bits ? bits : max_bits;
   }
-  if (max_bits >= 0x7f800000u) return false;
-  float max_abs;
-  std::memcpy(&max_abs, &max_bits, 4);
-  *scale = max_abs / 127.0f;
-  const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+  return max_bits;
+}
+
+// q[c] = round(row[c] * inv) + 128, clamped to [1, 255]; 128 where keep[c] == 0
+// and in the padding up to k_pad.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void quantize_values(
+    const float* row, int k, int k_pad, const uint8_t* keep, float inv, uint8_t* q) {
   for (int c = 0; c < k; ++c) {
-    const float v = keep[c] ? row[c] : 0.0f;
+    const float v = !keep || keep[c] ? row[c] : 0.0f;
     float y = v * inv;
     y = y < -127.0f ? -127.0f : y;
     y = y > 127.0f ? 127.0f : y;
     q[c] = uint8_t(int(round_even(y)) + 128);
   }
   for (int c = k; c < k_pad; ++c) q[c] = 128;
-  return true;
 }
+
+float from_bits(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+constexpr uint32_t kNonFiniteBits = 0x7f800000u;
 
 }  // namespace
 
@@ -58,6 +65,10 @@ int8_t QuantizedWeights::at(int row, int col) const {
 
 QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k) {
   if (n < 1 || k < 1) throw std::invalid_argument("linear layer with an empty weight");
+  if (k > kMaxK)
+    throw std::invalid_argument("linear layer with " + std::to_string(k) +
+                                " inputs (the int8 GEMM takes at most " + std::to_string(kMaxK) +
+                                ")");
   QuantizedWeights w;
   w.n = n;
   w.k = k;
@@ -102,36 +113,71 @@ QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int
   g.scale = w.scale;
   g.sum128.assign(g.n_pad, 0);
   g.bias.assign(g.n_pad, 0.0f);
-  for (int r = 0; r < w.n; ++r) {
-    int32_t sum = 0;
+  const int groups = w.k_pad / kGroupK, g_groups = g.k_pad / kGroupK;
+  for (int nb = 0; nb < w.n_pad / kBlockN; ++nb)
     for (int j = 0; j < g.k; ++j) {
-      const int8_t q = w.at(r, cols[j]);
-      g.packed[((size_t(r / kBlockN) * (g.k_pad / kGroupK) + j / kGroupK) * kBlockN + r % kBlockN) *
-                   kGroupK +
-               j % kGroupK] = q;
-      sum += q;
+      const int8_t* src =
+          &w.packed[((size_t(nb) * groups + cols[j] / kGroupK) * kBlockN) * kGroupK +
+                    cols[j] % kGroupK];
+      int8_t* dst =
+          &g.packed[((size_t(nb) * g_groups + j / kGroupK) * kBlockN) * kGroupK + j % kGroupK];
+      for (int r = 0; r < kBlockN; ++r) {
+        dst[r * kGroupK] = src[r * kGroupK];
+        g.sum128[nb * kBlockN + r] += 128 * src[r * kGroupK];
+      }
     }
-    g.sum128[r] = 128 * sum;
-  }
   return g;
 }
 
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const uint8_t* keep) {
+                   const std::vector<int>& outlier_cols) {
+  if (k < 1 || k > kMaxK)
+    throw std::invalid_argument("gemm: " + std::to_string(k) + " input channels (at most " +
+                                std::to_string(kMaxK) + ")");
+  const int n_out = int(outlier_cols.size());
+  if (n_out > kMaxOutliers) throw std::invalid_argument("gemm: too many outlier channels");
+  std::vector<uint8_t> keep(n_out ? k : 0, 1);
+  for (int c : outlier_cols) {
+    if (c < 0 || c >= k || !keep[c])
+      throw std::invalid_argument("gemm: outlier channels must be distinct input channels");
+    keep[c] = 0;
+  }
   out.m = m;
   out.k = k;
   out.k_pad = round_up(k, kGroupK);
   out.q.resize(size_t(m) * out.k_pad);
   out.scale.resize(m);
-  constexpr int kRowsPerItem = 32;
+  out.outlier_cols = outlier_cols;
+  out.outliers_pad = round_up(n_out, kGroupK);
+  out.q_out.resize(size_t(m) * out.outliers_pad);
+  out.scale_out.resize(n_out ? m : 0);
+
   std::atomic<bool> finite{true};
-  const std::vector<uint8_t> all(keep ? 0 : k, 1);
-  if (!keep) keep = all.data();
+  auto quantize_row = [&](int r) {
+    const float* row = x + size_t(r) * k;
+    const uint32_t main_bits = max_abs_bits(row, k, n_out ? keep.data() : nullptr);
+    float outliers[kMaxOutliers];
+    for (int j = 0; j < n_out; ++j) outliers[j] = row[outlier_cols[j]];
+    const uint32_t out_bits = max_abs_bits(outliers, n_out, nullptr);
+    if (main_bits >= kNonFiniteBits || out_bits >= kNonFiniteBits) {
+      finite = false;
+      return;
+    }
+    const float main_max = from_bits(main_bits), out_max = from_bits(out_bits);
+    out.scale[r] = main_max / 127.0f;
+    quantize_values(row, k, out.k_pad, n_out ? keep.data() : nullptr,
+                    main_max > 0 ? 127.0f / main_max : 0.0f, out.q.data() + size_t(r) * out.k_pad);
+    if (n_out) {
+      out.scale_out[r] = out_max / 127.0f;
+      quantize_values(outliers, n_out, out.outliers_pad, nullptr,
+                      out_max > 0 ? 127.0f / out_max : 0.0f,
+                      out.q_out.data() + size_t(r) * out.outliers_pad);
+    }
+  };
+  constexpr int kRowsPerItem = 32;
   pool.parallel_for((m + kRowsPerItem - 1) / kRowsPerItem, [&](int item) {
     for (int r = item * kRowsPerItem; r < std::min(m, (item + 1) * kRowsPerItem); ++r)
-      if (!quantize_row(x + size_t(r) * k, k, out.k_pad, keep, out.q.data() + size_t(r) * out.k_pad,
-                        &out.scale[r]))
-        finite = false;
+      quantize_row(r);
   });
   if (!finite) throw std::invalid_argument("activations have non-finite values");
 }
