@@ -41,15 +41,30 @@ AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
 }
 
+// Sum of x[0, n) in kLanes interleaved partial sums, added up in a fixed
+// order: the loop vectorizes (each lane is its own chain) and every clone
+// adds in the same order, so the bytes do not depend on the instruction set.
+constexpr int kLanes = 16;
+inline float lane_sum(const float (&lanes)[kLanes]) {
+  float total = 0;
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
 AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma, const float* beta,
                                       float* yr) {
   constexpr float kEps = 1e-5f;
-  float sum = 0;
-  for (int c = 0; c < d; ++c) sum += xr[c];
-  const float mean = sum / float(d);
-  float var = 0;
-  for (int c = 0; c < d; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-  const float inv = 1.0f / std::sqrt(var / float(d) + kEps);
+  const int body = d / kLanes * kLanes;
+  float lanes[kLanes] = {};
+  for (int c = 0; c < body; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += xr[c + l];
+  for (int c = body; c < d; ++c) lanes[c - body] += xr[c];
+  const float mean = lane_sum(lanes) / float(d);
+  for (float& l : lanes) l = 0;
+  for (int c = 0; c < body; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += (xr[c + l] - mean) * (xr[c + l] - mean);
+  for (int c = body; c < d; ++c) lanes[c - body] += (xr[c] - mean) * (xr[c] - mean);
+  const float inv = 1.0f / std::sqrt(lane_sum(lanes) / float(d) + kEps);
   for (int c = 0; c < d; ++c) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
 }
 
