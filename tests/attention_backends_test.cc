@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/attention/attention.h"
@@ -119,6 +120,63 @@ TEST(Quantize, RejectsBadInputs) {
   in.q[0] = 1e30f;
   EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
                std::invalid_argument);
+}
+
+TEST(Quantize, NamesTheFirstNonFiniteValue) {
+  Inputs in = make_inputs(3, 20, 20, 1, 2);
+  in.v[2 * 20 * kHeadDim + 5] = INFINITY;       // head 2
+  in.v[1 * 20 * kHeadDim + 7] = std::nanf("");  // head 1: the first in flat order
+  ThreadPool pool(2);
+  try {
+    quantize_attention(in.q.data(), in.k.data(), in.v.data(), 3, 20, 20, false, 0, &pool);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(
+        e.what(),
+        ("V has a non-finite value at flat index " + std::to_string(20 * kHeadDim + 7)).c_str());
+  }
+}
+
+// The encoder's layout: Q, K, V as views of one [T][3][heads][64] tensor and
+// the output written as [T][heads][64]. Same bytes as the packed tensors.
+TEST(Quantize, StridedViewsGiveThePackedBytes) {
+  const int heads = 3, t = 70;
+  const Inputs in = make_inputs(heads, t, t, 1.5f, 12);
+  std::vector<float> qkv(size_t(t) * 3 * heads * kHeadDim);
+  const size_t row = size_t(3) * heads * kHeadDim;
+  for (int part = 0; part < 3; ++part)
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < t; ++i)
+        for (int c = 0; c < kHeadDim; ++c)
+          qkv[i * row + (part * heads + h) * kHeadDim + c] =
+              (part == 0   ? in.q
+               : part == 1 ? in.k
+                           : in.v)[(size_t(h) * t + i) * kHeadDim + c];
+  const QuantizedAttention packed =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), heads, t, t, false);
+  const HeadsIn q{qkv.data(), kHeadDim, row}, k{qkv.data() + heads * kHeadDim, kHeadDim, row},
+      v{qkv.data() + 2 * heads * kHeadDim, kHeadDim, row};
+  ThreadPool pool(2);
+  const QuantizedAttention strided = quantize_attention(q, k, v, heads, t, t, false, 0, &pool);
+  EXPECT_EQ(packed.q, strided.q);
+  EXPECT_EQ(packed.k, strided.k);
+  EXPECT_EQ(packed.v_t, strided.v_t);
+  EXPECT_EQ(packed.q_mul, strided.q_mul);
+  EXPECT_EQ(packed.k_mul, strided.k_mul);
+  EXPECT_EQ(packed.k_sum128, strided.k_sum128);
+  EXPECT_EQ(packed.logit_shift, strided.logit_shift);
+  EXPECT_EQ(packed.v_scale, strided.v_scale);
+  EXPECT_EQ(packed.v_mean, strided.v_mean);
+
+  const std::vector<float> expected = run(packed, Backend::kAuto, 64, 2);
+  std::vector<float> rows(size_t(t) * heads * kHeadDim);
+  run_attention(strided, Backend::kAuto, 64, pool,
+                HeadsOut{rows.data(), kHeadDim, heads * kHeadDim});
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < t; ++i)
+      ASSERT_EQ(0, std::memcmp(&rows[(size_t(i) * heads + h) * kHeadDim],
+                               &expected[(size_t(h) * t + i) * kHeadDim], kHeadDim * sizeof(float)))
+          << h << " " << i;
 }
 
 TEST(Quantize, KeyMeanRemovalLeavesAttentionUnchanged) {

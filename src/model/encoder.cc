@@ -60,15 +60,14 @@ std::vector<float> conv3(const float* in, int channels, int len, int stride, con
   return out;
 }
 
-void attention_f32(const float* q, const float* k, const float* v, int heads, int len, float* out,
-                   ThreadPool& pool) {
+void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads, int len,
+                   attn::HeadsOut out, ThreadPool& pool) {
   openblas_set_num_threads(1);
   const float scale = 1.0f / std::sqrt(float(kHeadDim));
   pool.parallel_for(heads, [&](int h) {
-    const size_t off = size_t(h) * len * kHeadDim;
     std::vector<float> s(size_t(len) * len);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, kHeadDim, scale, q + off,
-                kHeadDim, k + off, kHeadDim, 0.0f, s.data(), len);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, kHeadDim, scale, q.row(h, 0),
+                int(q.row_stride), k.row(h, 0), int(k.row_stride), 0.0f, s.data(), len);
     for (int i = 0; i < len; ++i) {
       float* row = s.data() + size_t(i) * len;
       float mx = row[0];
@@ -79,7 +78,7 @@ void attention_f32(const float* q, const float* k, const float* v, int heads, in
       for (int j = 0; j < len; ++j) row[j] *= inv;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, kHeadDim, len, 1.0f, s.data(), len,
-                v + off, kHeadDim, 0.0f, out + off, kHeadDim);
+                v.row(h, 0), int(v.row_stride), 0.0f, out.row(h, 0), int(out.row_stride));
   });
 }
 
@@ -101,6 +100,19 @@ std::vector<float> column_max_abs(const float* x, int rows, int k, ThreadPool& p
   for (int item = 0; item < items; ++item)
     for (int c = 0; c < k; ++c) out[c] = std::max(out[c], partial[size_t(item) * k + c]);
   return out;
+}
+
+// Hands the observer packed [heads][n][64] copies of q, k and v.
+void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::HeadsIn q,
+                   attn::HeadsIn k, attn::HeadsIn v, int heads, int n) {
+  std::vector<float> packed(size_t(3) * heads * n * kHeadDim);
+  float* dst = packed.data();
+  for (const attn::HeadsIn& x : {q, k, v})
+    for (int h = 0; h < heads; ++h)
+      for (int t = 0; t < n; ++t, dst += kHeadDim) std::copy_n(x.row(h, t), kHeadDim, dst);
+  const float* p = packed.data();
+  const size_t part = size_t(heads) * n * kHeadDim;
+  observe(layer, p, p + part, p + 2 * part);
 }
 
 }  // namespace
@@ -174,8 +186,8 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
   add_inplace(x.data(), w.positions.data(), x.size(), pool);
   clock.charge(&EncoderTimings::conv);
 
-  std::vector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), heads_in(size_t(3) * n * d),
-      att(size_t(n) * d), att_rows(size_t(n) * d), proj(size_t(n) * d), mlp(size_t(n) * 4 * d);
+  std::vector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), att(size_t(n) * d),
+      proj(size_t(n) * d), mlp(size_t(n) * 4 * d);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const EncoderLayerWeights& l = w.layers[li];
     const LayerOps& ops = layers_[li];
@@ -183,29 +195,22 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
     clock.charge(&EncoderTimings::other);
     ops.qkv.apply(ln.data(), n, qkv.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    // [n][3][heads][64] -> q, k, v as [heads][n][64]
-    for (int t = 0; t < n; ++t)
-      for (int part = 0; part < 3; ++part)
-        for (int hh = 0; hh < heads; ++hh)
-          std::copy_n(&qkv[(size_t(t) * 3 + part) * d + hh * kHeadDim], kHeadDim,
-                      &heads_in[((size_t(part) * heads + hh) * n + t) * kHeadDim]);
-    const float *q = heads_in.data(), *k = q + size_t(n) * d, *v = k + size_t(n) * d;
-    if (observe) observe(int(li), q, k, v);
-    clock.charge(&EncoderTimings::other);
+    // Q, K and V are views of qkv [n][3][heads][64]; the attention writes its
+    // output [n][heads][64] straight into att.
+    const size_t row = size_t(3) * d;
+    const attn::HeadsIn q{qkv.data(), kHeadDim, row}, k{qkv.data() + d, kHeadDim, row},
+        v{qkv.data() + 2 * d, kHeadDim, row};
+    const attn::HeadsOut out{att.data(), kHeadDim, size_t(d)};
+    if (observe) observe_heads(observe, int(li), q, k, v, heads, n);
     if (precision_ == Precision::kFp32) {
-      attention_f32(q, k, v, heads, n, att.data(), pool);
+      attention_f32(q, k, v, heads, n, out, pool);
     } else {
       const attn::QuantizedAttention p =
           attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool);
-      attn::run_attention(p, backend_, attn::kMaxTile, pool, att.data());
+      attn::run_attention(p, backend_, attn::kMaxTile, pool, out);
     }
     clock.charge(&EncoderTimings::attention);
-    for (int hh = 0; hh < heads; ++hh)
-      for (int t = 0; t < n; ++t)
-        std::copy_n(&att[(size_t(hh) * n + t) * kHeadDim], kHeadDim,
-                    &att_rows[size_t(t) * d + hh * kHeadDim]);
-    clock.charge(&EncoderTimings::other);
-    ops.attn_out.apply(att_rows.data(), n, proj.data(), pool);
+    ops.attn_out.apply(att.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     add_inplace(x.data(), proj.data(), x.size(), pool);
     layer_norm(x.data(), n, d, l.mlp_ln, ln.data(), pool);

@@ -12,7 +12,7 @@ bool is_valid_tile(int tile) {
 }
 
 void run_attention(const QuantizedAttention& p, Backend backend, int tile, ThreadPool& pool,
-                   float* out) {
+                   HeadsOut out) {
   if (!is_valid_tile(tile)) throw std::invalid_argument("tile must be 16, 32 or 64");
   TileFn fn = nullptr;
   switch (resolve_backend(backend)) {
@@ -31,8 +31,7 @@ void run_attention(const QuantizedAttention& p, Backend backend, int tile, Threa
     const int h = item / q_tiles, q0 = (item % q_tiles) * tile;
     TileResult r;
     fn(p, h, q0, r);
-    finalize_f32(p, h, std::min(tile, p.q_len - q0), r,
-                 out + (size_t(h) * p.q_len + q0) * kHeadDim);
+    finalize_f32(p, h, std::min(tile, p.q_len - q0), r, out.row(h, q0), out.row_stride);
   });
 }
 

@@ -16,6 +16,10 @@ bool is_valid_tile(int tile);
 
 // out: float [heads][q_len][64]. Identical bytes for every backend and pool size.
 void run_attention(const QuantizedAttention& p, Backend backend, int tile, ThreadPool& pool,
-                   float* out);
+                   HeadsOut out);
+inline void run_attention(const QuantizedAttention& p, Backend backend, int tile, ThreadPool& pool,
+                          float* out) {
+  run_attention(p, backend, tile, pool, contiguous_heads(out, p.q_len));
+}
 
 }  // namespace amanuensis::attn

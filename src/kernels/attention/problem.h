@@ -40,12 +40,36 @@ struct QuantizedAttention {
   int keys_visible(int i) const;
 };
 
-// Float tensors are [heads][len][64], row-major. Throws std::invalid_argument
-// on bad shapes, non-finite values or logit scales out of the integer range.
-// softmax_scale <= 0 means 1/sqrt(64). Heads are split over `pool` if given.
-QuantizedAttention quantize_attention(const float* q, const float* k, const float* v, int heads,
-                                      int q_len, int kv_len, bool causal, float softmax_scale = 0,
+// A float tensor [heads][len][64] anywhere in memory: element (h, t, c) is at
+// data[h * head_stride + t * row_stride + c]. The encoder's Q, K and V are
+// views into its [len][3][heads][64] projection, so nothing is copied.
+template <typename T>
+struct Heads {
+  T* data = nullptr;
+  size_t head_stride = 0, row_stride = 0;
+  T* row(int h, int t) const { return data + h * head_stride + t * row_stride; }
+};
+using HeadsIn = Heads<const float>;
+using HeadsOut = Heads<float>;
+template <typename T>
+Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
+  return {data, size_t(len) * kHeadDim, size_t(kHeadDim)};
+}
+
+// Throws std::invalid_argument on bad shapes, non-finite values or logit
+// scales out of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
+// are split over `pool` if given.
+QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
+                                      int kv_len, bool causal, float softmax_scale = 0,
                                       ThreadPool* pool = nullptr);
+// The same for packed [heads][len][64] tensors.
+inline QuantizedAttention quantize_attention(const float* q, const float* k, const float* v,
+                                             int heads, int q_len, int kv_len, bool causal,
+                                             float softmax_scale = 0, ThreadPool* pool = nullptr) {
+  return quantize_attention(contiguous_heads(q, q_len), contiguous_heads(k, kv_len),
+                            contiguous_heads(v, kv_len), heads, q_len, kv_len, causal,
+                            softmax_scale, pool);
+}
 
 // The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].
 // Every backend must produce exactly these integers.
@@ -54,8 +78,10 @@ struct TileResult {
   int32_t l[kMaxTile];
 };
 
-// Output for the first `rows` rows of a tile of head h: float [rows][64].
-void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out);
+// Output for the first `rows` rows of a tile of head h: float [rows][64],
+// rows `row_stride` floats apart.
+void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out,
+                  size_t row_stride = kHeadDim);
 // Int8 output with one scale: round(o / out_scale), clamped to [-127, 127].
 void finalize_i8(const QuantizedAttention& p, int h, int rows, const TileResult& r, float out_scale,
                  int8_t* out);

@@ -1,7 +1,9 @@
 // Float -> integer problem: the only place with floating point before the
 // tile loop. Shared by every backend, so every backend sees the same bytes.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -12,58 +14,104 @@ namespace {
 
 constexpr double kLog2E = 1.4426950408889634;
 
+// The loops over a head's rows are compiled for several instruction sets and
+// picked at load time: element-wise IEEE operations and exact maxima, in the
+// same order in every clone, so the bytes do not depend on the CPU.
+#define AMANUENSIS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 // Symmetric int8 scale for values of magnitude <= max_abs (0 for all-zero data).
 float scale_for(float max_abs) { return max_abs / 127.0f; }
 float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
 
 // Round half to even, as nearbyint in the default mode, without a libm call:
 // adding and removing 1.5 * 2^23 rounds any |y| < 2^22 to an integer.
-int8_t quantize_one(float x, float inv_scale) {
+// Ternaries, not std::clamp, so that the loops around it vectorize.
+inline int8_t quantize_one(float x, float inv_scale) {
   constexpr float kRoundMagic = 12582912.0f;
-  const float y = std::clamp(x * inv_scale, -127.0f, 127.0f);
+  float y = x * inv_scale;
+  y = y < -127.0f ? -127.0f : y;
+  y = y > 127.0f ? 127.0f : y;
   return static_cast<int8_t>((y + kRoundMagic) - kRoundMagic);
 }
 
-void check_finite(const float* x, size_t n, const char* name) {
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) {
-      throw std::invalid_argument(std::string(name) + " has a non-finite value at flat index " +
-                                  std::to_string(i));
+// True if every value of `len` rows of 64 is finite (exponent bits not all ones).
+AMANUENSIS_CLONES bool rows_finite(const float* x, size_t stride, int len) {
+  uint32_t bad = 0;
+  for (int t = 0; t < len; ++t)
+    for (int c = 0; c < kHeadDim; ++c) {
+      uint32_t bits;
+      std::memcpy(&bits, &x[t * stride + c], 4);
+      bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
     }
+  return bad == 0;
+}
+
+// mean[c] over `len` rows, summed in float64 in row order.
+AMANUENSIS_CLONES void channel_mean(const float* x, size_t stride, int len, float* mean) {
+  double sum[kHeadDim] = {};
+  for (int t = 0; t < len; ++t)
+    for (int c = 0; c < kHeadDim; ++c) sum[c] += x[t * stride + c];
+  for (int c = 0; c < kHeadDim; ++c) mean[c] = static_cast<float>(sum[c] / len);
+}
+
+// max_abs[c] = max over rows of |x[c] - offset[c]|.
+AMANUENSIS_CLONES void channel_max_abs(const float* x, size_t stride, int len, const float* offset,
+                                       float* max_abs) {
+  for (int c = 0; c < kHeadDim; ++c) max_abs[c] = 0;
+  for (int t = 0; t < len; ++t)
+    for (int c = 0; c < kHeadDim; ++c) {
+      const float a = std::fabs(x[t * stride + c] - offset[c]);
+      max_abs[c] = a > max_abs[c] ? a : max_abs[c];
+    }
+}
+
+// Symmetric per-token int8 of (x - offset) * factor into dst [len][64]; the
+// scale of each row into scales. The row max is taken over the bit patterns
+// of |y| (they order like the finite values): an integer reduction that
+// vectorizes.
+AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, const float* offset,
+                                       const float* factor, int8_t* dst, float* scales) {
+  for (int t = 0; t < len; ++t) {
+    float row[kHeadDim];
+    uint32_t max_bits = 0;
+    for (int c = 0; c < kHeadDim; ++c) {
+      row[c] = (x[t * stride + c] - offset[c]) * factor[c];
+      uint32_t bits;
+      std::memcpy(&bits, &row[c], 4);
+      bits &= 0x7fffffffu;
+      max_bits = bits > max_bits ? bits : max_bits;
+    }
+    float max_abs;
+    std::memcpy(&max_abs, &max_bits, 4);
+    scales[t] = scale_for(max_abs);
+    const float inv = inverse(scales[t]);
+    for (int c = 0; c < kHeadDim; ++c) dst[t * kHeadDim + c] = quantize_one(row[c], inv);
   }
 }
 
-// Symmetric per-token int8 of rows [len][64] (times `smooth` per channel) into
-// dst [len][64]; returns the scale of each row.
-std::vector<float> quantize_rows(const float* src, int len, const float* mean, const float* smooth,
-                                 int8_t* dst) {
-  std::vector<float> scales(len);
-  for (int r = 0; r < len; ++r) {
-    float row[kHeadDim];
-    float max_abs = 0;
-    for (int c = 0; c < kHeadDim; ++c) {
-      row[c] = (src[r * kHeadDim + c] - (mean ? mean[c] : 0.0f)) * smooth[c];
-      max_abs = std::max(max_abs, std::fabs(row[c]));
-    }
-    scales[r] = scale_for(max_abs);
-    const float inv = inverse(scales[r]);
-    for (int c = 0; c < kHeadDim; ++c) dst[r * kHeadDim + c] = quantize_one(row[c], inv);
-  }
-  return scales;
+// Per-channel int8 of x - mean into dst [len][64].
+AMANUENSIS_CLONES void quantize_channels(const float* x, size_t stride, int len, const float* mean,
+                                         const float* inv, int8_t* dst) {
+  for (int t = 0; t < len; ++t)
+    for (int c = 0; c < kHeadDim; ++c)
+      dst[t * kHeadDim + c] = quantize_one(x[t * stride + c] - mean[c], inv[c]);
+}
+
+// The error for the first non-finite value, by its flat index in [heads][len][64].
+void throw_if_non_finite(HeadsIn x, int heads, int len, const char* name) {
+  for (int h = 0; h < heads; ++h)
+    for (int t = 0; t < len; ++t)
+      for (int c = 0; c < kHeadDim; ++c)
+        if (!std::isfinite(x.row(h, t)[c])) {
+          throw std::invalid_argument(std::string(name) + " has a non-finite value at flat index " +
+                                      std::to_string((size_t(h) * len + t) * kHeadDim + c));
+        }
 }
 
 // Per-channel factors c with q.k = (q*c).(k/c): they balance each channel's
 // range between Q and K, so that an outlier channel of K does not eat the
 // resolution of every other channel (SmoothQuant's migration, exact here).
-void smoothing_factors(const float* q, int q_len, const float* k, int kv_len, const float* k_mean,
-                       float* q_factor, float* k_factor) {
-  float q_max[kHeadDim] = {}, k_max[kHeadDim] = {};
-  for (int i = 0; i < q_len; ++i)
-    for (int c = 0; c < kHeadDim; ++c)
-      q_max[c] = std::max(q_max[c], std::fabs(q[i * kHeadDim + c]));
-  for (int j = 0; j < kv_len; ++j)
-    for (int c = 0; c < kHeadDim; ++c)
-      k_max[c] = std::max(k_max[c], std::fabs(k[j * kHeadDim + c] - k_mean[c]));
+void smoothing_factors(const float* q_max, const float* k_max, float* q_factor, float* k_factor) {
   for (int c = 0; c < kHeadDim; ++c) {
     const double f =
         q_max[c] > 0 && k_max[c] > 0 ? std::sqrt(double(k_max[c]) / double(q_max[c])) : 1.0;
@@ -95,13 +143,6 @@ void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector
     k_mul[j] = int32_t(std::lround(std::ldexp(double(k_scales[j]) * to_logit, shift)));
 }
 
-void channel_mean(const float* x, int len, float* mean) {
-  double sum[kHeadDim] = {};
-  for (int r = 0; r < len; ++r)
-    for (int c = 0; c < kHeadDim; ++c) sum[c] += x[r * kHeadDim + c];
-  for (int c = 0; c < kHeadDim; ++c) mean[c] = static_cast<float>(sum[c] / len);
-}
-
 }  // namespace
 
 int QuantizedAttention::keys_visible(int i) const {
@@ -109,8 +150,8 @@ int QuantizedAttention::keys_visible(int i) const {
   return std::min(kv_len, i + (kv_len - q_len) + 1);
 }
 
-QuantizedAttention quantize_attention(const float* q, const float* k, const float* v, int heads,
-                                      int q_len, int kv_len, bool causal, float softmax_scale,
+QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
+                                      int kv_len, bool causal, float softmax_scale,
                                       ThreadPool* pool) {
   if (heads < 1) throw std::invalid_argument("attention needs at least one head");
   if (q_len < 1 || kv_len < 1) throw std::invalid_argument("attention needs T >= 1 (got T = 0)");
@@ -123,9 +164,6 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
     throw std::invalid_argument("causal attention needs at least as many keys as queries");
   if (softmax_scale <= 0) softmax_scale = 1.0f / std::sqrt(float(kHeadDim));
   if (!std::isfinite(softmax_scale)) throw std::invalid_argument("softmax scale is not finite");
-  check_finite(q, size_t(heads) * q_len * kHeadDim, "Q");
-  check_finite(k, size_t(heads) * kv_len * kHeadDim, "K");
-  check_finite(v, size_t(heads) * kv_len * kHeadDim, "V");
 
   QuantizedAttention p;
   p.heads = heads;
@@ -144,19 +182,27 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
   p.k_mul.assign(size_t(heads) * p.kv_pad, 0);
   p.logit_shift.assign(heads, kLogitMaxShift);
 
+  std::atomic<bool> non_finite{false};
   auto quantize_head = [&](int h) {
-    const float* qh = q + size_t(h) * q_len * kHeadDim;
-    const float* kh = k + size_t(h) * kv_len * kHeadDim;
-    const float* vh = v + size_t(h) * kv_len * kHeadDim;
-
+    const float *qh = q.row(h, 0), *kh = k.row(h, 0), *vh = v.row(h, 0);
+    if (!rows_finite(qh, q.row_stride, q_len) || !rows_finite(kh, k.row_stride, kv_len) ||
+        !rows_finite(vh, v.row_stride, kv_len)) {
+      non_finite = true;
+      return;
+    }
     // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
-    float k_mean[kHeadDim], q_smooth[kHeadDim], k_smooth[kHeadDim];
-    channel_mean(kh, kv_len, k_mean);
-    smoothing_factors(qh, q_len, kh, kv_len, k_mean, q_smooth, k_smooth);
+    const float zeros[kHeadDim] = {};
+    float k_mean[kHeadDim], q_max[kHeadDim], k_max[kHeadDim], q_smooth[kHeadDim],
+        k_smooth[kHeadDim];
+    channel_mean(kh, k.row_stride, kv_len, k_mean);
+    channel_max_abs(qh, q.row_stride, q_len, zeros, q_max);
+    channel_max_abs(kh, k.row_stride, kv_len, k_mean, k_max);
+    smoothing_factors(q_max, k_max, q_smooth, k_smooth);
+    std::vector<float> q_scales(q_len), k_scales(kv_len);
     int8_t* kq = p.k.data() + size_t(h) * p.kv_pad * kHeadDim;
-    const std::vector<float> q_scales =
-        quantize_rows(qh, q_len, nullptr, q_smooth, p.q.data() + size_t(h) * p.q_pad * kHeadDim);
-    const std::vector<float> k_scales = quantize_rows(kh, kv_len, k_mean, k_smooth, kq);
+    quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth,
+                    p.q.data() + size_t(h) * p.q_pad * kHeadDim, q_scales.data());
+    quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, kq, k_scales.data());
     for (int j = 0; j < kv_len; ++j) {
       int32_t sum = 0;
       for (int c = 0; c < kHeadDim; ++c) sum += kq[j * kHeadDim + c];
@@ -166,39 +212,45 @@ QuantizedAttention quantize_attention(const float* q, const float* k, const floa
                           p.k_mul.data() + size_t(h) * p.kv_pad, p.logit_shift[h]);
 
     // V: per channel over all keys, mean removed (softmax weights sum to one,
-    // so the mean is added back exactly after normalization).
+    // so the mean is added back exactly after normalization); quantized
+    // row-major, then transposed to the kernel's channel-major layout.
     float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
     float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
-    channel_mean(vh, kv_len, v_mean);
-    int8_t* vt = p.v_t.data() + size_t(h) * kHeadDim * p.kv_pad;
-    float max_abs[kHeadDim] = {}, inv[kHeadDim];
-    for (int j = 0; j < kv_len; ++j)
-      for (int c = 0; c < kHeadDim; ++c)
-        max_abs[c] = std::max(max_abs[c], std::fabs(vh[j * kHeadDim + c] - v_mean[c]));
+    float max_abs[kHeadDim], inv[kHeadDim];
+    channel_mean(vh, v.row_stride, kv_len, v_mean);
+    channel_max_abs(vh, v.row_stride, kv_len, v_mean, max_abs);
     for (int c = 0; c < kHeadDim; ++c) {
       v_scale[c] = scale_for(max_abs[c]);
       inv[c] = inverse(v_scale[c]);
     }
+    std::vector<int8_t> rows(size_t(kv_len) * kHeadDim);
+    quantize_channels(vh, v.row_stride, kv_len, v_mean, inv, rows.data());
+    int8_t* vt = p.v_t.data() + size_t(h) * kHeadDim * p.kv_pad;
     for (int j = 0; j < kv_len; ++j)
-      for (int c = 0; c < kHeadDim; ++c)
-        vt[size_t(c) * p.kv_pad + j] = quantize_one(vh[j * kHeadDim + c] - v_mean[c], inv[c]);
+      for (int c = 0; c < kHeadDim; ++c) vt[size_t(c) * p.kv_pad + j] = rows[j * kHeadDim + c];
   };
   if (pool) {
     pool->parallel_for(heads, quantize_head);
   } else {
     for (int h = 0; h < heads; ++h) quantize_head(h);
   }
+  if (non_finite) {  // name the first bad value, as a serial scan finds it
+    throw_if_non_finite(q, heads, q_len, "Q");
+    throw_if_non_finite(k, heads, kv_len, "K");
+    throw_if_non_finite(v, heads, kv_len, "V");
+  }
   return p;
 }
 
-void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out) {
+void finalize_f32(const QuantizedAttention& p, int h, int rows, const TileResult& r, float* out,
+                  size_t row_stride) {
   const float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
   const float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
   for (int i = 0; i < rows; ++i) {
     // acc counts P8 units, l counts P16 units: P8 = P16 / 2^8.
     const double inv_l = double(1 << kP16ToP8Shift) / double(r.l[i]);
     for (int c = 0; c < kHeadDim; ++c)
-      out[i * kHeadDim + c] =
+      out[i * row_stride + c] =
           static_cast<float>(double(r.acc[i][c]) * double(v_scale[c]) * inv_l + double(v_mean[c]));
   }
 }
