@@ -224,5 +224,19 @@ TEST(Mel, ClampUsesTheWholeInput) {
   EXPECT_NE(log_mel_spectrogram(x, 80, kChunkFrames).data, first.data);
 }
 
+TEST(Mel, ThreadCountDoesNotChangeTheBytes) {
+  std::vector<float> x = sine(440, 16000, 41, 0.5);  // longer than a window
+  x[12345] = 1.0f;
+  for (const size_t len : {size_t(0), size_t(1), size_t(3333), x.size()}) {
+    const std::vector<float> part(x.begin(), x.begin() + len);
+    const LogMel serial = log_mel_spectrogram(part, 80, kChunkFrames);
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      EXPECT_EQ(log_mel_spectrogram(part, 80, kChunkFrames, &pool).data, serial.data)
+          << len << " " << threads;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace amanuensis::audio

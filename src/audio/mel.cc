@@ -80,7 +80,8 @@ std::vector<double> mel_filterbank(int n_mels) {
   return fb;
 }
 
-LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_t keep_frames) {
+LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_t keep_frames,
+                           ThreadPool* pool) {
   const std::vector<double> fb = mel_filterbank(n_mels);
   // Each triangle's non-zero bins, to skip the zeros of the [n_mels, kNFreqs] product.
   std::vector<std::pair<int, int>> span(size_t(n_mels), {0, 0});
@@ -107,20 +108,40 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
     i = std::abs(i);
     return i < n ? samples[size_t(i)] : 0.0;
   };
+  // A frame that starts past the end of the audio sees only the zero padding:
+  // its mel energies are 0 and their logs exactly log10(1e-10).
+  const int64_t first_silent = std::clamp<int64_t>((n + kNFft / 2 + kHop - 1) / kHop, 0, frames);
+  const double silent_log = std::log10(1e-10);  // the loop's own expression for e = 0
   const Fft400& fft = Fft400::get();
-  double frame[kNFft], power[kNFreqs], max_log = -HUGE_VAL;
-  for (int64_t t = 0; t < frames; ++t) {
-    for (int j = 0; j < kNFft; ++j) frame[j] = at(t * kHop + j - kNFft / 2) * window[j];
-    fft.power(frame, power);
-    for (int m = 0; m < n_mels; ++m) {
-      const double* row = &fb[size_t(m) * kNFreqs];
-      double e = 0;
-      for (int k = span[size_t(m)].first; k < span[size_t(m)].second; ++k) e += row[k] * power[k];
-      const double log_e = std::log10(std::max(e, 1e-10));
-      max_log = std::max(max_log, log_e);
-      if (t < out.frames) out.data[size_t(m) * size_t(out.frames) + size_t(t)] = float(log_e);
+  constexpr int kFramesPerItem = 64;
+  const int items = int((first_silent + kFramesPerItem - 1) / kFramesPerItem);
+  std::vector<double> item_max(size_t(items), -HUGE_VAL);
+  auto frames_of = [&](int item) {
+    double frame[kNFft], power[kNFreqs];
+    const int64_t t1 = std::min(first_silent, int64_t(item + 1) * kFramesPerItem);
+    for (int64_t t = int64_t(item) * kFramesPerItem; t < t1; ++t) {
+      for (int j = 0; j < kNFft; ++j) frame[j] = at(t * kHop + j - kNFft / 2) * window[j];
+      fft.power(frame, power);
+      for (int m = 0; m < n_mels; ++m) {
+        const double* row = &fb[size_t(m) * kNFreqs];
+        double e = 0;
+        for (int k = span[size_t(m)].first; k < span[size_t(m)].second; ++k) e += row[k] * power[k];
+        const double log_e = std::log10(std::max(e, 1e-10));
+        item_max[size_t(item)] = std::max(item_max[size_t(item)], log_e);
+        if (t < out.frames) out.data[size_t(m) * size_t(out.frames) + size_t(t)] = float(log_e);
+      }
     }
+  };
+  if (pool) {
+    pool->parallel_for(items, frames_of);
+  } else {
+    for (int item = 0; item < items; ++item) frames_of(item);
   }
+  double max_log = first_silent < frames ? silent_log : -HUGE_VAL;
+  for (double m : item_max) max_log = std::max(max_log, m);  // exact: any order
+  for (int64_t t = first_silent; t < out.frames; ++t)
+    for (int m = 0; m < n_mels; ++m)
+      out.data[size_t(m) * size_t(out.frames) + size_t(t)] = float(silent_log);
   const double floor = max_log - 8;
   for (float& v : out.data) v = float((std::max(double(v), floor) + 4) / 4);
   return out;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "audio/decode.h"
+#include "util/thread_pool.h"
 
 namespace amanuensis::audio {
 
@@ -41,8 +42,10 @@ std::vector<double> mel_filterbank(int n_mels);
 // faster-whisper's FeatureExtractor appends only 160 zeros by default. Where
 // there is audio they agree with this to float32 rounding (openai-whisper:
 // torch.stft and librosa's stored filters; faster-whisper: numpy's FFT and the
-// filter formula used here).
+// filter formula used here). Frames are split over `pool` if given; the bytes
+// do not depend on it.
 LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels,
-                           int64_t keep_frames = std::numeric_limits<int64_t>::max());
+                           int64_t keep_frames = std::numeric_limits<int64_t>::max(),
+                           ThreadPool* pool = nullptr);
 
 }  // namespace amanuensis::audio

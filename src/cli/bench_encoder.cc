@@ -65,7 +65,7 @@ void run(const BenchEncoderArgs& a) {
   for (int i = 0; i < a.warmup + a.runs; ++i) {
     EncoderTimings t;
     const auto s = std::chrono::steady_clock::now();
-    const audio::LogMel mel = audio::log_mel_spectrogram(samples, w.n_mels, kMelFrames);
+    const audio::LogMel mel = audio::log_mel_spectrogram(samples, w.n_mels, kMelFrames, &pool);
     const double mel_done = elapsed_ms(s);
     encoder.encode(mel.data.data(), pool, &t);
     const double ms = elapsed_ms(s);

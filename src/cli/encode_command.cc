@@ -19,9 +19,12 @@ struct EncodeArgs {
 };
 
 // The first 30 s window's log-mel, from audio or from a .npy.
-std::vector<float> window_mel(const EncodeArgs& a, int n_mels) {
-  if (!a.audio.empty())
-    return audio::log_mel_spectrogram(audio::load_audio_16k_mono(a.audio), n_mels, kMelFrames).data;
+std::vector<float> window_mel(const EncodeArgs& a, int n_mels, ThreadPool& pool) {
+  if (!a.audio.empty()) {
+    return audio::log_mel_spectrogram(audio::load_audio_16k_mono(a.audio), n_mels, kMelFrames,
+                                      &pool)
+        .data;
+  }
   NpyF32 mel = read_npy_f32(a.mel);
   if (mel.shape != std::vector<int64_t>{n_mels, kMelFrames})
     throw std::invalid_argument(a.mel + ": log-mel must have shape [" + std::to_string(n_mels) +
@@ -37,8 +40,8 @@ void run(const EncodeArgs& a) {
   const Backend backend = parse_backend(a.backend);
   const Encoder encoder(load_encoder(a.model), precision, backend);
   const EncoderWeights& w = encoder.weights();
-  const std::vector<float> mel = window_mel(a, w.n_mels);
   ThreadPool pool(a.threads);
+  const std::vector<float> mel = window_mel(a, w.n_mels, pool);
   Encoder::AttentionObserver dump;
   if (!a.dump_qkv.empty())
     dump = [&](int layer, const float* q, const float* k, const float* v) {
