@@ -8,6 +8,7 @@
 
 #include "kernels/attention/attention.h"
 #include "model/float_ops.h"
+#include "util/clones.h"
 
 namespace amanuensis {
 namespace {
@@ -82,6 +83,15 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
   });
 }
 
+// m[c] = max(m[c], |x[r][c]|) over rows [r0, r1).
+AMANUENSIS_CLONES void max_abs_into(const float* x, int r0, int r1, int k, float* m) {
+  for (int r = r0; r < r1; ++r)
+    for (int c = 0; c < k; ++c) {
+      const float v = std::fabs(x[size_t(r) * k + c]);
+      m[c] = v > m[c] ? v : m[c];
+    }
+}
+
 // max_r |x[r][c]| per column; partial maxima per row chunk (max is exact, so
 // the split does not matter).
 std::vector<float> column_max_abs(const float* x, int rows, int k, ThreadPool& pool) {
@@ -89,12 +99,8 @@ std::vector<float> column_max_abs(const float* x, int rows, int k, ThreadPool& p
   const int items = (rows + kRows - 1) / kRows;
   std::vector<float> partial(size_t(items) * k, 0.0f);
   pool.parallel_for(items, [&](int item) {
-    float* m = partial.data() + size_t(item) * k;
-    for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r)
-      for (int c = 0; c < k; ++c) {
-        const float v = std::fabs(x[size_t(r) * k + c]);
-        m[c] = v > m[c] ? v : m[c];
-      }
+    max_abs_into(x, item * kRows, std::min(rows, (item + 1) * kRows), k,
+                 partial.data() + size_t(item) * k);
   });
   std::vector<float> out(k, 0.0f);
   for (int item = 0; item < items; ++item)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/clones.h"
+
 namespace amanuensis {
 namespace {
 
@@ -33,9 +35,9 @@ float erf_approx(float x) {
   return x * p / q;
 }
 
-// Compiled for several instruction sets, picked at load time; the same IEEE
-// operations in the same order, so every version gives the same bytes.
-#define AMANUENSIS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+AMANUENSIS_CLONES void add_range(float* x, const float* y, size_t b, size_t e) {
+  for (size_t i = b; i < e; ++i) x[i] += y[i];
+}
 
 AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
@@ -82,9 +84,7 @@ void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, flo
 }
 
 void add_inplace(float* x, const float* y, size_t n, ThreadPool& pool) {
-  for_chunks(n, pool, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) x[i] += y[i];
-  });
+  for_chunks(n, pool, [&](size_t b, size_t e) { add_range(x, y, b, e); });
 }
 
 }  // namespace amanuensis

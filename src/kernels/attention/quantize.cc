@@ -8,16 +8,12 @@
 #include <string>
 
 #include "kernels/attention/problem.h"
+#include "util/clones.h"
 
 namespace amanuensis::attn {
 namespace {
 
 constexpr double kLog2E = 1.4426950408889634;
-
-// The loops over a head's rows are compiled for several instruction sets and
-// picked at load time: element-wise IEEE operations and exact maxima, in the
-// same order in every clone, so the bytes do not depend on the CPU.
-#define AMANUENSIS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // Symmetric int8 scale for values of magnitude <= max_abs (0 for all-zero data).
 float scale_for(float max_abs) { return max_abs / 127.0f; }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/gemm/gemm.h"
+#include "util/clones.h"
 
 namespace amanuensis::gemm {
 namespace {
@@ -22,8 +23,7 @@ inline float round_even(float y) {
 // as the bits of a float: they order like the values and make NaN and inf the
 // largest, so the max is an integer reduction that vectorizes. The clones
 // (several instruction sets) do the same IEEE operations: the same bytes.
-__attribute__((target_clones("avx512f", "avx2", "default"))) uint32_t max_abs_bits(
-    const float* row, int k, const uint8_t* keep) {
+AMANUENSIS_CLONES uint32_t max_abs_bits(const float* row, int k, const uint8_t* keep) {
   uint32_t max_bits = 0;
   for (int c = 0; c < k; ++c) {
     uint32_t bits;
@@ -36,8 +36,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) uint32_t max_abs_bi
 
 // q[c] = round(row[c] * inv) + 128, clamped to [1, 255]; 128 where keep[c] == 0
 // and in the padding up to k_pad.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void quantize_values(
-    const float* row, int k, int k_pad, const uint8_t* keep, float inv, uint8_t* q) {
+AMANUENSIS_CLONES void quantize_values(const float* row, int k, int k_pad, const uint8_t* keep,
+                                       float inv, uint8_t* q) {
   for (int c = 0; c < k; ++c) {
     const float v = !keep || keep[c] ? row[c] : 0.0f;
     float y = v * inv;
