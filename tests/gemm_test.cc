@@ -185,6 +185,21 @@ TEST(Gemm, OutlierChannelsReduceTheError) {
   EXPECT_LT(e_split, 0.3 * e_plain) << e_plain << " " << e_split;
 }
 
+TEST(GemmQuantize, RowStrideReadsRowsInPlace) {
+  const Problem p = make(9, 64, 300, 6);
+  const size_t stride = 311;  // the gaps hold NaN: reading them would throw
+  std::vector<float> spaced(p.m * stride, std::nanf(""));
+  for (int r = 0; r < p.m; ++r) std::copy_n(&p.x[size_t(r) * p.k], p.k, &spaced[r * stride]);
+  ThreadPool pool(2);
+  QuantizedRows a, b;
+  quantize_rows(p.x.data(), p.m, p.k, a, pool, {5, 7});
+  quantize_rows(spaced.data(), p.m, p.k, b, pool, {5, 7}, stride);
+  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.q_out, b.q_out);
+  EXPECT_EQ(a.scale, b.scale);
+  EXPECT_EQ(a.scale_out, b.scale_out);
+}
+
 TEST(GemmQuantize, RejectsBadOutlierChannelsAndWidths) {
   const Problem p = make(2, 64, 8, 5);
   ThreadPool pool(1);

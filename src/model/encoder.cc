@@ -29,36 +29,25 @@ class StageClock {
   std::chrono::steady_clock::time_point last_;
 };
 
-// y[m][n] = sum_k x[m][k] * weight[n][k] + bias[n]
-void linear_f32(const float* x, int rows, const Linear& l, float* y) {
+// y[m][n] = sum_k x[m][k] * weight[n][k] + bias[n], rows of x lda floats apart.
+void linear_f32(const float* x, int rows, size_t lda, const Linear& l, float* y) {
   openblas_set_num_threads(1);  // our pool splits the rows; BLAS must not add threads
   for (int m = 0; m < rows; ++m)
     for (int n = 0; n < l.out; ++n) y[size_t(m) * l.out + n] = l.bias[n];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, x, l.in,
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, x, int(lda),
               l.weight.data(), l.in, 1.0f, y, l.out);
 }
 
-// Kernel-3, padding-1 convolution of frames `in` [len][channels] as a GEMM:
-// row t of the im2col matrix is input frames stride*t - 1, stride*t,
-// stride*t + 1 (zeros outside), matching the [out][tap][in] weight layout.
-std::vector<float> conv3(const float* in, int channels, int len, int stride, const LinearOp& op,
-                         int out_channels, ThreadPool& pool) {
+// Kernel-3, padding-1 convolution + GELU of `len` frames as a GEMM. `padded`
+// holds the frames with a zero frame before and after: [len + 2][channels].
+// Row t of the im2col matrix, input frames stride*t - 1 .. stride*t + 1 in the
+// [out][tap][in] weight layout, is then the contiguous 3 * channels floats at
+// padded row stride*t: the GEMM reads it in place, rows stride*channels apart.
+void conv3(const float* padded, int channels, int len, int stride, const LinearOp& op, float* out,
+           int out_channels, ThreadPool& pool) {
   const int out_len = len / stride;
-  std::vector<float> cols(size_t(out_len) * 3 * channels);
-  pool.parallel_for(out_len, [&](int t) {
-    for (int tap = 0; tap < 3; ++tap) {
-      const int s = stride * t + tap - 1;
-      float* dst = &cols[(size_t(t) * 3 + tap) * channels];
-      if (s < 0 || s >= len)
-        std::fill(dst, dst + channels, 0.0f);
-      else
-        std::copy_n(in + size_t(s) * channels, channels, dst);
-    }
-  });
-  std::vector<float> out(size_t(out_len) * out_channels);
-  op.apply(cols.data(), out_len, out.data(), pool);
-  gelu(out.data(), out.size(), pool);
-  return out;
+  op.apply(padded, out_len, out, pool, size_t(stride) * channels);
+  gelu(out, size_t(out_len) * out_channels, pool);
 }
 
 void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads, int len,
@@ -84,22 +73,24 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
 }
 
 // m[c] = max(m[c], |x[r][c]|) over rows [r0, r1).
-AMANUENSIS_CLONES void max_abs_into(const float* x, int r0, int r1, int k, float* m) {
+AMANUENSIS_CLONES void max_abs_into(const float* x, size_t row_stride, int r0, int r1, int k,
+                                    float* m) {
   for (int r = r0; r < r1; ++r)
     for (int c = 0; c < k; ++c) {
-      const float v = std::fabs(x[size_t(r) * k + c]);
+      const float v = std::fabs(x[r * row_stride + c]);
       m[c] = v > m[c] ? v : m[c];
     }
 }
 
 // max_r |x[r][c]| per column; partial maxima per row chunk (max is exact, so
 // the split does not matter).
-std::vector<float> column_max_abs(const float* x, int rows, int k, ThreadPool& pool) {
+std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, int k,
+                                  ThreadPool& pool) {
   constexpr int kRows = 64;
   const int items = (rows + kRows - 1) / kRows;
   std::vector<float> partial(size_t(items) * k, 0.0f);
   pool.parallel_for(items, [&](int item) {
-    max_abs_into(x, item * kRows, std::min(rows, (item + 1) * kRows), k,
+    max_abs_into(x, row_stride, item * kRows, std::min(rows, (item + 1) * kRows), k,
                  partial.data() + size_t(item) * k);
   });
   std::vector<float> out(k, 0.0f);
@@ -139,11 +130,12 @@ LinearOp::LinearOp(const Linear& weights, Precision precision, Backend backend)
 // Int8 with the largest input channels apart: the kOutlierChannels columns of
 // x with the largest magnitude are quantized in their own, coarser unit (see
 // gemm.h), so that they no longer coarsen every other channel.
-void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const {
+void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
+                          ThreadPool& pool) const {
   const int k = f32_->in;
   std::vector<int> outliers;
   if (k >= kOutlierMinWidth) {
-    const std::vector<float> col_max = column_max_abs(x, rows, k, pool);
+    const std::vector<float> col_max = column_max_abs(x, rows, row_stride, k, pool);
     outliers.resize(k);
     for (int c = 0; c < k; ++c) outliers[c] = c;
     std::partial_sort(
@@ -152,16 +144,25 @@ void LinearOp::apply_int8(const float* x, int rows, float* y, ThreadPool& pool) 
     outliers.resize(kOutlierChannels);
   }
   gemm::QuantizedRows q;
-  gemm::quantize_rows(x, rows, k, q, pool, outliers);
+  gemm::quantize_rows(x, rows, k, q, pool, outliers, row_stride);
   gemm::gemm(q, q8_, backend_, pool, y);
 }
 
-void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool) const {
-  if (precision_ == Precision::kInt8) return apply_int8(x, rows, y, pool);
+void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool,
+                     size_t row_stride) const {
+  if (row_stride == 0) row_stride = size_t(f32_->in);
+  if (precision_ == Precision::kInt8) return apply_int8(x, rows, row_stride, y, pool);
+  const int k = f32_->in;
+  if (row_stride < size_t(k)) {  // overlapping rows (convolution windows): BLAS wants them apart
+    std::vector<float> packed(size_t(rows) * k);
+    pool.parallel_for(rows,
+                      [&](int r) { std::copy_n(x + r * row_stride, k, &packed[size_t(r) * k]); });
+    return apply(packed.data(), rows, y, pool);
+  }
   constexpr int kRowsPerItem = 128;
   pool.parallel_for((rows + kRowsPerItem - 1) / kRowsPerItem, [&](int item) {
     const int r0 = item * kRowsPerItem, r1 = std::min(rows, r0 + kRowsPerItem);
-    linear_f32(x + size_t(r0) * f32_->in, r1 - r0, *f32_, y + size_t(r0) * f32_->out);
+    linear_f32(x + r0 * row_stride, r1 - r0, row_stride, *f32_, y + size_t(r0) * f32_->out);
   });
 }
 
@@ -183,12 +184,14 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
   StageClock clock(timings);
 
-  std::vector<float> frames(size_t(kMelFrames) * w.n_mels);  // mel [n_mels][3000] -> [3000][n_mels]
+  // mel [n_mels][3000] -> frames [3000][n_mels], each conv's input with a zero frame at both ends.
+  std::vector<float> frames(size_t(kMelFrames + 2) * w.n_mels, 0.0f);
   for (int c = 0; c < w.n_mels; ++c)
     for (int t = 0; t < kMelFrames; ++t)
-      frames[size_t(t) * w.n_mels + c] = mel[size_t(c) * kMelFrames + t];
-  std::vector<float> h1 = conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, d, pool);
-  std::vector<float> x = conv3(h1.data(), d, kMelFrames, 2, conv2_, d, pool);  // [n][d]
+      frames[size_t(t + 1) * w.n_mels + c] = mel[size_t(c) * kMelFrames + t];
+  std::vector<float> h1(size_t(kMelFrames + 2) * d, 0.0f), x(size_t(n) * d);
+  conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, d, pool);
+  conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), d, pool);  // [n][d]
   add_inplace(x.data(), w.positions.data(), x.size(), pool);
   clock.charge(&EncoderTimings::conv);
 

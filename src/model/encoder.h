@@ -28,13 +28,14 @@ struct EncoderTimings {
 class LinearOp {
  public:
   LinearOp(const Linear& weights, Precision precision, Backend backend);
-  void apply(const float* x, int rows, float* y, ThreadPool& pool) const;  // y [rows][out]
+  // y [rows][out]; the rows of x are row_stride floats apart (0: in).
+  void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
 
   static constexpr int kOutlierChannels = 32;
   static constexpr int kOutlierMinWidth = 256;  // narrower inputs (conv1) skip the split
 
  private:
-  void apply_int8(const float* x, int rows, float* y, ThreadPool& pool) const;
+  void apply_int8(const float* x, int rows, size_t row_stride, float* y, ThreadPool& pool) const;
   const Linear* f32_;
   Precision precision_;
   Backend backend_;

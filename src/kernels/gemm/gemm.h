@@ -55,10 +55,11 @@ struct QuantizedRows {
   std::vector<uint8_t> q_out;     // [m][outliers_pad], q + 128
   std::vector<float> scale_out;   // [m]
 };
-// Per-row symmetric int8, identical bytes on every backend. Throws on
-// non-finite input. outlier_cols: distinct input channels, at most kMaxOutliers.
+// Per-row symmetric int8 of x [m][k] (rows row_stride floats apart; 0 means
+// k), identical bytes on every backend. Throws on non-finite input.
+// outlier_cols: distinct input channels, at most kMaxOutliers.
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const std::vector<int>& outlier_cols = {});
+                   const std::vector<int>& outlier_cols = {}, size_t row_stride = 0);
 
 // W's int8 columns `cols`, packed as a [n][cols.size()] matrix with W's scales
 // and no bias: the weights of the outlier part.

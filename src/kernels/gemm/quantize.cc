@@ -130,7 +130,8 @@ QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int
 }
 
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const std::vector<int>& outlier_cols) {
+                   const std::vector<int>& outlier_cols, size_t row_stride) {
+  if (row_stride == 0) row_stride = size_t(k);
   if (k < 1 || k > kMaxK)
     throw std::invalid_argument("gemm: " + std::to_string(k) + " input channels (at most " +
                                 std::to_string(kMaxK) + ")");
@@ -154,7 +155,7 @@ void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool&
 
   std::atomic<bool> finite{true};
   auto quantize_row = [&](int r) {
-    const float* row = x + size_t(r) * k;
+    const float* row = x + r * row_stride;
     const uint32_t main_bits = max_abs_bits(row, k, n_out ? keep.data() : nullptr);
     float outliers[kMaxOutliers];
     for (int j = 0; j < n_out; ++j) outliers[j] = row[outlier_cols[j]];
