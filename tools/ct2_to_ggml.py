@@ -29,7 +29,7 @@ whisper.cpp's models/convert-pt-to-ggml.py; little endian int32 unless stated):
            n_text_state, n_text_head, n_text_layer, n_mels, ftype (1: f16 weights, 0: f32)
   mel filters: n_mels, n_fft (201), then n_mels * 201 float32
   vocabulary: count (50257 = the GPT-2 byte-level BPE ids 0..50256; whisper.cpp derives the
-              special tokens itself), then per token: length, raw bytes
+              special tokens itself; n_vocab if smaller), then per token: length, raw bytes
   tensors until EOF: n_dims, name_len, ttype (0 f32, 1 f16), dims innermost first, name, data
 Tensor names are openai-whisper's state_dict names (encoder.blocks.N.attn.query.weight, ...)
 in that state_dict's order. CTranslate2's fused Q;K;V (and cross-attention K;V) projections
@@ -269,8 +269,11 @@ def state_dict_order(names):
 
 def write_ggml(out, hp, tensors, vocab, f16=True):
     decoder = byte_decoder()
-    if len(vocab) < N_TEXT_TOKENS:
-        raise ConversionError(f"vocabulary has {len(vocab)} tokens, expected at least {N_TEXT_TOKENS}")
+    # Real models (n_vocab >= 51864) write 50257; smaller, synthetic ones
+    # (tests/model_sizes_test.py) write their whole vocabulary.
+    n_text = min(N_TEXT_TOKENS, hp["n_vocab"])
+    if len(vocab) < n_text:
+        raise ConversionError(f"vocabulary has {len(vocab)} tokens, expected at least {n_text}")
     filters = mel_filters(hp["n_mels"])
     with open(out, "wb") as f:
         f.write(struct.pack("<i", GGML_MAGIC))
@@ -279,8 +282,8 @@ def write_ggml(out, hp, tensors, vocab, f16=True):
                             hp["n_text_layer"], hp["n_mels"], 1 if f16 else 0))
         f.write(struct.pack("<2i", *filters.shape))
         f.write(filters.tobytes())
-        f.write(struct.pack("<i", N_TEXT_TOKENS))
-        for i, tok in enumerate(vocab[:N_TEXT_TOKENS]):
+        f.write(struct.pack("<i", n_text))
+        for i, tok in enumerate(vocab[:n_text]):
             try:
                 raw = bytes(decoder[ch] for ch in tok)
             except KeyError:
