@@ -4,6 +4,7 @@ crash. Also checks that good input works and that bench --json has its keys."""
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -110,6 +111,23 @@ def check_encode(exe, d):
     expect_error(exe, "encode: neither audio nor mel", enc(model), "--audio or --mel")
     expect_error(exe, "encode: bad precision", enc(model, *tone, "--precision", "int4"), "precision")
     expect_error(exe, "encode: text as audio", enc(model, "--audio", p("text.wav")), "audio")
+    # A Hugging Face folder whose config.json disagrees with its weights.
+    hf = os.path.join(os.path.dirname(__file__), "data", "hf_tiny_random")
+    with open(os.path.join(hf, "config.json")) as f:
+        config = json.load(f)
+    for name, change, needle in [("heads that are not 64 wide", {"encoder_attention_heads": 2},
+                                  "head size 64"),
+                                 ("wrong layer count", {"encoder_layers": 3}, "encoder_layers = 3"),
+                                 ("wrong mel bins", {"num_mel_bins": 128}, "num_mel_bins = 128"),
+                                 ("non-integer heads", {"encoder_attention_heads": 1.5},
+                                  "positive integer"),
+                                 ("not JSON", None, "not a JSON object")]:
+        folder = p("hf_" + name.replace(" ", "_"))
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(os.path.join(hf, "model.safetensors"), folder)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            f.write("{ not json" if change is None else json.dumps({**config, **change}))
+        expect_error(exe, "encode: config.json with " + name, enc(folder, *tone), needle)
     r = run(exe, *enc(model, *tone))
     out = np.load(p("enc.npy")) if r.returncode == 0 else None
     check("encode: good input", r.returncode == 0 and out.shape == (1500, 384)

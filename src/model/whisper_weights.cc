@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "io/file.h"
 #include "model/ct2_format.h"
@@ -160,10 +162,41 @@ EncoderWeights encoder_from_split_qkv(const TensorFile& f, const SplitQkvNames& 
 
 }  // namespace
 
-EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what) {
+HfEncoderConfig read_hf_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ModelError(path + ": cannot read");
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw ModelError(path + ": not a JSON object");
+  HfEncoderConfig c;
+  auto field = [&](const char* name, int& out) {
+    if (!j.contains(name)) return;
+    const nlohmann::json& v = j[name];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1 << 20)
+      throw ModelError(path + ": " + name + " must be a positive integer");
+    out = int(v.get<int64_t>());
+  };
+  field("encoder_attention_heads", c.heads);
+  field("encoder_layers", c.layers);
+  field("num_mel_bins", c.n_mels);
+  field("d_model", c.d_model);
+  return c;
+}
+
+EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
+                               const HfEncoderConfig& config) {
   auto it = f.tensors.find(kHfNames.conv1 + ".weight");
   const int d = it != f.tensors.end() && !it->second.shape.empty() ? int(it->second.shape[0]) : 0;
-  return encoder_from_split_qkv(f, kHfNames, d / kHeadDim, what);  // heads are 64 wide
+  EncoderWeights w =
+      encoder_from_split_qkv(f, kHfNames, config.heads ? config.heads : d / kHeadDim, what);
+  auto check = [&](const char* name, int expected, int found) {
+    if (expected && expected != found)
+      throw ModelError(what + ": config.json says " + name + " = " + std::to_string(expected) +
+                       " but the weights have " + std::to_string(found));
+  };
+  check("encoder_layers", config.layers, int(w.layers.size()));
+  check("num_mel_bins", config.n_mels, w.n_mels);
+  check("d_model", config.d_model, w.d_model);
+  return w;
 }
 
 EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what) {
@@ -182,8 +215,12 @@ EncoderWeights load_encoder(const std::string& model_path) {
     throw ModelError(model_path +
                      ": no model.bin or model.safetensors here (expected a CTranslate2 / "
                      "faster-whisper or a Hugging Face Whisper model folder)");
-  if (file.extension() == ".safetensors")
-    return encoder_from_hf(read_safetensors(file.string()), file.string());
+  if (file.extension() == ".safetensors") {
+    const fs::path config = file.parent_path() / "config.json";
+    return encoder_from_hf(
+        read_safetensors(file.string()), file.string(),
+        fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{});
+  }
   const std::vector<uint8_t> head = read_file_head(file.string(), 4);
   uint32_t magic = 0;
   if (head.size() == 4) std::memcpy(&magic, head.data(), 4);

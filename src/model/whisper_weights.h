@@ -39,8 +39,18 @@ struct EncoderWeights {
 // ModelError naming `what` for missing or mismatched tensors.
 EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
 
-// From Hugging Face transformers' names (model.safetensors of openai/whisper-*).
-EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what);
+// The encoder's hyperparameters from a Hugging Face config.json (0: absent).
+struct HfEncoderConfig {
+  int heads = 0, layers = 0, n_mels = 0, d_model = 0;
+};
+// Throws ModelError for a file that is not a JSON object or has malformed fields.
+HfEncoderConfig read_hf_config(const std::string& path);
+
+// From Hugging Face transformers' names (model.safetensors of openai/whisper-*),
+// checked against config.json's hyperparameters where given (without one,
+// heads are taken as 64 wide, as in every Whisper).
+EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
+                               const HfEncoderConfig& config = {});
 
 // From whisper.cpp's ggml files (openai-whisper's state_dict names).
 EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what);
