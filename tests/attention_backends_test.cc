@@ -1,6 +1,7 @@
 // Every backend, tile size and thread count must give the reference's bytes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -56,6 +57,7 @@ struct Shape {
   int heads, q_len, kv_len;
   bool causal;
   float scale;
+  int qk_planes = 1;
 };
 
 class BitExact : public ::testing::TestWithParam<Shape> {};
@@ -63,8 +65,9 @@ class BitExact : public ::testing::TestWithParam<Shape> {};
 TEST_P(BitExact, AllBackendsTilesAndThreadCountsMatchTheReference) {
   const Shape s = GetParam();
   const Inputs in = make_inputs(s.heads, s.q_len, s.kv_len, s.scale, 7 + s.q_len);
-  const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), s.heads,
-                                                  s.q_len, s.kv_len, s.causal);
+  const QuantizedAttention p =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), s.heads, s.q_len, s.kv_len,
+                         s.causal, 0, nullptr, s.qk_planes);
   for (int tile : kTileSizes) {
     const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
     for (float x : expected) ASSERT_TRUE(std::isfinite(x));
@@ -77,14 +80,17 @@ TEST_P(BitExact, AllBackendsTilesAndThreadCountsMatchTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, BitExact,
-                         ::testing::Values(Shape{1, 1, 1, false, 1}, Shape{2, 63, 63, false, 1},
-                                           Shape{1, 64, 64, true, 2}, Shape{2, 65, 65, false, 3},
-                                           Shape{1, 130, 130, true, 1},
-                                           Shape{3, 200, 200, false, 0.3f},
-                                           Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
-                                           Shape{1, 40, 333, true, 2},
-                                           Shape{1, 1500, 1500, false, 1.5f}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BitExact,
+    ::testing::Values(Shape{1, 1, 1, false, 1}, Shape{2, 63, 63, false, 1},
+                      Shape{1, 64, 64, true, 2}, Shape{2, 65, 65, false, 3},
+                      Shape{1, 130, 130, true, 1}, Shape{3, 200, 200, false, 0.3f},
+                      Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
+                      Shape{1, 40, 333, true, 2}, Shape{1, 1500, 1500, false, 1.5f},
+                      // two-plane Q/K
+                      Shape{1, 1, 1, false, 1, 2}, Shape{2, 65, 65, false, 3, 2},
+                      Shape{1, 130, 130, true, 2, 2}, Shape{1, 40, 333, true, 2, 2},
+                      Shape{2, 700, 700, false, 2.5f, 2}));
 
 TEST(BitExact, ExtremeInputsAgreeToo) {
   // All-equal keys (flat attention), zero queries, and huge-but-legal scores.
@@ -103,6 +109,34 @@ TEST(BitExact, ExtremeInputsAgreeToo) {
           << backend_name(b) << " tile " << tile;
     }
   }
+}
+
+TEST(Quantize, TwoPlanesHoldTheRoundingResidual) {
+  // q = s (hi + lo / 254): the second plane is the first plane's rounding
+  // error, so hi alone is the one-plane quantization and |lo| <= 127.
+  const Inputs in = make_inputs(2, 50, 50, 2, 8);
+  const QuantizedAttention one =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 2, 50, 50, false, 0, nullptr, 1);
+  const QuantizedAttention two =
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 2, 50, 50, false, 0, nullptr, 2);
+  EXPECT_EQ(one.q, two.q);
+  EXPECT_EQ(one.k, two.k);
+  EXPECT_TRUE(one.q_lo.empty() && one.k_lo.empty());
+  ASSERT_EQ(two.q_lo.size(), two.q.size());
+  int max_lo = 0;
+  for (int8_t x : two.k_lo) max_lo = std::max(max_lo, std::abs(int(x)));
+  EXPECT_GT(max_lo, 100);  // the residuals use the plane's range
+  for (int j = 0; j < 50; ++j) {
+    int32_t hi = 0, lo = 0;
+    for (int c = 0; c < kHeadDim; ++c) {
+      hi += two.k[j * kHeadDim + c];
+      lo += two.k_lo[j * kHeadDim + c];
+    }
+    EXPECT_EQ(two.score_offset[j], 128 * (255 * hi + lo)) << j;
+  }
+  EXPECT_THROW(
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 2, 50, 50, false, 0, nullptr, 3),
+      std::invalid_argument);
 }
 
 TEST(Quantize, RejectsBadInputs) {
@@ -163,7 +197,7 @@ TEST(Quantize, StridedViewsGiveThePackedBytes) {
   EXPECT_EQ(packed.v_t, strided.v_t);
   EXPECT_EQ(packed.q_mul, strided.q_mul);
   EXPECT_EQ(packed.k_mul, strided.k_mul);
-  EXPECT_EQ(packed.k_sum128, strided.k_sum128);
+  EXPECT_EQ(packed.score_offset, strided.score_offset);
   EXPECT_EQ(packed.logit_shift, strided.logit_shift);
   EXPECT_EQ(packed.v_scale, strided.v_scale);
   EXPECT_EQ(packed.v_mean, strided.v_mean);

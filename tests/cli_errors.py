@@ -178,6 +178,7 @@ def main():
         expect_error(exe, "empty file", base(k="empty.npy"), "not a .npy")
         expect_error(exe, "bad backend", base() + ["--backend", "tpu"], "backend")
         expect_error(exe, "bad tile", base() + ["--tile", "48"], "tile")
+        expect_error(exe, "bad --qk-planes", base() + ["--qk-planes", "3"], "qk-planes")
         expect_error(exe, "unwritable output",
                      base()[:-1] + ["/nonexistent/dir/o.npy"], "cannot create")
 

@@ -15,7 +15,7 @@ namespace {
 struct AttentionArgs {
   std::string q, k, v, out, backend = "auto";
   bool causal = false;
-  int threads = 1, tile = 64;
+  int threads = 1, tile = 64, qk_planes = 1;
 };
 
 // [H, T, 64] or [T, 64] -> (H, T).
@@ -43,8 +43,9 @@ void run(const AttentionArgs& a) {
   if (k.shape != q.shape || v.shape != q.shape)
     throw std::invalid_argument("Q, K and V shapes differ: " + shape_text(q.shape) + ", " +
                                 shape_text(k.shape) + ", " + shape_text(v.shape));
-  const attn::QuantizedAttention p = attn::quantize_attention(
-      q.data.data(), k.data.data(), v.data.data(), heads, length, length, a.causal);
+  const attn::QuantizedAttention p =
+      attn::quantize_attention(q.data.data(), k.data.data(), v.data.data(), heads, length, length,
+                               a.causal, 0, nullptr, a.qk_planes);
   std::vector<float> out(q.data.size());
   ThreadPool pool(a.threads);
   attn::run_attention(p, backend, a.tile, pool, out.data());
@@ -68,6 +69,10 @@ void add_attention_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--tile", args->tile, "tile size: 16, 32 or 64")->capture_default_str();
+  cmd->add_option("--qk-planes", args->qk_planes,
+                  "1: int8 Q/K; 2: two int8 planes each (precise, slower Q.K^T)")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
   cmd->callback([args] { run(*args); });
 }
 

@@ -26,7 +26,7 @@ constexpr WhisperSize kWhisperSizes[] = {
 
 struct BenchArgs {
   int heads = 0;  // 0: every Whisper size
-  int frames = 1500, threads = 2, tile = 64, runs = 20, warmup = 3;
+  int frames = 1500, threads = 2, tile = 64, runs = 20, warmup = 3, qk_planes = 1;
   std::string backend = "auto";
   bool causal = false, json = false, compare_tiles = false;
 };
@@ -50,7 +50,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
   attn::QuantizedAttention p;
   const double quantize_ms = median_ms(1, 5, [&] {
     p = attn::quantize_attention(q.data(), k.data(), v.data(), c.heads, a.frames, a.frames,
-                                 a.causal, 0, &pool);
+                                 a.causal, 0, &pool, a.qk_planes);
   });
   const double ms = median_ms(a.warmup, a.runs,
                               [&] { attn::run_attention(p, backend, c.tile, pool, out.data()); });
@@ -66,6 +66,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
           {"head_dim", attn::kHeadDim},
           {"causal", a.causal},
           {"tile", c.tile},
+          {"qk_planes", a.qk_planes},
           {"tiles_per_sequence", tiles_per_sequence},
           {"us_per_tile_step", ms * 1000 / tile_steps},
           {"threads", pool.threads()},
@@ -135,6 +136,9 @@ void add_bench_attention_command(CLI::App& bench) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->add_flag("--causal", args->causal, "causal mask");
+  cmd->add_option("--qk-planes", args->qk_planes, "1: int8 Q/K; 2: two int8 planes each")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
   cmd->add_flag("--compare-tiles", args->compare_tiles,
                 "time tiles 16, 32 and 64 on one shape (--heads, default 8)");
   cmd->add_flag("--json", args->json, "print JSON");

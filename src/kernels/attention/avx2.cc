@@ -2,6 +2,7 @@
 // dot product (vpmaddubsw saturates), so both products run on int16 pairs
 // with vpmaddwd, which is exact. Queries sit in the 8 lanes of a vector.
 // Row state (max, sum) is scalar per row, with the shared spec.h primitives.
+// Two-plane Q/K (spec.h) add the hi.lo and lo.hi products to 254 hi.hi.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -26,20 +27,35 @@ inline uint32_t pair16(int8_t a, int8_t b) {
   return uint32_t(uint16_t(int16_t(a))) | (uint32_t(uint16_t(int16_t(b))) << 16);
 }
 
+// Two dims of one query as int16 pairs: [64 / 2][kTile].
 template <int kTile>
+void query_pairs(const int8_t* q, uint32_t (&q16)[kHeadDim / 2][kTile]) {
+  for (int i = 0; i < kTile; ++i)
+    for (int d = 0; d < kHeadDim / 2; ++d)
+      q16[d][i] = pair16(q[i * kHeadDim + 2 * d], q[i * kHeadDim + 2 * d + 1]);
+}
+// Keys [k0, k0 + kTile) as int16 pairs: [kTile][64 / 2].
+template <int kTile>
+void key_pairs(const int8_t* k, int k0, uint32_t (&k16)[kTile][kHeadDim / 2]) {
+  for (int j = 0; j < kTile; ++j)
+    for (int d = 0; d < kHeadDim / 2; ++d)
+      k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
+}
+
+template <int kTile, int kPlanes>
 void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   constexpr int kVecs = kTile / 8;
   constexpr int kKeyBlock = std::max(1, 8 / kVecs);
   constexpr int kChanBlock = std::max(1, 8 / kVecs);
-  const int8_t* q = p.q_head(h) + size_t(q0) * kHeadDim;
+  constexpr int kLo = kPlanes == 2 ? 1 : 0;  // the second planes' arrays are empty with one
   const int8_t* k = p.k_head(h);
   const int8_t* v_t = p.v_t_head(h);
 
-  alignas(32) uint32_t q16[kHeadDim / 2][kTile];  // two dims of one query as int16
-  for (int i = 0; i < kTile; ++i)
-    for (int d = 0; d < kHeadDim / 2; ++d)
-      q16[d][i] = pair16(q[i * kHeadDim + 2 * d], q[i * kHeadDim + 2 * d + 1]);
+  alignas(32) uint32_t q16[kHeadDim / 2][kTile], q16_lo[kLo ? kHeadDim / 2 : 1][kTile];
+  query_pairs(p.q_head(h) + size_t(q0) * kHeadDim, q16);
+  if constexpr (kLo) query_pairs(p.q_lo_head(h) + size_t(q0) * kHeadDim, q16_lo);
   alignas(32) uint32_t k16[kTile][kHeadDim / 2];  // current key tile as int16 pairs
+  alignas(32) uint32_t k16_lo[kLo ? kTile : 1][kHeadDim / 2];
   alignas(32) uint32_t v16[kHeadDim][kTile / 2];  // current V tile: two keys of one channel
   alignas(32) int32_t L[kTile][kTile];            // [key][query]
   alignas(32) int32_t P[kTile][kTile];            // [key][query], P16
@@ -59,9 +75,8 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
 
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
-    for (int j = 0; j < kTile; ++j)
-      for (int d = 0; d < kHeadDim / 2; ++d)
-        k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
+    key_pairs(k, k0, k16);
+    if constexpr (kLo) key_pairs(p.k_lo_head(h), k0, k16_lo);
     for (int c = 0; c < kHeadDim; ++c)
       for (int j = 0; j < kTile / 2; ++j)
         v16[c][j] = pair16(v_t[size_t(c) * p.kv_pad + k0 + 2 * j],
@@ -72,13 +87,30 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       __m256i s[kKeyBlock][kVecs];
       for (int b = 0; b < kKeyBlock; ++b)
         for (int v = 0; v < kVecs; ++v) s[b][v] = _mm256_setzero_si256();
-      for (int d = 0; d < kHeadDim / 2; ++d)
-        for (int b = 0; b < kKeyBlock; ++b) {
-          const __m256i kb = _mm256_set1_epi32(int32_t(k16[jb + b][d]));
+      auto add_products = [&](const uint32_t(&queries)[kHeadDim / 2][kTile],
+                              const uint32_t(&keys)[kTile][kHeadDim / 2]) {
+        for (int d = 0; d < kHeadDim / 2; ++d)
+          for (int b = 0; b < kKeyBlock; ++b) {
+            const __m256i kb = _mm256_set1_epi32(int32_t(keys[jb + b][d]));
+            for (int v = 0; v < kVecs; ++v)
+              s[b][v] = _mm256_add_epi32(
+                  s[b][v],
+                  _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&queries[d][8 * v]), kb));
+          }
+      };
+      add_products(q16, k16);
+      if constexpr (kLo) {  // 254 * hi.hi + hi.lo + lo.hi, then S as spec.h's two_plane_score
+        for (int b = 0; b < kKeyBlock; ++b)
           for (int v = 0; v < kVecs; ++v)
-            s[b][v] = _mm256_add_epi32(
-                s[b][v], _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&q16[d][8 * v]), kb));
-        }
+            s[b][v] = _mm256_mullo_epi32(s[b][v], _mm256_set1_epi32(kPlaneRatio));
+        add_products(q16, k16_lo);
+        add_products(q16_lo, k16);
+        for (int b = 0; b < kKeyBlock; ++b)
+          for (int v = 0; v < kVecs; ++v)
+            s[b][v] = _mm256_srai_epi32(
+                _mm256_add_epi32(s[b][v], _mm256_set1_epi32(1 << (kTwoPlaneShift - 1))),
+                kTwoPlaneShift);
+      }
       for (int b = 0; b < kKeyBlock; ++b) {
         const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);
         for (int v = 0; v < kVecs; ++v) {
@@ -165,16 +197,24 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   }
 }
 
+template <int kTile>
+void avx2_tile_any(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+  if (p.qk_planes == 2)
+    avx2_tile<kTile, 2>(p, h, q0, out);
+  else
+    avx2_tile<kTile, 1>(p, h, q0, out);
+}
+
 }  // namespace
 
 TileFn avx2_tile_fn(int tile) {
   switch (tile) {
     case 16:
-      return avx2_tile<16>;
+      return avx2_tile_any<16>;
     case 32:
-      return avx2_tile<32>;
+      return avx2_tile_any<32>;
     case 64:
-      return avx2_tile<64>;
+      return avx2_tile_any<64>;
     default:
       return nullptr;
   }

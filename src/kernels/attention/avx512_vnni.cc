@@ -1,7 +1,8 @@
 // AVX-512 VNNI backend. Queries sit in the 16 lanes of a vector, so the row
 // state (max, sum, rescale factors) is vertical and no horizontal reduction is
 // needed. Q is stored as u8 (q + 128) for vpdpbusd; the extra 128 * sum(k) is
-// removed per key with k_sum128. Compiled with -mavx512f/bw/vl/vnni only.
+// removed per key with score_offset. Two-plane Q/K run three such products
+// per score (spec.h). Compiled with -mavx512f/bw/vl/vnni only.
 #include <immintrin.h>
 
 #include <cstring>
@@ -69,23 +70,30 @@ inline __m512i apply64(__m512i x, const LaneRescale& r) {
   return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
+// Q as u8 (q + 128), 4 dims of one query per lane: [64 / 4][kTile].
 template <int kTile>
-void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
-  constexpr int kVecs = kTile / 16;      // query vectors per tile
-  constexpr int kKeyBlock = 16 / kVecs;  // keys per register block: 16 accumulators
-  constexpr int kChanBlock = 16 / kVecs;
-  const int8_t* q = p.q_head(h) + size_t(q0) * kHeadDim;
-  const int8_t* k = p.k_head(h);
-  const int32_t* k_sum = p.k_sum_head(h);
-  const int8_t* v_t = p.v_t_head(h);
-
-  alignas(64) uint32_t q_u8[kHeadDim / 4][kTile];  // 4 dims of one query, +128
+void queries_u8(const int8_t* q, uint32_t (&q_u8)[kHeadDim / 4][kTile]) {
   for (int i = 0; i < kTile; ++i)
     for (int g = 0; g < kHeadDim / 4; ++g) {
       uint32_t w;
       std::memcpy(&w, q + i * kHeadDim + 4 * g, 4);
       q_u8[g][i] = w ^ 0x80808080u;
     }
+}
+
+template <int kTile, int kPlanes>
+void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+  constexpr int kVecs = kTile / 16;      // query vectors per tile
+  constexpr int kKeyBlock = 16 / kVecs;  // keys per register block: 16 accumulators
+  constexpr int kChanBlock = 16 / kVecs;
+  const int8_t* k = p.k_head(h);
+  const int8_t* k_lo = kPlanes == 2 ? p.k_lo_head(h) : nullptr;
+  const int32_t* score_offset = p.score_offset_head(h);
+  const int8_t* v_t = p.v_t_head(h);
+
+  alignas(64) uint32_t q_u8[kHeadDim / 4][kTile], q_lo_u8[kPlanes == 2 ? kHeadDim / 4 : 1][kTile];
+  queries_u8(p.q_head(h) + size_t(q0) * kHeadDim, q_u8);
+  if constexpr (kPlanes == 2) queries_u8(p.q_lo_head(h) + size_t(q0) * kHeadDim, q_lo_u8);
   alignas(64) int32_t L[kTile][kTile];            // [key][query]
   alignas(64) uint32_t P[kTile / 4][kTile];       // [key group][query], 4 keys' P8
   alignas(64) int32_t acc[kHeadDim][kTile] = {};  // [channel][query]
@@ -117,19 +125,32 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       __m512i s[kKeyBlock][kVecs];
       for (int b = 0; b < kKeyBlock; ++b)
         for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_setzero_si512();
-      for (int g = 0; g < kHeadDim / 4; ++g) {
-        __m512i qv[kVecs];
-        for (int v = 0; v < kVecs; ++v) qv[v] = _mm512_load_si512(&q_u8[g][16 * v]);
-        for (int b = 0; b < kKeyBlock; ++b) {
-          const __m512i kb = bcast32(k + size_t(k0 + jb + b) * kHeadDim + 4 * g);
-          for (int v = 0; v < kVecs; ++v) s[b][v] = dpbusd(s[b][v], qv[v], kb);
+      auto add_products = [&](const uint32_t(&queries)[kHeadDim / 4][kTile], const int8_t* keys) {
+        for (int g = 0; g < kHeadDim / 4; ++g) {
+          __m512i qv[kVecs];
+          for (int v = 0; v < kVecs; ++v) qv[v] = _mm512_load_si512(&queries[g][16 * v]);
+          for (int b = 0; b < kKeyBlock; ++b) {
+            const __m512i kb = bcast32(keys + size_t(k0 + jb + b) * kHeadDim + 4 * g);
+            for (int v = 0; v < kVecs; ++v) s[b][v] = dpbusd(s[b][v], qv[v], kb);
+          }
         }
+      };
+      add_products(q_u8, k);
+      if constexpr (kPlanes == 2) {  // 254 * hi.hi + hi.lo + lo.hi
+        for (int b = 0; b < kKeyBlock; ++b)
+          for (int v = 0; v < kVecs; ++v)
+            s[b][v] = _mm512_mullo_epi32(s[b][v], _mm512_set1_epi32(kPlaneRatio));
+        add_products(q_u8, k_lo);
+        add_products(q_lo_u8, k);
       }
       for (int b = 0; b < kKeyBlock; ++b) {
         const int j = k0 + jb + b;
-        const __m512i ks = _mm512_set1_epi32(k_sum[j]), km = _mm512_set1_epi32(k_mul[j]);
+        const __m512i ks = _mm512_set1_epi32(score_offset[j]), km = _mm512_set1_epi32(k_mul[j]);
         for (int v = 0; v < kVecs; ++v) {
           __m512i x = _mm512_sub_epi32(s[b][v], ks);
+          if constexpr (kPlanes == 2)
+            x = _mm512_srai_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(1 << (kTwoPlaneShift - 1))),
+                                  kTwoPlaneShift);
           x = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, q_mul[v]), score_round),
                                 kScoreMulBits);
           x = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, km), logit_round),
@@ -216,16 +237,24 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
     for (int c = 0; c < kHeadDim; ++c) out.acc[i][c] = acc[c][i];
 }
 
+template <int kTile>
+void avx512_tile_any(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+  if (p.qk_planes == 2)
+    avx512_tile<kTile, 2>(p, h, q0, out);
+  else
+    avx512_tile<kTile, 1>(p, h, q0, out);
+}
+
 }  // namespace
 
 TileFn avx512_tile_fn(int tile) {
   switch (tile) {
     case 16:
-      return avx512_tile<16>;
+      return avx512_tile_any<16>;
     case 32:
-      return avx512_tile<32>;
+      return avx512_tile_any<32>;
     case 64:
-      return avx512_tile<64>;
+      return avx512_tile_any<64>;
     default:
       return nullptr;
   }

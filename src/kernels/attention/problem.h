@@ -20,21 +20,28 @@ struct QuantizedAttention {
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
+  int qk_planes = 1;                 // 1, or 2 for the precise option (spec.h)
   std::vector<int8_t> q;             // [heads][q_pad][64], per-token scale, channel-smoothed
   std::vector<int8_t> k;             // [heads][kv_pad][64], mean removed, per-token scale, smoothed
+  std::vector<int8_t> q_lo, k_lo;    // the second planes, as q and k; empty with one plane
   std::vector<int32_t> q_mul;        // [heads][q_pad]   see spec.h, logit()
   std::vector<int32_t> k_mul;        // [heads][kv_pad]
   std::vector<int32_t> logit_shift;  // [heads]
-  std::vector<int32_t> k_sum128;     // [heads][kv_pad]: 128 * sum_d k (for u8 x s8 dot products)
-  std::vector<int8_t> v_t;           // [heads][64][kv_pad], channel-major, mean removed
-  std::vector<float> v_scale;        // [heads][64]
-  std::vector<float> v_mean;         // [heads][64]
+  // [heads][kv_pad]: what the u8 x s8 products (q + 128 against k) add to the
+  // score accumulator beyond the score: 128 * sum_d k with one plane,
+  // 128 * (255 * sum_d k + sum_d k_lo) with two (docs/attention.md).
+  std::vector<int32_t> score_offset;
+  std::vector<int8_t> v_t;     // [heads][64][kv_pad], channel-major, mean removed
+  std::vector<float> v_scale;  // [heads][64]
+  std::vector<float> v_mean;   // [heads][64]
 
   const int8_t* q_head(int h) const { return q.data() + size_t(h) * q_pad * kHeadDim; }
   const int8_t* k_head(int h) const { return k.data() + size_t(h) * kv_pad * kHeadDim; }
   const int32_t* q_mul_head(int h) const { return q_mul.data() + size_t(h) * q_pad; }
   const int32_t* k_mul_head(int h) const { return k_mul.data() + size_t(h) * kv_pad; }
-  const int32_t* k_sum_head(int h) const { return k_sum128.data() + size_t(h) * kv_pad; }
+  const int8_t* q_lo_head(int h) const { return q_lo.data() + size_t(h) * q_pad * kHeadDim; }
+  const int8_t* k_lo_head(int h) const { return k_lo.data() + size_t(h) * kv_pad * kHeadDim; }
+  const int32_t* score_offset_head(int h) const { return score_offset.data() + size_t(h) * kv_pad; }
   const int8_t* v_t_head(int h) const { return v_t.data() + size_t(h) * kHeadDim * kv_pad; }
   // Number of keys query row i may see (causal) or kv_len.
   int keys_visible(int i) const;
@@ -59,16 +66,19 @@ Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
 // Throws std::invalid_argument on bad shapes, non-finite values or logit
 // scales out of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
 // are split over `pool` if given.
+// qk_planes: 1 (int8 Q/K) or 2 (two int8 planes each: ~250x less rounding
+// error in the logits, twice the Q.K^T work).
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale = 0,
-                                      ThreadPool* pool = nullptr);
+                                      ThreadPool* pool = nullptr, int qk_planes = 1);
 // The same for packed [heads][len][64] tensors.
 inline QuantizedAttention quantize_attention(const float* q, const float* k, const float* v,
                                              int heads, int q_len, int kv_len, bool causal,
-                                             float softmax_scale = 0, ThreadPool* pool = nullptr) {
+                                             float softmax_scale = 0, ThreadPool* pool = nullptr,
+                                             int qk_planes = 1) {
   return quantize_attention(contiguous_heads(q, q_len), contiguous_heads(k, kv_len),
                             contiguous_heads(v, kv_len), heads, q_len, kv_len, causal,
-                            softmax_scale, pool);
+                            softmax_scale, pool, qk_planes);
 }
 
 // The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].

@@ -21,13 +21,16 @@ float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
 
 // Round half to even, as nearbyint in the default mode, without a libm call:
 // adding and removing 1.5 * 2^23 rounds any |y| < 2^22 to an integer.
+inline float round_even(float y) {
+  constexpr float kRoundMagic = 12582912.0f;
+  return (y + kRoundMagic) - kRoundMagic;
+}
 // Ternaries, not std::clamp, so that the loops around it vectorize.
 inline int8_t quantize_one(float x, float inv_scale) {
-  constexpr float kRoundMagic = 12582912.0f;
   float y = x * inv_scale;
   y = y < -127.0f ? -127.0f : y;
   y = y > 127.0f ? 127.0f : y;
-  return static_cast<int8_t>((y + kRoundMagic) - kRoundMagic);
+  return static_cast<int8_t>(round_even(y));
 }
 
 // True if every value of `len` rows of 64 is finite (exponent bits not all ones).
@@ -64,9 +67,11 @@ AMANUENSIS_CLONES void channel_max_abs(const float* x, size_t stride, int len, c
 // Symmetric per-token int8 of (x - offset) * factor into dst [len][64]; the
 // scale of each row into scales. The row max is taken over the bit patterns
 // of |y| (they order like the finite values): an integer reduction that
-// vectorizes.
+// vectorizes. dst_lo (may be null) gets the second plane: the rounding
+// residual y/s - hi in units of 1/254, |lo| <= 127.
 AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, const float* offset,
-                                       const float* factor, int8_t* dst, float* scales) {
+                                       const float* factor, int8_t* dst, int8_t* dst_lo,
+                                       float* scales) {
   for (int t = 0; t < len; ++t) {
     float row[kHeadDim];
     uint32_t max_bits = 0;
@@ -81,7 +86,18 @@ AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, c
     std::memcpy(&max_abs, &max_bits, 4);
     scales[t] = scale_for(max_abs);
     const float inv = inverse(scales[t]);
-    for (int c = 0; c < kHeadDim; ++c) dst[t * kHeadDim + c] = quantize_one(row[c], inv);
+    if (!dst_lo) {
+      for (int c = 0; c < kHeadDim; ++c) dst[t * kHeadDim + c] = quantize_one(row[c], inv);
+      continue;
+    }
+    for (int c = 0; c < kHeadDim; ++c) {
+      float y = row[c] * inv;
+      y = y < -127.0f ? -127.0f : y;
+      y = y > 127.0f ? 127.0f : y;
+      const float hi = round_even(y);
+      dst[t * kHeadDim + c] = static_cast<int8_t>(hi);
+      dst_lo[t * kHeadDim + c] = static_cast<int8_t>(round_even((y - hi) * float(kPlaneRatio)));
+    }
   }
 }
 
@@ -117,15 +133,18 @@ void smoothing_factors(const float* q_max, const float* k_max, float* q_factor, 
 }
 
 // q_mul, k_mul and the head's shift of spec.h's logit(), from the float scales.
+// score_unit: the product q.k per unit of S (1, or 256/254 with two planes).
 void set_logit_multipliers(const std::vector<float>& q_scales, const std::vector<float>& k_scales,
-                           float softmax_scale, int32_t* q_mul, int32_t* k_mul, int32_t& shift) {
+                           float softmax_scale, double score_unit, int32_t* q_mul, int32_t* k_mul,
+                           int32_t& shift) {
   const float q_max = *std::max_element(q_scales.begin(), q_scales.end());
   for (size_t i = 0; i < q_scales.size(); ++i)
     q_mul[i] = q_max > 0
                    ? int32_t(std::lround(std::ldexp(double(q_scales[i]) / q_max, kScoreMulBits)))
                    : 0;
   // From t (S in units of the largest query scale) to L.
-  const double to_logit = double(q_max) * double(softmax_scale) * kLog2E * (1 << kLogitFracBits);
+  const double to_logit =
+      double(q_max) * double(softmax_scale) * score_unit * kLog2E * (1 << kLogitFracBits);
   const double k_max = *std::max_element(k_scales.begin(), k_scales.end());
   int e = 0;
   std::frexp(k_max * to_logit, &e);  // k_max * to_logit in [2^(e-1), 2^e)
@@ -148,7 +167,9 @@ int QuantizedAttention::keys_visible(int i) const {
 
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale,
-                                      ThreadPool* pool) {
+                                      ThreadPool* pool, int qk_planes) {
+  if (qk_planes != 1 && qk_planes != 2)
+    throw std::invalid_argument("Q/K planes must be 1 or 2, got " + std::to_string(qk_planes));
   if (heads < 1) throw std::invalid_argument("attention needs at least one head");
   if (q_len < 1 || kv_len < 1) throw std::invalid_argument("attention needs T >= 1 (got T = 0)");
   if (kv_len > kMaxKeys || q_len > kMaxKeys) {
@@ -168,9 +189,14 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   p.q_pad = round_up(q_len, kPadTo);
   p.kv_pad = round_up(kv_len, kPadTo);
   p.causal = causal;
+  p.qk_planes = qk_planes;
   p.q.assign(size_t(heads) * p.q_pad * kHeadDim, 0);
   p.k.assign(size_t(heads) * p.kv_pad * kHeadDim, 0);
-  p.k_sum128.assign(size_t(heads) * p.kv_pad, 0);
+  if (qk_planes == 2) {
+    p.q_lo.assign(p.q.size(), 0);
+    p.k_lo.assign(p.k.size(), 0);
+  }
+  p.score_offset.assign(size_t(heads) * p.kv_pad, 0);
   p.v_t.assign(size_t(heads) * kHeadDim * p.kv_pad, 0);
   p.v_scale.resize(size_t(heads) * kHeadDim);
   p.v_mean.resize(size_t(heads) * kHeadDim);
@@ -195,16 +221,24 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     channel_max_abs(kh, k.row_stride, kv_len, k_mean, k_max);
     smoothing_factors(q_max, k_max, q_smooth, k_smooth);
     std::vector<float> q_scales(q_len), k_scales(kv_len);
-    int8_t* kq = p.k.data() + size_t(h) * p.kv_pad * kHeadDim;
-    quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth,
-                    p.q.data() + size_t(h) * p.q_pad * kHeadDim, q_scales.data());
-    quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, kq, k_scales.data());
+    const size_t q_at = size_t(h) * p.q_pad * kHeadDim, k_at = size_t(h) * p.kv_pad * kHeadDim;
+    const bool two = qk_planes == 2;
+    quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth, &p.q[q_at],
+                    two ? &p.q_lo[q_at] : nullptr, q_scales.data());
+    quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
+                    two ? &p.k_lo[k_at] : nullptr, k_scales.data());
     for (int j = 0; j < kv_len; ++j) {
-      int32_t sum = 0;
-      for (int c = 0; c < kHeadDim; ++c) sum += kq[j * kHeadDim + c];
-      p.k_sum128[size_t(h) * p.kv_pad + j] = 128 * sum;
+      int32_t hi = 0, lo = 0;
+      for (int c = 0; c < kHeadDim; ++c) {
+        hi += p.k[k_at + j * kHeadDim + c];
+        if (two) lo += p.k_lo[k_at + j * kHeadDim + c];
+      }
+      p.score_offset[size_t(h) * p.kv_pad + j] =
+          two ? 128 * ((kPlaneRatio + 1) * hi + lo) : 128 * hi;
     }
-    set_logit_multipliers(q_scales, k_scales, softmax_scale, p.q_mul.data() + size_t(h) * p.q_pad,
+    set_logit_multipliers(q_scales, k_scales, softmax_scale,
+                          two ? double(1 << kTwoPlaneShift) / kPlaneRatio : 1.0,
+                          p.q_mul.data() + size_t(h) * p.q_pad,
                           p.k_mul.data() + size_t(h) * p.kv_pad, p.logit_shift[h]);
 
     // V: per channel over all keys, mean removed (softmax weights sum to one,

@@ -7,10 +7,23 @@
 namespace amanuensis::attn {
 namespace {
 
+// S of query row i and key row j (spec.h): one plane, or two.
+int32_t score(const QuantizedAttention& p, int h, int i, int j) {
+  const int8_t* q = p.q_head(h) + size_t(i) * kHeadDim;
+  const int8_t* k = p.k_head(h) + size_t(j) * kHeadDim;
+  int32_t s = 0;
+  for (int d = 0; d < kHeadDim; ++d) s += int32_t(q[d]) * int32_t(k[d]);
+  if (p.qk_planes == 1) return s;
+  const int8_t* q_lo = p.q_lo_head(h) + size_t(i) * kHeadDim;
+  const int8_t* k_lo = p.k_lo_head(h) + size_t(j) * kHeadDim;
+  int32_t cross = 0;
+  for (int d = 0; d < kHeadDim; ++d)
+    cross += int32_t(q[d]) * int32_t(k_lo[d]) + int32_t(q_lo[d]) * int32_t(k[d]);
+  return two_plane_score(s, cross);
+}
+
 template <int kTile>
 void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
-  const int8_t* q = p.q_head(h);
-  const int8_t* k = p.k_head(h);
   const int8_t* v_t = p.v_t_head(h);
   const int32_t* q_mul = p.q_mul_head(h);
   const int32_t* k_mul = p.k_mul_head(h);
@@ -29,10 +42,7 @@ void reference_tile(const QuantizedAttention& p, int h, int q0, TileResult& r) {
       for (int j = 0; j < kTile; ++j) {
         L[j] = kLogitMasked;
         if (k0 + j >= visible) continue;
-        int32_t s = 0;
-        for (int d = 0; d < kHeadDim; ++d)
-          s += int32_t(q[(q0 + i) * kHeadDim + d]) * int32_t(k[(k0 + j) * kHeadDim + d]);
-        L[j] = logit(s, q_mul[q0 + i], k_mul[k0 + j], shift);
+        L[j] = logit(score(p, h, q0 + i, k0 + j), q_mul[q0 + i], k_mul[k0 + j], shift);
         tile_max = std::max(tile_max, L[j]);
       }
       if (tile_max == kLogitMasked) continue;  // this row sees no key of this tile

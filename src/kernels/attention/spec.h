@@ -34,6 +34,17 @@ inline constexpr int64_t kMaxScore = int64_t{kHeadDim} * 127 * 127;
 static_assert(kMaxScore * (1 << kScoreMulBits) + (1 << (kScoreMulBits - 1)) < (int64_t{1} << 31));
 static_assert((kMaxScore + 1) * (1 << kScoreMulBits) + (int64_t{1} << (kLogitMaxShift - 1)) <
               (int64_t{1} << 31));
+// Two-plane Q/K (the precise option): each value y/s = hi + lo / 254 with hi,
+// lo int8, and the score in the one-plane range (254/256 of the product):
+//   S = (254 * sum hi_q*hi_k + sum (hi_q*lo_k + lo_q*hi_k) + 128) >> 8
+// |254*A + B| <= 256 * 64 * 127^2 < 2^31; the lo*lo term (< 2^-16 of S) is dropped.
+inline constexpr int kPlaneRatio = 254;
+inline constexpr int kTwoPlaneShift = 8;
+static_assert(int64_t{kPlaneRatio + 2} * kMaxScore < (int64_t{1} << 31));
+inline int32_t two_plane_score(int32_t hi_hi, int32_t cross) {
+  return (kPlaneRatio * hi_hi + cross + (1 << (kTwoPlaneShift - 1))) >> kTwoPlaneShift;
+}
+
 // Sentinel for masked keys and for "no key seen yet": far below any real L,
 // far enough above INT32_MIN that differences never overflow.
 inline constexpr int32_t kLogitMasked = -(1 << 28);
@@ -90,20 +101,22 @@ inline int64_t rescale(int64_t x, int32_t d) {
 }
 
 // ---- the memory of one tile step, for an AMD AIE2 compute tile (64 KiB) ----
-template <int kTile>
+template <int kTile, int kPlanes = 1>
 struct TileStepMemory {
-  static constexpr int kQ = kTile * kHeadDim;           // int8 Q tile
-  static constexpr int kKV = 2 * 2 * kTile * kHeadDim;  // int8 K, V, double-buffered
-  static constexpr int kKeySums = 2 * 2 * kTile * 4;    // int32 k_sum128, k_mul; double-buffered
-  static constexpr int kLogits = kTile * kTile * 4;     // int32 L
-  static constexpr int kP = kTile * kTile;              // uint8 P
-  static constexpr int kAcc = kTile * kHeadDim * 4;     // int32 running P.V
-  static constexpr int kRowState = kTile * 4 * 5;       // int32 q_mul, m, l, tile max, tile l
+  static constexpr int kQ = kPlanes * kTile * kHeadDim;             // int8 Q tile (planes)
+  static constexpr int kKV = 2 * (kPlanes + 1) * kTile * kHeadDim;  // int8 K planes, V; x2
+  static constexpr int kKeySums = 2 * 2 * kTile * 4;  // int32 score_offset, k_mul; double-buffered
+  static constexpr int kLogits = kTile * kTile * 4;   // int32 L
+  static constexpr int kP = kTile * kTile;            // uint8 P
+  static constexpr int kAcc = kTile * kHeadDim * 4;   // int32 running P.V
+  static constexpr int kRowState = kTile * 4 * 5;     // int32 q_mul, m, l, tile max, tile l
   static constexpr int kTotal = kQ + kKV + kKeySums + kLogits + kP + kAcc + kRowState;
 };
 inline constexpr int kAie2DataMemory = 64 * 1024;
 static_assert(TileStepMemory<64>::kTotal <= kAie2DataMemory);
 static_assert(TileStepMemory<32>::kTotal <= kAie2DataMemory);
 static_assert(TileStepMemory<16>::kTotal <= kAie2DataMemory);
+// Two-plane Q/K fit up to 32-wide tiles (at 64: 71 936 bytes; single-buffered K/V would fit).
+static_assert(TileStepMemory<32, 2>::kTotal <= kAie2DataMemory);
 
 }  // namespace amanuensis::attn
