@@ -139,6 +139,46 @@ TEST(Quantize, TwoPlanesHoldTheRoundingResidual) {
       std::invalid_argument);
 }
 
+// Float64 attention of the float inputs, for one head [t][64].
+std::vector<double> float64_attention(const Inputs& in, int t) {
+  std::vector<double> out(size_t(t) * kHeadDim), s(t);
+  for (int i = 0; i < t; ++i) {
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j < t; ++j) {
+      double dot = 0;
+      for (int c = 0; c < kHeadDim; ++c)
+        dot += double(in.q[i * kHeadDim + c]) * in.k[j * kHeadDim + c];
+      s[j] = dot / 8;
+      mx = std::max(mx, s[j]);
+    }
+    for (int j = 0; j < t; ++j) sum += (s[j] = std::exp(s[j] - mx));
+    for (int j = 0; j < t; ++j)
+      for (int c = 0; c < kHeadDim; ++c)
+        out[i * kHeadDim + c] += s[j] / sum * in.v[j * kHeadDim + c];
+  }
+  return out;
+}
+
+TEST(Quantize, TwoPlanesAreCloserToFloat64OnSharpAttention) {
+  const int t = 256;
+  const Inputs in = make_inputs(1, t, t, 2.5f, 21);  // logit std ~6: sharp
+  const std::vector<double> ref = float64_attention(in, t);
+  double err[3] = {};
+  for (int planes : {1, 2}) {
+    const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t,
+                                                    false, 0, nullptr, planes);
+    const std::vector<float> out = run(p, Backend::kAuto, 64, 2);
+    double e = 0, n = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      e += (out[i] - ref[i]) * (out[i] - ref[i]);
+      n += ref[i] * ref[i];
+    }
+    err[planes] = std::sqrt(e / n);
+  }
+  EXPECT_LT(err[2], 0.6 * err[1]) << err[1] << " " << err[2];
+  EXPECT_LT(err[2], 2e-2);
+}
+
 TEST(Quantize, RejectsBadInputs) {
   Inputs in = make_inputs(1, 10, 10, 1, 1);
   EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 0, 10, false),
@@ -174,43 +214,49 @@ TEST(Quantize, NamesTheFirstNonFiniteValue) {
 // The encoder's layout: Q, K, V as views of one [T][3][heads][64] tensor and
 // the output written as [T][heads][64]. Same bytes as the packed tensors.
 TEST(Quantize, StridedViewsGiveThePackedBytes) {
-  const int heads = 3, t = 70;
-  const Inputs in = make_inputs(heads, t, t, 1.5f, 12);
-  std::vector<float> qkv(size_t(t) * 3 * heads * kHeadDim);
-  const size_t row = size_t(3) * heads * kHeadDim;
-  for (int part = 0; part < 3; ++part)
+  for (int planes : {1, 2}) {
+    const int heads = 3, t = 70;
+    const Inputs in = make_inputs(heads, t, t, 1.5f, 12);
+    std::vector<float> qkv(size_t(t) * 3 * heads * kHeadDim);
+    const size_t row = size_t(3) * heads * kHeadDim;
+    for (int part = 0; part < 3; ++part)
+      for (int h = 0; h < heads; ++h)
+        for (int i = 0; i < t; ++i)
+          for (int c = 0; c < kHeadDim; ++c)
+            qkv[i * row + (part * heads + h) * kHeadDim + c] =
+                (part == 0   ? in.q
+                 : part == 1 ? in.k
+                             : in.v)[(size_t(h) * t + i) * kHeadDim + c];
+    const QuantizedAttention packed = quantize_attention(in.q.data(), in.k.data(), in.v.data(),
+                                                         heads, t, t, false, 0, nullptr, planes);
+    const HeadsIn q{qkv.data(), kHeadDim, row}, k{qkv.data() + heads * kHeadDim, kHeadDim, row},
+        v{qkv.data() + 2 * heads * kHeadDim, kHeadDim, row};
+    ThreadPool pool(2);
+    const QuantizedAttention strided =
+        quantize_attention(q, k, v, heads, t, t, false, 0, &pool, planes);
+    EXPECT_EQ(packed.q_lo, strided.q_lo);
+    EXPECT_EQ(packed.k_lo, strided.k_lo);
+    EXPECT_EQ(packed.q, strided.q);
+    EXPECT_EQ(packed.k, strided.k);
+    EXPECT_EQ(packed.v_t, strided.v_t);
+    EXPECT_EQ(packed.q_mul, strided.q_mul);
+    EXPECT_EQ(packed.k_mul, strided.k_mul);
+    EXPECT_EQ(packed.score_offset, strided.score_offset);
+    EXPECT_EQ(packed.logit_shift, strided.logit_shift);
+    EXPECT_EQ(packed.v_scale, strided.v_scale);
+    EXPECT_EQ(packed.v_mean, strided.v_mean);
+
+    const std::vector<float> expected = run(packed, Backend::kAuto, 64, 2);
+    std::vector<float> rows(size_t(t) * heads * kHeadDim);
+    run_attention(strided, Backend::kAuto, 64, pool,
+                  HeadsOut{rows.data(), kHeadDim, heads * kHeadDim});
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < t; ++i)
-        for (int c = 0; c < kHeadDim; ++c)
-          qkv[i * row + (part * heads + h) * kHeadDim + c] =
-              (part == 0   ? in.q
-               : part == 1 ? in.k
-                           : in.v)[(size_t(h) * t + i) * kHeadDim + c];
-  const QuantizedAttention packed =
-      quantize_attention(in.q.data(), in.k.data(), in.v.data(), heads, t, t, false);
-  const HeadsIn q{qkv.data(), kHeadDim, row}, k{qkv.data() + heads * kHeadDim, kHeadDim, row},
-      v{qkv.data() + 2 * heads * kHeadDim, kHeadDim, row};
-  ThreadPool pool(2);
-  const QuantizedAttention strided = quantize_attention(q, k, v, heads, t, t, false, 0, &pool);
-  EXPECT_EQ(packed.q, strided.q);
-  EXPECT_EQ(packed.k, strided.k);
-  EXPECT_EQ(packed.v_t, strided.v_t);
-  EXPECT_EQ(packed.q_mul, strided.q_mul);
-  EXPECT_EQ(packed.k_mul, strided.k_mul);
-  EXPECT_EQ(packed.score_offset, strided.score_offset);
-  EXPECT_EQ(packed.logit_shift, strided.logit_shift);
-  EXPECT_EQ(packed.v_scale, strided.v_scale);
-  EXPECT_EQ(packed.v_mean, strided.v_mean);
-
-  const std::vector<float> expected = run(packed, Backend::kAuto, 64, 2);
-  std::vector<float> rows(size_t(t) * heads * kHeadDim);
-  run_attention(strided, Backend::kAuto, 64, pool,
-                HeadsOut{rows.data(), kHeadDim, heads * kHeadDim});
-  for (int h = 0; h < heads; ++h)
-    for (int i = 0; i < t; ++i)
-      ASSERT_EQ(0, std::memcmp(&rows[(size_t(i) * heads + h) * kHeadDim],
-                               &expected[(size_t(h) * t + i) * kHeadDim], kHeadDim * sizeof(float)))
-          << h << " " << i;
+        ASSERT_EQ(0,
+                  std::memcmp(&rows[(size_t(i) * heads + h) * kHeadDim],
+                              &expected[(size_t(h) * t + i) * kHeadDim], kHeadDim * sizeof(float)))
+            << h << " " << i;
+  }
 }
 
 TEST(Quantize, KeyMeanRemovalLeavesAttentionUnchanged) {

@@ -200,7 +200,11 @@ TEST(Mel, PaddingIsZeros) {
   const int64_t first_silent = (16000 + kNFft / 2 + kHop - 1) / kHop;  // 102
   for (int64_t t = first_silent; t < m.frames; ++t)
     for (int b = 0; b < 80; ++b) ASSERT_EQ(m.data[size_t(b * m.frames + t)], floor) << t;
-  EXPECT_GT(m.data[size_t(26 * m.frames + first_silent - 2)], floor);
+  // The last frame that sees audio (its window reaches 40 samples into it) is above the floor.
+  float last_heard = floor;
+  for (int b = 0; b < 80; ++b)
+    last_heard = std::max(last_heard, m.data[size_t(b * m.frames + first_silent - 1)]);
+  EXPECT_GT(last_heard, floor);
 }
 
 TEST(Mel, ClampUsesTheWholeInput) {

@@ -200,6 +200,23 @@ TEST(GemmQuantize, RowStrideReadsRowsInPlace) {
   EXPECT_EQ(a.scale_out, b.scale_out);
 }
 
+TEST(GemmQuantize, OverlappingRowsReadConvolutionWindows) {
+  // A kernel-3 convolution's rows: frames t-1, t, t+1 of 40 channels, one
+  // frame (40 floats) apart, so 120-wide rows overlap by 80.
+  const int frames = 30, channels = 40, k = 3 * channels;
+  Problem p = make(frames + 2, 64, channels, 7);
+  ThreadPool pool(2);
+  std::vector<float> packed(size_t(frames) * k);
+  for (int t = 0; t < frames; ++t)
+    std::copy_n(&p.x[size_t(t) * channels], k, &packed[size_t(t) * k]);
+  QuantizedRows a, b;
+  quantize_rows(packed.data(), frames, k, a, pool, {1, 100});
+  quantize_rows(p.x.data(), frames, k, b, pool, {1, 100}, channels);
+  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.q_out, b.q_out);
+  EXPECT_EQ(a.scale, b.scale);
+}
+
 TEST(GemmQuantize, RejectsBadOutlierChannelsAndWidths) {
   const Problem p = make(2, 64, 8, 5);
   ThreadPool pool(1);

@@ -1,12 +1,12 @@
 // The whisper.cpp ggml reader on files written here, and on every truncation.
+#include "model/ggml_format.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "model/ggml_format.h"
 
 namespace amanuensis {
 namespace {

@@ -1,11 +1,11 @@
 // The safetensors reader on files written here, and on every truncation.
+#include "model/safetensors_format.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "model/safetensors_format.h"
 
 namespace amanuensis {
 namespace {

@@ -58,6 +58,9 @@ double mel_to_hz(double mel) {
                             : kLogStartHz * std::exp(kLogStep * (mel - kLogStartMel));
 }
 
+// Whisper's log10 of a mel energy, floored at 1e-10.
+double log_energy(double e) { return std::log10(std::max(e, 1e-10)); }
+
 }  // namespace
 
 std::vector<double> mel_filterbank(int n_mels) {
@@ -111,7 +114,7 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
   // A frame that starts past the end of the audio sees only the zero padding:
   // its mel energies are 0 and their logs exactly log10(1e-10).
   const int64_t first_silent = std::clamp<int64_t>((n + kNFft / 2 + kHop - 1) / kHop, 0, frames);
-  const double silent_log = std::log10(1e-10);  // the loop's own expression for e = 0
+  const double silent_log = log_energy(0);
   const Fft400& fft = Fft400::get();
   constexpr int kFramesPerItem = 64;
   const int items = int((first_silent + kFramesPerItem - 1) / kFramesPerItem);
@@ -126,7 +129,7 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
         const double* row = &fb[size_t(m) * kNFreqs];
         double e = 0;
         for (int k = span[size_t(m)].first; k < span[size_t(m)].second; ++k) e += row[k] * power[k];
-        const double log_e = std::log10(std::max(e, 1e-10));
+        const double log_e = log_energy(e);
         item_max[size_t(item)] = std::max(item_max[size_t(item)], log_e);
         if (t < out.frames) out.data[size_t(m) * size_t(out.frames) + size_t(t)] = float(log_e);
       }

@@ -32,7 +32,7 @@ class LinearOp {
   void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
 
   static constexpr int kOutlierChannels = 32;
-  static constexpr int kOutlierMinWidth = 256;  // narrower inputs (conv1) skip the split
+  static constexpr int kOutlierMinWidth = 256;  // narrower inputs (conv1 of 80-mel models) skip it
 
  private:
   void apply_int8(const float* x, int rows, size_t row_stride, float* y, ThreadPool& pool) const;

@@ -24,7 +24,9 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls `ready` for up to kSpinTime; true once it holds.
+// Polls `ready` for up to kSpinTime; true once it holds. Every 64 polls it
+// offers the core to the scheduler, so that with more threads than cores the
+// thread being waited for can run.
 template <typename Ready>
 bool spin_until(Ready ready) {
   const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
@@ -34,6 +36,7 @@ bool spin_until(Ready ready) {
       cpu_relax();
     }
     if (std::chrono::steady_clock::now() > deadline) return ready();
+    std::this_thread::yield();
   }
 }
 

@@ -108,8 +108,7 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int b = 0; b < kKeyBlock; ++b)
           for (int v = 0; v < kVecs; ++v)
             s[b][v] = _mm256_srai_epi32(
-                _mm256_add_epi32(s[b][v], _mm256_set1_epi32(1 << (kTwoPlaneShift - 1))),
-                kTwoPlaneShift);
+                _mm256_add_epi32(s[b][v], _mm256_set1_epi32(kTwoPlaneRound)), kTwoPlaneShift);
       }
       for (int b = 0; b < kKeyBlock; ++b) {
         const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);

@@ -149,7 +149,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         for (int v = 0; v < kVecs; ++v) {
           __m512i x = _mm512_sub_epi32(s[b][v], ks);
           if constexpr (kPlanes == 2)
-            x = _mm512_srai_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(1 << (kTwoPlaneShift - 1))),
+            x = _mm512_srai_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(kTwoPlaneRound)),
                                   kTwoPlaneShift);
           x = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, q_mul[v]), score_round),
                                 kScoreMulBits);

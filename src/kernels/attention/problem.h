@@ -67,7 +67,7 @@ Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
 // scales out of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
 // are split over `pool` if given.
 // qk_planes: 1 (int8 Q/K) or 2 (two int8 planes each: ~250x less rounding
-// error in the logits, twice the Q.K^T work).
+// error in the logits, three times the Q.K^T products).
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale = 0,
                                       ThreadPool* pool = nullptr, int qk_planes = 1);

@@ -9,6 +9,7 @@
 
 #include "kernels/attention/problem.h"
 #include "util/clones.h"
+#include "util/round.h"
 
 namespace amanuensis::attn {
 namespace {
@@ -19,18 +20,15 @@ constexpr double kLog2E = 1.4426950408889634;
 float scale_for(float max_abs) { return max_abs / 127.0f; }
 float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
 
-// Round half to even, as nearbyint in the default mode, without a libm call:
-// adding and removing 1.5 * 2^23 rounds any |y| < 2^22 to an integer.
-inline float round_even(float y) {
-  constexpr float kRoundMagic = 12582912.0f;
-  return (y + kRoundMagic) - kRoundMagic;
-}
-// Ternaries, not std::clamp, so that the loops around it vectorize.
-inline int8_t quantize_one(float x, float inv_scale) {
+// x * inv_scale clamped to [-127, 127]. Ternaries, not std::clamp, so that
+// the loops around it vectorize.
+inline float scaled_clamped(float x, float inv_scale) {
   float y = x * inv_scale;
   y = y < -127.0f ? -127.0f : y;
-  y = y > 127.0f ? 127.0f : y;
-  return static_cast<int8_t>(round_even(y));
+  return y > 127.0f ? 127.0f : y;
+}
+inline int8_t quantize_one(float x, float inv_scale) {
+  return static_cast<int8_t>(round_even(scaled_clamped(x, inv_scale)));
 }
 
 // True if every value of `len` rows of 64 is finite (exponent bits not all ones).
@@ -91,9 +89,7 @@ AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, c
       continue;
     }
     for (int c = 0; c < kHeadDim; ++c) {
-      float y = row[c] * inv;
-      y = y < -127.0f ? -127.0f : y;
-      y = y > 127.0f ? 127.0f : y;
+      const float y = scaled_clamped(row[c], inv);
       const float hi = round_even(y);
       dst[t * kHeadDim + c] = static_cast<int8_t>(hi);
       dst_lo[t * kHeadDim + c] = static_cast<int8_t>(round_even((y - hi) * float(kPlaneRatio)));
@@ -268,6 +264,7 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     throw_if_non_finite(q, heads, q_len, "Q");
     throw_if_non_finite(k, heads, kv_len, "K");
     throw_if_non_finite(v, heads, kv_len, "V");
+    throw std::invalid_argument("Q, K or V has a non-finite value");
   }
   return p;
 }

@@ -40,9 +40,13 @@ static_assert((kMaxScore + 1) * (1 << kScoreMulBits) + (int64_t{1} << (kLogitMax
 // |254*A + B| <= 256 * 64 * 127^2 < 2^31; the lo*lo term (< 2^-16 of S) is dropped.
 inline constexpr int kPlaneRatio = 254;
 inline constexpr int kTwoPlaneShift = 8;
+inline constexpr int kTwoPlaneRound = 1 << (kTwoPlaneShift - 1);
+// 254 A + B counts at most (254 + 2) * 64 * 127^2 = 2^8 kMaxScore: after the
+// shift S stays within the one-plane bound, and before it within int32.
+static_assert(kPlaneRatio + 2 == 1 << kTwoPlaneShift);
 static_assert(int64_t{kPlaneRatio + 2} * kMaxScore < (int64_t{1} << 31));
 inline int32_t two_plane_score(int32_t hi_hi, int32_t cross) {
-  return (kPlaneRatio * hi_hi + cross + (1 << (kTwoPlaneShift - 1))) >> kTwoPlaneShift;
+  return (kPlaneRatio * hi_hi + cross + kTwoPlaneRound) >> kTwoPlaneShift;
 }
 
 // Sentinel for masked keys and for "no key seen yet": far below any real L,

@@ -7,17 +7,12 @@
 
 #include "kernels/gemm/gemm.h"
 #include "util/clones.h"
+#include "util/round.h"
 
 namespace amanuensis::gemm {
 namespace {
 
 int round_up(int x, int m) { return (x + m - 1) / m * m; }
-
-// Round half to even without a libm call: |y| < 2^22.
-inline float round_even(float y) {
-  constexpr float kMagic = 12582912.0f;
-  return (y + kMagic) - kMagic;
-}
 
 // max |row[c]| over the columns with keep[c] != 0 (keep may be null: all),
 // as the bits of a float: they order like the values and make NaN and inf the

@@ -1,0 +1,14 @@
+// Round half to even, as nearbyint in the default rounding mode, without a
+// libm call: adding and removing 1.5 * 2^23 rounds any |y| < 2^22 to an
+// integer. Plain IEEE adds, so it vectorizes and every instruction set gives
+// the same result.
+#pragma once
+
+namespace amanuensis {
+
+inline float round_even(float y) {
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+  return (y + kRoundMagic) - kRoundMagic;
+}
+
+}  // namespace amanuensis
