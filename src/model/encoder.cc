@@ -9,6 +9,7 @@
 #include "kernels/attention/attention.h"
 #include "model/float_ops.h"
 #include "util/clones.h"
+#include "util/uninit_vector.h"
 
 namespace amanuensis {
 namespace {
@@ -185,17 +186,21 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
   StageClock clock(timings);
 
   // mel [n_mels][3000] -> frames [3000][n_mels], each conv's input with a zero frame at both ends.
-  std::vector<float> frames(size_t(kMelFrames + 2) * w.n_mels, 0.0f);
+  UninitVector<float> frames(size_t(kMelFrames + 2) * w.n_mels);
+  std::fill_n(frames.begin(), w.n_mels, 0.0f);
+  std::fill_n(frames.end() - w.n_mels, w.n_mels, 0.0f);
   for (int c = 0; c < w.n_mels; ++c)
     for (int t = 0; t < kMelFrames; ++t)
       frames[size_t(t + 1) * w.n_mels + c] = mel[size_t(c) * kMelFrames + t];
-  std::vector<float> h1(size_t(kMelFrames + 2) * d, 0.0f), x(size_t(n) * d);
+  UninitVector<float> h1(size_t(kMelFrames + 2) * d), x(size_t(n) * d);
+  std::fill_n(h1.begin(), d, 0.0f);
+  std::fill_n(h1.end() - d, d, 0.0f);
   conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, d, pool);
   conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), d, pool);  // [n][d]
   add_inplace(x.data(), w.positions.data(), x.size(), pool);
   clock.charge(&EncoderTimings::conv);
 
-  std::vector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), att(size_t(n) * d),
+  UninitVector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), att(size_t(n) * d),
       proj(size_t(n) * d), mlp(size_t(n) * 4 * d);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const EncoderLayerWeights& l = w.layers[li];

@@ -7,6 +7,7 @@
 
 #include "kernels/attention/spec.h"
 #include "util/thread_pool.h"
+#include "util/uninit_vector.h"
 
 namespace amanuensis::attn {
 
@@ -20,10 +21,12 @@ struct QuantizedAttention {
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
-  int qk_planes = 1;                 // 1, or 2 for the precise option (spec.h)
-  std::vector<int8_t> q;             // [heads][q_pad][64], per-token scale, channel-smoothed
-  std::vector<int8_t> k;             // [heads][kv_pad][64], mean removed, per-token scale, smoothed
-  std::vector<int8_t> q_lo, k_lo;    // the second planes, as q and k; empty with one plane
+  int qk_planes = 1;  // 1, or 2 for the precise option (spec.h)
+  // The int8 tensors are large and written once, so they skip a vector's zero
+  // fill; their padding rows (and V's padding columns) are zeroed explicitly.
+  UninitVector<int8_t> q;            // [heads][q_pad][64], per-token scale, channel-smoothed
+  UninitVector<int8_t> k;            // [heads][kv_pad][64], mean removed, per-token scale, smoothed
+  UninitVector<int8_t> q_lo, k_lo;   // the second planes, as q and k; empty with one plane
   std::vector<int32_t> q_mul;        // [heads][q_pad]   see spec.h, logit()
   std::vector<int32_t> k_mul;        // [heads][kv_pad]
   std::vector<int32_t> logit_shift;  // [heads]
@@ -31,7 +34,7 @@ struct QuantizedAttention {
   // score accumulator beyond the score: 128 * sum_d k with one plane,
   // 128 * (255 * sum_d k + sum_d k_lo) with two (docs/attention.md).
   std::vector<int32_t> score_offset;
-  std::vector<int8_t> v_t;     // [heads][64][kv_pad], channel-major, mean removed
+  UninitVector<int8_t> v_t;    // [heads][64][kv_pad], channel-major, mean removed
   std::vector<float> v_scale;  // [heads][64]
   std::vector<float> v_mean;   // [heads][64]
 

@@ -186,14 +186,14 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   p.kv_pad = round_up(kv_len, kPadTo);
   p.causal = causal;
   p.qk_planes = qk_planes;
-  p.q.assign(size_t(heads) * p.q_pad * kHeadDim, 0);
-  p.k.assign(size_t(heads) * p.kv_pad * kHeadDim, 0);
+  p.q.resize(size_t(heads) * p.q_pad * kHeadDim);
+  p.k.resize(size_t(heads) * p.kv_pad * kHeadDim);
   if (qk_planes == 2) {
-    p.q_lo.assign(p.q.size(), 0);
-    p.k_lo.assign(p.k.size(), 0);
+    p.q_lo.resize(p.q.size());
+    p.k_lo.resize(p.k.size());
   }
   p.score_offset.assign(size_t(heads) * p.kv_pad, 0);
-  p.v_t.assign(size_t(heads) * kHeadDim * p.kv_pad, 0);
+  p.v_t.resize(size_t(heads) * kHeadDim * p.kv_pad);
   p.v_scale.resize(size_t(heads) * kHeadDim);
   p.v_mean.resize(size_t(heads) * kHeadDim);
   p.q_mul.assign(size_t(heads) * p.q_pad, 0);
@@ -219,6 +219,14 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     std::vector<float> q_scales(q_len), k_scales(kv_len);
     const size_t q_at = size_t(h) * p.q_pad * kHeadDim, k_at = size_t(h) * p.kv_pad * kHeadDim;
     const bool two = qk_planes == 2;
+    for (auto* planes : {&p.q, &p.q_lo})  // padding rows: zero
+      if (!planes->empty())
+        std::fill(planes->begin() + q_at + size_t(q_len) * kHeadDim,
+                  planes->begin() + q_at + size_t(p.q_pad) * kHeadDim, 0);
+    for (auto* planes : {&p.k, &p.k_lo})
+      if (!planes->empty())
+        std::fill(planes->begin() + k_at + size_t(kv_len) * kHeadDim,
+                  planes->begin() + k_at + size_t(p.kv_pad) * kHeadDim, 0);
     quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth, &p.q[q_at],
                     two ? &p.q_lo[q_at] : nullptr, q_scales.data());
     quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
@@ -252,8 +260,10 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     std::vector<int8_t> rows(size_t(kv_len) * kHeadDim);
     quantize_channels(vh, v.row_stride, kv_len, v_mean, inv, rows.data());
     int8_t* vt = p.v_t.data() + size_t(h) * kHeadDim * p.kv_pad;
-    for (int j = 0; j < kv_len; ++j)
-      for (int c = 0; c < kHeadDim; ++c) vt[size_t(c) * p.kv_pad + j] = rows[j * kHeadDim + c];
+    for (int c = 0; c < kHeadDim; ++c) {
+      for (int j = 0; j < kv_len; ++j) vt[size_t(c) * p.kv_pad + j] = rows[j * kHeadDim + c];
+      std::fill(vt + size_t(c) * p.kv_pad + kv_len, vt + size_t(c + 1) * p.kv_pad, 0);
+    }
   };
   if (pool) {
     pool->parallel_for(heads, quantize_head);

@@ -19,6 +19,7 @@
 
 #include "kernels/backend.h"
 #include "util/thread_pool.h"
+#include "util/uninit_vector.h"
 
 namespace amanuensis::gemm {
 
@@ -47,12 +48,12 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
 
 struct QuantizedRows {
   int m = 0, k = 0, k_pad = 0;
-  std::vector<uint8_t> q;    // [m][k_pad], q + 128; outlier channels hold 128 (zero)
+  UninitVector<uint8_t> q;   // [m][k_pad], q + 128; outlier channels hold 128 (zero)
   std::vector<float> scale;  // [m]
   // The outlier part, empty without outliers:
   std::vector<int> outlier_cols;  // input channels, in this order
   int outliers_pad = 0;           // outlier_cols.size() rounded up to kGroupK
-  std::vector<uint8_t> q_out;     // [m][outliers_pad], q + 128
+  UninitVector<uint8_t> q_out;    // [m][outliers_pad], q + 128
   std::vector<float> scale_out;   // [m]
 };
 // Per-row symmetric int8 of x [m][k] (rows row_stride floats apart; 0 means
