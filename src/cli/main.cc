@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     std::fprintf(stderr, "amanuensis: error: %s (see --help)\n", e.what());  // one line
-    return e.get_exit_code();
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
     return 1;
