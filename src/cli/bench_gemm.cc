@@ -17,7 +17,7 @@ namespace amanuensis::cli {
 namespace {
 
 struct BenchGemmArgs {
-  int m = 1500, n = 1536, k = 512, threads = 2, runs = 20;
+  int m = 1500, n = 1536, k = 512, threads = 2, runs = 20, outliers = 0;
   std::string backend = "auto";
   bool json = false;
 };
@@ -32,14 +32,18 @@ void run(const BenchGemmArgs& a) {
   const gemm::QuantizedWeights qw = gemm::quantize_weights(w.data(), nullptr, a.n, a.k);
   ThreadPool pool(a.threads);
   const Int8Peak peak = measure_int8_peak(a.threads);
+  std::vector<int> outlier_cols(std::min(a.outliers, a.k));  // any channels: the cost is the same
+  for (size_t j = 0; j < outlier_cols.size(); ++j)
+    outlier_cols[j] = int(j * a.k / outlier_cols.size());
   gemm::QuantizedRows qx;
-  const double quantize_ms =
-      median_ms(1, a.runs, [&] { gemm::quantize_rows(x.data(), a.m, a.k, qx, pool); });
+  const double quantize_ms = median_ms(
+      1, a.runs, [&] { gemm::quantize_rows(x.data(), a.m, a.k, qx, pool, outlier_cols); });
   const double gemm_ms = median_ms(1, a.runs, [&] { gemm::gemm(qx, qw, backend, pool, y.data()); });
   const double gops = 2.0 * a.m * a.n * a.k / (gemm_ms * 1e6);
   const nlohmann::json r = {{"m", a.m},
                             {"n", a.n},
                             {"k", a.k},
+                            {"outliers", int(outlier_cols.size())},
                             {"threads", a.threads},
                             {"quantize_ms", quantize_ms},
                             {"gemm_ms", gemm_ms},
@@ -70,6 +74,10 @@ void add_bench_gemm_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--k", args->k, "input channels")
       ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("--outliers", args->outliers,
+                  "input channels quantized apart, as the encoder's outlier channels")
+      ->check(CLI::Range(0, gemm::kMaxOutliers))
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads")
       ->check(CLI::Range(1, 256))
