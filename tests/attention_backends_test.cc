@@ -211,6 +211,35 @@ TEST(Quantize, NamesTheFirstNonFiniteValue) {
   }
 }
 
+// Non-finite values are found by the passes that quantize (a channel mean, a
+// row scale), in Q, K and V alike, whatever the value and wherever it sits.
+TEST(Quantize, CatchesEveryKindOfNonFiniteValueInEachInput) {
+  ThreadPool pool(2);
+  for (const float bad : {std::nanf(""), INFINITY, -INFINITY})
+    for (const char* name : {"Q", "K", "V"})
+      for (const int at : {0, 13 * kHeadDim + 63, 2 * 20 * kHeadDim - 1}) {
+        Inputs in = make_inputs(2, 20, 20, 1, 3);
+        std::vector<float>& x = name[0] == 'Q' ? in.q : name[0] == 'K' ? in.k : in.v;
+        x[at] = bad;
+        try {
+          quantize_attention(in.q.data(), in.k.data(), in.v.data(), 2, 20, 20, false, 0, &pool);
+          ADD_FAILURE() << name << "[" << at << "] = " << bad << ": no error";
+        } catch (const std::invalid_argument& e) {
+          EXPECT_EQ(std::string(e.what()), std::string(name) +
+                                                " has a non-finite value at flat index " +
+                                                std::to_string(at));
+        }
+      }
+}
+
+TEST(Quantize, ValuesThatOverflowWhenScaledAreAnError) {
+  Inputs in = make_inputs(1, 10, 10, 1, 4);
+  for (int t = 0; t < 10; ++t) in.v[t * kHeadDim] = 3e38f;  // finite, but v - mean
+  in.v[kHeadDim] = -3e38f;                                    // overflows float32
+  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
+               std::invalid_argument);
+}
+
 // The encoder's layout: Q, K, V as views of one [T][3][heads][64] tensor and
 // the output written as [T][heads][64]. Same bytes as the packed tensors.
 TEST(Quantize, StridedViewsGiveThePackedBytes) {

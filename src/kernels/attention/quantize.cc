@@ -31,43 +31,54 @@ inline int8_t quantize_one(float x, float inv_scale) {
   return static_cast<int8_t>(round_even(scaled_clamped(x, inv_scale)));
 }
 
-// True if every value of `len` rows of 64 is finite (exponent bits not all ones).
-AMANUENSIS_CLONES bool rows_finite(const float* x, size_t stride, int len) {
-  uint32_t bad = 0;
+// One pass over `len` rows of 64: mean[c] (summed in float64 in row order)
+// and max_abs[c] = max over rows of |x[c] - mean[c]|. x - mean rounds
+// monotonically in x, so that maximum is the larger of max - mean and
+// mean - min: the same float as a second pass over |x - mean| would give.
+// A non-finite value makes its channel's mean non-finite.
+AMANUENSIS_CLONES void channel_stats(const float* x, size_t stride, int len, float* mean,
+                                     float* max_abs) {
+  double sum[kHeadDim] = {};
+  float lo[kHeadDim], hi[kHeadDim];
+  for (int c = 0; c < kHeadDim; ++c) lo[c] = hi[c] = x[c];
   for (int t = 0; t < len; ++t)
     for (int c = 0; c < kHeadDim; ++c) {
-      uint32_t bits;
-      std::memcpy(&bits, &x[t * stride + c], 4);
-      bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+      const float v = x[t * stride + c];
+      sum[c] += v;
+      lo[c] = v < lo[c] ? v : lo[c];
+      hi[c] = v > hi[c] ? v : hi[c];
     }
-  return bad == 0;
+  for (int c = 0; c < kHeadDim; ++c) {
+    mean[c] = static_cast<float>(sum[c] / len);
+    const float above = hi[c] - mean[c], below = mean[c] - lo[c];
+    float m = above > below ? above : below;
+    max_abs[c] = m > 0.0f ? m : 0.0f;
+  }
 }
 
-// mean[c] over `len` rows, summed in float64 in row order.
-AMANUENSIS_CLONES void channel_mean(const float* x, size_t stride, int len, float* mean) {
-  double sum[kHeadDim] = {};
-  for (int t = 0; t < len; ++t)
-    for (int c = 0; c < kHeadDim; ++c) sum[c] += x[t * stride + c];
-  for (int c = 0; c < kHeadDim; ++c) mean[c] = static_cast<float>(sum[c] / len);
-}
-
-// max_abs[c] = max over rows of |x[c] - offset[c]|.
-AMANUENSIS_CLONES void channel_max_abs(const float* x, size_t stride, int len, const float* offset,
-                                       float* max_abs) {
+// max_abs[c] = max over rows of |x[c]|. (NaN is caught later, by the row scales.)
+AMANUENSIS_CLONES void channel_max_abs(const float* x, size_t stride, int len, float* max_abs) {
   for (int c = 0; c < kHeadDim; ++c) max_abs[c] = 0;
   for (int t = 0; t < len; ++t)
     for (int c = 0; c < kHeadDim; ++c) {
-      const float a = std::fabs(x[t * stride + c] - offset[c]);
+      const float a = std::fabs(x[t * stride + c]);
       max_abs[c] = a > max_abs[c] ? a : max_abs[c];
     }
+}
+
+bool all_finite(const float* x, int n) {
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
 }
 
 // Symmetric per-token int8 of (x - offset) * factor into dst [len][64]; the
 // scale of each row into scales. The row max is taken over the bit patterns
 // of |y| (they order like the finite values): an integer reduction that
 // vectorizes. dst_lo (may be null) gets the second plane: the rounding
-// residual y/s - hi in units of 1/254, |lo| <= 127.
-AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, const float* offset,
+// residual y/s - hi in units of 1/254, |lo| <= 127. False, at the first row
+// with a value that is not finite (or overflows), with that row unwritten.
+AMANUENSIS_CLONES bool quantize_tokens(const float* x, size_t stride, int len, const float* offset,
                                        const float* factor, int8_t* dst, int8_t* dst_lo,
                                        float* scales) {
   for (int t = 0; t < len; ++t) {
@@ -80,6 +91,7 @@ AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, c
       bits &= 0x7fffffffu;
       max_bits = bits > max_bits ? bits : max_bits;
     }
+    if (max_bits >= 0x7f800000u) return false;
     float max_abs;
     std::memcpy(&max_abs, &max_bits, 4);
     scales[t] = scale_for(max_abs);
@@ -95,6 +107,7 @@ AMANUENSIS_CLONES void quantize_tokens(const float* x, size_t stride, int len, c
       dst_lo[t * kHeadDim + c] = static_cast<int8_t>(round_even((y - hi) * float(kPlaneRatio)));
     }
   }
+  return true;
 }
 
 // Per-channel int8 of x - mean into dst [len][64].
@@ -203,18 +216,16 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   std::atomic<bool> non_finite{false};
   auto quantize_head = [&](int h) {
     const float *qh = q.row(h, 0), *kh = k.row(h, 0), *vh = v.row(h, 0);
-    if (!rows_finite(qh, q.row_stride, q_len) || !rows_finite(kh, k.row_stride, kv_len) ||
-        !rows_finite(vh, v.row_stride, kv_len)) {
+    // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
+    // A non-finite K or V value shows in its channel's mean, one in Q in its row's scale.
+    float k_mean[kHeadDim], q_max[kHeadDim], k_max[kHeadDim], q_smooth[kHeadDim],
+        k_smooth[kHeadDim];
+    channel_stats(kh, k.row_stride, kv_len, k_mean, k_max);
+    if (!all_finite(k_mean, kHeadDim)) {
       non_finite = true;
       return;
     }
-    // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
-    const float zeros[kHeadDim] = {};
-    float k_mean[kHeadDim], q_max[kHeadDim], k_max[kHeadDim], q_smooth[kHeadDim],
-        k_smooth[kHeadDim];
-    channel_mean(kh, k.row_stride, kv_len, k_mean);
-    channel_max_abs(qh, q.row_stride, q_len, zeros, q_max);
-    channel_max_abs(kh, k.row_stride, kv_len, k_mean, k_max);
+    channel_max_abs(qh, q.row_stride, q_len, q_max);
     smoothing_factors(q_max, k_max, q_smooth, k_smooth);
     std::vector<float> q_scales(q_len), k_scales(kv_len);
     const size_t q_at = size_t(h) * p.q_pad * kHeadDim, k_at = size_t(h) * p.kv_pad * kHeadDim;
@@ -227,10 +238,14 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
       if (!planes->empty())
         std::fill(planes->begin() + k_at + size_t(kv_len) * kHeadDim,
                   planes->begin() + k_at + size_t(p.kv_pad) * kHeadDim, 0);
-    quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth, &p.q[q_at],
-                    two ? &p.q_lo[q_at] : nullptr, q_scales.data());
-    quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
-                    two ? &p.k_lo[k_at] : nullptr, k_scales.data());
+    const float zeros[kHeadDim] = {};
+    if (!quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth, &p.q[q_at],
+                         two ? &p.q_lo[q_at] : nullptr, q_scales.data()) ||
+        !quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
+                         two ? &p.k_lo[k_at] : nullptr, k_scales.data())) {
+      non_finite = true;
+      return;
+    }
     for (int j = 0; j < kv_len; ++j) {
       int32_t hi = 0, lo = 0;
       for (int c = 0; c < kHeadDim; ++c) {
@@ -251,8 +266,11 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
     float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
     float max_abs[kHeadDim], inv[kHeadDim];
-    channel_mean(vh, v.row_stride, kv_len, v_mean);
-    channel_max_abs(vh, v.row_stride, kv_len, v_mean, max_abs);
+    channel_stats(vh, v.row_stride, kv_len, v_mean, max_abs);
+    if (!all_finite(v_mean, kHeadDim) || !all_finite(max_abs, kHeadDim)) {
+      non_finite = true;
+      return;
+    }
     for (int c = 0; c < kHeadDim; ++c) {
       v_scale[c] = scale_for(max_abs[c]);
       inv[c] = inverse(v_scale[c]);
@@ -274,7 +292,7 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     throw_if_non_finite(q, heads, q_len, "Q");
     throw_if_non_finite(k, heads, kv_len, "K");
     throw_if_non_finite(v, heads, kv_len, "V");
-    throw std::invalid_argument("Q, K or V has a non-finite value");
+    throw std::invalid_argument("Q, K or V values too large: their quantization overflows float32");
   }
   return p;
 }
