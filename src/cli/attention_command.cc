@@ -15,7 +15,7 @@ namespace {
 struct AttentionArgs {
   std::string q, k, v, out, backend = "auto";
   bool causal = false;
-  int threads = 1, tile = 64, qk_planes = 1;
+  int threads = 1, tile = 64, qk_planes = attn::kDefaultQkPlanes;
 };
 
 // [H, T, 64] or [T, 64] -> (H, T).
@@ -70,7 +70,7 @@ void add_attention_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--tile", args->tile, "tile size: 16, 32 or 64")->capture_default_str();
   cmd->add_option("--qk-planes", args->qk_planes,
-                  "1: int8 Q/K; 2: two int8 planes each (precise, slower Q.K^T)")
+                  "2: two int8 planes each for Q and K (accurate); 1: int8 Q/K (faster Q.K^T)")
       ->check(CLI::IsMember({1, 2}))
       ->capture_default_str();
   cmd->callback([args] { run(*args); });

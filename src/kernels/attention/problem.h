@@ -21,7 +21,7 @@ struct QuantizedAttention {
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
-  int qk_planes = 1;  // 1, or 2 for the precise option (spec.h)
+  int qk_planes = kDefaultQkPlanes;  // 1, or 2 (spec.h)
   // The int8 tensors are large and written once, so they skip a vector's zero
   // fill; their padding rows (and V's padding columns) are zeroed explicitly.
   UninitVector<int8_t> q;            // [heads][q_pad][64], per-token scale, channel-smoothed
@@ -69,16 +69,17 @@ Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
 // Throws std::invalid_argument on bad shapes, non-finite values or logit
 // scales out of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
 // are split over `pool` if given.
-// qk_planes: 1 (int8 Q/K) or 2 (two int8 planes each: ~250x less rounding
-// error in the logits, three times the Q.K^T products).
+// qk_planes: 2 (the default: two int8 planes each for Q and K, ~250x less
+// rounding error in the logits, three times the Q.K^T products) or 1 (int8
+// Q/K: faster, accurate where the attention is not sharp; docs/attention.md §5).
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale = 0,
-                                      ThreadPool* pool = nullptr, int qk_planes = 1);
+                                      ThreadPool* pool = nullptr, int qk_planes = kDefaultQkPlanes);
 // The same for packed [heads][len][64] tensors.
 inline QuantizedAttention quantize_attention(const float* q, const float* k, const float* v,
                                              int heads, int q_len, int kv_len, bool causal,
                                              float softmax_scale = 0, ThreadPool* pool = nullptr,
-                                             int qk_planes = 1) {
+                                             int qk_planes = kDefaultQkPlanes) {
   return quantize_attention(contiguous_heads(q, q_len), contiguous_heads(k, kv_len),
                             contiguous_heads(v, kv_len), heads, q_len, kv_len, causal,
                             softmax_scale, pool, qk_planes);

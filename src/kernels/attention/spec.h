@@ -39,6 +39,9 @@ static_assert((kMaxScore + 1) * (1 << kScoreMulBits) + (int64_t{1} << (kLogitMax
 //   S = (254 * sum hi_q*hi_k + sum (hi_q*lo_k + lo_q*hi_k) + 128) >> 8
 // |254*A + B| <= 256 * 64 * 127^2 < 2^31; the lo*lo term (< 2^-16 of S) is dropped.
 inline constexpr int kPlaneRatio = 254;
+// The default: two planes meet the accuracy targets on every case of
+// docs/attention.md §5, one plane only where int8 Q/K rounding allows.
+inline constexpr int kDefaultQkPlanes = 2;
 inline constexpr int kTwoPlaneShift = 8;
 inline constexpr int kTwoPlaneRound = 1 << (kTwoPlaneShift - 1);
 // 254 A + B counts at most (254 + 2) * 64 * 127^2 = 2^8 kMaxScore: after the
