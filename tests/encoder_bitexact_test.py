@@ -2,7 +2,7 @@
 """The whole int8 encoder gives the same bytes on every backend and thread
 count (the kernels promise it; this checks that nothing around them breaks
 it). Real tiny.en weights, jfk.wav. The scalar reference backend is left out
-here only for time (it takes ~25 s on tiny.en); it matched when run by hand.
+here only for time; no_avx512_test.py runs it, on an emulated baseline CPU.
 """
 import argparse
 import filecmp

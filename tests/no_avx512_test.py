@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The engine must give the same bytes without AVX-512: this runs the whole
+int8 encoder (audio decoding, log-mel, conv, GEMMs, attention, float glue) on
+CPUs emulated by qemu-user and compares its output with the native run,
+byte for byte.
+
+  Haswell  AVX2 + FMA, no AVX-512: the run-time dispatch picks the AVX2
+           kernels and the `avx2` clones of the float loops.
+  qemu64   the x86-64 baseline (SSE2): the scalar reference kernels and the
+           baseline clones.
+
+Each emulated CPU is first shown to be what it claims: there, `bench
+attention` must report the int8 peak of the expected instruction set, and
+asking for the AVX-512 backend must fail. Real tiny.en weights, jfk.wav.
+qemu-user comes from Debian (scripts/setup.sh installs it). The qemu64 run
+takes about two minutes.
+"""
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+
+# qemu -cpu model, the peak line's instruction set there.
+CPUS = [("Haswell", "vpmaddwd ymm"), ("qemu64", "none (scalar CPU)")]
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    args = ap.parse_args()
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        print("FAIL qemu-x86_64 not found (Debian package qemu-user; scripts/setup.sh installs it)")
+        return 1
+    model = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
+                            "tiny.en"], check=True, capture_output=True, text=True).stdout.strip()
+    failed = passed = 0
+
+    def check(ok, what):
+        nonlocal failed, passed
+        print(("ok   " if ok else "FAIL ") + what)
+        passed += ok
+        failed += not ok
+
+    with tempfile.TemporaryDirectory() as tmp:
+        native = os.path.join(tmp, "native.npy")
+        encode = ["encode", "--model", model, "--audio", args.jfk]
+        subprocess.run([args.amanuensis] + encode + ["--out", native], check=True)
+        for cpu, isa in CPUS:
+            emulated = [qemu, "-cpu", cpu, args.amanuensis]
+            bench = run(emulated + ["bench", "attention", "--heads", "1", "--frames", "64",
+                                    "--runs", "1", "--warmup", "0"])
+            check(bench.returncode == 0 and f"int8 peak ({isa}," in bench.stdout,
+                  f"{cpu}: the engine sees {isa!r} "
+                  f"(peak line: {bench.stdout.splitlines()[:1]})")
+            refused = run(emulated + ["bench", "attention", "--heads", "1", "--frames", "64",
+                                      "--runs", "1", "--warmup", "0", "--backend", "avx512"])
+            check(refused.returncode != 0 and "lacks AVX-512" in refused.stderr,
+                  f"{cpu}: the AVX-512 backend is refused ({refused.stderr.strip()[-60:]!r})")
+            out = os.path.join(tmp, f"{cpu}.npy")
+            result = run(emulated + encode + ["--out", out])
+            same = result.returncode == 0 and filecmp.cmp(native, out, shallow=False)
+            check(same, f"{cpu}: encoder output {'identical to' if same else 'DIFFERS from'} "
+                        f"the native run" + ("" if result.returncode == 0 else
+                                            f" (exit {result.returncode}: {result.stderr[-200:]})"))
+    print(f"\n{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
