@@ -118,6 +118,22 @@ AMANUENSIS_CLONES void quantize_channels(const float* x, size_t stride, int len,
       dst[t * kHeadDim + c] = quantize_one(x[t * stride + c] - mean[c], inv[c]);
 }
 
+// rows [len][64] -> dst [64][stride], 16 keys at a time, so that each
+// channel's 16 bytes are stored together (byte stores with a stride that the
+// compiler reloads after every store ran 10x slower).
+void to_channel_major(const int8_t* __restrict rows, int len, size_t stride,
+                      int8_t* __restrict dst) {
+  constexpr int kKeys = 16;
+  for (int j0 = 0; j0 < len; j0 += kKeys) {
+    const int n = std::min(kKeys, len - j0);
+    for (int c = 0; c < kHeadDim; ++c) {
+      int8_t column[kKeys];
+      for (int j = 0; j < n; ++j) column[j] = rows[(j0 + j) * kHeadDim + c];
+      std::memcpy(dst + c * stride + j0, column, size_t(n));
+    }
+  }
+}
+
 // The error for the first non-finite value, by its flat index in [heads][len][64].
 void throw_if_non_finite(HeadsIn x, int heads, int len, const char* name) {
   for (int h = 0; h < heads; ++h)
@@ -278,10 +294,9 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     std::vector<int8_t> rows(size_t(kv_len) * kHeadDim);
     quantize_channels(vh, v.row_stride, kv_len, v_mean, inv, rows.data());
     int8_t* vt = p.v_t.data() + size_t(h) * kHeadDim * p.kv_pad;
-    for (int c = 0; c < kHeadDim; ++c) {
-      for (int j = 0; j < kv_len; ++j) vt[size_t(c) * p.kv_pad + j] = rows[j * kHeadDim + c];
+    to_channel_major(rows.data(), kv_len, p.kv_pad, vt);
+    for (int c = 0; c < kHeadDim; ++c)
       std::fill(vt + size_t(c) * p.kv_pad + kv_len, vt + size_t(c + 1) * p.kv_pad, 0);
-    }
   };
   if (pool) {
     pool->parallel_for(heads, quantize_head);
