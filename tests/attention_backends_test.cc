@@ -225,9 +225,9 @@ TEST(Quantize, CatchesEveryKindOfNonFiniteValueInEachInput) {
           quantize_attention(in.q.data(), in.k.data(), in.v.data(), 2, 20, 20, false, 0, &pool);
           ADD_FAILURE() << name << "[" << at << "] = " << bad << ": no error";
         } catch (const std::invalid_argument& e) {
-          EXPECT_EQ(std::string(e.what()), std::string(name) +
-                                                " has a non-finite value at flat index " +
-                                                std::to_string(at));
+          EXPECT_EQ(
+              std::string(e.what()),
+              std::string(name) + " has a non-finite value at flat index " + std::to_string(at));
         }
       }
 }
@@ -235,7 +235,7 @@ TEST(Quantize, CatchesEveryKindOfNonFiniteValueInEachInput) {
 TEST(Quantize, ValuesThatOverflowWhenScaledAreAnError) {
   Inputs in = make_inputs(1, 10, 10, 1, 4);
   for (int t = 0; t < 10; ++t) in.v[t * kHeadDim] = 3e38f;  // finite, but v - mean
-  in.v[kHeadDim] = -3e38f;                                    // overflows float32
+  in.v[kHeadDim] = -3e38f;                                  // overflows float32
   EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
                std::invalid_argument);
 }

@@ -4,6 +4,7 @@ in numpy (OpenBLAS sgemm + numpy softmax), same shape, same thread count.
 The ratio is what to compare across machines, not the absolute times.
 
   OPENBLAS_NUM_THREADS=2 python3 tools/bench_attention_peers.py --amanuensis build/amanuensis
+      [--qk-planes 1|2]   (default: the engine's default, two planes)
 """
 import argparse
 import json
@@ -40,12 +41,14 @@ def main():
     ap.add_argument("--amanuensis", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--qk-planes", type=int, choices=(1, 2), help="Q/K planes (default: the engine's)")
     args = ap.parse_args()
     ours = json.loads(subprocess.run(
         [args.amanuensis, "bench", "attention", "--threads", str(args.threads), "--runs",
-         str(args.runs), "--json"], check=True, capture_output=True, text=True).stdout)
+         str(args.runs), "--json"] + (["--qk-planes", str(args.qk_planes)] if args.qk_planes else []),
+        check=True, capture_output=True, text=True).stdout)
     print(f"threads {args.threads}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-          f"int8 peak {ours[0]['int8_peak_gops']:.0f} GOPS")
+          f"int8 peak {ours[0]['int8_peak_gops']:.0f} GOPS, Q/K planes {ours[0]['qk_planes']}")
     print("| shape | heads | amanuensis int8 ms | % of int8 peak | numpy fp32 ms | speed-up |")
     print("|---|---|---|---|---|---|")
     for r in ours:

@@ -26,7 +26,8 @@ constexpr WhisperSize kWhisperSizes[] = {
 
 struct BenchArgs {
   int heads = 0;  // 0: every Whisper size
-  int frames = 1500, threads = 2, tile = 64, runs = 20, warmup = 3, qk_planes = attn::kDefaultQkPlanes;
+  int frames = 1500, threads = 2, tile = 64, runs = 20, warmup = 3,
+      qk_planes = attn::kDefaultQkPlanes;
   std::string backend = "auto";
   bool causal = false, json = false, compare_tiles = false;
 };
@@ -136,7 +137,8 @@ void add_bench_attention_command(CLI::App& bench) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->add_flag("--causal", args->causal, "causal mask");
-  cmd->add_option("--qk-planes", args->qk_planes, "2: two int8 planes each for Q and K (accurate); 1: int8 Q/K (faster)")
+  cmd->add_option("--qk-planes", args->qk_planes,
+                  "2: two int8 planes each for Q and K (accurate); 1: int8 Q/K (faster)")
       ->check(CLI::IsMember({1, 2}))
       ->capture_default_str();
   cmd->add_flag("--compare-tiles", args->compare_tiles,
