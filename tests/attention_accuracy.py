@@ -4,7 +4,8 @@
 Cases span flat to sharply peaked attention (Gaussian Q/K at several scales),
 20x outlier channels in K, a peak-plus-long-tail construction, causal and not,
 and the lengths where tiles and masks have edges. Each case runs with int8
-Q/K (the default) and with two-plane Q/K (--qk-planes 2). Judged on rows whose
+Q/K (--qk-planes 1, what the encoder uses) and with two-plane Q/K (the
+default, --qk-planes 2). Judged on rows whose
 reference attention has max probability below 0.9 (the rest are reported):
   two planes: cosine >= 0.9995 and relative L2 <= 2e-2;
   one plane: cosine >= 0.9995, and relative L2 <= 2e-2 or, where rounding Q

@@ -57,7 +57,7 @@ struct Shape {
   int heads, q_len, kv_len;
   bool causal;
   float scale;
-  int qk_planes = 1;
+  int qk_planes = 1;  // not the library's default (2): most shapes test the encoder's one plane
 };
 
 class BitExact : public ::testing::TestWithParam<Shape> {};
@@ -99,14 +99,16 @@ TEST(BitExact, ExtremeInputsAgreeToo) {
   for (size_t i = 0; i < in.q.size(); ++i)
     in.q[i] = (i / kHeadDim) % 3 == 0 ? 0.0f : 8.0f * in.q[i];
   for (size_t i = 0; i < in.k.size(); ++i) in.k[i] = (i / kHeadDim) < 70 ? 1.0f : 6.0f * in.k[i];
-  const QuantizedAttention p =
-      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t, false);
-  for (int tile : kTileSizes) {
-    const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
-    for (Backend b : available_backends()) {
-      const std::vector<float> got = run(p, b, tile, 2);
-      ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
-          << backend_name(b) << " tile " << tile;
+  for (int planes : {1, 2}) {
+    const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t,
+                                                    false, 0, nullptr, planes);
+    for (int tile : kTileSizes) {
+      const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
+      for (Backend b : available_backends()) {
+        const std::vector<float> got = run(p, b, tile, 2);
+        ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
+            << backend_name(b) << " tile " << tile << ", " << planes << " planes";
+      }
     }
   }
 }
@@ -233,11 +235,35 @@ TEST(Quantize, CatchesEveryKindOfNonFiniteValueInEachInput) {
 }
 
 TEST(Quantize, ValuesThatOverflowWhenScaledAreAnError) {
-  Inputs in = make_inputs(1, 10, 10, 1, 4);
-  for (int t = 0; t < 10; ++t) in.v[t * kHeadDim] = 3e38f;  // finite, but v - mean
-  in.v[kHeadDim] = -3e38f;                                  // overflows float32
-  EXPECT_THROW(quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false),
-               std::invalid_argument);
+  // Finite, but x - mean overflows float32 once centred: in V (its spread),
+  // and in K (a row's value after the mean is removed).
+  for (const char* name : {"V", "K"}) {
+    Inputs in = make_inputs(1, 10, 10, 1, 4);
+    std::vector<float>& x = name[0] == 'V' ? in.v : in.k;
+    for (int t = 0; t < 10; ++t) x[t * kHeadDim] = 3e38f;
+    x[kHeadDim] = -3e38f;
+    try {
+      quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10, 10, false);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Quantize, TinyValuesQuantizeToZeroNotNaN) {
+  // Rows whose largest value is subnormal: 1 / scale overflows, and must not
+  // turn 0 * inf into a NaN cast to int8 (undefined behaviour, caught by UBSan).
+  Inputs in = make_inputs(1, 10, 10, 1, 5);
+  for (int c = 0; c < kHeadDim; ++c) in.q[3 * kHeadDim + c] = c % 2 ? 1e-40f : 0.0f;
+  for (int t = 0; t < 10; ++t) in.v[t * kHeadDim + 5] = t % 2 ? 1e-40f : -1e-40f;
+  for (int planes : {1, 2}) {
+    const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, 10,
+                                                    10, false, 0, nullptr, planes);
+    for (int c = 0; c < kHeadDim; ++c) EXPECT_EQ(p.q[3 * kHeadDim + c], 0);
+    for (int t = 0; t < 10; ++t) EXPECT_EQ(p.v_t[5 * p.kv_pad + t], 0);
+    for (float x : run(p, Backend::kReference, 64, 1)) ASSERT_TRUE(std::isfinite(x));
+  }
 }
 
 // The encoder's layout: Q, K, V as views of one [T][3][heads][64] tensor and

@@ -250,6 +250,21 @@ TEST(GemmQuantize, PackedLayoutRoundTripsAndZeroRowsWork) {
   for (int r = 0; r < 3; ++r) EXPECT_EQ(y[size_t(r) * 70 + 5], p.b[5]);
 }
 
+TEST(GemmQuantize, TinyRowsQuantizeToZeroNotNaN) {
+  // A row whose largest value is subnormal: 127 / max overflows, and must not
+  // turn 0 * inf into a NaN cast to int8 (undefined behaviour, caught by UBSan).
+  Problem p = make(4, 64, 8, 3);
+  for (int c = 0; c < 8; ++c) p.x[8 + c] = c % 2 ? 1e-40f : 0.0f;
+  ThreadPool pool(2);
+  QuantizedRows x;
+  quantize_rows(p.x.data(), 4, 8, x, pool);
+  for (int c = 0; c < 8; ++c) EXPECT_EQ(x.q[x.k_pad + c], 128);
+  const QuantizedWeights w = quantize_weights(p.w.data(), nullptr, 64, 8);
+  std::vector<float> y(4 * 64);
+  gemm(x, w, Backend::kReference, pool, y.data());
+  for (int n = 0; n < 64; ++n) EXPECT_EQ(y[64 + n], 0.0f);
+}
+
 TEST(GemmQuantize, RejectsNonFinite) {
   Problem p = make(4, 64, 8, 2);
   p.x[9] = std::nanf("");

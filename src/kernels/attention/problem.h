@@ -21,7 +21,7 @@ struct QuantizedAttention {
   int kv_pad = 0;
   bool causal = false;  // query i sees keys j <= i + (kv_len - q_len)
 
-  int qk_planes = kDefaultQkPlanes;  // 1, or 2 (spec.h)
+  int qk_planes = 1;  // 1, or 2 (spec.h); set by quantize_attention
   // The int8 tensors are large and written once, so they skip a vector's zero
   // fill; their padding rows (and V's padding columns) are zeroed explicitly.
   UninitVector<int8_t> q;            // [heads][q_pad][64], per-token scale, channel-smoothed
@@ -66,8 +66,9 @@ Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
   return {data, size_t(len) * kHeadDim, size_t(kHeadDim)};
 }
 
-// Throws std::invalid_argument on bad shapes, non-finite values or logit
-// scales out of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
+// Throws std::invalid_argument on bad shapes, non-finite values, values so
+// large that centring or scaling them overflows float32, or logit scales out
+// of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
 // are split over `pool` if given.
 // qk_planes: 2 (the default: two int8 planes each for Q and K, ~250x less
 // rounding error in the logits, three times the Q.K^T products) or 1 (int8

@@ -18,7 +18,12 @@ constexpr double kLog2E = 1.4426950408889634;
 
 // Symmetric int8 scale for values of magnitude <= max_abs (0 for all-zero data).
 float scale_for(float max_abs) { return max_abs / 127.0f; }
-float inverse(float scale) { return scale > 0 ? 1.0f / scale : 0.0f; }
+// 1 / scale, or 0 where that is not finite (a zero or subnormal scale: values
+// that small quantize to 0 rather than to 0 * inf = NaN).
+float inverse(float scale) {
+  const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+  return std::isfinite(inv) ? inv : 0.0f;
+}
 
 // x * inv_scale clamped to [-127, 127]. Ternaries, not std::clamp, so that
 // the loops around it vectorize.
@@ -32,27 +37,27 @@ inline int8_t quantize_one(float x, float inv_scale) {
 }
 
 // One pass over `len` rows of 64: mean[c] (summed in float64 in row order)
-// and max_abs[c] = max over rows of |x[c] - mean[c]|. x - mean rounds
-// monotonically in x, so that maximum is the larger of max - mean and
-// mean - min: the same float as a second pass over |x - mean| would give.
+// and max_dev[c] = max over rows of |x[c] - mean[c]|. x - mean rounds
+// monotonically in x, so that maximum is the larger of largest - mean and
+// mean - smallest: the same float as a second pass over |x - mean| would give.
 // A non-finite value makes its channel's mean non-finite.
 AMANUENSIS_CLONES void channel_stats(const float* x, size_t stride, int len, float* mean,
-                                     float* max_abs) {
+                                     float* max_dev) {
   double sum[kHeadDim] = {};
-  float lo[kHeadDim], hi[kHeadDim];
-  for (int c = 0; c < kHeadDim; ++c) lo[c] = hi[c] = x[c];
+  float smallest[kHeadDim], largest[kHeadDim];
+  for (int c = 0; c < kHeadDim; ++c) smallest[c] = largest[c] = x[c];
   for (int t = 0; t < len; ++t)
     for (int c = 0; c < kHeadDim; ++c) {
       const float v = x[t * stride + c];
       sum[c] += v;
-      lo[c] = v < lo[c] ? v : lo[c];
-      hi[c] = v > hi[c] ? v : hi[c];
+      smallest[c] = v < smallest[c] ? v : smallest[c];
+      largest[c] = v > largest[c] ? v : largest[c];
     }
   for (int c = 0; c < kHeadDim; ++c) {
     mean[c] = static_cast<float>(sum[c] / len);
-    const float above = hi[c] - mean[c], below = mean[c] - lo[c];
-    float m = above > below ? above : below;
-    max_abs[c] = m > 0.0f ? m : 0.0f;
+    const float above = largest[c] - mean[c], below = mean[c] - smallest[c];
+    const float m = above > below ? above : below;
+    max_dev[c] = m > 0.0f ? m : 0.0f;  // +0, as fabs gives
   }
 }
 
@@ -118,10 +123,10 @@ AMANUENSIS_CLONES void quantize_channels(const float* x, size_t stride, int len,
       dst[t * kHeadDim + c] = quantize_one(x[t * stride + c] - mean[c], inv[c]);
 }
 
-// rows [len][64] -> dst [64][stride], 16 keys at a time, so that each
+// rows [len][64] -> dst [64][dst_stride], 16 keys at a time, so that each
 // channel's 16 bytes are stored together (byte stores with a stride that the
 // compiler reloads after every store ran 10x slower).
-void to_channel_major(const int8_t* __restrict rows, int len, size_t stride,
+void to_channel_major(const int8_t* __restrict rows, int len, size_t dst_stride,
                       int8_t* __restrict dst) {
   constexpr int kKeys = 16;
   for (int j0 = 0; j0 < len; j0 += kKeys) {
@@ -129,7 +134,7 @@ void to_channel_major(const int8_t* __restrict rows, int len, size_t stride,
     for (int c = 0; c < kHeadDim; ++c) {
       int8_t column[kKeys];
       for (int j = 0; j < n; ++j) column[j] = rows[(j0 + j) * kHeadDim + c];
-      std::memcpy(dst + c * stride + j0, column, size_t(n));
+      std::memcpy(dst + c * dst_stride + j0, column, size_t(n));
     }
   }
 }
@@ -233,11 +238,15 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   auto quantize_head = [&](int h) {
     const float *qh = q.row(h, 0), *kh = k.row(h, 0), *vh = v.row(h, 0);
     // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
-    // A non-finite K or V value shows in its channel's mean, one in Q in its row's scale.
+    // A non-finite K or V value shows in its channel's mean, one in Q in its
+    // row's scale; all three are checked before anything else here can throw.
     float k_mean[kHeadDim], q_max[kHeadDim], k_max[kHeadDim], q_smooth[kHeadDim],
-        k_smooth[kHeadDim];
+        k_smooth[kHeadDim], v_dev[kHeadDim];
+    float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
     channel_stats(kh, k.row_stride, kv_len, k_mean, k_max);
-    if (!all_finite(k_mean, kHeadDim)) {
+    channel_stats(vh, v.row_stride, kv_len, v_mean, v_dev);
+    if (!all_finite(k_mean, kHeadDim) || !all_finite(v_mean, kHeadDim) ||
+        !all_finite(v_dev, kHeadDim)) {
       non_finite = true;
       return;
     }
@@ -279,16 +288,10 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     // V: per channel over all keys, mean removed (softmax weights sum to one,
     // so the mean is added back exactly after normalization); quantized
     // row-major, then transposed to the kernel's channel-major layout.
-    float* v_mean = p.v_mean.data() + size_t(h) * kHeadDim;
     float* v_scale = p.v_scale.data() + size_t(h) * kHeadDim;
-    float max_abs[kHeadDim], inv[kHeadDim];
-    channel_stats(vh, v.row_stride, kv_len, v_mean, max_abs);
-    if (!all_finite(v_mean, kHeadDim) || !all_finite(max_abs, kHeadDim)) {
-      non_finite = true;
-      return;
-    }
+    float inv[kHeadDim];
     for (int c = 0; c < kHeadDim; ++c) {
-      v_scale[c] = scale_for(max_abs[c]);
+      v_scale[c] = scale_for(v_dev[c]);
       inv[c] = inverse(v_scale[c]);
     }
     std::vector<int8_t> rows(size_t(kv_len) * kHeadDim);

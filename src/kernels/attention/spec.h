@@ -34,7 +34,7 @@ inline constexpr int64_t kMaxScore = int64_t{kHeadDim} * 127 * 127;
 static_assert(kMaxScore * (1 << kScoreMulBits) + (1 << (kScoreMulBits - 1)) < (int64_t{1} << 31));
 static_assert((kMaxScore + 1) * (1 << kScoreMulBits) + (int64_t{1} << (kLogitMaxShift - 1)) <
               (int64_t{1} << 31));
-// Two-plane Q/K (the precise option): each value y/s = hi + lo / 254 with hi,
+// Two-plane Q/K (the default, kDefaultQkPlanes below): each value y/s = hi + lo / 254 with hi,
 // lo int8, and the score in the one-plane range (254/256 of the product):
 //   S = (254 * sum hi_q*hi_k + sum (hi_q*lo_k + lo_q*hi_k) + 128) >> 8
 // |254*A + B| <= 256 * 64 * 127^2 < 2^31; the lo*lo term (< 2^-16 of S) is dropped.

@@ -43,6 +43,13 @@ AMANUENSIS_CLONES void quantize_values(const float* row, int k, int k_pad, const
   for (int c = k; c < k_pad; ++c) q[c] = 128;
 }
 
+// 127 / max_abs, or 0 where that is not finite (zero, or so small a maximum
+// that the quotient overflows: such rows quantize to 0, not to 0 * inf = NaN).
+float inverse_step(float max_abs) {
+  const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+  return std::isfinite(inv) ? inv : 0.0f;
+}
+
 float from_bits(uint32_t bits) {
   float f;
   std::memcpy(&f, &bits, 4);
@@ -82,7 +89,7 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
       max_abs = std::max(max_abs, std::fabs(row[c]));
     }
     w.scale[r] = max_abs / 127.0f;
-    const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+    const float inv = inverse_step(max_abs);
     const int nb = r / kBlockN;
     int32_t sum = 0;
     for (int c = 0; c < k; ++c) {
@@ -161,12 +168,11 @@ void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool&
     }
     const float main_max = from_bits(main_bits), out_max = from_bits(out_bits);
     out.scale[r] = main_max / 127.0f;
-    quantize_values(row, k, out.k_pad, n_out ? keep.data() : nullptr,
-                    main_max > 0 ? 127.0f / main_max : 0.0f, out.q.data() + size_t(r) * out.k_pad);
+    quantize_values(row, k, out.k_pad, n_out ? keep.data() : nullptr, inverse_step(main_max),
+                    out.q.data() + size_t(r) * out.k_pad);
     if (n_out) {
       out.scale_out[r] = out_max / 127.0f;
-      quantize_values(outliers, n_out, out.outliers_pad, nullptr,
-                      out_max > 0 ? 127.0f / out_max : 0.0f,
+      quantize_values(outliers, n_out, out.outliers_pad, nullptr, inverse_step(out_max),
                       out.q_out.data() + size_t(r) * out.outliers_pad);
     }
   };
