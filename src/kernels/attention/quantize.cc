@@ -1,7 +1,6 @@
 // Float -> integer problem: the only place with floating point before the
 // tile loop. Shared by every backend, so every backend sees the same bytes.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -234,7 +233,9 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   p.k_mul.assign(size_t(heads) * p.kv_pad, 0);
   p.logit_shift.assign(heads, kLogitMaxShift);
 
-  std::atomic<bool> non_finite{false};
+  // Per head, the tensor whose values are not finite or overflow when
+  // quantized ('\0': none); the error names the first, as a serial run would.
+  std::vector<char> failed(size_t(heads), '\0');
   auto quantize_head = [&](int h) {
     const float *qh = q.row(h, 0), *kh = k.row(h, 0), *vh = v.row(h, 0);
     // Removing K's mean over keys shifts every logit of a row by the same amount: exact.
@@ -247,7 +248,7 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
     channel_stats(vh, v.row_stride, kv_len, v_mean, v_dev);
     if (!all_finite(k_mean, kHeadDim) || !all_finite(v_mean, kHeadDim) ||
         !all_finite(v_dev, kHeadDim)) {
-      non_finite = true;
+      failed[size_t(h)] = all_finite(k_mean, kHeadDim) ? 'V' : 'K';
       return;
     }
     channel_max_abs(qh, q.row_stride, q_len, q_max);
@@ -265,10 +266,13 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
                   planes->begin() + k_at + size_t(p.kv_pad) * kHeadDim, 0);
     const float zeros[kHeadDim] = {};
     if (!quantize_tokens(qh, q.row_stride, q_len, zeros, q_smooth, &p.q[q_at],
-                         two ? &p.q_lo[q_at] : nullptr, q_scales.data()) ||
-        !quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
+                         two ? &p.q_lo[q_at] : nullptr, q_scales.data())) {
+      failed[size_t(h)] = 'Q';
+      return;
+    }
+    if (!quantize_tokens(kh, k.row_stride, kv_len, k_mean, k_smooth, &p.k[k_at],
                          two ? &p.k_lo[k_at] : nullptr, k_scales.data())) {
-      non_finite = true;
+      failed[size_t(h)] = 'K';
       return;
     }
     for (int j = 0; j < kv_len; ++j) {
@@ -306,11 +310,16 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   } else {
     for (int h = 0; h < heads; ++h) quantize_head(h);
   }
-  if (non_finite) {  // name the first bad value, as a serial scan finds it
+  for (int h = 0; h < heads; ++h) {
+    if (!failed[size_t(h)]) continue;
+    // A non-finite value anywhere comes first, named by its flat index.
     throw_if_non_finite(q, heads, q_len, "Q");
     throw_if_non_finite(k, heads, kv_len, "K");
     throw_if_non_finite(v, heads, kv_len, "V");
-    throw std::invalid_argument("Q, K or V values too large: their quantization overflows float32");
+    throw std::invalid_argument(std::string(1, failed[size_t(h)]) + " of head " +
+                                std::to_string(h) +
+                                " has values too large: centring or scaling them overflows "
+                                "float32");
   }
   return p;
 }
