@@ -2,11 +2,14 @@
 """Whisper encoder, one 30 s window, side by side in one run: amanuensis, CTranslate2 and
 whisper.cpp, on the same machine, thread count, weights and log-mel input.
 
-  python3 tools/bench_encoder_peers.py                      # base, 2 threads, 5 runs
-  python3 tools/bench_encoder_peers.py --model tiny.en --threads 2 --runs 10 --json out.json
+  python3 tools/bench_encoder_peers.py                      # base, 2 threads, 3 rounds of 5 runs
+  python3 tools/bench_encoder_peers.py --model tiny.en --threads 2 --rounds 5 --json out.json
 
 Engines (each timed in its own subprocess, one after the other, so thread pools and
-OpenMP runtimes never overlap; each does --warmup untimed runs, then the median of --runs):
+OpenMP runtimes never overlap; each does --warmup untimed runs, then the median of --runs).
+This is repeated for --rounds rounds, the order of the engines rotated each round: on a
+shared machine the load moves between one engine's runs and the next's, so the report
+gives each round's ratios and their median, not one ratio from one pass.
   amanuensis   `amanuensis bench encoder --model DIR --audio AUDIO --threads N --runs R
                --warmup W --json`: it computes the log-mel itself each run (stages_ms.mel);
                the table shows total_ms minus that stage, the encoder alone as for the
@@ -30,8 +33,9 @@ computed with faster_whisper.feature_extractor.FeatureExtractor(feature_size=n_m
 [n_mels, 3000] float32 array is fed to all engines.
 
 --model is a folder in CTranslate2 format, or a name (tiny.en, base) fetched with
-scripts/fetch_models.py. Times are only comparable within one run: the ratio column is the
-number to look at; the machine's load average is printed because it is shared.
+scripts/fetch_models.py. Times are only comparable within one round: the median of the
+rounds' ratios is the number to look at; the machine's load average is printed because it
+is shared.
 """
 import argparse
 import importlib.util
@@ -181,8 +185,16 @@ def amanuensis(args, precision):
             "int8_peak_gops": out["int8_peak_gops"], "command": shlex.join(cmd)}
 
 
-def ratio_text(name, ms, ref_ms):
-    r = ms / ref_ms
+LABELS = {"amanuensis-fp32": "amanuensis", "ct2-int8": "CTranslate2", "ct2-fp32": "CTranslate2"}
+
+
+def ratios(rounds, name):
+    """Each round's time of engine `name` over amanuensis int8's in the same round."""
+    return [r[name]["median_ms"] / r["amanuensis"]["median_ms"] for r in rounds
+            if "median_ms" in r.get(name, {}) and "median_ms" in r.get("amanuensis", {})]
+
+
+def ratio_text(name, r):
     return f"{name} is {r:.1f}x slower" if r >= 1 else f"{name} is {1 / r:.1f}x faster"
 
 
@@ -191,27 +203,41 @@ def print_report(rep):
     print(f"machine: {rep['cpu']}, {rep['cpus']} logical CPUs, load average before/after "
           f"{rep['loadavg_before']:.2f}/{rep['loadavg_after']:.2f}")
     print(f"command: {rep['command']}")
-    print(f"runs: median of {rep['runs']} after {rep['warmup']} warm-up\n")
-    print("| engine | precision | median ms | vs amanuensis int8 |")
+    print(f"{rep['rounds']} rounds; in each, every engine's median of {rep['runs']} runs after "
+          f"{rep['warmup']} warm-up\n")
+    rounds = rep["per_round"]
+    names = list(rep["results"])
+    print("| engine | precision | median ms (of the rounds) | vs amanuensis int8 (median of the rounds' ratios) |")
     print("|---|---|---:|---|")
-    ref = rep["results"].get("amanuensis", {}).get("median_ms")
     for name, r in rep["results"].items():
-        label = {"amanuensis-fp32": "amanuensis", "ct2-int8": "CTranslate2", "ct2-fp32": "CTranslate2"}.get(name, name)
+        label = LABELS.get(name, name)
         if "skipped" in r:
             print(f"| {label} | - | skipped | {r['skipped']} |")
             continue
-        vs = "reference" if name == "amanuensis" else (ratio_text(label, r["median_ms"], ref) if ref else "-")
+        rs = ratios(rounds, name)
+        vs = "reference" if name == "amanuensis" else (ratio_text(label, statistics.median(rs)) if rs else "-")
         print(f"| {label} | {r['precision']} | {r['median_ms']:.1f} | {vs} |")
+    timed = [n for n in names if "median_ms" in rep["results"][n]]
+    if len(rounds) > 1 and "amanuensis" in timed:
+        print("\n| round | " + " | ".join(f"{LABELS.get(n, n)} {rep['results'][n]['precision']}" for n in timed) + " |")
+        print("|---|" + "---:|" * len(timed))
+        for i, r in enumerate(rounds, 1):
+            cells = []
+            for n in timed:
+                ms = r[n]["median_ms"]
+                cells.append(f"{ms:.1f}" if n == "amanuensis" else
+                             f"{ms:.1f} ({ms / r['amanuensis']['median_ms']:.2f}x)")
+            print(f"| {i} | " + " | ".join(cells) + " |")
     print()
     a = rep["results"].get("amanuensis")
     if a:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in a["stages_ms"].items())
-        print(f"amanuensis stages (ms): {stages}; {a['gops']:.0f} GOPS = "
+        print(f"amanuensis stages (ms, last round): {stages}; {a['gops']:.0f} GOPS = "
               f"{100 * a['fraction_of_peak']:.0f}% of the int8 peak ({a['int8_peak_gops']:.0f} GOPS)")
     w = rep["results"].get("whisper.cpp", {})
     if "median_ms" in w:
         own = w.get("whisper_cpp_encode_ms_mean")
-        print(f"whisper.cpp: whisper_encode() only; its own encode time (mean) "
+        print(f"whisper.cpp: whisper_encode() only; its own encode time (mean, last round) "
               f"{own if own is None else f'{own:.1f}'} ms; flash_attn={w['flash_attn']}; {w['version']}; "
               f"build: {w['system_info']}")
     c = rep["results"].get("ct2-int8", {})
@@ -223,7 +249,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="base", help="tiny.en, base, or a CTranslate2 model folder (default base)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per engine (median reported)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per engine and round (median reported)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of all engines, order rotated each round")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per engine first")
     ap.add_argument("--audio", type=Path, default=REPO.parent / "shared" / "data" / "jfk.wav")
     ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis")
@@ -243,36 +270,55 @@ def main():
     unknown = set(engines) - set(ENGINES)
     if unknown:
         ap.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    if args.rounds < 1 or args.runs < 1:
+        ap.error("--rounds and --runs must be at least 1")
     if "amanuensis" in engines and not os.access(args.amanuensis, os.X_OK):
         ap.error(f"{args.amanuensis} not found: build it first or pass --amanuensis")
     if not args.audio.is_file():
         ap.error(f"{args.audio} not found (pass --audio)")
     args.model_dir = model_folder(args.model)
     rep = {"model": str(args.model_dir), "threads": args.threads, "runs": args.runs, "warmup": args.warmup,
-           "cpu": cpu_model(), "cpus": os.cpu_count(), "command": shlex.join([sys.executable] + sys.argv),
-           "audio": str(args.audio), "loadavg_before": os.getloadavg()[0], "results": {}}
-    results = rep["results"]
+           "rounds": args.rounds, "cpu": cpu_model(), "cpus": os.cpu_count(),
+           "command": shlex.join([sys.executable] + sys.argv), "audio": str(args.audio),
+           "loadavg_before": os.getloadavg()[0], "per_round": []}
+    ggml = None
+    if "whisper.cpp" in engines and importlib.util.find_spec("_pywhispercpp") is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ct2_to_ggml import convert
+        ggml = args.ggml or convert(args.model_dir)
+    elif "whisper.cpp" in engines:
+        print("whisper.cpp skipped: pywhispercpp not installed", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         mel_path = os.path.join(tmp, "mel.npy")
         np.save(mel_path, log_mel(args.audio, n_mels_of(args.model_dir)))
-        for engine in engines:
-            print(f"timing {engine} ...", file=sys.stderr, flush=True)
-            if engine == "amanuensis":
-                results["amanuensis"] = amanuensis(args, "int8")
-                if args.amanuensis_fp32:
-                    results["amanuensis-fp32"] = amanuensis(args, "fp32")
-            elif engine == "whisper.cpp":
-                if importlib.util.find_spec("_pywhispercpp") is None:
-                    results[engine] = {"skipped": "pywhispercpp not installed (python3 -m pip install pywhispercpp)"}
-                    print(f"whisper.cpp skipped: {results[engine]['skipped']}", file=sys.stderr)
-                    continue
-                sys.path.insert(0, str(Path(__file__).resolve().parent))
-                from ct2_to_ggml import convert
-                ggml = args.ggml or convert(args.model_dir)
-                results[engine] = spawn(engine, args, mel_path, ggml)
-                results[engine]["ggml"] = str(ggml)
-            else:
-                results[engine] = spawn(engine, args, mel_path)
+        for rnd in range(args.rounds):
+            shift = rnd % len(engines)
+            results = {}
+            for engine in engines[shift:] + engines[:shift]:
+                print(f"round {rnd + 1}/{args.rounds}: timing {engine} ...", file=sys.stderr, flush=True)
+                if engine == "amanuensis":
+                    results["amanuensis"] = amanuensis(args, "int8")
+                    if args.amanuensis_fp32:
+                        results["amanuensis-fp32"] = amanuensis(args, "fp32")
+                elif engine == "whisper.cpp":
+                    if ggml is None:
+                        results[engine] = {"skipped": "pywhispercpp not installed (python3 -m pip install pywhispercpp)"}
+                        continue
+                    results[engine] = spawn(engine, args, mel_path, ggml)
+                    results[engine]["ggml"] = str(ggml)
+                else:
+                    results[engine] = spawn(engine, args, mel_path)
+            rep["per_round"].append(results)
+    # Per engine: the last round's details, with the median over the rounds' medians.
+    rep["results"] = {}
+    for name in dict.fromkeys(n for n in ["amanuensis", "amanuensis-fp32"] + engines if n in rep["per_round"][0]):
+        r = dict(rep["per_round"][-1][name])
+        if "median_ms" in r:
+            r["rounds_ms"] = [rd[name]["median_ms"] for rd in rep["per_round"]]
+            r["median_ms"] = statistics.median(r["rounds_ms"])
+            if name != "amanuensis":
+                r["ratio_to_amanuensis_by_round"] = ratios(rep["per_round"], name)
+        rep["results"][name] = r
     rep["loadavg_after"] = os.getloadavg()[0]
     if args.json != "-":
         print_report(rep)
