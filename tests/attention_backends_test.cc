@@ -113,6 +113,39 @@ TEST(BitExact, ExtremeInputsAgreeToo) {
   }
 }
 
+TEST(BitExact, LargeRunningSumsRescaleExactly) {
+  // Logits that rise slowly along the keys (2 natural units over all of them)
+  // move every row's maximum in every key tile while p stays near its top, and
+  // V's channel 0 is +1 on the first half of the keys and -1 on the second:
+  // the running sums reach millions, past the AVX-512 kernel's 32-bit rescale
+  // (kRescale32Limit = 2^21), and must still give the reference's bytes.
+  const int t = 1500;
+  Inputs in = make_inputs(1, t, t, 0.01f, 5);  // small noise in the other channels
+  for (int i = 0; i < t; ++i) {
+    in.q[size_t(i) * kHeadDim] = 4.0f;
+    in.k[size_t(i) * kHeadDim] = 4.0f * float(i) / t;  // logit 16 i / t / sqrt(64)
+    in.v[size_t(i) * kHeadDim] = i < t / 2 ? 1.0f : -1.0f;
+  }
+  for (int planes : {1, 2}) {
+    const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t,
+                                                    false, 0, nullptr, planes);
+    TileResult r;
+    reference_tile_fn(64)(p, 0, 0, r);
+    int64_t largest = 0;
+    for (int i = 0; i < 64; ++i)
+      largest = std::max<int64_t>(largest, std::abs(int64_t(r.acc[i][0])));
+    ASSERT_GE(largest, int64_t{1} << 21) << "the case must reach the 64-bit rescale";
+    for (int tile : kTileSizes) {
+      const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
+      for (Backend b : available_backends()) {
+        const std::vector<float> got = run(p, b, tile, 2);
+        ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
+            << backend_name(b) << " tile " << tile << ", " << planes << " planes";
+      }
+    }
+  }
+}
+
 TEST(Quantize, TwoPlanesHoldTheRoundingResidual) {
   // q = s (hi + lo / 254): the second plane is the first plane's rounding
   // error, so hi alone is the one-plane quantization and |lo| <= 127.

@@ -5,6 +5,7 @@
 // per score (spec.h). Compiled with -mavx512f/bw/vl/vnni only.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/attention/backends.h"
@@ -52,7 +53,12 @@ inline LaneRescale lane_rescale(__m512i d) {
   return {_mm512_maskz_mov_epi32(in_range, lookup64(kTables.rescale, d)), shift,
           _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(shift, _mm512_set1_epi32(1)))};
 }
-// For values whose product with the multiplier fits int32 (tile partial sums).
+// For values whose product with the multiplier fits int32 (tile partial sums,
+// and running sums below kRescale32Limit).
+constexpr int32_t kRescale32Limit = 1 << 21;
+static_assert(int64_t{kRescale32Limit} * kRescale[0] +
+                  (int64_t{1} << (kRescaleBits + kRescaleMaxShift - 1)) <=
+              (int64_t{1} << 31));
 inline __m512i apply32(__m512i x, const LaneRescale& r) {
   return _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(x, r.mul), r.round), r.shift);
 }
@@ -70,10 +76,10 @@ inline __m512i apply64(__m512i x, const LaneRescale& r) {
   return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
-// Q as u8 (q + 128), 4 dims of one query per lane: [64 / 4][kTile].
+// Q as u8 (q + 128), 4 dims of one query per lane: [64 / 4][kTile], first `rows` rows.
 template <int kTile>
-void queries_u8(const int8_t* q, uint32_t (&q_u8)[kHeadDim / 4][kTile]) {
-  for (int i = 0; i < kTile; ++i)
+void queries_u8(const int8_t* q, int rows, uint32_t (&q_u8)[kHeadDim / 4][kTile]) {
+  for (int i = 0; i < rows; ++i)
     for (int g = 0; g < kHeadDim / 4; ++g) {
       uint32_t w;
       std::memcpy(&w, q + i * kHeadDim + 4 * g, 4);
@@ -81,19 +87,23 @@ void queries_u8(const int8_t* q, uint32_t (&q_u8)[kHeadDim / 4][kTile]) {
     }
 }
 
-template <int kTile, int kPlanes>
+// The first 16 * kVecs query rows of the tile (all kTile / 16 vectors, or
+// fewer in a last tile with fewer valid rows; the rest of `out` is not set).
+template <int kTile, int kPlanes, int kVecs>
 void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
-  constexpr int kVecs = kTile / 16;      // query vectors per tile
-  constexpr int kKeyBlock = 16 / kVecs;  // keys per register block: 16 accumulators
-  constexpr int kChanBlock = 16 / kVecs;
+  static_assert(kVecs >= 1 && 16 * kVecs <= kTile);
+  constexpr int kRows = 16 * kVecs;
+  // Register blocks of 16 accumulators (12 for 3 vectors: a block must divide the tile).
+  constexpr int kKeyBlock = kVecs == 3 ? 4 : 16 / kVecs;
+  constexpr int kChanBlock = kKeyBlock;
   const int8_t* k = p.k_head(h);
   const int8_t* k_lo = kPlanes == 2 ? p.k_lo_head(h) : nullptr;
   const int32_t* score_offset = p.score_offset_head(h);
   const int8_t* v_t = p.v_t_head(h);
 
   alignas(64) uint32_t q_u8[kHeadDim / 4][kTile], q_lo_u8[kPlanes == 2 ? kHeadDim / 4 : 1][kTile];
-  queries_u8(p.q_head(h) + size_t(q0) * kHeadDim, q_u8);
-  if constexpr (kPlanes == 2) queries_u8(p.q_lo_head(h) + size_t(q0) * kHeadDim, q_lo_u8);
+  queries_u8(p.q_head(h) + size_t(q0) * kHeadDim, kRows, q_u8);
+  if constexpr (kPlanes == 2) queries_u8(p.q_lo_head(h) + size_t(q0) * kHeadDim, kRows, q_lo_u8);
   alignas(64) int32_t L[kTile][kTile];            // [key][query]
   alignas(64) uint32_t P[kTile / 4][kTile];       // [key group][query], 4 keys' P8
   alignas(64) int32_t acc[kHeadDim][kTile] = {};  // [channel][query]
@@ -114,14 +124,17 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   const __m128i logit_shift = _mm_cvtsi32_si128(p.logit_shift[h]);
   const __m512i p8_round = _mm512_set1_epi32(1 << (kP16ToP8Shift - 1));
 
-  const int k_end = p.keys_visible(q0 + kTile - 1);
+  const int k_end = p.keys_visible(q0 + kRows - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
     const bool edge = p.keys_visible(q0) < k0 + kTile;  // some key masked for some row
+    // Key blocks past the last key any row sees hold only masked keys, whose
+    // p is 0 for every row: skipping them changes no sum.
+    const int key_end = round_up(std::min(kTile, k_end - k0), kKeyBlock);
 
     // Pass 1: S = Q.K^T, logits, tile row max.
     __m512i tile_max[kVecs];
     for (int v = 0; v < kVecs; ++v) tile_max[v] = _mm512_set1_epi32(kLogitMasked);
-    for (int jb = 0; jb < kTile; jb += kKeyBlock) {
+    for (int jb = 0; jb < key_end; jb += kKeyBlock) {
       __m512i s[kKeyBlock][kVecs];
       for (int b = 0; b < kKeyBlock; ++b)
         for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_setzero_si512();
@@ -180,7 +193,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
           _mm512_cmpeq_epi32_mask(tile_max[v], _mm512_set1_epi32(kLogitMasked)), tile_max[v],
           _mm512_setzero_si512());
     }
-    for (int jg = 0; jg < kTile / 4; ++jg)
+    for (int jg = 0; jg < key_end / 4; ++jg)
       for (int v = 0; v < kVecs; ++v) {
         __m512i packed = _mm512_setzero_si512();
         for (int b = 0; b < 4; ++b) {
@@ -202,8 +215,18 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       tile_rescale[v] = lane_rescale(_mm512_sub_epi32(m_new, tile_max[v]));
       if (_mm512_test_epi32_mask(d_run, d_run)) {  // the max moved for some row
         const LaneRescale run = lane_rescale(d_run);
+        // Running sums this small rescale exactly in 32-bit lanes (at a third
+        // of the instructions); larger ones take the 64-bit form.
+        __m512i largest = _mm512_setzero_si512();
         for (int c = 0; c < kHeadDim; ++c)
-          _mm512_store_si512(&acc[c][16 * v], apply64(_mm512_load_si512(&acc[c][16 * v]), run));
+          largest = _mm512_max_epu32(largest, _mm512_abs_epi32(_mm512_load_si512(&acc[c][16 * v])));
+        if (!_mm512_cmpge_epu32_mask(largest, _mm512_set1_epi32(kRescale32Limit))) {
+          for (int c = 0; c < kHeadDim; ++c)
+            _mm512_store_si512(&acc[c][16 * v], apply32(_mm512_load_si512(&acc[c][16 * v]), run));
+        } else {
+          for (int c = 0; c < kHeadDim; ++c)
+            _mm512_store_si512(&acc[c][16 * v], apply64(_mm512_load_si512(&acc[c][16 * v]), run));
+        }
         l[v] = apply64(l[v], run);
       }
       l[v] = _mm512_add_epi32(l[v], apply64(l_tile[v], tile_rescale[v]));  // l_tile < 2^22
@@ -215,7 +238,7 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
       __m512i o[kChanBlock][kVecs];
       for (int c = 0; c < kChanBlock; ++c)
         for (int v = 0; v < kVecs; ++v) o[c][v] = _mm512_setzero_si512();
-      for (int jg = 0; jg < kTile / 4; ++jg) {
+      for (int jg = 0; jg < key_end / 4; ++jg) {
         __m512i pv[kVecs];
         for (int v = 0; v < kVecs; ++v) pv[v] = _mm512_load_si512(&P[jg][16 * v]);
         for (int c = 0; c < kChanBlock; ++c) {
@@ -233,16 +256,35 @@ void avx512_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   }
 
   for (int v = 0; v < kVecs; ++v) _mm512_storeu_si512(&out.l[16 * v], l[v]);
-  for (int i = 0; i < kTile; ++i)
+  for (int i = 0; i < kRows; ++i)
     for (int c = 0; c < kHeadDim; ++c) out.acc[i][c] = acc[c][i];
+}
+
+// As many query vectors as the tile has valid rows (1500 = 23 * 64 + 28: the
+// last tile of the encoder needs two of four).
+template <int kTile, int kPlanes>
+void avx512_tile_rows(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+  switch ((std::min(kTile, p.q_len - q0) + 15) / 16) {
+    case 1:
+      return avx512_tile<kTile, kPlanes, 1>(p, h, q0, out);
+    case 2:
+      if constexpr (kTile >= 32) return avx512_tile<kTile, kPlanes, 2>(p, h, q0, out);
+      break;
+    case 3:
+      if constexpr (kTile >= 64) return avx512_tile<kTile, kPlanes, 3>(p, h, q0, out);
+      break;
+    default:
+      break;
+  }
+  avx512_tile<kTile, kPlanes, kTile / 16>(p, h, q0, out);
 }
 
 template <int kTile>
 void avx512_tile_any(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   if (p.qk_planes == 2)
-    avx512_tile<kTile, 2>(p, h, q0, out);
+    avx512_tile_rows<kTile, 2>(p, h, q0, out);
   else
-    avx512_tile<kTile, 1>(p, h, q0, out);
+    avx512_tile_rows<kTile, 1>(p, h, q0, out);
 }
 
 }  // namespace

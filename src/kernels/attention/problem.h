@@ -87,7 +87,8 @@ inline QuantizedAttention quantize_attention(const float* q, const float* k, con
 }
 
 // The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].
-// Every backend must produce exactly these integers.
+// Every backend must produce exactly these integers for the rows below q_len;
+// a backend may leave rows past q_len (padding) unset.
 struct TileResult {
   int32_t acc[kMaxTile][kHeadDim];
   int32_t l[kMaxTile];
