@@ -87,6 +87,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Shape{1, 130, 130, true, 1}, Shape{3, 200, 200, false, 0.3f},
                       Shape{1, 300, 300, true, 4}, Shape{2, 17, 333, false, 2},
                       Shape{1, 40, 333, true, 2}, Shape{1, 1500, 1500, false, 1.5f},
+                      // last query tiles of 1, 2 and 4 vectors, causal and cross-length,
+                      // with key blocks skipped in tiles before the last
+                      Shape{1, 81, 400, true, 2}, Shape{1, 8, 300, true, 2},
+                      Shape{1, 129, 200, false, 2}, Shape{1, 81, 400, true, 2, 2},
+                      Shape{1, 8, 300, true, 2, 2}, Shape{1, 129, 200, false, 2, 2},
                       // two-plane Q/K
                       Shape{1, 1, 1, false, 1, 2}, Shape{2, 65, 65, false, 3, 2},
                       Shape{1, 130, 130, true, 2, 2}, Shape{1, 40, 333, true, 2, 2},
