@@ -97,6 +97,18 @@ INSTANTIATE_TEST_SUITE_P(
                       Shape{1, 130, 130, true, 2, 2}, Shape{1, 40, 333, true, 2, 2},
                       Shape{2, 700, 700, false, 2.5f, 2}));
 
+// Every backend's bytes against the reference's, at every tile size, on 2 threads.
+void expect_backends_match_reference(const QuantizedAttention& p) {
+  for (int tile : kTileSizes) {
+    const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
+    for (Backend b : available_backends()) {
+      const std::vector<float> got = run(p, b, tile, 2);
+      ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
+          << backend_name(b) << " tile " << tile << ", " << p.qk_planes << " planes";
+    }
+  }
+}
+
 TEST(BitExact, ExtremeInputsAgreeToo) {
   // All-equal keys (flat attention), zero queries, and huge-but-legal scores.
   const int t = 150;
@@ -107,14 +119,7 @@ TEST(BitExact, ExtremeInputsAgreeToo) {
   for (int planes : {1, 2}) {
     const QuantizedAttention p = quantize_attention(in.q.data(), in.k.data(), in.v.data(), 1, t, t,
                                                     false, 0, nullptr, planes);
-    for (int tile : kTileSizes) {
-      const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
-      for (Backend b : available_backends()) {
-        const std::vector<float> got = run(p, b, tile, 2);
-        ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
-            << backend_name(b) << " tile " << tile << ", " << planes << " planes";
-      }
-    }
+    expect_backends_match_reference(p);
   }
 }
 
@@ -140,14 +145,7 @@ TEST(BitExact, LargeRunningSumsRescaleExactly) {
     for (int i = 0; i < 64; ++i)
       largest = std::max<int64_t>(largest, std::abs(int64_t(r.acc[i][0])));
     ASSERT_GE(largest, int64_t{1} << 21) << "the case must reach the 64-bit rescale";
-    for (int tile : kTileSizes) {
-      const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
-      for (Backend b : available_backends()) {
-        const std::vector<float> got = run(p, b, tile, 2);
-        ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
-            << backend_name(b) << " tile " << tile << ", " << planes << " planes";
-      }
-    }
+    expect_backends_match_reference(p);
   }
 }
 
