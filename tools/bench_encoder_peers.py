@@ -188,10 +188,16 @@ def amanuensis(args, precision):
 LABELS = {"amanuensis-fp32": "amanuensis", "ct2-int8": "CTranslate2", "ct2-fp32": "CTranslate2"}
 
 
+def round_ratio(rnd, name):
+    """Engine `name`'s time over amanuensis int8's in one round, or None."""
+    if "median_ms" in rnd.get(name, {}) and "median_ms" in rnd.get("amanuensis", {}):
+        return rnd[name]["median_ms"] / rnd["amanuensis"]["median_ms"]
+    return None
+
+
 def ratios(rounds, name):
-    """Each round's time of engine `name` over amanuensis int8's in the same round."""
-    return [r[name]["median_ms"] / r["amanuensis"]["median_ms"] for r in rounds
-            if "median_ms" in r.get(name, {}) and "median_ms" in r.get("amanuensis", {})]
+    """Each round's ratio of engine `name` to amanuensis int8."""
+    return [x for x in (round_ratio(r, name) for r in rounds) if x is not None]
 
 
 def ratio_text(name, r):
@@ -225,8 +231,7 @@ def print_report(rep):
             cells = []
             for n in timed:
                 ms = r[n]["median_ms"]
-                cells.append(f"{ms:.1f}" if n == "amanuensis" else
-                             f"{ms:.1f} ({ms / r['amanuensis']['median_ms']:.2f}x)")
+                cells.append(f"{ms:.1f}" if n == "amanuensis" else f"{ms:.1f} ({round_ratio(r, n):.2f}x)")
             print(f"| {i} | " + " | ".join(cells) + " |")
     print()
     a = rep["results"].get("amanuensis")

@@ -12,7 +12,7 @@
 # AVX-512), once with the wheel's flags (AVX2, FMA, F16C, no AVX-512). Each
 # build's whisper_encode of one 30 s window is timed by
 # tools/whisper_cpp_encode_bench.cpp: two warm-ups, then the median of RUNS.
-# Needs cmake, ninja and g++ (scripts/setup.sh installs them).
+# Needs cmake, ninja, g++ and python3 (scripts/setup.sh installs them).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MODEL=${1:-$HOME/.cache/amanuensis/ggml/ggml-base.bin}
@@ -26,7 +26,8 @@ SHA256=5df897e5dd9d9f16804fc937bd85b9f5880a0b29a55f8843585e0e03d76195e5
 mkdir -p "$CACHE"
 cd "$CACHE"
 if [[ ! -d pywhispercpp-1.5.1/whisper.cpp ]]; then
-  curl -sSfL -o sdist.tar.gz "$URL"
+  python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+    "$URL" sdist.tar.gz
   echo "$SHA256  sdist.tar.gz" | sha256sum -c --quiet
   tar xzf sdist.tar.gz
   rm sdist.tar.gz
@@ -37,9 +38,13 @@ build() {  # build DIR CMAKE_FLAGS...: static libwhisper + ggml, then the timing
   local dir=$1
   shift
   if [[ ! -x $dir/encode_bench ]]; then
-    cmake -S "$SRC" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-      -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=OFF -DWHISPER_SDL2=OFF "$@" >/dev/null
-    cmake --build "$dir" -j"$(nproc)" >/dev/null
+    # The build's output goes to DIR.log, printed if it fails.
+    if ! { cmake -S "$SRC" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+      -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=OFF -DWHISPER_SDL2=OFF "$@" &&
+      cmake --build "$dir" -j"$(nproc)"; } >"$dir.log" 2>&1; then
+      cat "$dir.log" >&2
+      exit 1
+    fi
     g++ -O2 -std=c++17 "$REPO/tools/whisper_cpp_encode_bench.cpp" -I "$SRC/include" \
       -I "$SRC/ggml/include" "$dir/src/libwhisper.a" "$dir/ggml/src/libggml.a" \
       "$dir/ggml/src/libggml-cpu.a" "$dir/ggml/src/libggml-base.a" -fopenmp -lpthread \
