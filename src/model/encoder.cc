@@ -7,7 +7,8 @@
 #include <stdexcept>
 
 #include "kernels/attention/attention.h"
-#include "model/float_ops.h"
+#include "layers/float_ops.h"
+#include "layers/linear.h"
 #include "util/clones.h"
 #include "util/uninit_vector.h"
 
@@ -33,15 +34,6 @@ class StageClock {
   EncoderTimings* t_;
   std::chrono::steady_clock::time_point last_;
 };
-
-// y[m][n] = sum_k x[m][k] * weight[n][k] + bias[n], rows of x lda floats apart.
-void linear_f32(const float* x, int rows, size_t lda, const Linear& l, float* y) {
-  openblas_set_num_threads(1);  // our pool splits the rows; BLAS must not add threads
-  for (int m = 0; m < rows; ++m)
-    for (int n = 0; n < l.out; ++n) y[size_t(m) * l.out + n] = l.bias[n];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, x, int(lda),
-              l.weight.data(), l.in, 1.0f, y, l.out);
-}
 
 // Kernel-3, padding-1 convolution + GELU of `len` frames as a GEMM. `padded`
 // holds the frames with a zero frame before and after: [len + 2][channels].
@@ -77,33 +69,6 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
   });
 }
 
-// m[c] = max(m[c], |x[r][c]|) over rows [r0, r1).
-AMANUENSIS_CLONES void max_abs_into(const float* x, size_t row_stride, int r0, int r1, int k,
-                                    float* m) {
-  for (int r = r0; r < r1; ++r)
-    for (int c = 0; c < k; ++c) {
-      const float v = std::fabs(x[r * row_stride + c]);
-      m[c] = v > m[c] ? v : m[c];
-    }
-}
-
-// max_r |x[r][c]| per column; partial maxima per row chunk (max is exact, so
-// the split does not matter).
-std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, int k,
-                                  ThreadPool& pool) {
-  constexpr int kRows = 64;
-  const int items = (rows + kRows - 1) / kRows;
-  std::vector<float> partial(size_t(items) * k, 0.0f);
-  pool.parallel_for(items, [&](int item) {
-    max_abs_into(x, row_stride, item * kRows, std::min(rows, (item + 1) * kRows), k,
-                 partial.data() + size_t(item) * k);
-  });
-  std::vector<float> out(k, 0.0f);
-  for (int item = 0; item < items; ++item)
-    for (int c = 0; c < k; ++c) out[c] = std::max(out[c], partial[size_t(item) * k + c]);
-  return out;
-}
-
 // Hands the observer packed [heads][n][64] copies of q, k and v.
 void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::HeadsIn q,
                    attn::HeadsIn k, attn::HeadsIn v, int heads, int n) {
@@ -119,68 +84,19 @@ void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::H
 
 }  // namespace
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::kFp32;
-  if (name == "int8") return Precision::kInt8;
-  throw std::invalid_argument("unknown precision '" + name + "' (use int8 or fp32)");
-}
-
-LinearOp::LinearOp(const Linear& weights, Precision precision, Backend backend)
-    : f32_(&weights), precision_(precision), backend_(backend) {
-  if (precision == Precision::kInt8)
-    q8_ =
-        gemm::quantize_weights(weights.weight.data(), weights.bias.data(), weights.out, weights.in);
-}
-
-// Int8 with the largest input channels apart: the kOutlierChannels columns of
-// x with the largest magnitude are quantized in their own, coarser unit (see
-// gemm.h), so that they no longer coarsen every other channel.
-void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
-                          ThreadPool& pool) const {
-  const int k = f32_->in;
-  std::vector<int> outliers;
-  if (k >= kOutlierMinWidth) {
-    const std::vector<float> col_max = column_max_abs(x, rows, row_stride, k, pool);
-    outliers.resize(k);
-    for (int c = 0; c < k; ++c) outliers[c] = c;
-    std::partial_sort(
-        outliers.begin(), outliers.begin() + kOutlierChannels, outliers.end(),
-        [&](int a, int b) { return col_max[a] != col_max[b] ? col_max[a] > col_max[b] : a < b; });
-    outliers.resize(kOutlierChannels);
-  }
-  gemm::QuantizedRows q;
-  gemm::quantize_rows(x, rows, k, q, pool, outliers, row_stride);
-  gemm::gemm(q, q8_, backend_, pool, y);
-}
-
-void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool,
-                     size_t row_stride) const {
-  if (row_stride == 0) row_stride = size_t(f32_->in);
-  if (precision_ == Precision::kInt8) return apply_int8(x, rows, row_stride, y, pool);
-  const int k = f32_->in;
-  if (row_stride < size_t(k)) {  // overlapping rows (convolution windows): BLAS wants them apart
-    std::vector<float> packed(size_t(rows) * k);
-    pool.parallel_for(rows,
-                      [&](int r) { std::copy_n(x + r * row_stride, k, &packed[size_t(r) * k]); });
-    return apply(packed.data(), rows, y, pool);
-  }
-  constexpr int kRowsPerItem = 128;
-  pool.parallel_for((rows + kRowsPerItem - 1) / kRowsPerItem, [&](int item) {
-    const int r0 = item * kRowsPerItem, r1 = std::min(rows, r0 + kRowsPerItem);
-    linear_f32(x + r0 * row_stride, r1 - r0, row_stride, *f32_, y + size_t(r0) * f32_->out);
-  });
-}
-
+// The linear layers' weights move into their ops (int8 keeps no float copy);
+// w_ keeps the hyperparameters, norms and positions.
 Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
     : w_(std::move(weights)),
       precision_(precision),
       backend_(resolve_backend(backend)),
-      conv1_(w_.conv1, precision, backend_),
-      conv2_(w_.conv2, precision, backend_) {
-  for (const EncoderLayerWeights& l : w_.layers)
-    layers_.push_back({LinearOp(l.qkv, precision, backend_),
-                       LinearOp(l.attn_out, precision, backend_),
-                       LinearOp(l.fc1, precision, backend_), LinearOp(l.fc2, precision, backend_)});
+      conv1_(std::move(w_.conv1), precision, backend_),
+      conv2_(std::move(w_.conv2), precision, backend_) {
+  for (EncoderLayerWeights& l : w_.layers)
+    layers_.push_back({LinearOp(std::move(l.qkv), precision, backend_),
+                       LinearOp(std::move(l.attn_out), precision, backend_),
+                       LinearOp(std::move(l.fc1), precision, backend_),
+                       LinearOp(std::move(l.fc2), precision, backend_)});
 }
 
 std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,

@@ -4,19 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "layers/linear.h"
 #include "model/tensor_file.h"
 
 namespace amanuensis {
-
-struct Linear {
-  int out = 0, in = 0;
-  std::vector<float> weight;  // [out][in]
-  std::vector<float> bias;    // [out]; zeros where the model has none (K projections)
-};
-
-struct LayerNormWeights {
-  std::vector<float> gamma, beta;
-};
 
 struct EncoderLayerWeights {
   LayerNormWeights attn_ln;

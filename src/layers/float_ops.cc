@@ -1,4 +1,4 @@
-#include "model/float_ops.h"
+#include "layers/float_ops.h"
 
 #include <algorithm>
 #include <cmath>

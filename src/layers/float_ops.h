@@ -1,11 +1,11 @@
-// Float32 elementwise and row ops of the encoder, split over the pool. Plain
+// Float32 elementwise and row ops of the encoder and decoder, split over the pool. Plain
 // C++ (no libm calls in the loops) so that the compiler vectorizes them and
 // every machine computes the same bytes.
 #pragma once
 
 #include <cstddef>
 
-#include "model/whisper_weights.h"
+#include "layers/linear.h"
 #include "util/thread_pool.h"
 
 namespace amanuensis {

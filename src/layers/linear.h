@@ -1,0 +1,51 @@
+// A linear layer's float weights and the op that applies them in the engine's
+// precision. Shared by the encoder and the decoder.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernels/gemm/gemm.h"
+#include "util/thread_pool.h"
+
+namespace amanuensis {
+
+enum class Precision {
+  kFp32,  // float32 everywhere: the accuracy yardstick of the same code path
+  kInt8,  // int8 GEMMs (dynamic per-token activations) and the int8 attention kernel
+};
+Precision parse_precision(const std::string& name);  // "fp32" | "int8"
+
+struct Linear {
+  int out = 0, in = 0;
+  std::vector<float> weight;  // [out][in]
+  std::vector<float> bias;    // [out]; zeros where the model has none (K projections)
+};
+
+struct LayerNormWeights {
+  std::vector<float> gamma, beta;
+};
+
+// y = x . W^T + b in the precision the model runs at. Int8 quantizes W once,
+// here, and keeps no float copy.
+class LinearOp {
+ public:
+  LinearOp(Linear weights, Precision precision, Backend backend);
+  // y [rows][out]; the rows of x are row_stride floats apart (0: in).
+  void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
+  int in() const { return in_; }
+  int out() const { return out_; }
+
+  static constexpr int kOutlierChannels = 32;
+  static constexpr int kOutlierMinWidth = 256;  // narrower inputs (conv1 of 80-mel models) skip it
+
+ private:
+  void apply_int8(const float* x, int rows, size_t row_stride, float* y, ThreadPool& pool) const;
+  int out_, in_;
+  Precision precision_;
+  Backend backend_;
+  std::vector<float> weight_, bias_;  // fp32 mode only
+  gemm::QuantizedWeights q8_;
+};
+
+}  // namespace amanuensis
