@@ -87,6 +87,14 @@ void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
   gemm::gemm(q, q8_, backend_, pool, y);
 }
 
+void LinearOp::weight_row(int r, float* out) const {
+  if (precision_ == Precision::kFp32) {
+    std::copy_n(weight_.data() + size_t(r) * in_, in_, out);
+    return;
+  }
+  for (int c = 0; c < in_; ++c) out[c] = float(q8_.at(r, c)) * q8_.scale[r];
+}
+
 void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool,
                      size_t row_stride) const {
   if (row_stride == 0) row_stride = size_t(in_);

@@ -33,6 +33,8 @@ class LinearOp {
   LinearOp(Linear weights, Precision precision, Backend backend);
   // y [rows][out]; the rows of x are row_stride floats apart (0: in).
   void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
+  // Row r of W as this op applies it: float, or int8 times its scale.
+  void weight_row(int r, float* out) const;
   int in() const { return in_; }
   int out() const { return out_; }
 

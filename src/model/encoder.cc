@@ -9,6 +9,7 @@
 #include "kernels/attention/attention.h"
 #include "layers/float_ops.h"
 #include "layers/linear.h"
+#include "util/allocator.h"
 #include "util/clones.h"
 #include "util/uninit_vector.h"
 
@@ -92,6 +93,7 @@ Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
       backend_(resolve_backend(backend)),
       conv1_(std::move(w_.conv1), precision, backend_),
       conv2_(std::move(w_.conv2), precision, backend_) {
+  tune_allocator();
   for (EncoderLayerWeights& l : w_.layers)
     layers_.push_back({LinearOp(std::move(l.qkv), precision, backend_),
                        LinearOp(std::move(l.attn_out), precision, backend_),

@@ -1,6 +1,6 @@
 // Layout (little-endian int32 unless stated): magic; 11 hyperparameters; mel
 // filters (n_mels, n_fft, n_mels * n_fft float32); vocabulary (count, then per
-// token a length and its bytes); then tensors until the end of the file:
+// token a length and its bytes: the text tokens, kept); then tensors until the end of the file:
 // n_dims, name length, type (0 f32, 1 f16, others quantized), dims innermost
 // first, name, data.
 #include "model/ggml_format.h"
@@ -37,7 +37,10 @@ TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what
                 fft = read_count(r, "FFT size", 1 << 16);
   r.take(uint64_t(mels) * fft * 4);  // whisper.cpp's own filterbank; ours is computed
   const int32_t tokens = read_count(r, "vocabulary size", 1 << 20);
-  for (int32_t t = 0; t < tokens; ++t) r.take(uint64_t(read_count(r, "token length", 1 << 16)));
+  for (int32_t t = 0; t < tokens; ++t) {
+    const int32_t len = read_count(r, "token length", 1 << 16);
+    file.vocabulary.emplace_back(reinterpret_cast<const char*>(r.take(uint64_t(len))), len);
+  }
   while (!r.done()) {
     const int32_t dims = read_count(r, "tensor rank", 4),
                   name_len = read_count(r, "name length", 1024);

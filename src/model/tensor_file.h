@@ -21,6 +21,7 @@ struct Tensor {
 struct TensorFile {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, int64_t> scalars;  // integer rank-0 entries (config flags)
+  std::vector<std::string> vocabulary;     // token bytes, where the file embeds them (ggml)
 
   // Throw ModelError naming `what` if missing or of another shape.
   const Tensor& get(const std::string& name, const std::vector<int64_t>& shape,

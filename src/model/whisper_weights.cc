@@ -88,7 +88,127 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
   return w;
 }
 
+DecoderWeights decoder_from_ct2(const TensorFile& f, const std::string& what) {
+  auto it = f.tensors.find("decoder/embeddings/weight");
+  if (it == f.tensors.end() || it->second.shape.size() != 2)
+    throw ModelError(what + ": no Whisper decoder (decoder/embeddings/weight) in this model");
+  DecoderWeights w;
+  w.n_vocab = int(it->second.shape[0]);
+  w.d_model = int(it->second.shape[1]);
+  const int d = w.d_model;
+  auto heads = f.scalars.find("decoder/num_heads");
+  w.n_heads = heads != f.scalars.end() ? int(heads->second) : d / kHeadDim;
+  if (w.n_heads * kHeadDim != d || d % kHeadDim != 0)
+    throw ModelError(what + ": decoder heads do not give head size 64");
+  w.embedding = it->second.data;
+  auto pos = f.tensors.find("decoder/position_encodings/encodings");
+  if (pos == f.tensors.end() || pos->second.shape.size() != 2)
+    throw ModelError(what + ": decoder position encodings are missing");
+  w.n_ctx = int(pos->second.shape[0]);
+  w.positions = f.get("decoder/position_encodings/encodings", {w.n_ctx, d}, what).data;
+  for (int i = 0;; ++i) {
+    const std::string p = "decoder/layer_" + std::to_string(i);
+    if (!f.has(p + "/self_attention/linear_0/weight")) break;
+    DecoderLayerWeights l;
+    l.self_ln = layer_norm(f, p + "/self_attention/layer_norm", d, what);
+    l.self_qkv = linear(f, p + "/self_attention/linear_0", 3 * d, d, what);
+    l.self_out = linear(f, p + "/self_attention/linear_1", d, d, what);
+    l.cross_ln = layer_norm(f, p + "/attention/layer_norm", d, what);
+    l.cross_q = linear(f, p + "/attention/linear_0", d, d, what);
+    l.cross_kv = linear(f, p + "/attention/linear_1", 2 * d, d, what);
+    l.cross_out = linear(f, p + "/attention/linear_2", d, d, what);
+    l.mlp_ln = layer_norm(f, p + "/ffn/layer_norm", d, what);
+    l.fc1 = linear(f, p + "/ffn/linear_0", 4 * d, d, what);
+    l.fc2 = linear(f, p + "/ffn/linear_1", d, 4 * d, what);
+    w.layers.push_back(std::move(l));
+  }
+  if (w.layers.empty()) throw ModelError(what + ": decoder has no layers");
+  w.ln = layer_norm(f, "decoder/layer_norm", d, what);
+  return w;
+}
+
 namespace {
+
+// Names of one decoder in the layouts that keep Q, K and V apart.
+struct SplitDecoderNames {
+  std::string embedding, positions, layer, self_ln, self_q, self_k, self_v, self_out, cross_ln,
+      cross_q, cross_k, cross_v, cross_out, mlp_ln, fc1, fc2, ln;
+};
+const SplitDecoderNames kHfDecoderNames = {
+    "model.decoder.embed_tokens.weight",
+    "model.decoder.embed_positions.weight",
+    "model.decoder.layers.",
+    "self_attn_layer_norm",
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.out_proj",
+    "encoder_attn_layer_norm",
+    "encoder_attn.q_proj",
+    "encoder_attn.k_proj",
+    "encoder_attn.v_proj",
+    "encoder_attn.out_proj",
+    "final_layer_norm",
+    "fc1",
+    "fc2",
+    "model.decoder.layer_norm"};
+const SplitDecoderNames kOpenAiDecoderNames = {
+    "decoder.token_embedding.weight", "decoder.positional_embedding", "decoder.blocks.",
+    "attn_ln", "attn.query", "attn.key", "attn.value", "attn.out", "cross_attn_ln",
+    "cross_attn.query", "cross_attn.key", "cross_attn.value", "cross_attn.out", "mlp_ln", "mlp.0",
+    "mlp.2", "decoder.ln"};
+
+DecoderWeights decoder_from_split(const TensorFile& f, const SplitDecoderNames& n, int n_heads,
+                                  const std::string& what) {
+  auto it = f.tensors.find(n.embedding);
+  if (it == f.tensors.end() || it->second.shape.size() != 2)
+    throw ModelError(what + ": no Whisper decoder (" + n.embedding + ") in this file");
+  DecoderWeights w;
+  w.n_vocab = int(it->second.shape[0]);
+  w.d_model = int(it->second.shape[1]);
+  const int d = w.d_model;
+  w.n_heads = n_heads ? n_heads : d / kHeadDim;
+  if (w.n_heads * kHeadDim != d)
+    throw ModelError(what + ": decoder heads do not give head size 64");
+  w.embedding = it->second.data;
+  auto pos = f.tensors.find(n.positions);
+  if (pos == f.tensors.end() || pos->second.shape.size() != 2)
+    throw ModelError(what + ": decoder positions (" + n.positions + ") are missing");
+  w.n_ctx = int(pos->second.shape[0]);
+  w.positions = f.get(n.positions, {w.n_ctx, d}, what).data;
+  auto ln = [&](const std::string& p) {
+    return LayerNormWeights{f.get(p + ".weight", {d}, what).data,
+                            f.get(p + ".bias", {d}, what).data};
+  };
+  auto stack = [&](const std::string& p, std::initializer_list<const std::string*> parts) {
+    Linear l{int(parts.size()) * d, d, {}, {}};
+    for (const std::string* part : parts) {
+      const Linear one = linear(f, p + *part, d, d, what, ".");
+      l.weight.insert(l.weight.end(), one.weight.begin(), one.weight.end());
+      l.bias.insert(l.bias.end(), one.bias.begin(), one.bias.end());
+    }
+    return l;
+  };
+  for (int i = 0;; ++i) {
+    const std::string p = n.layer + std::to_string(i) + ".";
+    if (!f.has(p + n.self_q + ".weight")) break;
+    DecoderLayerWeights l;
+    l.self_ln = ln(p + n.self_ln);
+    l.self_qkv = stack(p, {&n.self_q, &n.self_k, &n.self_v});
+    l.self_out = linear(f, p + n.self_out, d, d, what, ".");
+    l.cross_ln = ln(p + n.cross_ln);
+    l.cross_q = linear(f, p + n.cross_q, d, d, what, ".");
+    l.cross_kv = stack(p, {&n.cross_k, &n.cross_v});
+    l.cross_out = linear(f, p + n.cross_out, d, d, what, ".");
+    l.mlp_ln = ln(p + n.mlp_ln);
+    l.fc1 = linear(f, p + n.fc1, 4 * d, d, what, ".");
+    l.fc2 = linear(f, p + n.fc2, d, 4 * d, what, ".");
+    w.layers.push_back(std::move(l));
+  }
+  if (w.layers.empty()) throw ModelError(what + ": decoder has no layers");
+  w.ln = ln(n.ln);
+  return w;
+}
 
 // Names of one encoder in the layouts that keep Q, K and V apart.
 struct SplitQkvNames {
@@ -179,6 +299,9 @@ HfEncoderConfig read_hf_config(const std::string& path) {
   field("encoder_layers", c.layers);
   field("num_mel_bins", c.n_mels);
   field("d_model", c.d_model);
+  field("decoder_attention_heads", c.decoder_heads);
+  field("decoder_layers", c.decoder_layers);
+  field("vocab_size", c.vocab_size);
   return c;
 }
 
@@ -197,6 +320,25 @@ EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
   check("num_mel_bins", config.n_mels, w.n_mels);
   check("d_model", config.d_model, w.d_model);
   return w;
+}
+
+DecoderWeights decoder_from_hf(const TensorFile& f, const std::string& what,
+                               const HfEncoderConfig& config) {
+  DecoderWeights w = decoder_from_split(f, kHfDecoderNames, config.decoder_heads, what);
+  if (config.decoder_layers && config.decoder_layers != int(w.layers.size()))
+    throw ModelError(what + ": config.json says decoder_layers = " +
+                     std::to_string(config.decoder_layers) + " but the weights have " +
+                     std::to_string(w.layers.size()));
+  if (config.vocab_size && config.vocab_size != w.n_vocab)
+    throw ModelError(what + ": config.json says vocab_size = " + std::to_string(config.vocab_size) +
+                     " but the embedding has " + std::to_string(w.n_vocab) + " rows");
+  return w;
+}
+
+DecoderWeights decoder_from_ggml(const TensorFile& f, const std::string& what) {
+  auto heads = f.scalars.find("n_text_head");
+  if (heads == f.scalars.end()) throw ModelError(what + ": ggml hyperparameters are missing");
+  return decoder_from_split(f, kOpenAiDecoderNames, int(heads->second), what);
 }
 
 EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what) {

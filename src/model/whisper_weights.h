@@ -26,13 +26,36 @@ struct EncoderWeights {
   LayerNormWeights ln_post;
 };
 
+struct DecoderLayerWeights {
+  LayerNormWeights self_ln;
+  Linear self_qkv;  // rows: Q (d), K (d), V (d)
+  Linear self_out;
+  LayerNormWeights cross_ln;
+  Linear cross_q;   // [d][d]
+  Linear cross_kv;  // rows: K (d), V (d); applied to the encoder output
+  Linear cross_out;
+  LayerNormWeights mlp_ln;
+  Linear fc1, fc2;
+};
+
+struct DecoderWeights {
+  int d_model = 0, n_heads = 0, n_vocab = 0, n_ctx = 448;
+  std::vector<float> embedding;  // [n_vocab][d]; also the output projection (tied)
+  std::vector<float> positions;  // [n_ctx][d]
+  std::vector<DecoderLayerWeights> layers;
+  LayerNormWeights ln;
+};
+
 // From CTranslate2's WhisperSpec names (faster-whisper models). Throws
 // ModelError naming `what` for missing or mismatched tensors.
 EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
 
-// The encoder's hyperparameters from a Hugging Face config.json (0: absent).
+DecoderWeights decoder_from_ct2(const TensorFile& f, const std::string& what);
+
+// Hyperparameters from a Hugging Face config.json (0: absent).
 struct HfEncoderConfig {
   int heads = 0, layers = 0, n_mels = 0, d_model = 0;
+  int decoder_heads = 0, decoder_layers = 0, vocab_size = 0;
 };
 // Throws ModelError for a file that is not a JSON object or has malformed fields.
 HfEncoderConfig read_hf_config(const std::string& path);
@@ -43,8 +66,12 @@ HfEncoderConfig read_hf_config(const std::string& path);
 EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
                                const HfEncoderConfig& config = {});
 
+DecoderWeights decoder_from_hf(const TensorFile& f, const std::string& what,
+                               const HfEncoderConfig& config = {});
+
 // From whisper.cpp's ggml files (openai-whisper's state_dict names).
 EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what);
+DecoderWeights decoder_from_ggml(const TensorFile& f, const std::string& what);
 
 // Loads a model: a CTranslate2 folder (model.bin), a Hugging Face folder
 // (model.safetensors), either file itself, or a whisper.cpp ggml .bin file.

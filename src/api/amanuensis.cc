@@ -1,0 +1,110 @@
+// The public API over the engine's parts: a Model owns the immutable encoder,
+// decoder and vocabulary; a Session owns a thread pool and the decoder's
+// caches.
+#include "amanuensis/amanuensis.h"
+
+#include <thread>
+
+#include "audio/decode.h"
+#include "model/checkpoint.h"
+#include "transcribe/transcriber.h"
+
+namespace amanuensis {
+namespace {
+
+// Runs f, turning the engine's own exceptions into amanuensis::Error.
+template <typename F>
+auto translate_errors(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(e.what());
+  }
+}
+
+}  // namespace
+
+struct Model::Impl {
+  Impl(WhisperCheckpoint c, Precision precision, Backend backend)
+      : format(c.format),
+        precision(precision),
+        backend(resolve_backend(backend)),
+        tokenizer(std::move(c.tokenizer)),
+        alignment_heads(std::move(c.alignment_heads)),
+        encoder(std::move(c.encoder), precision, backend),
+        decoder(std::move(c.decoder), precision, backend) {}
+  std::string format;
+  Precision precision;
+  Backend backend;
+  std::shared_ptr<const text::Tokenizer> tokenizer;
+  std::vector<std::pair<int, int>> alignment_heads;
+  Encoder encoder;
+  Decoder decoder;
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
+  return translate_errors([&] {
+    const Precision precision = parse_precision(options.precision);
+    const Backend backend = parse_backend(options.backend);
+    resolve_backend(backend);  // refuse an instruction set this CPU lacks before loading
+    auto impl = std::make_unique<Impl>(load_checkpoint(path), precision, backend);
+    return std::shared_ptr<const Model>(new Model(std::move(impl)));
+  });
+}
+
+bool Model::multilingual() const { return impl_->tokenizer->special().multilingual; }
+std::vector<std::string> Model::languages() const {
+  const std::vector<std::string>& all = text::language_codes();
+  return {all.begin(), all.begin() + impl_->tokenizer->special().n_languages};
+}
+std::string Model::format() const { return impl_->format; }
+std::string Model::precision() const {
+  return impl_->precision == Precision::kInt8 ? "int8" : "fp32";
+}
+std::string Model::backend() const { return backend_name(impl_->backend); }
+int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
+
+struct Session::State {
+  explicit State(int threads) : pool(threads) {}
+  ThreadPool pool;
+  DecoderState decoder;
+};
+
+Session::Session(std::shared_ptr<const Model> model, int threads) : model_(std::move(model)) {
+  if (!model_) throw Error("session: no model");
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > 256) throw Error("session: " + std::to_string(threads) + " threads is absurd");
+  state_ = std::make_unique<State>(threads);
+}
+Session::~Session() = default;
+
+Transcription Session::transcribe(const std::vector<float>& samples,
+                                  const TranscribeOptions& options, const Callbacks& callbacks) {
+  return translate_errors([&] {
+    const Model::Impl& m = model_->impl();
+    const TranscribeContext ctx{m.encoder, m.decoder, *m.tokenizer, state_->pool, state_->decoder};
+    return transcribe_samples(ctx, samples, options, callbacks);
+  });
+}
+
+std::vector<float> load_audio(const std::string& path) {
+  return translate_errors([&] { return audio::load_audio_16k_mono(path); });
+}
+
+std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name) {
+  return translate_errors([&] {
+    return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name);
+  });
+}
+
+std::string language_name(const std::string& code) {
+  const int i = text::language_index(code);
+  return i < 0 ? "" : text::language_names()[i];
+}
+
+}  // namespace amanuensis

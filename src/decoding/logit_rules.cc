@@ -1,0 +1,139 @@
+#include "decoding/logit_rules.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "layers/float_math.h"
+#include "util/clones.h"
+
+namespace amanuensis::decoding {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+void suppress_range(float* logits, int begin, int end) {
+  for (int i = begin; i < end; ++i) logits[i] = kNegInf;
+}
+
+AMANUENSIS_CLONES float max_of(const float* x, int n) {
+  float m = kNegInf;
+  for (int i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order.
+AMANUENSIS_CLONES double sum_exp(const float* x, int n, float shift) {
+  constexpr int kLanes = 16;
+  float lanes[kLanes] = {};
+  const int body = n / kLanes * kLanes;
+  for (int i = 0; i < body; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += exp_nonpositive(x[i + l] - shift);
+  for (int i = body; i < n; ++i) lanes[i - body] += exp_nonpositive(x[i] - shift);
+  double total = 0;
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// log sum_i exp(x[i]) over [0, n), or -inf if every x is -inf.
+double log_sum_exp(const float* x, int n) {
+  const float m = max_of(x, n);
+  if (m == kNegInf) return -std::numeric_limits<double>::infinity();
+  return double(m) + log_positive(sum_exp(x, n, m));
+}
+
+}  // namespace
+
+std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer) {
+  // openai-whisper's tokenizer.non_speech_tokens: symbols that are never
+  // speech, kept where they are a single token (with or without a leading
+  // space), and the musical notes whatever their length.
+  const char* symbols[] = {"\"", "#", "(", ")", "*", "+", "/", ":", ";", "<", "=", ">", "@", "[",
+                           "\\", "]", "^", "_", "`", "{", "|", "}", "~", "「", "」", "『", "』",
+                           "<<", ">>", "<<<", ">>>", "--", "---", "-(", "-[", "('", "(\"", "((",
+                           "))", "(((", ")))", "[[", "]]", "{{", "}}", "♪♪", "♪♪♪"};
+  const char* notes[] = {"♩", "♪", "♫", "♬", "♭", "♮", "♯"};
+  std::set<int> out;
+  for (const char* s : symbols)
+    for (const std::string& text : {std::string(s), " " + std::string(s)}) {
+      const std::vector<int> ids = tokenizer.encode(text);
+      if (ids.size() == 1) out.insert(ids[0]);
+    }
+  for (const char* s : notes)
+    for (const std::string& text : {std::string(s), " " + std::string(s)})
+      out.insert(tokenizer.encode(text).at(0));
+  out.insert(tokenizer.encode(" -").at(0));  // hyphens and quotes may begin words
+  out.insert(tokenizer.encode(" '").at(0));
+  const text::SpecialTokens& sp = tokenizer.special();
+  for (int id : {sp.transcribe, sp.translate, sp.sot, sp.startofprev, sp.startoflm, sp.nospeech})
+    out.insert(id);
+  return {out.begin(), out.end()};
+}
+
+void log_softmax(const float* logits, int n, float* out) {
+  const double lse = log_sum_exp(logits, n);
+  for (int i = 0; i < n; ++i) out[i] = float(double(logits[i]) - lse);
+}
+
+void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, float* logits) {
+  const text::SpecialTokens& sp = r.special;
+  const int n_vocab = sp.n_vocab;
+  if (r.repetition_penalty != 1.0f) {  // CTRL's penalty, as CTranslate2 applies it
+    std::set<int> seen(sampled.begin(), sampled.end());
+    for (int t : seen) {
+      float& v = logits[t];
+      v = v < 0 ? v * r.repetition_penalty : v / r.repetition_penalty;
+    }
+  }
+  const int ngram = r.no_repeat_ngram_size;
+  if (ngram > 0 && int(sampled.size()) >= ngram - 1) {
+    // Ban every token that would repeat an n-gram already in the sequence.
+    const size_t len = sampled.size(), tail = size_t(ngram - 1);
+    for (size_t start = 0; start + ngram <= len; ++start)
+      if (std::equal(sampled.begin() + start, sampled.begin() + start + tail,
+                     sampled.end() - tail))
+        logits[sampled[start + tail]] = kNegInf;
+  }
+  if (sampled.empty())
+    for (int t : r.suppress_begin) logits[t] = kNegInf;
+  for (int t : r.suppress) logits[t] = kNegInf;
+  if (!r.timestamps) {
+    suppress_range(logits, sp.timestamp_begin, n_vocab);
+    return;
+  }
+  logits[sp.notimestamps] = kNegInf;
+  const int ts = sp.timestamp_begin;
+  const size_t n = sampled.size();
+  const bool last_was_ts = n >= 1 && sampled[n - 1] >= ts;
+  const bool penultimate_was_ts = n < 2 || sampled[n - 2] >= ts;
+  if (last_was_ts) {
+    if (penultimate_was_ts)
+      suppress_range(logits, ts, n_vocab);  // a pair is closed: text (or eot) next
+    else
+      suppress_range(logits, 0, sp.eot);  // a segment is open: close it, or end
+  }
+  int last_ts = -1;
+  for (int t : sampled)
+    if (t >= ts) last_ts = t;
+  if (last_ts >= 0) {
+    // Timestamps never decrease, and a segment has a nonzero length.
+    const int first_allowed = last_was_ts && !penultimate_was_ts ? last_ts : last_ts + 1;
+    suppress_range(logits, ts, std::min(first_allowed, n_vocab));
+  }
+  if (n == 0) {
+    suppress_range(logits, 0, ts);  // the window opens with a timestamp
+    if (r.max_initial_timestamp_index >= 0)
+      suppress_range(logits, std::min(n_vocab, ts + r.max_initial_timestamp_index + 1), n_vocab);
+  }
+  // If the timestamps together are likelier than any single text token, take
+  // a timestamp.
+  const double lse_all = log_sum_exp(logits, n_vocab);
+  if (lse_all == -std::numeric_limits<double>::infinity()) return;
+  const double ts_logprob = log_sum_exp(logits + ts, n_vocab - ts) - lse_all;
+  const double max_text_logprob = double(max_of(logits, ts)) - lse_all;
+  if (ts_logprob > max_text_logprob) suppress_range(logits, 0, ts);
+}
+
+}  // namespace amanuensis::decoding

@@ -1,0 +1,36 @@
+// Whisper's rules on the next-token logits, as openai-whisper's decoding.py
+// and CTranslate2's Whisper model apply them: tokens that are never sampled,
+// no blank at the start, and timestamps that come in pairs, never go back and
+// begin within max_initial_timestamp. Also faster-whisper's optional
+// repetition penalty and no-repeat n-grams. Suppressed logits become -inf.
+#pragma once
+
+#include <vector>
+
+#include "text/tokenizer.h"
+
+namespace amanuensis::decoding {
+
+struct LogitRules {
+  text::SpecialTokens special;
+  std::vector<int> suppress;      // always -inf (sorted ids)
+  std::vector<int> suppress_begin;  // -inf at the first sampled token (blank, eot); may be empty
+  bool timestamps = true;           // false: <|notimestamps|> mode, no timestamp rules
+  int max_initial_timestamp_index = 50;  // 1.0 s / 0.02 s; negative: no limit
+  float repetition_penalty = 1.0f;       // 1: off
+  int no_repeat_ngram_size = 0;          // 0: off
+};
+
+// The default suppressed set: openai-whisper's non-speech symbols (encoded
+// with the model's own vocabulary) plus the task and control tokens, as
+// faster-whisper's suppress_tokens=[-1] resolves it.
+std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer);
+
+// Applies the rules to one row of logits [n_vocab], given the tokens sampled
+// so far in this window (after the prompt).
+void apply_logit_rules(const LogitRules& rules, const std::vector<int>& sampled, float* logits);
+
+// log_softmax of one row, same bytes on every machine.
+void log_softmax(const float* logits, int n, float* out);
+
+}  // namespace amanuensis::decoding

@@ -1,0 +1,55 @@
+// exp and log with the same bytes on every machine. libm's may differ by an
+// ulp between its FMA and non-FMA variants (glibc picks one at load time), and
+// the decoder's softmax and log-probabilities must not: beam search compares
+// them, so one ulp can change a transcript. Plain IEEE operations only (the
+// build disables FMA contraction), branch-free so that loops vectorize.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace amanuensis {
+
+// e^x for x <= 0 (softmax arguments after the max is subtracted); below -87
+// it returns 0. Relative error < 2e-7.
+inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  // x = k ln2 + r, |r| <= ln2 / 2, ln2 split in two so that k ln2 is exact.
+  const float k = float(int(x * 1.44269504f - 0.5f));  // round to nearest for x <= 0
+  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+  // e^r: Taylor to degree 7 (remainder < 1e-8 on |r| <= 0.35).
+  float p = 1.98412698e-4f;
+  p = p * r + 1.38888889e-3f;
+  p = p * r + 8.33333333e-3f;
+  p = p * r + 4.16666667e-2f;
+  p = p * r + 1.66666667e-1f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (int32_t(k) + 127) << 23;  // 2^k, k >= -126
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return x <= -87.0f ? 0.0f : p * scale;
+}
+
+// Natural log of x > 0 (finite), in double: x = m 2^e with m in [sqrt(1/2),
+// sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172.
+inline double log_positive(double x) {
+  uint64_t bits;
+  std::memcpy(&bits, &x, 8);
+  int e = int((bits >> 52) & 0x7ff) - 1023;
+  bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;  // m in [1, 2)
+  double m;
+  std::memcpy(&m, &bits, 8);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    ++e;
+  }
+  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+  // 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...); terms to s^21 leave < 1e-17.
+  double t = 1.0 / 21;
+  for (int n = 19; n >= 1; n -= 2) t = t * s2 + 1.0 / n;
+  return 2.0 * s * t + double(e) * 0.69314718055994530942;
+}
+
+}  // namespace amanuensis

@@ -1,0 +1,76 @@
+// The Whisper text decoder: tokens in, next-token logits out, one step at a
+// time with a key/value cache. Beams (or best-of samples) are the rows of one
+// batch. The model (Decoder) is immutable and shared; everything that changes
+// while decoding lives in a DecoderState owned by one session.
+#pragma once
+
+#include <vector>
+
+#include "layers/linear.h"
+#include "model/whisper_weights.h"
+#include "util/thread_pool.h"
+
+namespace amanuensis {
+
+class Decoder;
+
+// The caches of one 30 s window: cross-attention keys and values, computed
+// once from the encoder output, and the self-attention cache of each row.
+class DecoderState {
+ public:
+  int rows() const { return rows_; }
+  int length() const { return length_; }  // tokens cached per row
+  // Row i continues what row from[i] was (beam search reordering its beams).
+  void reorder(const std::vector<int>& from);
+  // Rows become `rows` copies of row 0 (a prompt run once, then beams).
+  void replicate(int rows);
+
+ private:
+  friend class Decoder;
+  struct Layer {
+    std::vector<float> k_cross, v_cross;  // [heads][64][frames] (keys transposed), [heads][frames][64]
+    std::vector<float> k_self, v_self;    // [rows][heads][64][n_ctx], [rows][heads][n_ctx][64]
+  };
+  int rows_ = 0, length_ = 0, frames_ = 0, capacity_rows_ = 0;
+  int heads_ = 0, n_ctx_ = 0;
+  std::vector<Layer> layers_;
+};
+
+class Decoder {
+ public:
+  Decoder(DecoderWeights weights, Precision precision, Backend backend = Backend::kAuto);
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  int n_vocab() const { return n_vocab_; }
+  int n_ctx() const { return n_ctx_; }  // most tokens one sequence can hold (448)
+  int d_model() const { return d_; }
+  int n_layers() const { return int(layers_.size()); }
+
+  // Starts a window: cross-attention K/V from the encoder output [frames][d],
+  // the self-attention cache emptied, room for `max_rows` rows.
+  void begin(DecoderState& s, const float* encoded, int frames, int max_rows,
+             ThreadPool& pool) const;
+  // Appends tokens [s.rows()][n] (row-major) to every row and writes the
+  // logits that follow each row's last token: [s.rows()][n_vocab]. The first
+  // call of a window sets the row count (rows, <= max_rows).
+  void step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
+            ThreadPool& pool) const;
+
+ private:
+  struct LayerOps {
+    LayerNormWeights self_ln, cross_ln, mlp_ln;
+    LinearOp self_qkv, self_out, cross_q, cross_kv, cross_out, fc1, fc2;
+  };
+  void embed(const int* tokens, int rows, int n, int first_position, float* x) const;
+
+  int d_, heads_, n_vocab_, n_ctx_;
+  Precision precision_;
+  Backend backend_;
+  std::vector<float> positions_;  // [n_ctx][d]
+  std::vector<LayerOps> layers_;
+  LayerNormWeights ln_;
+  LinearOp logits_;  // the token embedding [n_vocab][d], tied: embeds tokens and gives logits
+};
+
+}  // namespace amanuensis
