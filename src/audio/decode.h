@@ -1,6 +1,9 @@
 // Audio files in, 16 kHz mono float samples out: what Whisper's front end takes.
-// libsndfile decodes (WAV, FLAC, MP3, Ogg/Vorbis and its other formats, at any
-// rate and channel count), channels are averaged, libsoxr resamples.
+// libsndfile decodes what it can open (WAV, FLAC, MP3, Ogg/Vorbis, Opus and its
+// other formats, at any rate and channel count); anything else goes to FFmpeg
+// (m4a/AAC, WebM, MP4/MKV/MOV video files' first audio stream, ...). Either way
+// the interleaved float frames meet in one place: channels are averaged, libsoxr
+// resamples.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +17,7 @@ namespace amanuensis::audio {
 constexpr int kSampleRate = 16000;
 constexpr double kMaxSeconds = 4 * 3600;  // longer is refused: no one transcribes that in one go
 constexpr int kMinInputRate = 1000, kMaxInputRate = 768000;
+constexpr int kMaxChannels = 1024;  // libsndfile's own limit
 
 struct AudioError : std::runtime_error {
   using std::runtime_error::runtime_error;
