@@ -103,5 +103,22 @@ TEST(Ct2Format, HalfConversionIsExactOnSpecialValues) {
   }
 }
 
+// The vectorized bulk conversion gives half_to_float's bits for all 65536 halves.
+TEST(Ct2Format, BulkHalfConversionMatchesTheScalarOne) {
+  std::vector<uint8_t> bytes(2 * 65536);
+  for (uint32_t h = 0; h < 65536; ++h) {
+    bytes[2 * h] = uint8_t(h);
+    bytes[2 * h + 1] = uint8_t(h >> 8);
+  }
+  const std::vector<float> bulk = decode_floats(bytes.data(), 65536, FloatEncoding::kF16);
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float one = half_to_float(uint16_t(h));
+    uint32_t a, b;
+    std::memcpy(&a, &bulk[h], 4);
+    std::memcpy(&b, &one, 4);
+    ASSERT_EQ(a, b) << h;
+  }
+}
+
 }  // namespace
 }  // namespace amanuensis

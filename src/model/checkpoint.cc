@@ -84,7 +84,7 @@ WhisperCheckpoint load_checkpoint(const std::string& model_path) {
       const fs::path config = folder / "config.json";
       const HfEncoderConfig hf =
           fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{};
-      const TensorFile f = read_safetensors(what);
+      TensorFile f = read_safetensors(what);
       c.encoder = encoder_from_hf(f, what, hf);
       c.decoder = decoder_from_hf(f, what, hf);
       c.tokenizer = folder_tokenizer(folder, c.decoder.n_vocab);
@@ -102,7 +102,7 @@ WhisperCheckpoint load_checkpoint(const std::string& model_path) {
             std::make_shared<const text::Tokenizer>(std::move(f.vocabulary), c.decoder.n_vocab);
       } else {
         c.format = "CTranslate2";
-        const TensorFile f = read_ct2_model(what);
+        TensorFile f = read_ct2_model(what);
         c.encoder = encoder_from_ct2(f, what);
         c.decoder = decoder_from_ct2(f, what);
         c.tokenizer = folder_tokenizer(folder, c.decoder.n_vocab);

@@ -26,6 +26,9 @@ struct TensorFile {
   // Throw ModelError naming `what` if missing or of another shape.
   const Tensor& get(const std::string& name, const std::vector<int64_t>& shape,
                     const std::string& what) const;
+  // get()'s checks, then moves the data out (the entry keeps its shape).
+  std::vector<float> take(const std::string& name, const std::vector<int64_t>& shape,
+                          const std::string& what);
   bool has(const std::string& name) const { return tensors.count(name) > 0; }
 };
 

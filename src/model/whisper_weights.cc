@@ -15,28 +15,28 @@ namespace {
 
 constexpr int kHeadDim = 64;
 
-LayerNormWeights layer_norm(const TensorFile& f, const std::string& prefix, int d,
+LayerNormWeights layer_norm(TensorFile& f, const std::string& prefix, int d,
                             const std::string& what) {
-  return {f.get(prefix + "/gamma", {d}, what).data, f.get(prefix + "/beta", {d}, what).data};
+  return {f.take(prefix + "/gamma", {d}, what), f.take(prefix + "/beta", {d}, what)};
 }
 
 // `sep` joins a layer's name and "weight"/"bias": "/" in CTranslate2, "." in
 // Hugging Face files.
-Linear linear(const TensorFile& f, const std::string& prefix, int out, int in,
+Linear linear(TensorFile& f, const std::string& prefix, int out, int in,
               const std::string& what, const std::string& sep = "/") {
-  Linear l{out, in, f.get(prefix + sep + "weight", {out, in}, what).data, {}};
-  l.bias = f.has(prefix + sep + "bias") ? f.get(prefix + sep + "bias", {out}, what).data
+  Linear l{out, in, f.take(prefix + sep + "weight", {out, in}, what), {}};
+  l.bias = f.has(prefix + sep + "bias") ? f.take(prefix + sep + "bias", {out}, what)
                                         : std::vector<float>(size_t(out), 0.0f);
   return l;
 }
 
 // Stored [out][in][tap]; kept as [out][tap][in] so that a row of the im2col
 // matrix is three whole input frames side by side.
-Linear conv(const TensorFile& f, const std::string& prefix, int out, int in,
+Linear conv(TensorFile& f, const std::string& prefix, int out, int in,
             const std::string& what, const std::string& sep = "/") {
-  const std::vector<float>& w = f.get(prefix + sep + "weight", {out, in, 3}, what).data;
+  const std::vector<float>& w = f.take(prefix + sep + "weight", {out, in, 3}, what);
   Linear l{out, in * 3, std::vector<float>(w.size()),
-           f.get(prefix + sep + "bias", {out}, what).data};
+           f.take(prefix + sep + "bias", {out}, what)};
   for (int o = 0; o < out; ++o)
     for (int c = 0; c < in; ++c)
       for (int tap = 0; tap < 3; ++tap)
@@ -55,7 +55,7 @@ void check_dims(const EncoderWeights& w, const std::string& what) {
 
 }  // namespace
 
-EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
+EncoderWeights encoder_from_ct2(TensorFile& f, const std::string& what) {
   auto it = f.tensors.find("encoder/conv1/weight");
   if (it == f.tensors.end() || it->second.shape.size() != 3)
     throw ModelError(what + ": no Whisper encoder (encoder/conv1/weight) in this model");
@@ -70,7 +70,7 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
   const int d = w.d_model;
   w.conv1 = conv(f, "encoder/conv1", d, w.n_mels, what);
   w.conv2 = conv(f, "encoder/conv2", d, d, what);
-  w.positions = f.get("encoder/position_encodings/encodings", {w.n_ctx, d}, what).data;
+  w.positions = f.take("encoder/position_encodings/encodings", {w.n_ctx, d}, what);
   for (int i = 0;; ++i) {
     const std::string p = "encoder/layer_" + std::to_string(i);
     if (!f.has(p + "/self_attention/linear_0/weight")) break;
@@ -88,7 +88,7 @@ EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what) {
   return w;
 }
 
-DecoderWeights decoder_from_ct2(const TensorFile& f, const std::string& what) {
+DecoderWeights decoder_from_ct2(TensorFile& f, const std::string& what) {
   auto it = f.tensors.find("decoder/embeddings/weight");
   if (it == f.tensors.end() || it->second.shape.size() != 2)
     throw ModelError(what + ": no Whisper decoder (decoder/embeddings/weight) in this model");
@@ -100,12 +100,12 @@ DecoderWeights decoder_from_ct2(const TensorFile& f, const std::string& what) {
   w.n_heads = heads != f.scalars.end() ? int(heads->second) : d / kHeadDim;
   if (w.n_heads * kHeadDim != d || d % kHeadDim != 0)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding = it->second.data;
+  w.embedding = std::move(it->second.data);
   auto pos = f.tensors.find("decoder/position_encodings/encodings");
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder position encodings are missing");
   w.n_ctx = int(pos->second.shape[0]);
-  w.positions = f.get("decoder/position_encodings/encodings", {w.n_ctx, d}, what).data;
+  w.positions = f.take("decoder/position_encodings/encodings", {w.n_ctx, d}, what);
   for (int i = 0;; ++i) {
     const std::string p = "decoder/layer_" + std::to_string(i);
     if (!f.has(p + "/self_attention/linear_0/weight")) break;
@@ -158,7 +158,7 @@ const SplitDecoderNames kOpenAiDecoderNames = {
     "cross_attn.query", "cross_attn.key", "cross_attn.value", "cross_attn.out", "mlp_ln", "mlp.0",
     "mlp.2", "decoder.ln"};
 
-DecoderWeights decoder_from_split(const TensorFile& f, const SplitDecoderNames& n, int n_heads,
+DecoderWeights decoder_from_split(TensorFile& f, const SplitDecoderNames& n, int n_heads,
                                   const std::string& what) {
   auto it = f.tensors.find(n.embedding);
   if (it == f.tensors.end() || it->second.shape.size() != 2)
@@ -170,15 +170,15 @@ DecoderWeights decoder_from_split(const TensorFile& f, const SplitDecoderNames& 
   w.n_heads = n_heads ? n_heads : d / kHeadDim;
   if (w.n_heads * kHeadDim != d)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding = it->second.data;
+  w.embedding = std::move(it->second.data);
   auto pos = f.tensors.find(n.positions);
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder positions (" + n.positions + ") are missing");
   w.n_ctx = int(pos->second.shape[0]);
-  w.positions = f.get(n.positions, {w.n_ctx, d}, what).data;
+  w.positions = f.take(n.positions, {w.n_ctx, d}, what);
   auto ln = [&](const std::string& p) {
-    return LayerNormWeights{f.get(p + ".weight", {d}, what).data,
-                            f.get(p + ".bias", {d}, what).data};
+    return LayerNormWeights{f.take(p + ".weight", {d}, what),
+                            f.take(p + ".bias", {d}, what)};
   };
   auto stack = [&](const std::string& p, std::initializer_list<const std::string*> parts) {
     Linear l{int(parts.size()) * d, d, {}, {}};
@@ -237,7 +237,7 @@ const SplitQkvNames kOpenAiNames = {
     "mlp_ln",          "mlp.0",         "mlp.2",
     "encoder.ln_post"};
 
-EncoderWeights encoder_from_split_qkv(const TensorFile& f, const SplitQkvNames& n, int n_heads,
+EncoderWeights encoder_from_split_qkv(TensorFile& f, const SplitQkvNames& n, int n_heads,
                                       const std::string& what) {
   auto it = f.tensors.find(n.conv1 + ".weight");
   if (it == f.tensors.end() || it->second.shape.size() != 3)
@@ -252,10 +252,10 @@ EncoderWeights encoder_from_split_qkv(const TensorFile& f, const SplitQkvNames& 
   const int d = w.d_model;
   w.conv1 = conv(f, n.conv1, d, w.n_mels, what, ".");
   w.conv2 = conv(f, n.conv2, d, d, what, ".");
-  w.positions = f.get(n.positions, {w.n_ctx, d}, what).data;
+  w.positions = f.take(n.positions, {w.n_ctx, d}, what);
   auto ln = [&](const std::string& p) {
-    return LayerNormWeights{f.get(p + ".weight", {d}, what).data,
-                            f.get(p + ".bias", {d}, what).data};
+    return LayerNormWeights{f.take(p + ".weight", {d}, what),
+                            f.take(p + ".bias", {d}, what)};
   };
   for (int i = 0;; ++i) {
     const std::string p = n.layer + std::to_string(i) + ".";
@@ -305,7 +305,7 @@ HfEncoderConfig read_hf_config(const std::string& path) {
   return c;
 }
 
-EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
+EncoderWeights encoder_from_hf(TensorFile& f, const std::string& what,
                                const HfEncoderConfig& config) {
   auto it = f.tensors.find(kHfNames.conv1 + ".weight");
   const int d = it != f.tensors.end() && !it->second.shape.empty() ? int(it->second.shape[0]) : 0;
@@ -322,7 +322,7 @@ EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
   return w;
 }
 
-DecoderWeights decoder_from_hf(const TensorFile& f, const std::string& what,
+DecoderWeights decoder_from_hf(TensorFile& f, const std::string& what,
                                const HfEncoderConfig& config) {
   DecoderWeights w = decoder_from_split(f, kHfDecoderNames, config.decoder_heads, what);
   if (config.decoder_layers && config.decoder_layers != int(w.layers.size()))
@@ -335,13 +335,13 @@ DecoderWeights decoder_from_hf(const TensorFile& f, const std::string& what,
   return w;
 }
 
-DecoderWeights decoder_from_ggml(const TensorFile& f, const std::string& what) {
+DecoderWeights decoder_from_ggml(TensorFile& f, const std::string& what) {
   auto heads = f.scalars.find("n_text_head");
   if (heads == f.scalars.end()) throw ModelError(what + ": ggml hyperparameters are missing");
   return decoder_from_split(f, kOpenAiDecoderNames, int(heads->second), what);
 }
 
-EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what) {
+EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what) {
   auto heads = f.scalars.find("n_audio_head");
   if (heads == f.scalars.end()) throw ModelError(what + ": ggml hyperparameters are missing");
   return encoder_from_split_qkv(f, kOpenAiNames, int(heads->second), what);
@@ -359,15 +359,16 @@ EncoderWeights load_encoder(const std::string& model_path) {
                      "faster-whisper or a Hugging Face Whisper model folder)");
   if (file.extension() == ".safetensors") {
     const fs::path config = file.parent_path() / "config.json";
-    return encoder_from_hf(
-        read_safetensors(file.string()), file.string(),
-        fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{});
+    TensorFile f = read_safetensors(file.string());
+    return encoder_from_hf(f, file.string(),
+                           fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{});
   }
   const std::vector<uint8_t> head = read_file_head(file.string(), 4);
   uint32_t magic = 0;
   if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
-  if (magic == kGgmlMagic) return encoder_from_ggml(read_ggml(file.string()), file.string());
-  return encoder_from_ct2(read_ct2_model(file.string()), file.string());
+  TensorFile f = magic == kGgmlMagic ? read_ggml(file.string()) : read_ct2_model(file.string());
+  return magic == kGgmlMagic ? encoder_from_ggml(f, file.string())
+                             : encoder_from_ct2(f, file.string());
 }
 
 }  // namespace amanuensis

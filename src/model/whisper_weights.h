@@ -46,11 +46,13 @@ struct DecoderWeights {
   LayerNormWeights ln;
 };
 
+// The from_* functions move the tensors they use out of `f`.
+
 // From CTranslate2's WhisperSpec names (faster-whisper models). Throws
 // ModelError naming `what` for missing or mismatched tensors.
-EncoderWeights encoder_from_ct2(const TensorFile& f, const std::string& what);
+EncoderWeights encoder_from_ct2(TensorFile& f, const std::string& what);
 
-DecoderWeights decoder_from_ct2(const TensorFile& f, const std::string& what);
+DecoderWeights decoder_from_ct2(TensorFile& f, const std::string& what);
 
 // Hyperparameters from a Hugging Face config.json (0: absent).
 struct HfEncoderConfig {
@@ -63,15 +65,15 @@ HfEncoderConfig read_hf_config(const std::string& path);
 // From Hugging Face transformers' names (model.safetensors of openai/whisper-*),
 // checked against config.json's hyperparameters where given (without one,
 // heads are taken as 64 wide, as in every Whisper).
-EncoderWeights encoder_from_hf(const TensorFile& f, const std::string& what,
+EncoderWeights encoder_from_hf(TensorFile& f, const std::string& what,
                                const HfEncoderConfig& config = {});
 
-DecoderWeights decoder_from_hf(const TensorFile& f, const std::string& what,
+DecoderWeights decoder_from_hf(TensorFile& f, const std::string& what,
                                const HfEncoderConfig& config = {});
 
 // From whisper.cpp's ggml files (openai-whisper's state_dict names).
-EncoderWeights encoder_from_ggml(const TensorFile& f, const std::string& what);
-DecoderWeights decoder_from_ggml(const TensorFile& f, const std::string& what);
+EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what);
+DecoderWeights decoder_from_ggml(TensorFile& f, const std::string& what);
 
 // Loads a model: a CTranslate2 folder (model.bin), a Hugging Face folder
 // (model.safetensors), either file itself, or a whisper.cpp ggml .bin file.

@@ -43,6 +43,16 @@ AMANUENSIS_CLONES void quantize_values(const float* row, int k, int k_pad, const
   for (int c = k; c < k_pad; ++c) q[c] = 128;
 }
 
+// q[c] = round(row[c] * inv) clamped to [-127, 127]: one weight row.
+AMANUENSIS_CLONES void quantize_weight_row(const float* row, int k, float inv, int8_t* q) {
+  for (int c = 0; c < k; ++c) {
+    float y = row[c] * inv;
+    y = y < -127.0f ? -127.0f : y;
+    y = y > 127.0f ? 127.0f : y;
+    q[c] = int8_t(round_even(y));
+  }
+}
+
 // 127 / max_abs, or 0 where that is not finite (zero, or so small a maximum
 // that the quotient overflows: such rows quantize to 0, not to 0 * inf = NaN).
 float inverse_step(float max_abs) {
@@ -80,6 +90,8 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
   w.scale.assign(w.n_pad, 0.0f);
   w.sum128.assign(w.n_pad, 0);
   w.bias.assign(w.n_pad, 0.0f);
+  const size_t group_stride = size_t(kBlockN) * kGroupK;  // bytes between a row's 4-k groups
+  std::vector<int8_t> q(k);
   for (int r = 0; r < n; ++r) {
     const float* row = weight + size_t(r) * k;
     float max_abs = 0;
@@ -89,15 +101,13 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
       max_abs = std::max(max_abs, std::fabs(row[c]));
     }
     w.scale[r] = max_abs / 127.0f;
-    const float inv = inverse_step(max_abs);
-    const int nb = r / kBlockN;
+    quantize_weight_row(row, k, inverse_step(max_abs), q.data());
+    int8_t* dst = w.packed.data() +
+                  (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
     int32_t sum = 0;
     for (int c = 0; c < k; ++c) {
-      const int8_t q = int8_t(std::clamp(round_even(row[c] * inv), -127.0f, 127.0f));
-      w.packed[((size_t(nb) * (w.k_pad / kGroupK) + c / kGroupK) * kBlockN + r % kBlockN) *
-                   kGroupK +
-               c % kGroupK] = q;
-      sum += q;
+      dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
+      sum += q[c];
     }
     w.sum128[r] = 128 * sum;
     if (bias) w.bias[r] = bias[r];
