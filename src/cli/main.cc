@@ -1,22 +1,17 @@
 // amanuensis: the command-line program. Each subcommand lives in its own file.
-#include <malloc.h>
-
 #include <cstdio>
 #include <exception>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  // Keep freed memory instead of returning it to the kernel: every encoder
-  // layer allocates and frees buffers of megabytes, and fresh pages cost a
-  // fault and a zeroing each (a quarter of the encoder's time before this).
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"amanuensis: Whisper speech-to-text on exact INT8 kernels"};
   app.require_subcommand(1);
   amanuensis::cli::add_attention_command(app);
+  amanuensis::cli::add_transcribe_command(app);
   amanuensis::cli::add_encode_command(app);
   amanuensis::cli::add_mel_command(app);
+  amanuensis::cli::add_tokenize_command(app);
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
   bench->require_subcommand(1);
   amanuensis::cli::add_bench_attention_command(*bench);
@@ -24,6 +19,8 @@ int main(int argc, char** argv) {
   amanuensis::cli::add_bench_gemm_command(*bench);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {  // a subcommand already said what failed
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     std::fprintf(stderr, "amanuensis: error: %s (see --help)\n", e.what());  // one line
