@@ -101,6 +101,9 @@ class Model {
   std::string precision() const;
   std::string backend() const;                 // the instruction set the int8 kernels run on
   int n_mels() const;
+  // Throws Error if this model cannot honour the options (an unknown
+  // language, translation with an English-only model, impossible values).
+  void check(const TranscribeOptions& options) const;
   struct Impl;
   const Impl& impl() const { return *impl_; }
 

@@ -68,6 +68,9 @@ std::string Model::precision() const {
 }
 std::string Model::backend() const { return backend_name(impl_->backend); }
 int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
+void Model::check(const TranscribeOptions& options) const {
+  translate_errors([&] { check_options(impl_->tokenizer->special(), options); });
+}
 
 struct Session::State {
   explicit State(int threads) : pool(threads) {}

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -127,19 +128,30 @@ int run(const TranscribeArgs& a) {
       throw Error(a.output_dir + ": cannot write to this output folder");
   }
 
+  if (!a.output_dir.empty()) {  // two inputs must not write the same file
+    std::set<std::string> stems;
+    for (const std::string& file : a.files)
+      if (!stems.insert(fs::path(file).stem().string()).second)
+        throw Error("two inputs are named '" + fs::path(file).stem().string() +
+                    "': their transcripts would overwrite each other in " + a.output_dir);
+  }
+
   const std::shared_ptr<const Model> model =
       Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend});
+  model->check(o);  // bad options fail once, before any file is read
   Session session(model, a.threads);
+  // Segments print as they finish, unless stdout carries a structured format.
+  const bool print_segments = !a.quiet && (!a.output_dir.empty() || a.output_format == "txt");
   int failures = 0;
   for (const std::string& file : a.files) {
     try {
       const std::vector<float> samples = load_audio(file);
       const bool multiple = a.files.size() > 1;
-      if (multiple && !a.quiet) std::printf("# %s\n", file.c_str());
+      if (multiple && print_segments) std::printf("# %s\n", file.c_str());
       ProgressBar bar(isatty(2) && samples.size() > 30 * 16000 && !a.quiet);
       Callbacks cb;
       cb.on_segment = [&](const Segment& s) {
-        if (a.quiet) return;
+        if (!print_segments) return;
         if (isatty(2)) std::fprintf(stderr, "\r\033[K");  // clear the progress bar's line
         std::printf("%s\n", segment_line(s).c_str());
         std::fflush(stdout);
@@ -152,7 +164,7 @@ int run(const TranscribeArgs& a) {
           const std::string ext = f == "verbose_json" ? "verbose.json" : f;
           write_atomically(fs::path(a.output_dir) / (stem + "." + ext), render(t, f, o.task));
         }
-      } else if (a.output_format != "txt" || a.quiet) {
+      } else if (!print_segments) {
         for (const std::string& f : formats) std::printf("%s", render(t, f, o.task).c_str());
       }
     } catch (const Error& e) {

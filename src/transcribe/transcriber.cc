@@ -16,6 +16,11 @@ namespace {
 constexpr double kFrameSeconds = 0.01;      // one mel frame (hop 160 at 16 kHz)
 constexpr double kTimestampSeconds = 0.02;  // one timestamp token step
 constexpr int kFramesPerTimestamp = 2;      // mel frames per timestamp step (the encoder's stride)
+// A window whose loudest sample is below this (-70 dBFS) holds no sound to
+// transcribe. Whisper, given digital silence, still says " you" with
+// P(no speech) 0.94 and an average log-probability above -1 (faster-whisper
+// prints it too); we do not decode such windows at all.
+constexpr float kSilentPeak = 3.16e-4f;
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\n\r\f\v");
@@ -23,7 +28,7 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\n\r\f\v") - b + 1);
 }
 
-void check_options(const TranscribeOptions& o) {
+void check_values(const TranscribeOptions& o) {
   auto bad = [](const std::string& what) { throw Error("invalid option: " + what); };
   if (o.task != "transcribe" && o.task != "translate")
     bad("task '" + o.task + "' (use transcribe or translate)");
@@ -44,6 +49,8 @@ void check_options(const TranscribeOptions& o) {
   if (std::isinf(o.log_prob_threshold) || std::isinf(o.no_speech_threshold) ||
       std::isnan(o.compression_ratio_threshold) || std::isnan(o.prompt_reset_on_temperature))
     bad("thresholds must be finite (NaN turns the log-prob and no-speech ones off)");
+  for (int t : o.suppress_tokens)
+    if (t < -1) bad("suppressed token " + std::to_string(t) + " is not a token id");
 }
 
 // The features of the window at `seek`: `size` frames of `mel`, then 0.0 to
@@ -64,6 +71,24 @@ struct Attempt {
 
 }  // namespace
 
+void check_options(const text::SpecialTokens& sp, const TranscribeOptions& o) {
+  check_values(o);
+  const std::string language = o.language == "auto" ? "" : o.language;
+  if (!language.empty()) {
+    const int index = text::language_index(language);
+    if (index < 0 || index >= sp.n_languages)
+      throw Error("unknown language code '" + language + "'");
+    if (!sp.multilingual && language != "en")
+      throw Error("this model is English-only; it cannot transcribe language '" + language + "'");
+  }
+  if (!sp.multilingual && o.task == "translate")
+    throw Error("this model is English-only; it cannot translate");
+  for (int t : o.suppress_tokens)
+    if (t >= sp.n_vocab)
+      throw Error("invalid option: suppressed token " + std::to_string(t) +
+                  " is not in the vocabulary");
+}
+
 double compression_ratio(const std::string& text) {
   if (text.empty()) return 0.0;
   uLongf size = compressBound(uLong(text.size()));
@@ -77,25 +102,15 @@ double compression_ratio(const std::string& text) {
 Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector<float>& samples,
                                  const TranscribeOptions& o, const Callbacks& cb) {
   const auto t0 = std::chrono::steady_clock::now();
-  check_options(o);
   const text::Tokenizer& tok = ctx.tokenizer;
   const text::SpecialTokens& sp = tok.special();
+  check_options(sp, o);
   const Encoder& encoder = ctx.encoder;
   const Decoder& decoder = ctx.decoder;
   Transcription out;
   out.info.duration = double(samples.size()) / audio::kSampleRate;
 
-  // Language and task.
-  std::string language = o.language == "auto" ? "" : o.language;
-  if (!language.empty()) {
-    const int index = text::language_index(language);
-    if (index < 0 || index >= sp.n_languages)
-      throw Error("unknown language code '" + language + "'");
-    if (!sp.multilingual && language != "en")
-      throw Error("this model is English-only; it cannot transcribe language '" + language + "'");
-  }
-  if (!sp.multilingual && o.task == "translate")
-    throw Error("this model is English-only; it cannot translate");
+  const std::string language = o.language == "auto" ? "" : o.language;
 
   // faster-whisper's features: frames [0, n / 160] of the padded audio; the
   // last of them (mostly padding) is not content.
@@ -147,8 +162,6 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       if (t == -1) {
         const std::vector<int> d = decoding::default_suppressed_tokens(tok);
         rules.suppress.insert(rules.suppress.end(), d.begin(), d.end());
-      } else if (t < 0 || t >= sp.n_vocab) {
-        throw Error("invalid option: suppressed token " + std::to_string(t) + " is not in the vocabulary");
       } else {
         rules.suppress.push_back(t);
       }
@@ -186,6 +199,17 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     const double time_offset = double(seek) * kFrameSeconds;
     const int64_t segment_size = std::min<int64_t>(audio::kChunkFrames, content_frames - seek);
     const double segment_duration = double(segment_size) * kFrameSeconds;
+    const auto window_audio = samples.begin() + seek * audio::kHop;
+    if (std::all_of(window_audio,
+                    window_audio + std::min<int64_t>(segment_size * audio::kHop,
+                                                     int64_t(samples.size()) - seek * audio::kHop),
+                    [](float x) { return std::fabs(x) < kSilentPeak; })) {
+      seek += segment_size;
+      if (cb.on_progress)
+        cb.on_progress(std::min<double>(double(seek) * kFrameSeconds, content_seconds),
+                       content_seconds);
+      continue;
+    }
     encode_at(seek, segment_size);
 
     // The prompt: previous text (and hotwords), the task, the prefix.
@@ -307,6 +331,10 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     if (seek <= previous_seek) seek = previous_seek + segment_size;  // never loop in place
 
     for (Piece& p : pieces) {
+      // Whisper may place a timestamp past the end of the audio (a short
+      // clip's window is mostly padding): a segment ends with the audio.
+      p.end = std::min(p.end, out.info.duration);
+      p.start = std::min(p.start, p.end);
       Segment s;
       s.text = tok.decode(p.tokens);
       if (p.start == p.end || trim(s.text).empty()) continue;

@@ -24,6 +24,10 @@ struct TranscribeContext {
   DecoderState& state;
 };
 
+// Throws Error for options this model cannot honour: unknown language, a
+// translation asked of an English-only model, impossible values.
+void check_options(const text::SpecialTokens& special, const TranscribeOptions& options);
+
 // Throws Error for options that cannot be honoured (unknown language, a
 // translation asked of an English-only model, impossible values).
 Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector<float>& samples,
