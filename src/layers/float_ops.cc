@@ -22,7 +22,9 @@ void for_chunks(size_t n, ThreadPool& pool, F&& f) {
 
 // erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (least-squares rational fit,
 // tools/erf_fit.py), +-1 beyond, where erf differs from 1 by < 2e-8.
-float erf_approx(float x) {
+// Inline in every clone of the loops that call it: as an out-of-line call it
+// stays scalar and the GELU loop does not vectorize.
+inline __attribute__((always_inline)) float erf_inline(float x) {
   constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f, p3 = 0.003844706342f,
                   p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
   constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f, q4 = 0.001181057421f,
@@ -35,12 +37,14 @@ float erf_approx(float x) {
   return x * p / q;
 }
 
+float erf_approx(float x) { return erf_inline(x); }
+
 AMANUENSIS_CLONES void add_range(float* x, const float* y, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] += y[i];
 }
 
 AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
-  for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
+  for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678f));
 }
 
 // Sum of x[0, n) in kLanes interleaved partial sums, added up in a fixed

@@ -56,8 +56,12 @@ Precision parse_precision(const std::string& name) {
   throw std::invalid_argument("unknown precision '" + name + "' (use int8 or fp32)");
 }
 
-LinearOp::LinearOp(Linear weights, Precision precision, Backend backend)
-    : out_(weights.out), in_(weights.in), precision_(precision), backend_(backend) {
+LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool outliers)
+    : out_(weights.out),
+      in_(weights.in),
+      precision_(precision),
+      backend_(backend),
+      outliers_(outliers) {
   if (precision == Precision::kInt8) {
     q8_ = gemm::quantize_weights(weights.weight.data(), weights.bias.data(), out_, in_);
   } else {
@@ -73,7 +77,7 @@ void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
                           ThreadPool& pool) const {
   const int k = in_;
   std::vector<int> outliers;
-  if (k >= kOutlierMinWidth) {
+  if (outliers_ && k >= kOutlierMinWidth) {
     const std::vector<float> col_max = column_max_abs(x, rows, row_stride, k, pool);
     outliers.resize(k);
     for (int c = 0; c < k; ++c) outliers[c] = c;

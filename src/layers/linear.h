@@ -30,7 +30,10 @@ struct LayerNormWeights {
 // here, and keeps no float copy.
 class LinearOp {
  public:
-  LinearOp(Linear weights, Precision precision, Backend backend);
+  // outliers: quantize the largest input channels apart (int8 only; see
+  // apply_int8). The encoder wants it; the decoder's few rows per call do
+  // not repay its per-call gather of weight columns.
+  LinearOp(Linear weights, Precision precision, Backend backend, bool outliers = true);
   // y [rows][out]; the rows of x are row_stride floats apart (0: in).
   void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
   // Row r of W as this op applies it: float, or int8 times its scale.
@@ -46,6 +49,7 @@ class LinearOp {
   int out_, in_;
   Precision precision_;
   Backend backend_;
+  bool outliers_;
   std::vector<float> weight_, bias_;  // fp32 mode only
   gemm::QuantizedWeights q8_;
 };

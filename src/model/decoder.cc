@@ -14,6 +14,11 @@ namespace amanuensis {
 namespace {
 
 constexpr int kHeadDim = 64;
+// The outlier split (layers/linear.h) in the decoder's per-token GEMMs: off.
+// Each call would gather 32 weight columns of every layer and of the
+// 51865-row embedding for a handful of rows; docs/PERFORMANCE.md has the
+// cost and the transcripts with and without it.
+constexpr bool kDecoderOutliers = false;
 constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
 
 // One query against `len` keys: out[64] = softmax(q . K / 8) . V, with K
@@ -23,11 +28,23 @@ constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal 
 // scratch of `len` floats.
 AMANUENSIS_CLONES void attend_one(const float* q, const float* kt, size_t k_stride, const float* v,
                                   int len, float* p, float* out) {
-  for (int j = 0; j < len; ++j) p[j] = 0.0f;
-  for (int c = 0; c < kHeadDim; ++c) {
-    const float qc = q[c];
-    const float* kc = kt + size_t(c) * k_stride;
-    for (int j = 0; j < len; ++j) p[j] += qc * kc[j];
+  // Scores in blocks of kKeys keys whose sums stay in registers over all 64
+  // channels; each score still adds its 64 products in channel order.
+  constexpr int kKeys = 32;
+  int j0 = 0;
+  for (; j0 + kKeys <= len; j0 += kKeys) {
+    float acc[kKeys] = {};
+    for (int c = 0; c < kHeadDim; ++c) {
+      const float qc = q[c];
+      const float* kc = kt + size_t(c) * k_stride + j0;
+      for (int l = 0; l < kKeys; ++l) acc[l] += qc * kc[l];
+    }
+    for (int l = 0; l < kKeys; ++l) p[j0 + l] = acc[l];
+  }
+  for (int j = j0; j < len; ++j) {
+    float acc = 0.0f;
+    for (int c = 0; c < kHeadDim; ++c) acc += q[c] * kt[size_t(c) * k_stride + j];
+    p[j] = acc;
   }
   float mx = -3.0e38f;
   for (int j = 0; j < len; ++j) {
@@ -112,17 +129,18 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
       ln_(std::move(w.ln)),
       logits_(Linear{w.n_vocab, w.d_model, std::move(w.embedding),
                      std::vector<float>(size_t(w.n_vocab), 0.0f)},
-              precision, backend_) {
+              precision, backend_, kDecoderOutliers) {
   tune_allocator();
   for (DecoderLayerWeights& l : w.layers)
     layers_.push_back(LayerOps{std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),
-                               LinearOp(std::move(l.self_qkv), precision, backend_),
-                               LinearOp(std::move(l.self_out), precision, backend_),
-                               LinearOp(std::move(l.cross_q), precision, backend_),
-                               LinearOp(std::move(l.cross_kv), precision, backend_),
-                               LinearOp(std::move(l.cross_out), precision, backend_),
-                               LinearOp(std::move(l.fc1), precision, backend_),
-                               LinearOp(std::move(l.fc2), precision, backend_)});
+                               LinearOp(std::move(l.self_qkv), precision, backend_, kDecoderOutliers),
+                               LinearOp(std::move(l.self_out), precision, backend_, kDecoderOutliers),
+                               LinearOp(std::move(l.cross_q), precision, backend_, kDecoderOutliers),
+                               // the encoder output: 1500 rows, once a window
+                               LinearOp(std::move(l.cross_kv), precision, backend_, true),
+                               LinearOp(std::move(l.cross_out), precision, backend_, kDecoderOutliers),
+                               LinearOp(std::move(l.fc1), precision, backend_, kDecoderOutliers),
+                               LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
 }
 
 void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_rows,
