@@ -10,8 +10,9 @@
 
 namespace amanuensis {
 
-// e^x for x <= 0 (softmax arguments after the max is subtracted); below -87
-// it returns 0. Relative error < 2e-7.
+// e^x for x <= 0 (softmax arguments after the max is subtracted); at and
+// below -87 it returns 0 (e^-87 < 2e-38, nothing next to a softmax's 1).
+// Relative error < 2e-7.
 inline float exp_nonpositive(float x) {
   x = x < -87.0f ? -87.0f : x;
   // x = k ln2 + r, |r| <= ln2 / 2, ln2 split in two so that k ln2 is exact.
@@ -35,9 +36,14 @@ inline float exp_nonpositive(float x) {
 // Natural log of x > 0 (finite), in double: x = m 2^e with m in [sqrt(1/2),
 // sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172.
 inline double log_positive(double x) {
+  int e = 0;
+  if (x < 0x1p-1022) {  // subnormal: scale into the normal range first (exact)
+    x *= 0x1p54;
+    e = -54;
+  }
   uint64_t bits;
   std::memcpy(&bits, &x, 8);
-  int e = int((bits >> 52) & 0x7ff) - 1023;
+  e += int((bits >> 52) & 0x7ff) - 1023;
   bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;  // m in [1, 2)
   double m;
   std::memcpy(&m, &bits, 8);

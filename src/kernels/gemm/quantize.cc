@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "kernels/gemm/gemm.h"
 #include "util/clones.h"
@@ -91,27 +92,41 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
   w.sum128.assign(w.n_pad, 0);
   w.bias.assign(w.n_pad, 0.0f);
   const size_t group_stride = size_t(kBlockN) * kGroupK;  // bytes between a row's 4-k groups
-  std::vector<int8_t> q(k);
-  for (int r = 0; r < n; ++r) {
-    const float* row = weight + size_t(r) * k;
-    float max_abs = 0;
-    for (int c = 0; c < k; ++c) {
-      if (!std::isfinite(row[c]))
-        throw std::invalid_argument("weight has a non-finite value in row " + std::to_string(r));
-      max_abs = std::max(max_abs, std::fabs(row[c]));
+  // Rows [r0, r1); returns the first row with a non-finite weight, or -1.
+  auto quantize_range = [&](int r0, int r1) {
+    std::vector<int8_t> q(k);
+    for (int r = r0; r < r1; ++r) {
+      const float* row = weight + size_t(r) * k;
+      const uint32_t max_bits = max_abs_bits(row, k, nullptr);
+      if (max_bits >= kNonFiniteBits) return r;
+      const float max_abs = from_bits(max_bits);
+      w.scale[r] = max_abs / 127.0f;
+      quantize_weight_row(row, k, inverse_step(max_abs), q.data());
+      int8_t* dst = w.packed.data() +
+                    (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
+      int32_t sum = 0;
+      for (int c = 0; c < k; ++c) {
+        dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
+        sum += q[c];
+      }
+      w.sum128[r] = 128 * sum;
+      if (bias) w.bias[r] = bias[r];
     }
-    w.scale[r] = max_abs / 127.0f;
-    quantize_weight_row(row, k, inverse_step(max_abs), q.data());
-    int8_t* dst = w.packed.data() +
-                  (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
-    int32_t sum = 0;
-    for (int c = 0; c < k; ++c) {
-      dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
-      sum += q[c];
-    }
-    w.sum128[r] = 128 * sum;
-    if (bias) w.bias[r] = bias[r];
-  }
+    return -1;
+  };
+  // Large matrices (model loading) split their rows over the cores; rows are
+  // independent, so the bytes do not depend on the split.
+  const int threads = size_t(n) * k < (size_t(1) << 20)
+                          ? 1
+                          : int(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+  std::vector<int> bad(threads, -1);
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t)
+    workers.emplace_back([&, t] { bad[t] = quantize_range(n * t / threads, n * (t + 1) / threads); });
+  bad[0] = quantize_range(0, n / threads);
+  for (std::thread& worker : workers) worker.join();
+  for (int r : bad)
+    if (r >= 0) throw std::invalid_argument("weight has a non-finite value in row " + std::to_string(r));
   return w;
 }
 
