@@ -10,6 +10,7 @@ void add_bench_attention_command(CLI::App& bench);
 void add_encode_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
 void add_bench_encoder_command(CLI::App& bench);
+void add_bench_decoder_command(CLI::App& bench);
 void add_bench_gemm_command(CLI::App& bench);
 void add_tokenize_command(CLI::App& app);
 

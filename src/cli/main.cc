@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   amanuensis::cli::add_bench_attention_command(*bench);
   amanuensis::cli::add_bench_encoder_command(*bench);
+  amanuensis::cli::add_bench_decoder_command(*bench);
   amanuensis::cli::add_bench_gemm_command(*bench);
   try {
     app.parse(argc, argv);

@@ -19,54 +19,99 @@ constexpr int kHeadDim = 64;
 // 51865-row embedding for a handful of rows; docs/PERFORMANCE.md has the
 // cost and the transcripts with and without it.
 constexpr bool kDecoderOutliers = false;
-constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
+constexpr float kScoreScale = 0.125f;
+constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
 
-// One query against `len` keys: out[64] = softmax(q . K / 8) . V, with K
-// transposed ([64][k_stride], keys along the row) and V [len][64]. Each loop
-// runs along keys or channels with one fixed order of additions, so the
-// compiler vectorizes it and every clone computes the same bytes. `p` is
-// scratch of `len` floats.
-AMANUENSIS_CLONES void attend_one(const float* q, const float* kt, size_t k_stride, const float* v,
-                                  int len, float* p, float* out) {
-  // Scores in blocks of kKeys keys whose sums stay in registers over all 64
-  // channels; each score still adds its 64 products in channel order.
-  constexpr int kKeys = 32;
-  int j0 = 0;
-  for (; j0 + kKeys <= len; j0 += kKeys) {
-    float acc[kKeys] = {};
+int round_up(int x, int m) { return (x + m - 1) / m * m; }
+// Scratch floats per query of attend(): its scores, padded, and 1 / sum.
+int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }  // 1/sqrt(64): exact, so the bytes equal scaling q first
+
+// Eight floats as one value (GCC's vector extension): element-wise IEEE
+// operations, so every clone computes the same bytes, and the sums below stay
+// in registers (a plain float[32] accumulator was kept on the stack).
+typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
+
+// Scores of one query against keys [0, n) of a transposed K block
+// ([64][k_stride]), 32 keys at a time; each score adds its 64 products in
+// channel order. Reads keys up to n rounded up to 32: K rows are padded.
+inline __attribute__((always_inline)) void scores(const float* q, const float* kt, size_t k_stride,
+                                                  int n, float* p) {
+  for (int j0 = 0; j0 < n; j0 += 32) {
+    Floats8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
     for (int c = 0; c < kHeadDim; ++c) {
       const float qc = q[c];
-      const float* kc = kt + size_t(c) * k_stride + j0;
-      for (int l = 0; l < kKeys; ++l) acc[l] += qc * kc[l];
+      const Floats8* kc = reinterpret_cast<const Floats8*>(kt + size_t(c) * k_stride + j0);
+      a0 += qc * kc[0];
+      a1 += qc * kc[1];
+      a2 += qc * kc[2];
+      a3 += qc * kc[3];
     }
-    for (int l = 0; l < kKeys; ++l) p[j0 + l] = acc[l];
+    Floats8* out = reinterpret_cast<Floats8*>(p + j0);
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
   }
-  for (int j = j0; j < len; ++j) {
-    float acc = 0.0f;
-    for (int c = 0; c < kHeadDim; ++c) acc += q[c] * kt[size_t(c) * k_stride + j];
-    p[j] = acc;
+}
+
+// nq queries (rows q_stride floats apart) against the same `len` keys:
+// out = softmax(q . K / 8) . V, with K transposed ([64][k_stride]) and V
+// [len][64]. Keys go in chunks small enough for L1, each chunk used by every
+// query before the next is read: the K/V of a 30 s window are read from
+// memory once per step, not once per beam. Every loop runs along keys or
+// channels with one fixed order of additions, so it vectorizes and every
+// clone computes the same bytes. K rows hold at least len rounded up to 32
+// keys (the extra ones are read and ignored). p: scratch of nq * padded_len(len)
+// floats (each query's scores, then its 1 / sum).
+AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const float* kt,
+                              size_t k_stride, const float* v, int len, float* p, float* out,
+                              size_t out_stride) {
+  constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
+  const size_t stride = size_t(padded_len(len));
+  for (int j0 = 0; j0 < len; j0 += kChunk)
+    for (int r = 0; r < nq; ++r)
+      scores(q + r * q_stride, kt + j0, k_stride, std::min(kChunk, len - j0), p + size_t(r) * stride + j0);
+  for (int r = 0; r < nq; ++r) {
+    float* pr = p + size_t(r) * stride;
+    float mx = -3.0e38f;
+    for (int j = 0; j < len; ++j) {
+      pr[j] *= kScoreScale;
+      mx = pr[j] > mx ? pr[j] : mx;
+    }
+    for (int j = 0; j < len; ++j) pr[j] = exp_nonpositive(pr[j] - mx);  // a map: vectorizes
+    constexpr int kLanes = 16;
+    float lanes[kLanes] = {};
+    const int body = len / kLanes * kLanes;
+    for (int j = 0; j < body; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) lanes[l] += pr[j + l];
+    for (int j = body; j < len; ++j) lanes[j - body] += pr[j];
+    float sum = 0.0f;
+    for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+    // Normalized at the end; until then out holds the unnormalized sums.
+    pr[stride - 1] = 1.0f / sum;
+    float* o = out + r * out_stride;
+    for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
   }
-  float mx = -3.0e38f;
-  for (int j = 0; j < len; ++j) {
-    p[j] *= kScoreScale;
-    mx = p[j] > mx ? p[j] : mx;
+  for (int j0 = 0; j0 < len; j0 += kChunk) {
+    const int j1 = std::min(len, j0 + kChunk);
+    for (int r = 0; r < nq; ++r) {
+      const float* pr = p + size_t(r) * stride;
+      float* o = out + r * out_stride;
+      float acc[kHeadDim];
+      for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
+      for (int j = j0; j < j1; ++j) {
+        const float pj = pr[j];
+        const float* vj = v + size_t(j) * kHeadDim;
+        for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
+      }
+      for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
+    }
   }
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  const int body = len / kLanes * kLanes;
-  for (int j = 0; j < body; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += (p[j + l] = exp_nonpositive(p[j + l] - mx));
-  for (int j = body; j < len; ++j) lanes[j - body] += (p[j] = exp_nonpositive(p[j] - mx));
-  float sum = 0.0f;
-  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
-  float acc[kHeadDim] = {};
-  for (int j = 0; j < len; ++j) {
-    const float pj = p[j];
-    const float* vj = v + size_t(j) * kHeadDim;
-    for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
+  for (int r = 0; r < nq; ++r) {
+    const float inv = p[size_t(r) * stride + stride - 1];
+    float* o = out + r * out_stride;
+    for (int c = 0; c < kHeadDim; ++c) o[c] *= inv;
   }
-  const float inv = 1.0f / sum;
-  for (int c = 0; c < kHeadDim; ++c) out[c] = acc[c] * inv;
 }
 
 void check_rows(const std::string& what, int rows, int max_rows) {
@@ -143,32 +188,45 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
                                LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
 }
 
+size_t Decoder::step_weight_bytes() const {
+  const size_t per_weight = precision_ == Precision::kInt8 ? 1 : 4;
+  auto bytes = [&](const LinearOp& op) {
+    return size_t(op.out()) * op.in() * per_weight + size_t(op.out()) * 8;  // + scale, bias
+  };
+  size_t total = bytes(logits_);
+  for (const LayerOps& l : layers_)
+    total += bytes(l.self_qkv) + bytes(l.self_out) + bytes(l.cross_q) + bytes(l.cross_out) +
+             bytes(l.fc1) + bytes(l.fc2);
+  return total;
+}
+
 void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_rows,
                     ThreadPool& pool) const {
   check_rows("begin with", max_rows, 64);
   s.rows_ = 0;
   s.length_ = 0;
   s.frames_ = frames;
+  s.frames_pad_ = round_up(frames, kKeyBlock);
   s.capacity_rows_ = max_rows;
   s.heads_ = heads_;
-  s.n_ctx_ = n_ctx_;
+  s.n_ctx_ = round_up(n_ctx_, kKeyBlock);  // room for attend()'s padded key blocks
   s.layers_.resize(layers_.size());
   UninitVector<float> kv(size_t(frames) * 2 * d_);
   for (size_t li = 0; li < layers_.size(); ++li) {
     DecoderState::Layer& l = s.layers_[li];
     layers_[li].cross_kv.apply(encoded, frames, kv.data(), pool);
-    l.k_cross.resize(size_t(d_) * frames);
+    l.k_cross.assign(size_t(d_) * s.frames_pad_, 0.0f);
     l.v_cross.resize(size_t(d_) * frames);
     pool.parallel_for(heads_, [&](int h) {
       for (int f = 0; f < frames; ++f) {
         const float* row = kv.data() + size_t(f) * 2 * d_ + h * kHeadDim;
         for (int c = 0; c < kHeadDim; ++c) {
-          l.k_cross[(size_t(h) * kHeadDim + c) * frames + f] = row[c];
+          l.k_cross[(size_t(h) * kHeadDim + c) * s.frames_pad_ + f] = row[c];
           l.v_cross[(size_t(h) * frames + f) * kHeadDim + c] = row[d_ + c];
         }
       }
     });
-    const size_t self = size_t(max_rows) * heads_ * kHeadDim * n_ctx_;
+    const size_t self = size_t(max_rows) * heads_ * kHeadDim * s.n_ctx_;
     if (l.k_self.size() < self) {
       l.k_self.resize(self);
       l.v_self.resize(self);
@@ -206,7 +264,8 @@ void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* l
   UninitVector<float> x(size_t(m) * d), ln(size_t(m) * d), qkv(size_t(m) * 3 * d),
       att(size_t(m) * d), proj(size_t(m) * d), mlp(size_t(m) * 4 * d);
   embed(tokens, rows, n, len0, x.data());
-  const size_t k_row = size_t(heads_) * kHeadDim * n_ctx_;
+  const int cap = s.n_ctx_;  // cache positions per row and head
+  const size_t k_row = size_t(heads_) * kHeadDim * cap;
   for (size_t li = 0; li < layers_.size(); ++li) {
     const LayerOps& ops = layers_[li];
     DecoderState::Layer& cache = s.layers_[li];
@@ -221,19 +280,19 @@ void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* l
         float* v = cache.v_self.data() + r * k_row;
         for (int h = 0; h < heads_; ++h)
           for (int c = 0; c < kHeadDim; ++c) {
-            kt[(size_t(h) * kHeadDim + c) * n_ctx_ + len0 + i] = row[d + h * kHeadDim + c];
-            v[(size_t(h) * n_ctx_ + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
+            kt[(size_t(h) * kHeadDim + c) * cap + len0 + i] = row[d + h * kHeadDim + c];
+            v[(size_t(h) * cap + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
           }
       }
     pool.parallel_for(rows * heads_, [&](int item) {
       const int r = item / heads_, h = item % heads_;
-      std::vector<float> p(size_t(len0 + n));
-      const float* kt = cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * n_ctx_;
-      const float* v = cache.v_self.data() + r * k_row + size_t(h) * n_ctx_ * kHeadDim;
-      for (int i = 0; i < n; ++i) {
+      std::vector<float> p(size_t(padded_len(len0 + n)));
+      const float* kt = cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap;
+      const float* v = cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim;
+      for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
         const size_t t = size_t(r) * n + i;
-        attend_one(qkv.data() + t * 3 * d + h * kHeadDim, kt, n_ctx_, v, len0 + i + 1, p.data(),
-                   att.data() + t * d + h * kHeadDim);
+        attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kt, cap, v, len0 + i + 1, p.data(),
+               att.data() + t * d + h * kHeadDim, 0);
       }
     });
     ops.self_out.apply(att.data(), m, proj.data(), pool);
@@ -242,13 +301,14 @@ void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* l
     // Cross-attention to the window's encoder output.
     layer_norm(x.data(), m, d, ops.cross_ln, ln.data(), pool);
     ops.cross_q.apply(ln.data(), m, qkv.data(), pool);  // q only: [m][d]
-    pool.parallel_for(m * heads_, [&](int item) {
-      const int t = item / heads_, h = item % heads_;
-      std::vector<float> p(size_t(s.frames_));
-      attend_one(qkv.data() + size_t(t) * d + h * kHeadDim,
-                 cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_, s.frames_,
-                 cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim, s.frames_, p.data(),
-                 att.data() + size_t(t) * d + h * kHeadDim);
+    // One item per head, all queries (beams) together: each head's K/V is
+    // read once per step.
+    pool.parallel_for(heads_, [&](int h) {
+      std::vector<float> p(size_t(m) * padded_len(s.frames_));
+      attend(qkv.data() + h * kHeadDim, size_t(d), m,
+             cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_, s.frames_pad_,
+             cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim, s.frames_, p.data(),
+             att.data() + h * kHeadDim, size_t(d));
     });
     ops.cross_out.apply(att.data(), m, proj.data(), pool);
     add_inplace(x.data(), proj.data(), x.size(), pool);

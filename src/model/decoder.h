@@ -28,11 +28,12 @@ class DecoderState {
  private:
   friend class Decoder;
   struct Layer {
-    std::vector<float> k_cross, v_cross;  // [heads][64][frames] (keys transposed), [heads][frames][64]
-    std::vector<float> k_self, v_self;    // [rows][heads][64][n_ctx], [rows][heads][n_ctx][64]
+    // [heads][64][frames_pad] (keys transposed, zero padding), [heads][frames][64]
+    std::vector<float> k_cross, v_cross;
+    std::vector<float> k_self, v_self;  // [rows][heads][64][n_ctx], [rows][heads][n_ctx][64]
   };
-  int rows_ = 0, length_ = 0, frames_ = 0, capacity_rows_ = 0;
-  int heads_ = 0, n_ctx_ = 0;
+  int rows_ = 0, length_ = 0, frames_ = 0, frames_pad_ = 0, capacity_rows_ = 0;
+  int heads_ = 0, n_ctx_ = 0;  // n_ctx_: cache positions, the model's rounded up to a key block
   std::vector<Layer> layers_;
 };
 
@@ -46,6 +47,11 @@ class Decoder {
   int n_ctx() const { return n_ctx_; }  // most tokens one sequence can hold (448)
   int d_model() const { return d_; }
   int n_layers() const { return int(layers_.size()); }
+  // Bytes one step must read whatever the batch: the per-token weights (int8
+  // or float, with their scales) and, for `frames` encoder frames, the
+  // cross-attention K/V of every layer.
+  size_t step_weight_bytes() const;
+  size_t cross_kv_bytes(int frames) const { return size_t(layers_.size()) * 2 * frames * d_ * 4; }
 
   // Starts a window: cross-attention K/V from the encoder output [frames][d],
   // the self-attention cache emptied, room for `max_rows` rows.
