@@ -27,21 +27,26 @@ auto translate_errors(F&& f) -> decltype(f()) {
 }  // namespace
 
 struct Model::Impl {
-  Impl(WhisperCheckpoint c, Precision precision, Backend backend)
-      : format(c.format),
+  // The encoder is quantized (and its float weights freed) before the
+  // decoder's are read: peak memory holds one part in float32, not both.
+  Impl(CheckpointReader r, Precision precision, Backend backend)
+      : format(r.format()),
         precision(precision),
         backend(resolve_backend(backend)),
-        tokenizer(std::move(c.tokenizer)),
-        alignment_heads(std::move(c.alignment_heads)),
-        encoder(std::move(c.encoder), precision, backend),
-        decoder(std::move(c.decoder), precision, backend) {}
+        encoder(r.encoder(), precision, backend),
+        decoder(r.decoder(), precision, backend),
+        tokenizer(r.tokenizer()),
+        alignment_heads(r.alignment_heads()) {
+    if (encoder.weights().d_model != decoder.d_model())
+      throw ModelError(r.what() + ": encoder and decoder widths differ");
+  }
   std::string format;
   Precision precision;
   Backend backend;
-  std::shared_ptr<const text::Tokenizer> tokenizer;
-  std::vector<std::pair<int, int>> alignment_heads;
   Encoder encoder;
   Decoder decoder;
+  std::shared_ptr<const text::Tokenizer> tokenizer;
+  std::vector<std::pair<int, int>> alignment_heads;
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -52,7 +57,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     const Precision precision = parse_precision(options.precision);
     const Backend backend = parse_backend(options.backend);
     resolve_backend(backend);  // refuse an instruction set this CPU lacks before loading
-    auto impl = std::make_unique<Impl>(load_checkpoint(path), precision, backend);
+    auto impl = std::make_unique<Impl>(CheckpointReader(path), precision, backend);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });
 }

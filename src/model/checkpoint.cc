@@ -9,6 +9,7 @@
 #include "model/ct2_format.h"
 #include "model/ggml_format.h"
 #include "model/safetensors_format.h"
+#include "util/allocator.h"
 
 namespace amanuensis {
 namespace {
@@ -53,20 +54,10 @@ std::shared_ptr<const text::Tokenizer> folder_tokenizer(const fs::path& folder, 
                    "weights; a Whisper model folder needs one to turn tokens into text");
 }
 
-void check_pair(const WhisperCheckpoint& c, const std::string& what) {
-  if (c.encoder.d_model != c.decoder.d_model)
-    throw ModelError(what + ": encoder width " + std::to_string(c.encoder.d_model) +
-                     " and decoder width " + std::to_string(c.decoder.d_model) + " differ");
-  if (c.decoder.n_ctx < 16 || c.decoder.n_ctx > 4096)
-    throw ModelError(what + ": implausible text context " + std::to_string(c.decoder.n_ctx));
-  if (c.tokenizer->n_vocab() != c.decoder.n_vocab)
-    throw ModelError(what + ": the vocabulary has " + std::to_string(c.tokenizer->n_vocab()) +
-                     " tokens but the decoder " + std::to_string(c.decoder.n_vocab));
-}
-
 }  // namespace
 
-WhisperCheckpoint load_checkpoint(const std::string& model_path) {
+CheckpointReader::CheckpointReader(const std::string& model_path) {
+  tune_allocator();  // before the first large buffer
   if (!fs::exists(model_path)) throw ModelError(model_path + ": no such model file or folder");
   fs::path file = model_path;
   if (fs::is_directory(file))
@@ -75,44 +66,68 @@ WhisperCheckpoint load_checkpoint(const std::string& model_path) {
     throw ModelError(model_path +
                      ": no model.bin or model.safetensors here (expected a CTranslate2 / "
                      "faster-whisper or a Hugging Face Whisper model folder)");
-  const fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-  const std::string what = file.string();
-  WhisperCheckpoint c;
+  folder_ = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  what_ = file.string();
+  if (file.extension() == ".safetensors") {
+    format_ = "Hugging Face";
+    const fs::path config = folder_ / "config.json";
+    hf_ = fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{};
+    file_ = read_safetensors(what_);
+    return;
+  }
+  const std::vector<uint8_t> head = read_file_head(what_, 4);
+  uint32_t magic = 0;
+  if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
+  if (magic == kGgmlMagic) {
+    format_ = "whisper.cpp ggml";
+    file_ = read_ggml(what_);
+  } else {
+    format_ = "CTranslate2";
+    file_ = read_ct2_model(what_);
+  }
+}
+
+EncoderWeights CheckpointReader::encoder() {
+  if (format_ == "Hugging Face") return encoder_from_hf(file_, what_, hf_);
+  if (format_ == "whisper.cpp ggml") return encoder_from_ggml(file_, what_);
+  return encoder_from_ct2(file_, what_);
+}
+
+DecoderWeights CheckpointReader::decoder() {
+  DecoderWeights d = format_ == "Hugging Face"       ? decoder_from_hf(file_, what_, hf_)
+                     : format_ == "whisper.cpp ggml" ? decoder_from_ggml(file_, what_)
+                                                     : decoder_from_ct2(file_, what_);
+  if (d.n_ctx < 16 || d.n_ctx > 4096)
+    throw ModelError(what_ + ": implausible text context " + std::to_string(d.n_ctx));
   try {
-    if (file.extension() == ".safetensors") {
-      c.format = "Hugging Face";
-      const fs::path config = folder / "config.json";
-      const HfEncoderConfig hf =
-          fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{};
-      TensorFile f = read_safetensors(what);
-      c.encoder = encoder_from_hf(f, what, hf);
-      c.decoder = decoder_from_hf(f, what, hf);
-      c.tokenizer = folder_tokenizer(folder, c.decoder.n_vocab);
-      c.alignment_heads = read_alignment_heads(folder / "generation_config.json", c.decoder);
-    } else {
-      const std::vector<uint8_t> head = read_file_head(what, 4);
-      uint32_t magic = 0;
-      if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
-      if (magic == kGgmlMagic) {
-        c.format = "whisper.cpp ggml";
-        TensorFile f = read_ggml(what);
-        c.encoder = encoder_from_ggml(f, what);
-        c.decoder = decoder_from_ggml(f, what);
-        c.tokenizer =
-            std::make_shared<const text::Tokenizer>(std::move(f.vocabulary), c.decoder.n_vocab);
-      } else {
-        c.format = "CTranslate2";
-        TensorFile f = read_ct2_model(what);
-        c.encoder = encoder_from_ct2(f, what);
-        c.decoder = decoder_from_ct2(f, what);
-        c.tokenizer = folder_tokenizer(folder, c.decoder.n_vocab);
-        c.alignment_heads = read_alignment_heads(folder / "config.json", c.decoder);
-      }
-    }
+    if (format_ == "whisper.cpp ggml")
+      tokenizer_ = std::make_shared<const text::Tokenizer>(file_.vocabulary, d.n_vocab);
+    else
+      tokenizer_ = folder_tokenizer(folder_, d.n_vocab);
   } catch (const text::TokenizerError& e) {
     throw ModelError(e.what());
   }
-  check_pair(c, what);
+  if (tokenizer_->n_vocab() != d.n_vocab)
+    throw ModelError(what_ + ": the vocabulary has " + std::to_string(tokenizer_->n_vocab()) +
+                     " tokens but the decoder " + std::to_string(d.n_vocab));
+  if (format_ == "Hugging Face")
+    alignment_heads_ = read_alignment_heads(folder_ / "generation_config.json", d);
+  else if (format_ == "CTranslate2")
+    alignment_heads_ = read_alignment_heads(folder_ / "config.json", d);
+  return d;
+}
+
+WhisperCheckpoint load_checkpoint(const std::string& model_path) {
+  CheckpointReader r(model_path);
+  WhisperCheckpoint c;
+  c.format = r.format();
+  c.encoder = r.encoder();
+  c.decoder = r.decoder();
+  c.tokenizer = r.tokenizer();
+  c.alignment_heads = r.alignment_heads();
+  if (c.encoder.d_model != c.decoder.d_model)
+    throw ModelError(r.what() + ": encoder width " + std::to_string(c.encoder.d_model) +
+                     " and decoder width " + std::to_string(c.decoder.d_model) + " differ");
   return c;
 }
 

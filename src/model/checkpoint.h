@@ -2,6 +2,7 @@
 // decoder weights, the vocabulary and the alignment heads.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,7 +23,31 @@ struct WhisperCheckpoint {
   std::vector<std::pair<int, int>> alignment_heads;
 };
 
-// A CTranslate2 / faster-whisper folder (model.bin + tokenizer.json or
+// Reads a checkpoint a part at a time, so that only one part's float weights
+// exist at once: map and index the file, then encoder() and decoder() (each
+// once) move their tensors out as float32; the caller quantizes one part
+// before it asks for the next.
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(const std::string& model_path);  // throws ModelError
+  const std::string& format() const { return format_; }
+  const std::string& what() const { return what_; }
+  EncoderWeights encoder();
+  // Also reads the vocabulary and the alignment heads, checked against it.
+  DecoderWeights decoder();
+  std::shared_ptr<const text::Tokenizer> tokenizer() const { return tokenizer_; }
+  std::vector<std::pair<int, int>> alignment_heads() const { return alignment_heads_; }
+
+ private:
+  std::string format_, what_;
+  std::filesystem::path folder_;
+  HfEncoderConfig hf_;
+  TensorFile file_;
+  std::shared_ptr<const text::Tokenizer> tokenizer_;
+  std::vector<std::pair<int, int>> alignment_heads_;
+};
+
+// The whole checkpoint at once. A CTranslate2 / faster-whisper folder (model.bin + tokenizer.json or
 // vocabulary.txt + config.json), a Hugging Face folder (model.safetensors +
 // config.json + tokenizer.json or vocab.json [+ generation_config.json]), or
 // a whisper.cpp ggml .bin. Throws ModelError with one line for anything

@@ -65,10 +65,11 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
       file.scalars[name] = value;
       continue;
     }
-    t.data = decode_floats(data, elements,
-                           dtype == 0   ? FloatEncoding::kF32
-                           : dtype == 4 ? FloatEncoding::kF16
-                                        : FloatEncoding::kBF16);
+    t.raw = data;
+    t.elements = elements;
+    t.encoding = dtype == 0   ? FloatEncoding::kF32
+                 : dtype == 4 ? FloatEncoding::kF16
+                              : FloatEncoding::kBF16;
     file.tensors[name] = std::move(t);
   }
   const uint32_t aliases = r.get<uint32_t>();
@@ -84,8 +85,10 @@ TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string&
 }
 
 TensorFile read_ct2_model(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_model_file(path);
-  return parse_ct2_model(bytes.data(), bytes.size(), path);
+  std::shared_ptr<const MappedFile> bytes = map_model_file(path);
+  TensorFile file = parse_ct2_model(bytes->data(), bytes->size(), path);
+  file.storage = std::move(bytes);
+  return file;
 }
 
 }  // namespace amanuensis

@@ -10,6 +10,7 @@
 namespace amanuensis {
 
 // Throws ModelError for anything but a complete, well-formed file.
+// Tensors point into `bytes` (decoded on use): keep them alive as long as the result.
 TensorFile parse_ct2_model(const uint8_t* bytes, size_t size, const std::string& what);
 TensorFile read_ct2_model(const std::string& path);
 

@@ -58,7 +58,9 @@ TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what
     }
     const std::string name(reinterpret_cast<const char*>(r.take(uint64_t(name_len))), name_len);
     const uint8_t* data = r.take(uint64_t(elements) * (type == 0 ? 4 : 2));
-    t.data = decode_floats(data, elements, type == 0 ? FloatEncoding::kF32 : FloatEncoding::kF16);
+    t.raw = data;
+    t.elements = elements;
+    t.encoding = type == 0 ? FloatEncoding::kF32 : FloatEncoding::kF16;
     // openai-whisper keeps conv biases as [n, 1]; the loaders want [n].
     if (t.shape.size() == 2 && t.shape[1] == 1 && name.size() > 5 &&
         name.compare(name.size() - 5, 5, ".bias") == 0)
@@ -69,8 +71,10 @@ TensorFile parse_ggml(const uint8_t* bytes, size_t size, const std::string& what
 }
 
 TensorFile read_ggml(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_model_file(path);
-  return parse_ggml(bytes.data(), bytes.size(), path);
+  std::shared_ptr<const MappedFile> bytes = map_model_file(path);
+  TensorFile file = parse_ggml(bytes->data(), bytes->size(), path);
+  file.storage = std::move(bytes);
+  return file;
 }
 
 }  // namespace amanuensis

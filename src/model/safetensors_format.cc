@@ -69,10 +69,11 @@ TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
         throw fail("tensor '" + name + "' lies outside the file (truncated?)");
       if (offsets[1] - offsets[0] != uint64_t(elements) * item)
         throw fail("tensor '" + name + "' byte count does not match its shape");
-      t.data = decode_floats(data + offsets[0], elements,
-                             dtype == "F32"   ? FloatEncoding::kF32
-                             : dtype == "F16" ? FloatEncoding::kF16
-                                              : FloatEncoding::kBF16);
+      t.raw = data + offsets[0];
+      t.elements = elements;
+      t.encoding = dtype == "F32"   ? FloatEncoding::kF32
+                   : dtype == "F16" ? FloatEncoding::kF16
+                                    : FloatEncoding::kBF16;
       file.tensors[name] = std::move(t);
     } catch (const nlohmann::json::exception& e) {
       throw fail("safetensors entry '" + name + "' is malformed: " + e.what());
@@ -82,8 +83,10 @@ TensorFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
 }
 
 TensorFile read_safetensors(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_model_file(path);
-  return parse_safetensors(bytes.data(), bytes.size(), path);
+  std::shared_ptr<const MappedFile> bytes = map_model_file(path);
+  TensorFile file = parse_safetensors(bytes->data(), bytes->size(), path);
+  file.storage = std::move(bytes);
+  return file;
 }
 
 }  // namespace amanuensis

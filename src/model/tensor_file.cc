@@ -15,14 +15,26 @@ const Tensor& TensorFile::get(const std::string& name, const std::vector<int64_t
   if (it->second.shape != shape)
     throw ModelError(what + ": tensor '" + name + "' has shape " + shape_text(it->second.shape) +
                      ", expected " + shape_text(shape));
-  return it->second;
+  Tensor& t = const_cast<Tensor&>(it->second);
+  if (t.data.empty() && t.raw) t.data = decode_floats(t.raw, t.elements, t.encoding);
+  return t;
 }
 
 std::vector<float> TensorFile::take(const std::string& name, const std::vector<int64_t>& shape,
                                     const std::string& what) {
-  get(name, shape, what);
-  std::vector<float> data = std::move(tensors[name].data);
-  tensors[name].data.clear();
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw ModelError(what + ": missing tensor '" + name + "'");
+  if (it->second.shape != shape)
+    throw ModelError(what + ": tensor '" + name + "' has shape " + shape_text(it->second.shape) +
+                     ", expected " + shape_text(shape));
+  Tensor& t = it->second;
+  std::vector<float> data =
+      !t.data.empty() || !t.raw ? std::move(t.data) : decode_floats(t.raw, t.elements, t.encoding);
+  t.data.clear();
+  if (storage && t.raw) {
+    static constexpr int kSize[] = {4, 2, 2};
+    storage->release(t.raw, size_t(t.elements) * kSize[int(t.encoding)]);
+  }
   return data;
 }
 
@@ -87,9 +99,9 @@ std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e)
   return out;
 }
 
-std::vector<uint8_t> read_model_file(const std::string& path) {
+std::shared_ptr<const MappedFile> map_model_file(const std::string& path) {
   try {
-    return read_file_bytes(path);
+    return std::make_shared<const MappedFile>(path);
   } catch (const std::runtime_error& e) {
     throw ModelError(e.what());
   }

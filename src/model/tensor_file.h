@@ -3,9 +3,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "io/file.h"
 
 namespace amanuensis {
 
@@ -13,20 +16,31 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+enum class FloatEncoding { kF32, kF16, kBF16 };
+
 struct Tensor {
   std::vector<int64_t> shape;
-  std::vector<float> data;  // row-major, converted to float32
+  // The values where the file holds them (little-endian, row-major): read
+  // lazily, so that a model never needs all its weights in float32 at once.
+  const uint8_t* raw = nullptr;
+  int64_t elements = 0;
+  FloatEncoding encoding = FloatEncoding::kF32;
+  mutable std::vector<float> data;  // float32, filled by TensorFile::get on first use
 };
 
 struct TensorFile {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, int64_t> scalars;  // integer rank-0 entries (config flags)
   std::vector<std::string> vocabulary;     // token bytes, where the file embeds them (ggml)
+  // The bytes behind Tensor::raw when read from a path (null when parsed from
+  // memory the caller keeps alive).
+  std::shared_ptr<const MappedFile> storage;
 
   // Throw ModelError naming `what` if missing or of another shape.
   const Tensor& get(const std::string& name, const std::vector<int64_t>& shape,
                     const std::string& what) const;
-  // get()'s checks, then moves the data out (the entry keeps its shape).
+  // get()'s checks, then the values as float32, and the file's copy of them
+  // leaves memory (the entry keeps its shape).
   std::vector<float> take(const std::string& name, const std::vector<int64_t>& shape,
                           const std::string& what);
   bool has(const std::string& name) const { return tensors.count(name) > 0; }
@@ -35,11 +49,10 @@ struct TensorFile {
 float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 
-enum class FloatEncoding { kF32, kF16, kBF16 };
 // n little-endian values at src (no alignment needed) into float32.
 std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e);
 
-// The whole file; throws ModelError "PATH: cannot open ..." on failure.
-std::vector<uint8_t> read_model_file(const std::string& path);
+// The whole file, mapped; throws ModelError "PATH: cannot open ..." on failure.
+std::shared_ptr<const MappedFile> map_model_file(const std::string& path);
 
 }  // namespace amanuensis
