@@ -77,8 +77,10 @@ def sinusoids(length, channels, max_timescale=10000):
     return np.concatenate([np.sin(scaled_time), np.cos(scaled_time)], axis=1).astype(np.float32)
 
 
-def write_ct2_model(out_dir, n_mels, d, heads, dtype, seed):
-    """A random Whisper written by CTranslate2's own spec writer."""
+def write_ct2_model(out_dir, n_mels, d, heads, dtype, seed, tokens=None,
+                    decoder_layers=DECODER_LAYERS):
+    """A random Whisper written by CTranslate2's own spec writer; `tokens`: a
+    real vocabulary (default: a minimal one of VOCAB_SIZE)."""
     from ctranslate2.specs import whisper_spec
 
     rng = np.random.default_rng(seed)
@@ -116,7 +118,7 @@ def write_ct2_model(out_dir, n_mels, d, heads, dtype, seed):
         linear(spec.ffn.linear_1, d, 4 * d, GELU_GAIN)  # fc2
         layer_norm(spec.ffn.layer_norm)  # final_layer_norm
 
-    spec = whisper_spec.WhisperSpec(ENCODER_LAYERS, heads, DECODER_LAYERS, heads)
+    spec = whisper_spec.WhisperSpec(ENCODER_LAYERS, heads, decoder_layers, heads)
     # WhisperLoader.set_encoder: set_conv1d twice, then BartLoader.set_encoder,
     # whose set_common_layers is WhisperLoader's (embed_positions, layer_norm).
     enc = spec.encoder
@@ -130,7 +132,10 @@ def write_ct2_model(out_dir, n_mels, d, heads, dtype, seed):
     # (learned embed_positions); get_model_spec: projection = proj_out, which
     # transformers ties to embed_tokens (optimize() then stores an alias).
     dec = spec.decoder
-    dec.embeddings.weight = normal(0.02, VOCAB_SIZE, d)
+    if tokens is None:
+        tokens = [chr(c) for c in range(ord("!"), ord("!") + 32)] + VOCAB_SPECIALS
+        tokens += ["<|%.2f|>" % (i * 0.02) for i in range(VOCAB_SIZE - len(tokens))]
+    dec.embeddings.weight = normal(0.02, len(tokens), d)
     dec.position_encodings.encodings = normal(0.01, DECODER_POSITIONS, d)
     layer_norm(dec.layer_norm)
     for layer in dec.layer:
@@ -139,12 +144,10 @@ def write_ct2_model(out_dir, n_mels, d, heads, dtype, seed):
 
     # WhisperLoader.set_config without a generation config, and get_vocabulary
     # (tokens, then timestamps up to the vocabulary size).
-    tokens = [chr(c) for c in range(ord("!"), ord("!") + 32)] + VOCAB_SPECIALS
-    tokens += ["<|%.2f|>" % (i * 0.02) for i in range(VOCAB_SIZE - len(tokens))]
     spec.config.suppress_ids = []
     spec.config.suppress_ids_begin = [tokens.index("<|endoftext|>")]
     spec.config.lang_ids = [tokens.index("<|en|>")]
-    spec.config.alignment_heads = [(layer, head) for layer in range(DECODER_LAYERS // 2, DECODER_LAYERS)
+    spec.config.alignment_heads = [(layer, head) for layer in range(decoder_layers // 2, decoder_layers)
                                    for head in range(heads)]
     spec.register_vocabulary(tokens)
 

@@ -25,7 +25,7 @@ struct TranscribeArgs {
   std::string model, language = "auto", task = "transcribe", precision = "int8",
                      backend = "auto", output_format = "txt", output_dir, initial_prompt, prefix,
                      hotwords, temperature;
-  int beam_size = 5, best_of = 5, threads = 2;
+  int beam_size = 5, best_of = 5, threads = 2, max_new_tokens = 0;
   float patience = 1.0f;
   bool no_condition = false, without_timestamps = false, quiet = false;
 };
@@ -120,6 +120,7 @@ int run(const TranscribeArgs& a) {
   o.hotwords = a.hotwords;
   o.condition_on_previous_text = !a.no_condition;
   o.without_timestamps = a.without_timestamps;
+  o.max_new_tokens = a.max_new_tokens;
   if (!a.temperature.empty()) o.temperatures = parse_temperatures(a.temperature);
   if (!a.output_dir.empty()) {
     std::error_code ec;
@@ -196,6 +197,8 @@ void add_transcribe_command(CLI::App& app) {
   cmd->add_flag("--no-condition-on-previous-text", args->no_condition,
                 "Decode each window without the previous text as its prompt");
   cmd->add_flag("--without-timestamps", args->without_timestamps, "One segment per window");
+  cmd->add_option("--max-new-tokens", args->max_new_tokens,
+                  "At most this many tokens per window (0: up to the text context)");
   cmd->add_option("--threads", args->threads, "Threads");
   cmd->add_option("--precision", args->precision, "int8 or fp32");
   cmd->add_option("--backend", args->backend, "int8 kernels: auto, avx512, avx2 or reference");

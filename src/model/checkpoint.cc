@@ -46,11 +46,14 @@ std::shared_ptr<const text::Tokenizer> folder_tokenizer(const fs::path& folder, 
   if (fs::exists(folder / "vocabulary.txt"))
     return std::make_shared<const text::Tokenizer>(
         text::Tokenizer::from_vocabulary_txt((folder / "vocabulary.txt").string(), n_vocab));
+  if (fs::exists(folder / "vocabulary.json"))  // CTranslate2 converters since 3.x
+    return std::make_shared<const text::Tokenizer>(
+        text::Tokenizer::from_vocabulary_json((folder / "vocabulary.json").string(), n_vocab));
   if (fs::exists(folder / "vocab.json"))
     return std::make_shared<const text::Tokenizer>(
         text::Tokenizer::from_vocab_json((folder / "vocab.json").string(), n_vocab));
   throw ModelError(folder.string() +
-                   ": no vocabulary (tokenizer.json, vocabulary.txt or vocab.json) beside the "
+                   ": no vocabulary (tokenizer.json, vocabulary.txt, vocabulary.json or vocab.json) beside the "
                    "weights; a Whisper model folder needs one to turn tokens into text");
 }
 

@@ -303,8 +303,30 @@ Tokenizer Tokenizer::from_vocab_json(const std::string& path, int n_vocab) {
   return from_json_vocab(parse_json(path), n_vocab, path);
 }
 
-Tokenizer Tokenizer::from_vocabulary_txt(const std::string& path, int n_vocab) {
+namespace {
+
+// CTranslate2's vocabularies: token i's GPT-2 byte-level string at index i,
+// special tokens included (checked only where <|endoftext|> sits).
+Tokenizer from_token_list(const std::vector<std::string_view>& tokens_in, int n_vocab,
+                          const std::string& path, const char* unit) {
   const SpecialTokens special = special_tokens(n_vocab);
+  if (static_cast<int>(tokens_in.size()) != n_vocab)
+    throw TokenizerError(path + ": " + std::to_string(tokens_in.size()) + " " + unit +
+                         ", but the model's vocabulary has " + std::to_string(n_vocab));
+  if (tokens_in[special.eot] != "<|endoftext|>")
+    throw TokenizerError(path + ": entry " + std::to_string(special.eot + 1) +
+                         " is not <|endoftext|> (vocabulary of another model?)");
+  std::vector<std::string> tokens(special.eot);
+  for (int id = 0; id < special.eot; ++id)
+    if (!byte_level_to_bytes(tokens_in[id], tokens[id]))
+      throw TokenizerError(path + ": entry " + std::to_string(id + 1) +
+                           " is not a GPT-2 byte-level string");
+  return Tokenizer(std::move(tokens), n_vocab, path);
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_vocabulary_txt(const std::string& path, int n_vocab) {
   const std::string text = read_text(path);
   std::vector<std::string_view> lines;
   for (size_t start = 0; start < text.size();) {
@@ -312,18 +334,18 @@ Tokenizer Tokenizer::from_vocabulary_txt(const std::string& path, int n_vocab) {
     lines.push_back(std::string_view(text).substr(start, end - start));
     start = end + 1;  // a final newline ends the last line, it does not start one
   }
-  if (static_cast<int>(lines.size()) != n_vocab)
-    throw TokenizerError(path + ": " + std::to_string(lines.size()) +
-                         " lines, but the model's vocabulary has " + std::to_string(n_vocab));
-  if (lines[special.eot] != "<|endoftext|>")
-    throw TokenizerError(path + ": line " + std::to_string(special.eot + 1) +
-                         " is not <|endoftext|> (vocabulary of another model?)");
-  std::vector<std::string> tokens(special.eot);
-  for (int id = 0; id < special.eot; ++id)
-    if (!byte_level_to_bytes(lines[id], tokens[id]))
-      throw TokenizerError(path + ": line " + std::to_string(id + 1) +
-                           " is not a GPT-2 byte-level string");
-  return Tokenizer(std::move(tokens), n_vocab, path);
+  return from_token_list(lines, n_vocab, path, "lines");
+}
+
+Tokenizer Tokenizer::from_vocabulary_json(const std::string& path, int n_vocab) {
+  const nlohmann::json j = parse_json(path);
+  if (!j.is_array()) throw TokenizerError(path + ": not a JSON list of tokens");
+  std::vector<std::string_view> tokens;
+  for (const nlohmann::json& t : j) {
+    if (!t.is_string()) throw TokenizerError(path + ": holds something other than strings");
+    tokens.push_back(t.get_ref<const std::string&>());
+  }
+  return from_token_list(tokens, n_vocab, path, "tokens");
 }
 
 int Tokenizer::rank(std::string_view bytes) const {

@@ -56,6 +56,8 @@ class Tokenizer {
   static Tokenizer from_tokenizer_json(const std::string& path, int n_vocab);
   static Tokenizer from_vocab_json(const std::string& path, int n_vocab);
   static Tokenizer from_vocabulary_txt(const std::string& path, int n_vocab);
+  // CTranslate2's newer vocabulary.json: a JSON list, index = id.
+  static Tokenizer from_vocabulary_json(const std::string& path, int n_vocab);
 
   const SpecialTokens& special() const { return special_; }
   int n_vocab() const { return special_.n_vocab; }

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Every Whisper size transcribes: tiny to large-v3 and large-v3-turbo.
+
+Real weights exist here only for tiny.en and base, so each size is a random
+model at its real dimensions (mel bins, width, heads, vocabulary of 51864,
+51865 or 51866 tokens, 448 positions; large-v3-turbo with its 4 decoder
+layers) written by CTranslate2's own writer (model_sizes_test.py's), with a
+real vocabulary: base's text tokens and the size's special tokens. Each must
+load and run `amanuensis transcribe` end to end in int8 and fp32 (random
+weights say nothing useful; the test is that every shape loads, decodes and
+writes valid JSON; 12 tokens a window keep it short), and int8 must give the
+same bytes on 1 and 2 threads.
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_sizes_test as sizes  # noqa: E402
+
+MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
+                                     pathlib.Path.home() / ".cache/amanuensis/models"))
+LANGUAGES = ("en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu "
+             "ta no th ur hr bg lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn "
+             "bs kk sq sw gl mr pa si km sn yo so af oc ka be tg sd gu am yi lo uz fo ht ps tk nn "
+             "mt sa lb my bo tl mg as tt haw ln ha ba jw su yue").split()
+# name, mel bins, width, heads, saved dtype, vocabulary size, decoder layers
+SIZES = [
+    ("tiny.en", 80, 384, 6, "float32", 51864, 1),
+    ("small", 80, 768, 12, "float16", 51865, 1),
+    ("medium", 80, 1024, 16, "float32", 51865, 1),
+    ("large-v2", 80, 1280, 20, "float16", 51865, 1),
+    ("large-v3", 128, 1280, 20, "float16", 51866, 1),
+    ("large-v3-turbo", 128, 1280, 20, "float16", 51866, 4),
+]
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+def vocabulary(n_vocab):
+    """base's text tokens, then the special tokens of a model with n_vocab."""
+    text = (MODELS / "base" / "vocabulary.txt").read_text(encoding="utf-8").split("\n")[:50257]
+    multilingual = n_vocab >= 51865
+    if not multilingual:
+        text = text[:50256]
+    n_languages = n_vocab - 51765 - int(multilingual)
+    tokens = text + ["<|endoftext|>", "<|startoftranscript|>"]
+    tokens += ["<|%s|>" % code for code in LANGUAGES[:n_languages]]
+    tokens += ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>",
+               "<|nospeech|>", "<|notimestamps|>"]
+    tokens += ["<|%.2f|>" % (i * 0.02) for i in range(1501)]
+    assert len(tokens) == n_vocab, (len(tokens), n_vocab)
+    return tokens
+
+
+def transcribe(exe, model, audio, precision, threads):
+    r = subprocess.run([exe, "transcribe", audio, "--model", model, "--precision", precision,
+                        "--beam-size", "2", "--temperature", "0", "--max-new-tokens", "12", "--threads", str(threads),
+                        "--output-format", "json", "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stdout, r.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    exe = ap.parse_args().amanuensis
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = os.path.join(tmp, "tone.wav")
+        t = np.arange(32000) / 16000
+        samples = 0.3 * np.sin(2 * np.pi * (220 + 200 * t) * t)
+        with wave.open(audio, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes((samples * 32767).astype("<i2").tobytes())
+        for seed, (name, mels, d, heads, dtype, n_vocab, dec_layers) in enumerate(SIZES):
+            model = os.path.join(tmp, name)
+            sizes.write_ct2_model(model, mels, d, heads, dtype, 100 + seed, tokens=vocabulary(n_vocab),
+                                  decoder_layers=dec_layers)
+            outputs = {}
+            for precision, threads in [("fp32", 2), ("int8", 2), ("int8", 1)]:
+                rc, out, err = transcribe(exe, model, audio, precision, threads)
+                ok = rc == 0
+                try:
+                    j = json.loads(out) if ok else None
+                    ok = ok and isinstance(j["segments"], list) and j["duration"] == 2.0
+                except (ValueError, KeyError, TypeError):
+                    ok = False
+                check(f"{name} ({n_vocab} tokens, {dec_layers} decoder layers) {precision} "
+                      f"{threads} threads: transcribes", ok, err.strip() or out[:200])
+                if ok:
+                    j.pop("timing")
+                    outputs[(precision, threads)] = j
+            if ("int8", 1) in outputs and ("int8", 2) in outputs:
+                check(f"{name}: int8 same bytes on 1 and 2 threads",
+                      outputs[("int8", 1)] == outputs[("int8", 2)])
+            for f in pathlib.Path(model).iterdir():
+                f.unlink()
+    print(f"transcribe_sizes_test: {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
