@@ -129,24 +129,33 @@ void DecoderState::reorder(const std::vector<int>& from) {
     if (from[i] < 0 || from[i] >= rows_) throw std::invalid_argument("decoder: bad reorder index");
     identity = identity && from[i] == i;
   }
-  if (identity || length_ == 0) return;
-  const size_t row_k = size_t(heads_) * kHeadDim * n_ctx_;  // same size for V
-  std::vector<float> old;
+  // Positions before shared_ were cached once and replicated (the prompt):
+  // they are the same in every row, so only [shared_, length_) moves.
+  const int n = length_ - shared_;
+  if (identity || n <= 0) return;
+  const size_t row = size_t(heads_) * kHeadDim * n_ctx_;  // floats per row, K or V
+  const size_t moved = size_t(heads_) * kHeadDim * n;       // floats that move per row
+  std::vector<float> temp(size_t(rows_) * moved);
   for (Layer& l : layers_) {
-    for (std::vector<float>* cache : {&l.k_self, &l.v_self}) {
-      old.assign(cache->begin(), cache->begin() + rows_ * row_k);
+    for (const bool keys : {true, false}) {
+      std::vector<float>& cache = keys ? l.k_self : l.v_self;
+      // K is [heads][64][n_ctx]: n positions of each channel; V is
+      // [heads][n_ctx][64]: n positions of each head.
+      const int runs = keys ? heads_ * kHeadDim : heads_;
+      const size_t run_len = keys ? size_t(n) : size_t(n) * kHeadDim;
+      const size_t run_stride = keys ? size_t(n_ctx_) : size_t(n_ctx_) * kHeadDim;
+      const size_t run_start = keys ? size_t(shared_) : size_t(shared_) * kHeadDim;
       for (int i = 0; i < rows_; ++i) {
         if (from[i] == i) continue;
-        const float* src = old.data() + from[i] * row_k;
-        float* dst = cache->data() + i * row_k;
-        if (cache == &l.k_self) {  // [heads][64][n_ctx]: the first length_ of each channel
-          for (int hc = 0; hc < heads_ * kHeadDim; ++hc)
-            std::copy_n(src + size_t(hc) * n_ctx_, length_, dst + size_t(hc) * n_ctx_);
-        } else {  // [heads][n_ctx][64]: the first length_ rows of each head
-          for (int h = 0; h < heads_; ++h)
-            std::copy_n(src + size_t(h) * n_ctx_ * kHeadDim, size_t(length_) * kHeadDim,
-                        dst + size_t(h) * n_ctx_ * kHeadDim);
-        }
+        const float* src = cache.data() + from[i] * row + run_start;
+        for (int k = 0; k < runs; ++k)
+          std::copy_n(src + k * run_stride, run_len, temp.data() + i * moved + k * run_len);
+      }
+      for (int i = 0; i < rows_; ++i) {
+        if (from[i] == i) continue;
+        float* dst = cache.data() + i * row + run_start;
+        for (int k = 0; k < runs; ++k)
+          std::copy_n(temp.data() + i * moved + k * run_len, run_len, dst + k * run_stride);
       }
     }
   }
@@ -156,11 +165,17 @@ void DecoderState::replicate(int rows) {
   check_rows("replicate to", rows, capacity_rows_);
   if (rows_ != 1) throw std::invalid_argument("decoder: only one row can be replicated");
   const size_t row = size_t(heads_) * kHeadDim * n_ctx_;
-  for (Layer& l : layers_)
-    for (std::vector<float>* cache : {&l.k_self, &l.v_self})
-      for (int i = 1; i < rows; ++i)
-        std::copy_n(cache->begin(), row, cache->begin() + i * row);
+  for (Layer& l : layers_) {
+    for (int i = 1; i < rows; ++i) {  // the cached positions of row 0 only
+      for (int hc = 0; hc < heads_ * kHeadDim; ++hc)
+        std::copy_n(l.k_self.begin() + hc * n_ctx_, length_, l.k_self.begin() + i * row + hc * n_ctx_);
+      for (int h = 0; h < heads_; ++h)
+        std::copy_n(l.v_self.begin() + size_t(h) * n_ctx_ * kHeadDim, size_t(length_) * kHeadDim,
+                    l.v_self.begin() + i * row + size_t(h) * n_ctx_ * kHeadDim);
+    }
+  }
   rows_ = rows;
+  shared_ = length_;
 }
 
 Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
@@ -205,6 +220,7 @@ void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_r
   check_rows("begin with", max_rows, 64);
   s.rows_ = 0;
   s.length_ = 0;
+  s.shared_ = 0;
   s.frames_ = frames;
   s.frames_pad_ = round_up(frames, kKeyBlock);
   s.capacity_rows_ = max_rows;

@@ -33,6 +33,7 @@ class DecoderState {
     std::vector<float> k_self, v_self;  // [rows][heads][64][n_ctx], [rows][heads][n_ctx][64]
   };
   int rows_ = 0, length_ = 0, frames_ = 0, frames_pad_ = 0, capacity_rows_ = 0;
+  int shared_ = 0;  // positions replicate() copied from row 0: equal in every row
   int heads_ = 0, n_ctx_ = 0;  // n_ctx_: cache positions, the model's rounded up to a key block
   std::vector<Layer> layers_;
 };
