@@ -16,6 +16,7 @@
 #include "cli/timing.h"
 #include "kernels/attention/spec.h"
 #include "kernels/peak/int8_peak.h"
+#include "model/checkpoint.h"
 #include "model/encoder.h"
 
 namespace amanuensis::cli {

@@ -8,6 +8,7 @@
 #include "audio/mel.h"
 #include "cli/commands.h"
 #include "io/npy.h"
+#include "model/checkpoint.h"
 #include "model/encoder.h"
 
 namespace amanuensis::cli {

@@ -120,6 +120,10 @@ DecoderWeights CheckpointReader::decoder() {
   return d;
 }
 
+EncoderWeights load_encoder(const std::string& model_path) {
+  return CheckpointReader(model_path).encoder();
+}
+
 WhisperCheckpoint load_checkpoint(const std::string& model_path) {
   CheckpointReader r(model_path);
   WhisperCheckpoint c;

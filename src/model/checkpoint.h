@@ -47,6 +47,9 @@ class CheckpointReader {
   std::vector<std::pair<int, int>> alignment_heads_;
 };
 
+// The encoder's weights alone (the vocabulary is not read).
+EncoderWeights load_encoder(const std::string& model_path);
+
 // The whole checkpoint at once. A CTranslate2 / faster-whisper folder (model.bin + tokenizer.json or
 // vocabulary.txt + config.json), a Hugging Face folder (model.safetensors +
 // config.json + tokenizer.json or vocab.json [+ generation_config.json]), or

@@ -1,14 +1,8 @@
 #include "model/whisper_weights.h"
 
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/file.h"
-#include "model/ct2_format.h"
-#include "model/ggml_format.h"
-#include "model/safetensors_format.h"
 
 namespace amanuensis {
 namespace {
@@ -345,30 +339,6 @@ EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what) {
   auto heads = f.scalars.find("n_audio_head");
   if (heads == f.scalars.end()) throw ModelError(what + ": ggml hyperparameters are missing");
   return encoder_from_split_qkv(f, kOpenAiNames, int(heads->second), what);
-}
-
-EncoderWeights load_encoder(const std::string& model_path) {
-  namespace fs = std::filesystem;
-  if (!fs::exists(model_path)) throw ModelError(model_path + ": no such model file or folder");
-  fs::path file = model_path;
-  if (fs::is_directory(file))
-    file = fs::exists(file / "model.bin") ? file / "model.bin" : file / "model.safetensors";
-  if (!fs::exists(file))
-    throw ModelError(model_path +
-                     ": no model.bin or model.safetensors here (expected a CTranslate2 / "
-                     "faster-whisper or a Hugging Face Whisper model folder)");
-  if (file.extension() == ".safetensors") {
-    const fs::path config = file.parent_path() / "config.json";
-    TensorFile f = read_safetensors(file.string());
-    return encoder_from_hf(f, file.string(),
-                           fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{});
-  }
-  const std::vector<uint8_t> head = read_file_head(file.string(), 4);
-  uint32_t magic = 0;
-  if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
-  TensorFile f = magic == kGgmlMagic ? read_ggml(file.string()) : read_ct2_model(file.string());
-  return magic == kGgmlMagic ? encoder_from_ggml(f, file.string())
-                             : encoder_from_ct2(f, file.string());
 }
 
 }  // namespace amanuensis

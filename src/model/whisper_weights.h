@@ -75,8 +75,4 @@ DecoderWeights decoder_from_hf(TensorFile& f, const std::string& what,
 EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what);
 DecoderWeights decoder_from_ggml(TensorFile& f, const std::string& what);
 
-// Loads a model: a CTranslate2 folder (model.bin), a Hugging Face folder
-// (model.safetensors), either file itself, or a whisper.cpp ggml .bin file.
-EncoderWeights load_encoder(const std::string& model_path);
-
 }  // namespace amanuensis
