@@ -13,7 +13,9 @@ whisper.cpp ggml.
 """
 import argparse
 import filecmp
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,11 @@ from make_hf_fixture import fixture_mel  # noqa: E402
 failures = []
 
 
+checks = [0]
+
+
 def check(name, ok, detail):
+    checks[0] += 1
     print(("ok   " if ok else "FAIL ") + f"{name}: {detail}")
     if not ok:
         failures.append(name)
@@ -74,7 +80,21 @@ def main():
                 same = filecmp.cmp(outputs[fmt], outputs["CTranslate2"], shallow=False)
                 check(f"{name}: {fmt} vs CTranslate2 files", same,
                       "int8 encoder outputs byte-identical")
-    print(f"\n{6 - len(failures)} passed, {len(failures)} failed")
+            # The whole checkpoint: decoder weights and vocabulary too. A
+            # Hugging Face folder carries tokenizer.json; ggml embeds its tokens.
+            shutil.copy(os.path.join(ct2, "tokenizer.json"), hf)
+            transcripts = {}
+            for fmt, model in (("CTranslate2", ct2), ("safetensors", hf), ("ggml", ggml)):
+                r = subprocess.run([exe, "transcribe", jfk, "--model", model, "--beam-size", "1",
+                                    "--output-format", "json", "--quiet"],
+                                   capture_output=True, text=True, check=True)
+                j = json.loads(r.stdout)
+                j.pop("timing")
+                transcripts[fmt] = j
+            for fmt in ("safetensors", "ggml"):
+                check(f"{name}: {fmt} vs CTranslate2 files", transcripts[fmt] == transcripts["CTranslate2"],
+                      "int8 transcripts identical (text, tokens, times, scores)")
+    print(f"\n{checks[0] - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 

@@ -103,10 +103,17 @@ DecoderWeights CheckpointReader::decoder() {
   if (d.n_ctx < 16 || d.n_ctx > 4096)
     throw ModelError(what_ + ": implausible text context " + std::to_string(d.n_ctx));
   try {
-    if (format_ == "whisper.cpp ggml")
-      tokenizer_ = std::make_shared<const text::Tokenizer>(file_.vocabulary, d.n_vocab);
-    else
+    if (format_ == "whisper.cpp ggml") {
+      // ggml files list the text tokens, and some (English-only ones from
+      // the usual converters) one more: GPT-2's <|endoftext|>.
+      std::vector<std::string> tokens = file_.vocabulary;
+      const int eot = text::special_tokens(d.n_vocab).eot;
+      if (int(tokens.size()) > eot) tokens.resize(size_t(eot));
+      tokenizer_ = std::make_shared<const text::Tokenizer>(std::move(tokens), d.n_vocab, what_);
+    }
+    else {
       tokenizer_ = folder_tokenizer(folder_, d.n_vocab);
+    }
   } catch (const text::TokenizerError& e) {
     throw ModelError(e.what());
   }
