@@ -1,0 +1,132 @@
+// The public API as a client uses it (include/amanuensis/amanuensis.h only):
+// callbacks, abort, errors, and one model shared by sessions on several
+// threads at once.
+#include <amanuensis/amanuensis.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::string models() {
+  const char* env = std::getenv("AMANUENSIS_MODELS");
+  const char* home = std::getenv("HOME");
+  return env ? env : std::string(home ? home : ".") + "/.cache/amanuensis/models";
+}
+
+// jfk.wav, from the repository root's ../shared/data (ctest runs in build/).
+std::string jfk() { return std::string(AMANUENSIS_SOURCE_DIR) + "/../shared/data/jfk.wav"; }
+
+class Api : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_ = amanuensis::Model::load(models() + "/tiny.en");  // run scripts/fetch_models.py
+    audio_ = new std::vector<float>(amanuensis::load_audio(jfk()));
+  }
+  static void TearDownTestSuite() {
+    model_.reset();
+    delete audio_;
+  }
+  static amanuensis::TranscribeOptions greedy() {
+    amanuensis::TranscribeOptions o;
+    o.beam_size = 1;
+    return o;
+  }
+  static std::shared_ptr<const amanuensis::Model> model_;
+  static std::vector<float>* audio_;
+};
+std::shared_ptr<const amanuensis::Model> Api::model_;
+std::vector<float>* Api::audio_ = nullptr;
+
+TEST_F(Api, ModelDescribesItself) {
+  EXPECT_FALSE(model_->multilingual());
+  EXPECT_EQ(model_->format(), "CTranslate2");
+  EXPECT_EQ(model_->precision(), "int8");
+  EXPECT_EQ(model_->n_mels(), 80);
+  EXPECT_EQ(model_->languages().size(), 99u);
+  EXPECT_EQ(amanuensis::language_name("de"), "german");
+}
+
+TEST_F(Api, CallbacksSeeEverySegmentAndTheEnd) {
+  amanuensis::Session session(model_, 2);
+  std::vector<amanuensis::Segment> seen;
+  double last_done = -1, last_total = -1;
+  amanuensis::Callbacks cb;
+  cb.on_segment = [&](const amanuensis::Segment& s) { seen.push_back(s); };
+  cb.on_progress = [&](double done, double total) {
+    EXPECT_GE(done, last_done);
+    last_done = done;
+    last_total = total;
+  };
+  const amanuensis::Transcription t = session.transcribe(*audio_, greedy(), cb);
+  ASSERT_FALSE(t.segments.empty());
+  ASSERT_EQ(seen.size(), t.segments.size());
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].text, t.segments[i].text);
+  EXPECT_DOUBLE_EQ(last_done, last_total);
+  EXPECT_NEAR(t.info.duration, 11.0, 0.01);
+  EXPECT_FALSE(t.aborted);
+  EXPECT_NE(t.text.find("ask not what your country can do for you"), std::string::npos) << t.text;
+}
+
+TEST_F(Api, AbortStopsBeforeTheNextWindow) {
+  amanuensis::Session session(model_, 1);
+  amanuensis::Callbacks cb;
+  cb.should_abort = [] { return true; };
+  const amanuensis::Transcription t = session.transcribe(*audio_, greedy(), cb);
+  EXPECT_TRUE(t.aborted);
+  EXPECT_TRUE(t.segments.empty());
+}
+
+TEST_F(Api, BadOptionsAndFilesThrowError) {
+  amanuensis::Session session(model_, 1);
+  amanuensis::TranscribeOptions o = greedy();
+  o.language = "xx";
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  EXPECT_THROW(model_->check(o), amanuensis::Error);
+  o = greedy();
+  o.task = "translate";  // English-only model
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  o = greedy();
+  o.temperatures = {};
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  EXPECT_THROW(amanuensis::load_audio("/nonexistent.wav"), amanuensis::Error);
+  EXPECT_THROW(amanuensis::Model::load("/nonexistent"), amanuensis::Error);
+  EXPECT_THROW(amanuensis::Model::load(models() + "/tiny.en", {"int4", "auto"}), amanuensis::Error);
+  const char junk[] = "not audio at all";
+  EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
+}
+
+// One immutable model, three sessions on three threads at once: each gives
+// the bytes a lone session gives.
+TEST_F(Api, SessionsShareOneModelConcurrently) {
+  amanuensis::Session alone(model_, 1);
+  const amanuensis::Transcription expected = alone.transcribe(*audio_, greedy());
+  std::vector<amanuensis::Transcription> got(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i)
+    threads.emplace_back([&, i] {
+      amanuensis::Session session(model_, 1 + i % 2);
+      got[i] = session.transcribe(*audio_, greedy());
+    });
+  for (std::thread& t : threads) t.join();
+  for (const amanuensis::Transcription& t : got) {
+    ASSERT_EQ(t.segments.size(), expected.segments.size());
+    for (size_t s = 0; s < t.segments.size(); ++s) {
+      EXPECT_EQ(t.segments[s].tokens, expected.segments[s].tokens);
+      EXPECT_EQ(t.segments[s].start, expected.segments[s].start);
+      EXPECT_EQ(t.segments[s].avg_logprob, expected.segments[s].avg_logprob);
+    }
+  }
+}
+
+TEST_F(Api, EmptyAudioGivesNoSegments) {
+  amanuensis::Session session(model_, 1);
+  const amanuensis::Transcription t = session.transcribe({}, greedy());
+  EXPECT_TRUE(t.segments.empty());
+  EXPECT_EQ(t.text, "");
+}
+
+}  // namespace
