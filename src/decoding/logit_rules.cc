@@ -128,12 +128,11 @@ void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, flo
       suppress_range(logits, std::min(n_vocab, ts + r.max_initial_timestamp_index + 1), n_vocab);
   }
   // If the timestamps together are likelier than any single text token, take
-  // a timestamp.
-  const double lse_all = log_sum_exp(logits, n_vocab);
-  if (lse_all == -std::numeric_limits<double>::infinity()) return;
-  const double ts_logprob = log_sum_exp(logits + ts, n_vocab - ts) - lse_all;
-  const double max_text_logprob = double(max_of(logits, ts)) - lse_all;
-  if (ts_logprob > max_text_logprob) suppress_range(logits, 0, ts);
+  // a timestamp. (Both log-probabilities share the normalizer, so the
+  // comparison needs neither.)
+  const double ts_log_mass = log_sum_exp(logits + ts, n_vocab - ts);
+  const double max_text = double(max_of(logits, ts));
+  if (ts_log_mass > max_text) suppress_range(logits, 0, ts);
 }
 
 }  // namespace amanuensis::decoding
