@@ -88,6 +88,10 @@ void ThreadPool::worker_loop() {
 }
 
 void ThreadPool::parallel_for(int n, const std::function<void(int)>& fn) {
+  if (n <= 1 || workers_.empty()) {  // nothing to share: no wake-up, no lock
+    for (int i = 0; i < n; ++i) fn(i);
+    return;
+  }
   job_ = &fn;
   job_size_ = n;
   next_ = 0;
