@@ -34,7 +34,9 @@ text::Tokenizer load(const TokenizeArgs& a) {
 
 nlohmann::json answer(const text::Tokenizer& tok, const nlohmann::json& req) {
   if (!req.is_object() || req.size() != 1) throw std::invalid_argument("one key per request");
-  const auto& [key, value] = *req.items().begin();
+  const auto it = req.begin();  // (items()'s proxy would not outlive this line)
+  const std::string key = it.key();
+  const nlohmann::json& value = it.value();
   if (key == "encode") return {{"ids", tok.encode(value.get<std::string>())}};
   if (key == "decode") return {{"text", tok.decode(value.get<std::vector<int>>())}};
   if (key == "decode_with_timestamps")
