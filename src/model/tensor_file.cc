@@ -15,7 +15,7 @@ const Tensor& TensorFile::get(const std::string& name, const std::vector<int64_t
   if (it->second.shape != shape)
     throw ModelError(what + ": tensor '" + name + "' has shape " + shape_text(it->second.shape) +
                      ", expected " + shape_text(shape));
-  Tensor& t = const_cast<Tensor&>(it->second);
+  const Tensor& t = it->second;  // data is a cache: mutable
   if (t.data.empty() && t.raw) t.data = decode_floats(t.raw, t.elements, t.encoding);
   return t;
 }
