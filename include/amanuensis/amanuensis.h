@@ -12,6 +12,7 @@
 // out on every CPU and thread count.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,20 @@ struct Error : std::runtime_error {
 struct ModelOptions {
   std::string precision = "int8";  // "int8" (fast) or "fp32" (the float yardstick)
   std::string backend = "auto";    // int8 kernels: "auto", "avx512", "avx2" or "reference"
+  // Silero VAD v6 weights (silero_vad_16k.safetensors), needed only for
+  // TranscribeOptions::vad_filter. "": no VAD.
+  std::string vad_model;
+};
+
+// Voice activity detection before transcription: faster-whisper's VadOptions,
+// with its defaults.
+struct VadOptions {
+  float threshold = 0.5f;        // speech probability above which a frame is speech
+  float neg_threshold = -1.0f;   // below which speech ends; < 0: threshold - 0.15
+  int min_speech_duration_ms = 0;
+  float max_speech_duration_s = INFINITY;
+  int min_silence_duration_ms = 2000;
+  int speech_pad_ms = 400;
 };
 
 struct TranscribeOptions {
@@ -55,6 +70,24 @@ struct TranscribeOptions {
   int no_repeat_ngram_size = 0;     // 0: off
   int max_new_tokens = 0;           // 0: up to the text context
   uint64_t seed = 0;                // of the sampler at temperature > 0
+  // Word timings from cross-attention (the model's alignment heads), as
+  // openai-whisper and faster-whisper compute them.
+  bool word_timestamps = false;
+  std::string prepend_punctuations = "\"'\u201c\u00bf([{-";
+  std::string append_punctuations = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";
+  // Skip silent stretches longer than this around likely hallucinations
+  // (needs word_timestamps). NaN: off.
+  float hallucination_silence_threshold = NAN;
+  // Transcribe only the speech that Silero VAD finds; timestamps stay on the
+  // original timeline. Needs ModelOptions::vad_model.
+  bool vad_filter = false;
+  VadOptions vad;
+};
+
+struct Word {
+  double start = 0, end = 0;  // seconds
+  std::string word;           // with its leading space, as Whisper writes it
+  float probability = 0;
 };
 
 struct Segment {
@@ -65,6 +98,7 @@ struct Segment {
   std::vector<int> tokens;
   double avg_logprob = 0, compression_ratio = 0;
   float no_speech_prob = 0, temperature = 0;
+  std::vector<Word> words;  // with TranscribeOptions::word_timestamps
 };
 
 struct TranscriptionInfo {
@@ -72,6 +106,7 @@ struct TranscriptionInfo {
   float language_probability = 0;
   std::vector<std::pair<std::string, float>> language_probabilities;  // detection only, best first
   double duration = 0;  // seconds of audio
+  double duration_after_vad = 0;  // seconds of speech transcribed (the duration without vad_filter)
 };
 
 struct Transcription {

@@ -96,7 +96,9 @@ Transcription Session::transcribe(const std::vector<float>& samples,
   return translate_errors([&] {
     const Model::Impl& m = model_->impl();
     const TranscribeContext ctx{m.encoder, m.decoder, *m.tokenizer, state_->pool, state_->decoder};
-    return transcribe_samples(ctx, samples, options, callbacks);
+    Transcription t = transcribe_samples(ctx, samples, options, callbacks);
+    t.info.duration_after_vad = t.info.duration;
+    return t;
   });
 }
 

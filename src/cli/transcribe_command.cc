@@ -13,12 +13,15 @@
 
 #include "amanuensis/amanuensis.h"
 #include "cli/commands.h"
-#include "cli/output_formats.h"
+#include "output/formats.h"
 
 namespace amanuensis::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using output::is_output_format;
+using output::render;
+using output::segment_line;
 
 struct TranscribeArgs {
   std::vector<std::string> files;
@@ -138,7 +141,7 @@ int run(const TranscribeArgs& a) {
   }
 
   const std::shared_ptr<const Model> model =
-      Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend});
+      Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend, ""});
   model->check(o);  // bad options fail once, before any file is read
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.

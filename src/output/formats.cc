@@ -1,10 +1,10 @@
-#include "cli/output_formats.h"
+#include "output/formats.h"
 
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-namespace amanuensis::cli {
+namespace amanuensis::output {
 namespace {
 
 // 3725.5 -> "01:02:05.500" (hours optional), decimal mark '.' or ','.
@@ -97,4 +97,4 @@ std::string render(const Transcription& t, const std::string& format, const std:
   return out;
 }
 
-}  // namespace amanuensis::cli
+}  // namespace amanuensis::output

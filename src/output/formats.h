@@ -6,7 +6,7 @@
 
 #include "amanuensis/amanuensis.h"
 
-namespace amanuensis::cli {
+namespace amanuensis::output {
 
 // "txt", "srt", "vtt", "json", "verbose_json"; "all" is expanded by the caller.
 bool is_output_format(const std::string& format);
@@ -15,4 +15,4 @@ std::string render(const Transcription& t, const std::string& format, const std:
 // "[mm:ss.mmm --> mm:ss.mmm] text" (hours when needed), as segments print.
 std::string segment_line(const Segment& s);
 
-}  // namespace amanuensis::cli
+}  // namespace amanuensis::output
