@@ -122,6 +122,35 @@ TEST_F(Api, SessionsShareOneModelConcurrently) {
   }
 }
 
+// Words (tiny.en: alignment heads from openai-whisper's table, as its
+// config.json lists them) spell each segment's text, in order, inside it.
+TEST_F(Api, WordTimestampsSpellTheSegments) {
+  amanuensis::Session session(model_, 2);
+  amanuensis::TranscribeOptions o = greedy();
+  o.word_timestamps = true;
+  const amanuensis::Transcription t = session.transcribe(*audio_, o);
+  ASSERT_FALSE(t.segments.empty());
+  double last = 0;
+  for (const amanuensis::Segment& s : t.segments) {
+    ASSERT_FALSE(s.words.empty());
+    std::string text;
+    for (const amanuensis::Word& w : s.words) {
+      text += w.word;
+      EXPECT_LE(w.start, w.end);
+      EXPECT_GE(w.start, last);
+      EXPECT_GE(w.start, s.start);
+      EXPECT_LE(w.end, s.end);
+      EXPECT_GT(w.probability, 0.0f);
+      EXPECT_LE(w.probability, 1.0f);
+      last = w.start;
+    }
+    EXPECT_EQ(text, s.text);
+  }
+  o.word_timestamps = false;
+  o.hallucination_silence_threshold = 2.0f;  // needs word timings
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+}
+
 TEST_F(Api, EmptyAudioGivesNoSegments) {
   amanuensis::Session session(model_, 1);
   const amanuensis::Transcription t = session.transcribe({}, greedy());

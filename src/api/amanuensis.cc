@@ -95,7 +95,8 @@ Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
   return translate_errors([&] {
     const Model::Impl& m = model_->impl();
-    const TranscribeContext ctx{m.encoder, m.decoder, *m.tokenizer, state_->pool, state_->decoder};
+    const TranscribeContext ctx{m.encoder, m.decoder,      *m.tokenizer,
+                                state_->pool, state_->decoder, m.alignment_heads};
     Transcription t = transcribe_samples(ctx, samples, options, callbacks);
     t.info.duration_after_vad = t.info.duration;
     return t;

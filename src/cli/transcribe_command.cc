@@ -30,7 +30,9 @@ struct TranscribeArgs {
                      hotwords, temperature;
   int beam_size = 5, best_of = 5, threads = 2, max_new_tokens = 0;
   float patience = 1.0f;
-  bool no_condition = false, without_timestamps = false, quiet = false;
+  bool no_condition = false, without_timestamps = false, quiet = false, word_timestamps = false;
+  float hallucination_silence_threshold = NAN;
+  output::SubtitleOptions subtitles;
 };
 
 std::string default_model() {
@@ -124,6 +126,9 @@ int run(const TranscribeArgs& a) {
   o.condition_on_previous_text = !a.no_condition;
   o.without_timestamps = a.without_timestamps;
   o.max_new_tokens = a.max_new_tokens;
+  o.word_timestamps = a.word_timestamps;
+  o.hallucination_silence_threshold = a.hallucination_silence_threshold;
+  output::check(a.subtitles, a.word_timestamps);
   if (!a.temperature.empty()) o.temperatures = parse_temperatures(a.temperature);
   if (!a.output_dir.empty()) {
     std::error_code ec;
@@ -166,10 +171,10 @@ int run(const TranscribeArgs& a) {
         const std::string stem = fs::path(file).stem().string();
         for (const std::string& f : formats) {
           const std::string ext = f == "verbose_json" ? "verbose.json" : f;
-          write_atomically(fs::path(a.output_dir) / (stem + "." + ext), render(t, f, o.task));
+          write_atomically(fs::path(a.output_dir) / (stem + "." + ext), render(t, f, o.task, a.subtitles));
         }
       } else if (!print_segments) {
-        for (const std::string& f : formats) std::printf("%s", render(t, f, o.task).c_str());
+        for (const std::string& f : formats) std::printf("%s", render(t, f, o.task, a.subtitles).c_str());
       }
     } catch (const Error& e) {
       std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
@@ -209,6 +214,17 @@ void add_transcribe_command(CLI::App& app) {
                   "txt, srt, vtt, json, verbose_json or all");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
   cmd->add_flag("--quiet", args->quiet, "Do not print segments as they finish");
+  cmd->add_flag("--word-timestamps", args->word_timestamps,
+                "Time every word (cross-attention alignment); words go into json and verbose_json");
+  cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,
+                  "With --word-timestamps: skip silences longer than this many seconds around "
+                  "likely hallucinations");
+  cmd->add_option("--max-line-width", args->subtitles.max_line_width,
+                  "srt/vtt, with --word-timestamps: at most this many characters a line");
+  cmd->add_option("--max-line-count", args->subtitles.max_line_count,
+                  "srt/vtt, with --word-timestamps: at most this many lines a subtitle");
+  cmd->add_option("--max-words-per-line", args->subtitles.max_words_per_line,
+                  "srt/vtt, with --word-timestamps: at most this many words a line");
   cmd->callback([args] {
     const int status = run(*args);
     if (status != 0) throw CLI::RuntimeError(status);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/file.h"
+#include "model/alignment_heads.h"
 #include "model/ct2_format.h"
 #include "model/ggml_format.h"
 #include "model/safetensors_format.h"
@@ -124,6 +125,8 @@ DecoderWeights CheckpointReader::decoder() {
     alignment_heads_ = read_alignment_heads(folder_ / "generation_config.json", d);
   else if (format_ == "CTranslate2")
     alignment_heads_ = read_alignment_heads(folder_ / "config.json", d);
+  if (alignment_heads_.empty())  // ggml files, and folders converted without them
+    alignment_heads_ = default_alignment_heads(int(d.layers.size()), d.d_model, d.n_heads, d.n_vocab);
   return d;
 }
 

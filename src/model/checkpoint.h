@@ -33,7 +33,8 @@ class CheckpointReader {
   const std::string& format() const { return format_; }
   const std::string& what() const { return what_; }
   EncoderWeights encoder();
-  // Also reads the vocabulary and the alignment heads, checked against it.
+  // Also reads the vocabulary and the alignment heads, checked against it
+  // (the published ones for the size when the files have none).
   DecoderWeights decoder();
   std::shared_ptr<const text::Tokenizer> tokenizer() const { return tokenizer_; }
   std::vector<std::pair<int, int>> alignment_heads() const { return alignment_heads_; }

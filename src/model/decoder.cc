@@ -265,6 +265,28 @@ void Decoder::embed(const int* tokens, int rows, int n, int first_position, floa
 
 void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
                    ThreadPool& pool) const {
+  forward(s, tokens, rows, n, false, logits, nullptr, nullptr, pool);
+}
+
+void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
+                    const std::vector<std::pair<int, int>>& heads, std::vector<float>& logits,
+                    std::vector<float>& attention, ThreadPool& pool) const {
+  for (const auto& [layer, head] : heads)
+    if (layer < 0 || layer >= n_layers() || head < 0 || head >= heads_)
+      throw std::invalid_argument("decoder: no attention head (" + std::to_string(layer) + ", " +
+                                  std::to_string(head) + ")");
+  const int n = int(tokens.size());
+  s.rows_ = 0;
+  s.length_ = 0;
+  s.shared_ = 0;
+  logits.resize(size_t(n) * n_vocab_);
+  attention.resize(heads.size() * n * s.frames_);
+  forward(s, tokens.data(), 1, n, true, logits.data(), &heads, attention.data(), pool);
+}
+
+void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token,
+                      float* logits, const std::vector<std::pair<int, int>>* heads,
+                      float* attention, ThreadPool& pool) const {
   if (s.layers_.size() != layers_.size()) throw std::logic_error("decoder: step before begin");
   if (s.length_ == 0) {
     check_rows("step with", rows, s.capacity_rows_);
@@ -320,11 +342,21 @@ void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* l
     // One item per head, all queries (beams) together: each head's K/V is
     // read once per step.
     pool.parallel_for(heads_, [&](int h) {
-      std::vector<float> p(size_t(m) * padded_len(s.frames_));
+      const size_t stride = size_t(padded_len(s.frames_));
+      std::vector<float> p(size_t(m) * stride);
       attend(qkv.data() + h * kHeadDim, size_t(d), m,
              cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_, s.frames_pad_,
              cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim, s.frames_, p.data(),
              att.data() + h * kHeadDim, size_t(d));
+      if (!heads) return;
+      for (size_t k = 0; k < heads->size(); ++k) {
+        if ((*heads)[k] != std::pair<int, int>(int(li), h)) continue;
+        for (int t = 0; t < m; ++t) {  // p: each query's exp(score - max), then 1 / sum
+          const float* pt = p.data() + t * stride;
+          float* a = attention + (k * m + t) * s.frames_;
+          for (int f = 0; f < s.frames_; ++f) a[f] = pt[f] * pt[stride - 1];
+        }
+      }
     });
     ops.cross_out.apply(att.data(), m, proj.data(), pool);
     add_inplace(x.data(), proj.data(), x.size(), pool);
@@ -336,6 +368,11 @@ void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* l
     add_inplace(x.data(), proj.data(), x.size(), pool);
   }
   s.length_ += n;
+  if (every_token) {
+    layer_norm(x.data(), m, d, ln_, ln.data(), pool);
+    logits_.apply(ln.data(), m, logits, pool);
+    return;
+  }
   // Logits of each row's last token only.
   for (int r = 0; r < rows; ++r)
     std::copy_n(x.data() + (size_t(r) * n + n - 1) * d, d, proj.data() + size_t(r) * d);

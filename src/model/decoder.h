@@ -4,6 +4,7 @@
 // while decoding lives in a DecoderState owned by one session.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "layers/linear.h"
@@ -63,6 +64,14 @@ class Decoder {
   // call of a window sets the row count (rows, <= max_rows).
   void step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
             ThreadPool& pool) const;
+  // For word timings (openai-whisper's find_alignment): runs `tokens` as one
+  // row with an empty self-attention cache against the window begin() set
+  // up, and gives the logits after every token, [n][n_vocab], and the
+  // cross-attention probabilities of each (layer, head) in `heads`,
+  // [heads.size()][n][frames]. The row's earlier cache is dropped.
+  void align(DecoderState& s, const std::vector<int>& tokens,
+             const std::vector<std::pair<int, int>>& heads, std::vector<float>& logits,
+             std::vector<float>& attention, ThreadPool& pool) const;
 
  private:
   struct LayerOps {
@@ -70,6 +79,11 @@ class Decoder {
     LinearOp self_qkv, self_out, cross_q, cross_kv, cross_out, fc1, fc2;
   };
   void embed(const int* tokens, int rows, int n, int first_position, float* x) const;
+  // step() and align(): logits of each row's last token, or of every token;
+  // `heads` (may be null): cross-attention probabilities to copy out.
+  void forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token,
+               float* logits, const std::vector<std::pair<int, int>>* heads, float* attention,
+               ThreadPool& pool) const;
 
   int d_, heads_, n_vocab_, n_ctx_;
   Precision precision_;

@@ -40,7 +40,101 @@ nlohmann::json segment_json(const Segment& s) {
           {"no_speech_prob", s.no_speech_prob}};
 }
 
+nlohmann::json words_json(const std::vector<Word>& words, bool with_probability) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Word& w : words) {
+    nlohmann::json j = {{"word", w.word}, {"start", ms_round(w.start)}, {"end", ms_round(w.end)}};
+    if (with_probability) j["probability"] = w.probability;
+    out.push_back(j);
+  }
+  return out;
+}
+
+size_t characters(const std::string& utf8) {  // code points, as Python's len()
+  size_t n = 0;
+  for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+struct Cue {
+  double start, end;
+  std::string text;
+};
+
+// Subtitles from word timings, as openai-whisper's SubtitlesWriter cuts them:
+// words fill a line up to the width, lines fill a subtitle up to the count, a
+// pause over 3 s starts a new subtitle; with either limit unset, each
+// segment is its own subtitle.
+std::vector<Cue> word_cues(const Transcription& t, const SubtitleOptions& o) {
+  const bool preserve_segments = o.max_line_count == 0 || o.max_line_width == 0;
+  const size_t width = o.max_line_width > 0 ? size_t(o.max_line_width) : 1000;
+  const size_t per_line = o.max_words_per_line > 0 ? size_t(o.max_words_per_line) : 1000;
+  std::vector<Cue> cues;
+  std::vector<Word> cue;
+  auto flush = [&] {
+    std::string text;
+    for (const Word& w : cue) text += w.word;
+    cues.push_back({cue.front().start, cue.back().end, text});
+    cue.clear();
+  };
+  size_t line_len = 0;
+  int line_count = 1;
+  double last = t.segments.empty() ? 0.0 : t.segments.front().start;
+  for (const Segment& s : t.segments) {
+    for (size_t chunk = 0; chunk < s.words.size(); chunk += per_line) {
+      const size_t end = std::min(s.words.size(), chunk + per_line);
+      for (size_t i = chunk; i < end; ++i) {
+        Word w = s.words[i];
+        const bool long_pause = !preserve_segments && w.start - last > 3.0;
+        const bool has_room = line_len + characters(w.word) <= width;
+        const bool segment_break = i == chunk && !cue.empty() && preserve_segments;
+        if (line_len > 0 && has_room && !long_pause && !segment_break) {
+          line_len += characters(w.word);
+        } else {
+          w.word = trimmed(w.word);
+          if ((!cue.empty() && o.max_line_count > 0 &&
+               (long_pause || line_count >= o.max_line_count)) ||
+              segment_break) {
+            flush();
+            line_count = 1;
+          } else if (line_len > 0) {
+            ++line_count;
+            w.word = "\n" + w.word;
+          }
+          line_len = characters(trimmed(w.word));
+        }
+        cue.push_back(w);
+        last = w.start;
+      }
+    }
+  }
+  if (!cue.empty()) flush();
+  return cues;
+}
+
+std::vector<Cue> cues(const Transcription& t, const SubtitleOptions& o) {
+  for (const Segment& s : t.segments)
+    if (!s.words.empty()) return word_cues(t, o);
+  std::vector<Cue> out;
+  for (const Segment& s : t.segments) out.push_back({s.start, s.end, trimmed(s.text)});
+  return out;
+}
+
+// "-->" inside a cue would end its timing line.
+std::string cue_text(const std::string& text) {
+  std::string out = text;
+  for (size_t at; (at = out.find("-->")) != std::string::npos;) out.replace(at, 3, "->");
+  return out;
+}
+
 }  // namespace
+
+void check(const SubtitleOptions& o, bool word_timestamps) {
+  if (o.max_line_width < 0 || o.max_line_count < 0 || o.max_words_per_line < 0)
+    throw Error("subtitle limits must be positive numbers");
+  if ((o.max_line_width || o.max_line_count || o.max_words_per_line) && !word_timestamps)
+    throw Error("--max-line-width, --max-line-count and --max-words-per-line need --word-timestamps");
+}
 
 bool is_output_format(const std::string& f) {
   return f == "txt" || f == "srt" || f == "vtt" || f == "json" || f == "verbose_json";
@@ -51,23 +145,28 @@ std::string segment_line(const Segment& s) {
          trimmed(s.text);
 }
 
-std::string render(const Transcription& t, const std::string& format, const std::string& task) {
+std::string render(const Transcription& t, const std::string& format, const std::string& task,
+                   const SubtitleOptions& subtitles) {
   std::string out;
   if (format == "txt") {
     for (const Segment& s : t.segments) out += trimmed(s.text) + "\n";
   } else if (format == "srt") {
     int i = 1;
-    for (const Segment& s : t.segments)
-      out += std::to_string(i++) + "\n" + timestamp(s.start, true, ',') + " --> " +
-             timestamp(s.end, true, ',') + "\n" + trimmed(s.text) + "\n\n";
+    for (const Cue& c : cues(t, subtitles))
+      out += std::to_string(i++) + "\n" + timestamp(c.start, true, ',') + " --> " +
+             timestamp(c.end, true, ',') + "\n" + cue_text(c.text) + "\n\n";
   } else if (format == "vtt") {
     out = "WEBVTT\n\n";
-    for (const Segment& s : t.segments)
-      out += timestamp(s.start, false, '.') + " --> " + timestamp(s.end, false, '.') + "\n" +
-             trimmed(s.text) + "\n\n";
+    for (const Cue& c : cues(t, subtitles))
+      out += timestamp(c.start, false, '.') + " --> " + timestamp(c.end, false, '.') + "\n" +
+             cue_text(c.text) + "\n\n";
   } else if (format == "json") {
     nlohmann::json segments = nlohmann::json::array();
-    for (const Segment& s : t.segments) segments.push_back(segment_json(s));
+    for (const Segment& s : t.segments) {
+      nlohmann::json j = segment_json(s);
+      if (!s.words.empty()) j["words"] = words_json(s.words, true);
+      segments.push_back(j);
+    }
     nlohmann::json j = {{"text", t.text},
                         {"segments", segments},
                         {"language", t.info.language},
@@ -90,6 +189,9 @@ std::string render(const Transcription& t, const std::string& format, const std:
                         {"duration", t.info.duration},
                         {"text", trimmed(t.text)},
                         {"segments", segments}};
+    std::vector<Word> words;  // OpenAI lists the words once, after the segments
+    for (const Segment& s : t.segments) words.insert(words.end(), s.words.begin(), s.words.end());
+    if (!words.empty()) j["words"] = words_json(words, false);
     out = j.dump(2) + "\n";
   } else {
     throw Error("unknown output format '" + format + "'");

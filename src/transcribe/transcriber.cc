@@ -9,6 +9,7 @@
 
 #include "audio/mel.h"
 #include "decoding/search.h"
+#include "transcribe/word_timing.h"
 
 namespace amanuensis {
 namespace {
@@ -46,6 +47,11 @@ void check_values(const TranscribeOptions& o) {
   if (!(o.max_initial_timestamp >= 0.0f) || o.max_initial_timestamp > 30.0f)
     bad("max initial timestamp must be 0 to 30 s");
   if (o.max_new_tokens < 0) bad("max new tokens must be >= 0");
+  if (!std::isnan(o.hallucination_silence_threshold) &&
+      !(o.hallucination_silence_threshold > 0 && o.hallucination_silence_threshold <= 3600))
+    bad("hallucination silence threshold must be a positive number of seconds");
+  if (!std::isnan(o.hallucination_silence_threshold) && !o.word_timestamps)
+    bad("the hallucination silence threshold needs word timestamps");
   if (std::isinf(o.log_prob_threshold) || std::isinf(o.no_speech_threshold) ||
       std::isnan(o.compression_ratio_threshold) || std::isnan(o.prompt_reset_on_temperature))
     bad("thresholds must be finite (NaN turns the log-prob and no-speech ones off)");
@@ -61,6 +67,14 @@ std::vector<float> window(const audio::LogMel& mel, int64_t seek, int64_t size) 
     std::copy_n(mel.data.begin() + c * mel.frames + seek, size,
                 w.begin() + c * audio::kChunkFrames);
   return w;
+}
+
+// The end of the last word of the last segment that has words, else the
+// last segment's end (faster-whisper's get_end); NaN without segments.
+double last_end(const std::vector<WindowSegment>& segments) {
+  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
+    if (!s->words.empty()) return s->words.back().end;
+  return segments.empty() ? NAN : segments.back().end;
 }
 
 struct Attempt {
@@ -191,6 +205,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
 
   int64_t seek = 0;
   int next_id = 0;
+  double last_speech = 0;  // end of the last word heard, for word timings
   while (seek < content_frames) {
     if (cb.should_abort && cb.should_abort()) {
       out.aborted = true;
@@ -295,11 +310,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     const std::vector<int>& tokens = r.tokens;
     const int ts = sp.timestamp_begin;
     const int64_t previous_seek = seek;
-    struct Piece {
-      double start, end;
-      std::vector<int> tokens;
-    };
-    std::vector<Piece> pieces;
+    std::vector<WindowSegment> pieces;
     const size_t n = tokens.size();
     const bool single_timestamp_ending = n >= 2 && tokens[n - 2] < ts && tokens[n - 1] >= ts;
     std::vector<size_t> slices;
@@ -311,7 +322,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       for (size_t cut : slices) {
         std::vector<int> part(tokens.begin() + last, tokens.begin() + cut);
         pieces.push_back({time_offset + (part.front() - ts) * kTimestampSeconds,
-                          time_offset + (part.back() - ts) * kTimestampSeconds, part});
+                          time_offset + (part.back() - ts) * kTimestampSeconds, part, {}});
         last = cut;
       }
       if (single_timestamp_ending)
@@ -324,17 +335,45 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       for (int t : tokens)
         if (t >= ts) last_ts = t;
       if (last_ts >= 0 && last_ts != ts) duration = (last_ts - ts) * kTimestampSeconds;
-      pieces.push_back({time_offset, time_offset + duration, tokens});
+      pieces.push_back({time_offset, time_offset + duration, tokens, {}});
       seek += segment_size;
+    }
+
+    if (o.word_timestamps) {
+      std::vector<int> text;
+      for (const WindowSegment& p : pieces)
+        for (int t : p.tokens)
+          if (t < sp.eot) text.push_back(t);
+      add_word_timestamps(pieces,
+                          find_alignment(decoder, ctx.state, ctx.pool, tok, ctx.alignment_heads,
+                                         sot_sequence, out.info.language, text, int(segment_size)),
+                          sp.eot, time_offset, o, last_speech);
+      // The next window starts after the last word, not at the last timestamp.
+      const double last_word_end = last_end(pieces);
+      if (!single_timestamp_ending && last_word_end > time_offset)
+        seek = int64_t(std::nearbyint(last_word_end * 100.0));  // frames per second
+      if (!std::isnan(o.hallucination_silence_threshold)) {
+        const std::optional<HallucinationSkip> skip =
+            skip_hallucinations(pieces, o.hallucination_silence_threshold, previous_seek,
+                                segment_size, content_frames, last_speech);
+        if (skip) seek = skip->seek;
+        if (skip && skip->whole_window) continue;
+      }
+      const double end = last_end(pieces);
+      if (!std::isnan(end)) last_speech = end;
     }
 
     if (seek <= previous_seek) seek = previous_seek + segment_size;  // never loop in place
 
-    for (Piece& p : pieces) {
+    for (WindowSegment& p : pieces) {
       // Whisper may place a timestamp past the end of the audio (a short
       // clip's window is mostly padding): a segment ends with the audio.
       p.end = std::min(p.end, out.info.duration);
       p.start = std::min(p.start, p.end);
+      for (Word& w : p.words) {
+        w.end = std::min(w.end, out.info.duration);
+        w.start = std::min(w.start, w.end);
+      }
       Segment s;
       s.text = tok.decode(p.tokens);
       if (p.start == p.end || trim(s.text).empty()) continue;
@@ -348,6 +387,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       s.avg_logprob = r.avg_logprob;
       s.compression_ratio = chosen.compression_ratio;
       s.no_speech_prob = r.no_speech_prob;
+      s.words = std::move(p.words);
       out.text += s.text;
       if (cb.on_segment) cb.on_segment(s);
       out.segments.push_back(std::move(s));

@@ -22,6 +22,7 @@ struct TranscribeContext {
   const text::Tokenizer& tokenizer;
   ThreadPool& pool;
   DecoderState& state;
+  const std::vector<std::pair<int, int>>& alignment_heads;  // (layer, head), for word timings
 };
 
 // Throws Error for options this model cannot honour: unknown language, a
