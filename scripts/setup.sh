@@ -24,8 +24,8 @@ fi
 # Test oracles from PyPI; pip installs only what is missing or too old.
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
   -r scripts/requirements-test.txt
-# Real Whisper weights, cached outside the repository.
-python3 scripts/fetch_models.py tiny.en base >/dev/null
+# Real Whisper weights and Silero VAD's (for --vad), cached outside the repository.
+python3 scripts/fetch_models.py tiny.en base silero-vad >/dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build

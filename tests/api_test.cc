@@ -94,7 +94,7 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
   EXPECT_THROW(amanuensis::load_audio("/nonexistent.wav"), amanuensis::Error);
   EXPECT_THROW(amanuensis::Model::load("/nonexistent"), amanuensis::Error);
-  EXPECT_THROW(amanuensis::Model::load(models() + "/tiny.en", {"int4", "auto"}), amanuensis::Error);
+  EXPECT_THROW(amanuensis::Model::load(models() + "/tiny.en", {"int4", "auto", ""}), amanuensis::Error);
   const char junk[] = "not audio at all";
   EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
 }

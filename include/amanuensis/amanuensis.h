@@ -30,7 +30,7 @@ struct Error : std::runtime_error {
 struct ModelOptions {
   std::string precision = "int8";  // "int8" (fast) or "fp32" (the float yardstick)
   std::string backend = "auto";    // int8 kernels: "auto", "avx512", "avx2" or "reference"
-  // Silero VAD v6 weights (silero_vad_16k.safetensors), needed only for
+  // Silero VAD v6 weights (silero_vad_v6_16k.safetensors), needed only for
   // TranscribeOptions::vad_filter. "": no VAD.
   std::string vad_model;
 };

@@ -8,6 +8,8 @@
 #include "audio/decode.h"
 #include "model/checkpoint.h"
 #include "transcribe/transcriber.h"
+#include "vad/silero_vad.h"
+#include "vad/speech_timestamps.h"
 
 namespace amanuensis {
 namespace {
@@ -47,6 +49,7 @@ struct Model::Impl {
   Decoder decoder;
   std::shared_ptr<const text::Tokenizer> tokenizer;
   std::vector<std::pair<int, int>> alignment_heads;
+  std::unique_ptr<const vad::SileroVad> vad;  // ModelOptions::vad_model, or none
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -57,7 +60,11 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     const Precision precision = parse_precision(options.precision);
     const Backend backend = parse_backend(options.backend);
     resolve_backend(backend);  // refuse an instruction set this CPU lacks before loading
+    // The VAD first: a bad path fails in milliseconds, not after the model loads.
+    auto vad = options.vad_model.empty() ? nullptr
+                                         : std::make_unique<const vad::SileroVad>(options.vad_model);
     auto impl = std::make_unique<Impl>(CheckpointReader(path), precision, backend);
+    impl->vad = std::move(vad);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });
 }
@@ -74,7 +81,12 @@ std::string Model::precision() const {
 std::string Model::backend() const { return backend_name(impl_->backend); }
 int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
 void Model::check(const TranscribeOptions& options) const {
-  translate_errors([&] { check_options(impl_->tokenizer->special(), options); });
+  translate_errors([&] {
+    check_options(impl_->tokenizer->special(), options);
+    if (!options.vad_filter) return;
+    if (!impl_->vad) throw Error("vad_filter needs Silero VAD weights: set ModelOptions::vad_model");
+    vad::check_options(options.vad);
+  });
 }
 
 struct Session::State {
@@ -97,8 +109,29 @@ Transcription Session::transcribe(const std::vector<float>& samples,
     const Model::Impl& m = model_->impl();
     const TranscribeContext ctx{m.encoder, m.decoder,      *m.tokenizer,
                                 state_->pool, state_->decoder, m.alignment_heads};
-    Transcription t = transcribe_samples(ctx, samples, options, callbacks);
-    t.info.duration_after_vad = t.info.duration;
+    if (!options.vad_filter) {
+      Transcription t = transcribe_samples(ctx, samples, options, callbacks);
+      t.info.duration_after_vad = t.info.duration;
+      return t;
+    }
+    // faster-whisper's vad_filter: transcribe the speech alone, joined, then
+    // put every time back on the original timeline.
+    model_->check(options);
+    const std::vector<vad::SpeechChunk> speech = vad::speech_timestamps(
+        m.vad->probabilities(samples, state_->pool), int64_t(samples.size()), options.vad);
+    const std::vector<float> joined = vad::collect_chunks(samples, speech);
+    const vad::TimeMap map(speech);
+    Callbacks inner = callbacks;
+    if (callbacks.on_segment)
+      inner.on_segment = [&](const Segment& s) {
+        Segment restored = s;
+        map.restore(restored);
+        callbacks.on_segment(restored);
+      };
+    Transcription t = transcribe_samples(ctx, joined, options, inner);
+    for (Segment& s : t.segments) map.restore(s);
+    t.info.duration = double(samples.size()) / vad::kSampleRate;
+    t.info.duration_after_vad = double(joined.size()) / vad::kSampleRate;
     return t;
   });
 }

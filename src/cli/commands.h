@@ -2,6 +2,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace amanuensis {
+struct VadOptions;
+}  // namespace amanuensis
+
 namespace amanuensis::cli {
 
 void add_attention_command(CLI::App& app);
@@ -13,5 +17,9 @@ void add_bench_encoder_command(CLI::App& bench);
 void add_bench_decoder_command(CLI::App& bench);
 void add_bench_gemm_command(CLI::App& bench);
 void add_tokenize_command(CLI::App& app);
+void add_vad_command(CLI::App& app);
+
+// The VAD options shared by `transcribe` and `vad` (vad_command.cc).
+void add_vad_options(CLI::App& cmd, VadOptions& options);
 
 }  // namespace amanuensis::cli

@@ -13,6 +13,7 @@
 
 #include "amanuensis/amanuensis.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "output/formats.h"
 
 namespace amanuensis::cli {
@@ -30,17 +31,13 @@ struct TranscribeArgs {
                      hotwords, temperature;
   int beam_size = 5, best_of = 5, threads = 2, max_new_tokens = 0;
   float patience = 1.0f;
+  bool vad = false;
+  std::string vad_model;  // loaded only with --vad
+  VadOptions vad_options;
   bool no_condition = false, without_timestamps = false, quiet = false, word_timestamps = false;
   float hallucination_silence_threshold = NAN;
   output::SubtitleOptions subtitles;
 };
-
-std::string default_model() {
-  const char* env = std::getenv("AMANUENSIS_MODELS");
-  const char* home = std::getenv("HOME");
-  const fs::path cache = env ? fs::path(env) : fs::path(home ? home : ".") / ".cache/amanuensis/models";
-  return (cache / "base").string();
-}
 
 // "0.0,0.2,0.4" or "0.2" -> temperatures.
 std::vector<float> parse_temperatures(const std::string& text) {
@@ -126,6 +123,8 @@ int run(const TranscribeArgs& a) {
   o.condition_on_previous_text = !a.no_condition;
   o.without_timestamps = a.without_timestamps;
   o.max_new_tokens = a.max_new_tokens;
+  o.vad_filter = a.vad;
+  o.vad = a.vad_options;
   o.word_timestamps = a.word_timestamps;
   o.hallucination_silence_threshold = a.hallucination_silence_threshold;
   output::check(a.subtitles, a.word_timestamps);
@@ -146,7 +145,9 @@ int run(const TranscribeArgs& a) {
   }
 
   const std::shared_ptr<const Model> model =
-      Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend, ""});
+      Model::load(a.model.empty() ? default_model() : a.model,
+                  {a.precision, a.backend,
+                   a.vad ? (a.vad_model.empty() ? default_vad_model() : a.vad_model) : ""});
   model->check(o);  // bad options fail once, before any file is read
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.
@@ -214,6 +215,12 @@ void add_transcribe_command(CLI::App& app) {
                   "txt, srt, vtt, json, verbose_json or all");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
   cmd->add_flag("--quiet", args->quiet, "Do not print segments as they finish");
+  cmd->add_flag("--vad", args->vad,
+                "Transcribe only the speech Silero VAD finds (faster-whisper's vad_filter)");
+  cmd->add_option("--vad-model", args->vad_model,
+                  "Silero VAD weights (default: silero-vad/silero_vad_v6_16k.safetensors in "
+                  "~/.cache/amanuensis/models)");
+  add_vad_options(*cmd, args->vad_options);
   cmd->add_flag("--word-timestamps", args->word_timestamps,
                 "Time every word (cross-attention alignment); words go into json and verbose_json");
   cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,

@@ -1,0 +1,25 @@
+// Where the setup script caches models (scripts/fetch_models.py), and the
+// models used when none is named.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace amanuensis::cli {
+
+// $AMANUENSIS_MODELS, else ~/.cache/amanuensis/models.
+inline std::filesystem::path model_cache() {
+  const char* env = std::getenv("AMANUENSIS_MODELS");
+  const char* home = std::getenv("HOME");
+  return env ? std::filesystem::path(env)
+             : std::filesystem::path(home ? home : ".") / ".cache/amanuensis/models";
+}
+
+inline std::string default_model() { return (model_cache() / "base").string(); }
+
+inline std::string default_vad_model() {
+  return (model_cache() / "silero-vad" / "silero_vad_v6_16k.safetensors").string();
+}
+
+}  // namespace amanuensis::cli
