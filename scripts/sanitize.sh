@@ -12,9 +12,9 @@ ctest --test-dir build-asan --output-on-failure
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-fuzz --target npy_fuzzer audio_fuzzer ct2_fuzzer safetensors_fuzzer \
-  ggml_fuzzer tokenizer_fuzzer
+  ggml_fuzzer tokenizer_fuzzer request_fuzzer
 seconds="${FUZZ_SECONDS:-60}"
-for target in npy audio ct2 safetensors ggml tokenizer; do
+for target in npy audio ct2 safetensors ggml tokenizer request; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$target"/* "$work"/
   ./build-fuzz/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3

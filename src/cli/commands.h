@@ -17,6 +17,7 @@ void add_bench_encoder_command(CLI::App& bench);
 void add_bench_decoder_command(CLI::App& bench);
 void add_bench_gemm_command(CLI::App& bench);
 void add_tokenize_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 void add_vad_command(CLI::App& app);
 
 // The VAD options shared by `transcribe` and `vad` (vad_command.cc).

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   amanuensis::cli::add_encode_command(app);
   amanuensis::cli::add_mel_command(app);
   amanuensis::cli::add_tokenize_command(app);
+  amanuensis::cli::add_serve_command(app);
   amanuensis::cli::add_vad_command(app);
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
   bench->require_subcommand(1);

@@ -1,0 +1,100 @@
+// amanuensis serve: the OpenAI-compatible transcription server (src/server/).
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "amanuensis/amanuensis.h"
+#include "cli/commands.h"
+#include "cli/default_model.h"
+#include "server/server.h"
+
+namespace amanuensis::cli {
+namespace {
+
+int stop_pipe[2];  // written by the SIGINT/SIGTERM handler
+
+struct ServeArgs {
+  std::string model, host = "127.0.0.1", precision = "int8";
+  int port = 8000, max_upload_mb = 25;
+  server::ServerConfig config;
+};
+
+// What clients call the model: its folder's name ("base"), or a file's stem.
+std::string model_name(const std::string& path) {
+  std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return std::filesystem::is_directory(p) ? p.filename().string() : p.stem().string();
+}
+
+void check_range(const char* flag, double value, double lo, double hi) {
+  if (!(value >= lo && value <= hi))
+    throw Error(std::string(flag) + " must be " + std::to_string(int(lo)) + " to " + std::to_string(int(hi)));
+}
+
+int run(ServeArgs a) {
+  check_range("--port", a.port, 0, 65535);
+  check_range("--workers", a.config.workers, 1, 64);
+  check_range("--threads-per-worker", a.config.threads_per_worker, 0, 256);
+  check_range("--queue-size", a.config.queue_size, 0, 10000);
+  check_range("--max-upload-mb", a.max_upload_mb, 1, 4096);
+  check_range("--request-timeout", a.config.request_timeout_s, 1, 86400);
+  a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
+
+  // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
+  // pipe, not a blocked mask: libraries (OpenBLAS) start threads at load time.
+  if (pipe(stop_pipe) != 0) throw Error("cannot create a pipe");
+  struct sigaction on_stop {};
+  on_stop.sa_handler = [](int) { (void)!write(stop_pipe[1], "x", 1); };
+  sigaction(SIGINT, &on_stop, nullptr);
+  sigaction(SIGTERM, &on_stop, nullptr);
+
+  const std::string path = a.model.empty() ? default_model() : a.model;
+  const std::shared_ptr<const Model> model = Model::load(path, {a.precision, "auto", ""});
+  a.config.model_name = model_name(path);
+  server::Server server(model, a.config);
+  const int port = server.bind(a.host, a.port);
+  std::fprintf(stderr, "amanuensis: serving %s (%s, %s) on http://%s:%d\n", a.config.model_name.c_str(),
+               model->precision().c_str(), model->backend().c_str(), a.host.c_str(), port);
+  std::atomic<bool> serving{true};
+  std::thread waiter([&] {
+    char byte;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    if (!serving) return;
+    std::fprintf(stderr, "amanuensis: draining: finishing the requests in flight\n");
+    server.drain();
+  });
+  server.run();
+  serving = false;
+  (void)!write(stop_pipe[1], "x", 1);  // ends the wait if no signal came
+  waiter.join();
+  std::fprintf(stderr, "amanuensis: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible transcription server (docs/server.md)");
+  cmd->add_option("--model", args->model, "Model folder or file (default: base in ~/.cache/amanuensis/models)");
+  cmd->add_option("--host", args->host, "Address to listen on");
+  cmd->add_option("--port", args->port, "Port (0: any free one, printed on stderr)");
+  cmd->add_option("--workers", args->config.workers, "Transcriptions that run at once");
+  cmd->add_option("--threads-per-worker", args->config.threads_per_worker,
+                  "Threads of each transcription (0: cores / workers)");
+  cmd->add_option("--queue-size", args->config.queue_size,
+                  "Requests that may wait for a worker; beyond them: 429");
+  cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload, in MiB; beyond: 413");
+  cmd->add_option("--request-timeout", args->config.request_timeout_s,
+                  "Seconds a request may take in all, queue included; beyond: 504");
+  cmd->add_option("--precision", args->precision, "int8 or fp32");
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace amanuensis::cli

@@ -1,0 +1,117 @@
+#include "server/request.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+namespace amanuensis::server {
+namespace {
+
+// Whisper conditions on at most 224 prompt tokens; 4 KiB holds that many in any script.
+constexpr size_t kMaxPromptBytes = 4096;
+// OpenAI's temperature: 0 means "fall back upwards from 0 as Whisper does";
+// t > 0 starts the fallback ladder at t (openai-whisper's CLI, same step).
+constexpr float kTemperatureStep = 0.2f;
+
+const std::set<std::string>& allowed_fields(Endpoint endpoint) {
+  static const std::set<std::string> transcriptions = {
+      "file", "model", "language", "prompt", "response_format", "temperature",
+      "timestamp_granularities[]", "timestamp_granularities", "stream"};
+  static const std::set<std::string> translations = {"file", "model", "prompt",
+                                                     "response_format", "temperature"};
+  return endpoint == Endpoint::kTranscriptions ? transcriptions : translations;
+}
+
+bool repeatable(const std::string& name) { return name.starts_with("timestamp_granularities"); }
+
+ApiError bad(const std::string& param, const std::string& message, const std::string& code = "") {
+  return {400, message, param, code};
+}
+
+std::vector<float> temperature_ladder(float t) {
+  if (t == 0.0f) return TranscribeOptions{}.temperatures;
+  std::vector<float> out;
+  for (int k = 0; t + k * kTemperatureStep <= 1.0f + 1e-6f; ++k) out.push_back(t + k * kTemperatureStep);
+  return out;
+}
+
+}  // namespace
+
+std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
+                                                   const std::vector<FormField>& fields,
+                                                   const ModelFacts& model) {
+  AudioRequest r;
+  if (endpoint == Endpoint::kTranslations) r.options.task = "translate";
+  const std::set<std::string>& allowed = allowed_fields(endpoint);
+  std::set<std::string> seen;
+  std::vector<std::string> granularities;
+  bool has_file = false, has_model = false;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const std::string& name = fields[i].name;
+    const std::string& v = fields[i].value;
+    if (!allowed.count(name))
+      return bad(name, "Unrecognized request argument supplied: " + name, "unknown_parameter");
+    if (!seen.insert(name).second && !repeatable(name))
+      return bad(name, "'" + name + "' is given more than once");
+    if (name == "file") {
+      if (v.empty()) return bad(name, "'file' is empty");
+      has_file = true;
+      r.file = i;
+    } else if (name == "model") {
+      if (v != model.name && v != "whisper-1")
+        return ApiError{404, "The model '" + v + "' does not exist; this server has '" + model.name +
+                                 "' (also called 'whisper-1')",
+                        name, "model_not_found"};
+      has_model = true;
+    } else if (name == "language") {
+      if (std::find(model.languages.begin(), model.languages.end(), v) == model.languages.end())
+        return bad(name,
+                   model.multilingual
+                       ? "Language '" + v + "' is not an ISO-639-1 code that model '" + model.name + "' knows"
+                       : "Model '" + model.name + "' is English-only: language must be 'en', not '" + v + "'",
+                   "unsupported_language");
+      r.options.language = v;
+    } else if (name == "prompt") {
+      if (v.size() > kMaxPromptBytes)
+        return bad(name, "'prompt' is longer than " + std::to_string(kMaxPromptBytes) + " bytes");
+      r.options.initial_prompt = v;
+    } else if (name == "response_format") {
+      if (v != "json" && v != "text" && v != "srt" && v != "verbose_json" && v != "vtt")
+        return bad(name, "'" + v + "' is not one of json, text, srt, verbose_json, vtt");
+      r.response_format = v;
+    } else if (name == "temperature") {
+      float t = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), t);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size() || !std::isfinite(t) ||
+          t < 0.0f || t > 1.0f)
+        return bad(name, "'temperature' must be a number from 0 to 1, not '" + v + "'");
+      r.options.temperatures = temperature_ladder(t);
+    } else if (repeatable(name)) {
+      if (v != "segment" && v != "word")
+        return bad(name, "'" + v + "' is not a timestamp granularity (segment or word)");
+      granularities.push_back(v);
+    } else if (name == "stream") {
+      if (v != "true" && v != "false") return bad(name, "'stream' must be true or false, not '" + v + "'");
+      r.stream = v == "true";
+    }
+  }
+  if (!has_file) return bad("file", "Missing required parameter: 'file'");
+  if (!has_model) return bad("model", "Missing required parameter: 'model'");
+  if (endpoint == Endpoint::kTranslations && !model.multilingual)
+    return bad("model", "Model '" + model.name + "' is English-only and cannot translate");
+  if (!granularities.empty()) {
+    if (r.response_format != "verbose_json")
+      return bad("timestamp_granularities[]",
+                 "'timestamp_granularities[]' needs response_format 'verbose_json'");
+    r.segments = std::count(granularities.begin(), granularities.end(), "segment") > 0;
+    r.words = std::count(granularities.begin(), granularities.end(), "word") > 0;
+    r.options.word_timestamps = r.words;
+  }
+  if (r.stream && r.response_format != "json" && r.response_format != "text")
+    return bad("stream", "'stream' works with response_format json or text, not '" +
+                             r.response_format + "'");
+  return r;
+}
+
+}  // namespace amanuensis::server

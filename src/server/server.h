@@ -1,0 +1,39 @@
+// amanuensis serve: an OpenAI-compatible transcription server over the public
+// API. One Model, `workers` Sessions; requests beyond them wait in a bounded
+// FIFO queue, and beyond that get 429. See docs/server.md.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "amanuensis/amanuensis.h"
+
+namespace amanuensis::server {
+
+struct ServerConfig {
+  std::string model_name;      // what clients pass as `model` ("whisper-1" works too)
+  int workers = 1;             // concurrent transcriptions
+  int threads_per_worker = 0;  // 0: the machine's cores / workers
+  int queue_size = 16;         // requests that may wait for a worker
+  size_t max_upload_bytes = size_t(25) << 20;  // OpenAI's limit
+  double request_timeout_s = 600;  // from the first byte of the body to the last of the response
+  int read_timeout_s = 10;         // a client silent this long while sending is dropped
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const Model> model, ServerConfig config);
+  ~Server();
+  // Port 0: any free port. Returns the port bound; throws Error.
+  int bind(const std::string& host, int port);
+  void run();  // serves until drain() has finished
+  // From any thread: new requests get 503, admitted ones finish, then run() returns.
+  void drain();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amanuensis::server

@@ -1,0 +1,137 @@
+// The server's form validation (src/server/request.cc): each OpenAI field is
+// honoured or rejected with the status and param that name it.
+#include <gtest/gtest.h>
+
+#include "server/request.h"
+
+namespace amanuensis::server {
+namespace {
+
+const ModelFacts kBase{"base", {"en", "de", "fr"}, true};
+const ModelFacts kTinyEn{"tiny.en", {"en"}, false};
+
+std::vector<FormField> form(std::vector<std::pair<std::string, std::string>> extra) {
+  std::vector<FormField> f = {{"file", "a.wav", "audio/wav", "RIFF"}, {"model", "", "", "base"}};
+  for (auto& [k, v] : extra) f.push_back({k, "", "", v});
+  return f;
+}
+
+AudioRequest ok(const std::vector<FormField>& f, Endpoint e = Endpoint::kTranscriptions,
+                const ModelFacts& m = kBase) {
+  auto r = parse_request(e, f, m);
+  EXPECT_TRUE(std::holds_alternative<AudioRequest>(r))
+      << (std::holds_alternative<ApiError>(r) ? std::get<ApiError>(r).message : "");
+  return std::holds_alternative<AudioRequest>(r) ? std::get<AudioRequest>(r) : AudioRequest{};
+}
+
+ApiError err(const std::vector<FormField>& f, Endpoint e = Endpoint::kTranscriptions,
+             const ModelFacts& m = kBase) {
+  auto r = parse_request(e, f, m);
+  EXPECT_TRUE(std::holds_alternative<ApiError>(r));
+  return std::holds_alternative<ApiError>(r) ? std::get<ApiError>(r) : ApiError{};
+}
+
+TEST(ServerRequest, Defaults) {
+  const AudioRequest r = ok(form({}));
+  EXPECT_EQ(r.response_format, "json");
+  EXPECT_FALSE(r.stream);
+  EXPECT_TRUE(r.segments);
+  EXPECT_FALSE(r.words);
+  EXPECT_EQ(r.file, 0u);
+  EXPECT_EQ(r.options.task, "transcribe");
+  EXPECT_EQ(r.options.language, "");
+  EXPECT_EQ(r.options.temperatures, TranscribeOptions{}.temperatures);
+}
+
+TEST(ServerRequest, EveryFieldHonoured) {
+  const AudioRequest r = ok(form({{"language", "de"}, {"prompt", "Hallo"}, {"response_format", "verbose_json"},
+                                  {"temperature", "0.5"}, {"timestamp_granularities[]", "word"}}));
+  EXPECT_EQ(r.options.language, "de");
+  EXPECT_EQ(r.options.initial_prompt, "Hallo");
+  EXPECT_EQ(r.response_format, "verbose_json");
+  ASSERT_EQ(r.options.temperatures.size(), 3u);  // 0.5, 0.7, 0.9
+  EXPECT_FLOAT_EQ(r.options.temperatures[0], 0.5f);
+  EXPECT_FLOAT_EQ(r.options.temperatures[2], 0.9f);
+  EXPECT_TRUE(r.words);
+  EXPECT_FALSE(r.segments);  // only word granularity was asked
+  EXPECT_TRUE(r.options.word_timestamps);
+  EXPECT_TRUE(ok(form({{"stream", "true"}})).stream);
+  std::vector<FormField> alias = form({});
+  alias[1].value = "whisper-1";
+  EXPECT_EQ(ok(alias).response_format, "json");
+}
+
+TEST(ServerRequest, BothGranularities) {
+  const AudioRequest r = ok(form({{"response_format", "verbose_json"},
+                                  {"timestamp_granularities[]", "segment"},
+                                  {"timestamp_granularities[]", "word"}}));
+  EXPECT_TRUE(r.segments && r.words);
+}
+
+TEST(ServerRequest, Translation) {
+  const AudioRequest r = ok(form({}), Endpoint::kTranslations);
+  EXPECT_EQ(r.options.task, "translate");
+  EXPECT_EQ(err(form({{"language", "de"}}), Endpoint::kTranslations).param, "language");
+  EXPECT_EQ(err(form({{"stream", "true"}}), Endpoint::kTranslations).param, "stream");
+  std::vector<FormField> f = form({});
+  f[1].value = "tiny.en";
+  EXPECT_EQ(err(f, Endpoint::kTranslations, kTinyEn).param, "model");
+}
+
+TEST(ServerRequest, ErrorsNameTheParameter) {
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> extra;
+    std::string param;
+  };
+  const std::vector<Case> cases = {
+      {{{"temperature", "abc"}}, "temperature"},
+      {{{"temperature", ""}}, "temperature"},
+      {{{"temperature", "1.5"}}, "temperature"},
+      {{{"temperature", "-0.1"}}, "temperature"},
+      {{{"temperature", "nan"}}, "temperature"},
+      {{{"temperature", "0.2x"}}, "temperature"},
+      {{{"language", "xx"}}, "language"},
+      {{{"language", "EN"}}, "language"},
+      {{{"language", ""}}, "language"},
+      {{{"response_format", "xml"}}, "response_format"},
+      {{{"stream", "yes"}}, "stream"},
+      {{{"stream", "true"}, {"response_format", "srt"}}, "stream"},
+      {{{"timestamp_granularities[]", "char"}}, "timestamp_granularities[]"},
+      {{{"timestamp_granularities[]", "word"}}, "timestamp_granularities[]"},  // not verbose_json
+      {{{"frobnicate", "1"}}, "frobnicate"},
+      {{{"prompt", "a"}, {"prompt", "b"}}, "prompt"},
+      {{{"prompt", std::string(5000, 'a')}}, "prompt"},
+  };
+  for (const Case& c : cases) {
+    const ApiError e = err(form(c.extra));
+    EXPECT_EQ(e.status, 400) << c.param;
+    EXPECT_EQ(e.param, c.param);
+    EXPECT_EQ(e.type, "invalid_request_error");
+  }
+}
+
+TEST(ServerRequest, MissingFileOrModel) {
+  EXPECT_EQ(err({{"model", "", "", "base"}}).param, "file");
+  EXPECT_EQ(err({{"file", "a.wav", "", "RIFF"}}).param, "model");
+  EXPECT_EQ(err({{"file", "a.wav", "", ""}, {"model", "", "", "base"}}).param, "file");
+}
+
+TEST(ServerRequest, UnknownModelIs404) {
+  std::vector<FormField> f = form({});
+  f[1].value = "gpt-4o-transcribe";
+  const ApiError e = err(f);
+  EXPECT_EQ(e.status, 404);
+  EXPECT_EQ(e.param, "model");
+  EXPECT_EQ(e.code, "model_not_found");
+}
+
+TEST(ServerRequest, EnglishOnlyModel) {
+  std::vector<FormField> f = form({{"language", "de"}});
+  f[1].value = "tiny.en";
+  EXPECT_EQ(err(f, Endpoint::kTranscriptions, kTinyEn).param, "language");
+  f[2].value = "en";
+  EXPECT_EQ(ok(f, Endpoint::kTranscriptions, kTinyEn).options.language, "en");
+}
+
+}  // namespace
+}  // namespace amanuensis::server
