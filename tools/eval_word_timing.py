@@ -36,7 +36,7 @@ def norm(word):
 
 def ours(binary, model, path, language, precision):
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run([binary, "transcribe", str(path), "--model", str(model), "--language", language,
+        subprocess.run([binary, "transcribe", str(path), "--model", str(model), "--language", language or "auto",
                         "--precision", precision, "--word-timestamps", "--output-format", "json",
                         "--output-dir", d, "--quiet", "--threads", "2"],
                        check=True, stdout=subprocess.DEVNULL)
@@ -96,7 +96,8 @@ def main():
     deltas = {p: {"start": [], "end": []} for p in args.precisions}
     per_file = []
     for path in files:
-        lang = languages.get(path.name, "en").split("-")[0]
+        lang = languages.get(path.name, "en")
+        lang = lang if lang.isalpha() else None  # "en+de": both detect
         ref = faster_whisper_words(fw, path, lang)
         row = {"file": path.name, "words": len(ref)}
         for p in args.precisions:
