@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A small run of tools/load_test.py: 20 requests from 5 clients against
-`amanuensis serve` (tiny.en, 2 workers) over the short speech files; no
+`amanuensis serve` (tiny.en, 2 workers) over the speech files of 4 s or less; no
 failures, every transcript the CLI's."""
 import argparse
 import os
@@ -15,4 +15,4 @@ ap.add_argument("--amanuensis", required=True)
 args = ap.parse_args()
 sys.exit(load_test.main(["--amanuensis", args.amanuensis, "--model",
                          os.path.join(load_test.MODELS, "tiny.en"), "--requests", "20", "--clients", "5",
-                         "--workers", "2", "--threads-per-worker", "1", "--max-seconds", "12"]))
+                         "--workers", "2", "--threads-per-worker", "1", "--max-seconds", "4"]))
