@@ -46,7 +46,7 @@ def ours(binary, model, path, language, precision):
 
 def faster_whisper_words(model, path, language):
     segments, _ = model.transcribe(str(path), language=language, beam_size=5, word_timestamps=True)
-    return [(w.word, w.start, w.end) for s in segments for w in s.words]
+    return [(w.word, float(w.start), float(w.end)) for s in segments for w in s.words]
 
 
 def paired(a, b):
@@ -121,7 +121,7 @@ def main():
                 [(f"amanuensis {p}", ours(args.amanuensis, args.model, long_path, "en", p)) for p in args.precisions]:
             errors, total = sentence_starts(words, seg_json)
             result["long_form"][name] = dict(quantiles(errors), sentences=total,
-                                             within_0_3s=sum(e <= 0.3 for e in errors))
+                                             within_0_3s=int(sum(e <= 0.3 for e in errors)))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2))
     if args.markdown:
