@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (end == std::string::npos) end = text.size();
     const std::string line = text.substr(start, end - start);
     const size_t eq = line.find('=');
-    fields.push_back({line.substr(0, eq), "f", "", eq == std::string::npos ? "" : line.substr(eq + 1)});
+    fields.push_back(
+        {line.substr(0, eq), "f", "", eq == std::string::npos ? "" : line.substr(eq + 1)});
     start = end + 1;
   }
   const ModelFacts model{"base", {"en", "de"}, size % 2 == 0};

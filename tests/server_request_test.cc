@@ -44,8 +44,11 @@ TEST(ServerRequest, Defaults) {
 }
 
 TEST(ServerRequest, EveryFieldHonoured) {
-  const AudioRequest r = ok(form({{"language", "de"}, {"prompt", "Hallo"}, {"response_format", "verbose_json"},
-                                  {"temperature", "0.5"}, {"timestamp_granularities[]", "word"}}));
+  const AudioRequest r = ok(form({{"language", "de"},
+                                  {"prompt", "Hallo"},
+                                  {"response_format", "verbose_json"},
+                                  {"temperature", "0.5"},
+                                  {"timestamp_granularities[]", "word"}}));
   EXPECT_EQ(r.options.language, "de");
   EXPECT_EQ(r.options.initial_prompt, "Hallo");
   EXPECT_EQ(r.response_format, "verbose_json");

@@ -19,7 +19,9 @@
 
 namespace amanuensis::vad {
 
-void PrintTo(const SpeechChunk& c, std::ostream* os) { *os << "[" << c.start << ", " << c.end << ")"; }
+void PrintTo(const SpeechChunk& c, std::ostream* os) {
+  *os << "[" << c.start << ", " << c.end << ")";
+}
 
 namespace {
 
@@ -109,8 +111,8 @@ TEST(TimeMap, AddsTheSilenceBeforeEachChunk) {
   EXPECT_EQ(map.chunk_index(1.0), 1u);                   // a start at the boundary: the next chunk
   EXPECT_EQ(map.chunk_index(1.0, /*is_end=*/true), 0u);  // an end there: the chunk it ends
   EXPECT_EQ(map.original_time(1.5, map.chunk_index(1.5)), 3.5);
-  EXPECT_EQ(map.chunk_index(5.0), 1u);                   // past the end: the last chunk
-  EXPECT_EQ(map.original_time(0.123, 0), 1.12);          // rounded to 10 ms
+  EXPECT_EQ(map.chunk_index(5.0), 1u);           // past the end: the last chunk
+  EXPECT_EQ(map.original_time(0.123, 0), 1.12);  // rounded to 10 ms
 }
 
 TEST(TimeMap, RestoresSegmentsAndWords) {
@@ -143,15 +145,21 @@ TEST(CollectChunks, JoinsSpeechInOrder) {
 
 // A safetensors file of Silero VAD's tensors with random values.
 struct FakeWeights {
-  std::map<std::string, std::vector<int64_t>> shapes = {
-      {"stft_conv.weight", {258, 1, 256}}, {"conv1.weight", {128, 129, 3}},
-      {"conv1.bias", {128}},               {"conv2.weight", {64, 128, 3}},
-      {"conv2.bias", {64}},                {"conv3.weight", {64, 64, 3}},
-      {"conv3.bias", {64}},                {"conv4.weight", {128, 64, 3}},
-      {"conv4.bias", {128}},               {"lstm_cell.weight_ih", {512, 128}},
-      {"lstm_cell.weight_hh", {512, 128}}, {"lstm_cell.bias_ih", {512}},
-      {"lstm_cell.bias_hh", {512}},        {"final_conv.weight", {1, 128, 1}},
-      {"final_conv.bias", {1}}};
+  std::map<std::string, std::vector<int64_t>> shapes = {{"stft_conv.weight", {258, 1, 256}},
+                                                        {"conv1.weight", {128, 129, 3}},
+                                                        {"conv1.bias", {128}},
+                                                        {"conv2.weight", {64, 128, 3}},
+                                                        {"conv2.bias", {64}},
+                                                        {"conv3.weight", {64, 64, 3}},
+                                                        {"conv3.bias", {64}},
+                                                        {"conv4.weight", {128, 64, 3}},
+                                                        {"conv4.bias", {128}},
+                                                        {"lstm_cell.weight_ih", {512, 128}},
+                                                        {"lstm_cell.weight_hh", {512, 128}},
+                                                        {"lstm_cell.bias_ih", {512}},
+                                                        {"lstm_cell.bias_hh", {512}},
+                                                        {"final_conv.weight", {1, 128, 1}},
+                                                        {"final_conv.bias", {1}}};
 
   std::string write(const std::string& name, size_t cut = 0) const {
     std::mt19937 rng(7);
@@ -170,9 +178,10 @@ struct FakeWeights {
         const float v = normal(rng);
         data.append(reinterpret_cast<const char*>(&v), 4);
       }
-      header += (header.size() > 1 ? "," : "") + ("\"" + tensor + "\":{\"dtype\":\"F32\",\"shape\":[" +
-                dims + "],\"data_offsets\":[" + std::to_string(begin) + "," +
-                std::to_string(data.size()) + "]}");
+      header +=
+          (header.size() > 1 ? "," : "") +
+          ("\"" + tensor + "\":{\"dtype\":\"F32\",\"shape\":[" + dims + "],\"data_offsets\":[" +
+           std::to_string(begin) + "," + std::to_string(data.size()) + "]}");
     }
     header += "}";
     const uint64_t len = header.size();
@@ -200,7 +209,8 @@ TEST(SileroVad, BadWeightFilesGiveErrors) {
   expect_model_error(w.write("vad_truncated.safetensors", 1000), "truncated");
   FakeWeights missing;
   missing.shapes.erase("lstm_cell.bias_hh");
-  expect_model_error(missing.write("vad_missing.safetensors"), "missing tensor 'lstm_cell.bias_hh'");
+  expect_model_error(missing.write("vad_missing.safetensors"),
+                     "missing tensor 'lstm_cell.bias_hh'");
   FakeWeights wrong;
   wrong.shapes["conv2.weight"] = {64, 128, 5};
   expect_model_error(wrong.write("vad_shape.safetensors"), "'conv2.weight' has shape");

@@ -106,9 +106,8 @@ TEST(AddWordTimestamps, WordsGoToTheirSegmentsOnTheTimeline) {
   const int eot = 100;
   std::vector<WindowSegment> segs = {segment(10.0, 11.0, {101, 1, 2, 150}),
                                      segment(11.0, 12.0, {150, 3, 160})};
-  std::vector<WordTiming> a = {{" one", {1}, 0.0, 0.4, 0.9},
-                               {" two", {2}, 0.4, 0.9, 0.8},
-                               {" three", {3}, 1.1, 1.8, 0.7}};
+  std::vector<WordTiming> a = {
+      {" one", {1}, 0.0, 0.4, 0.9}, {" two", {2}, 0.4, 0.9, 0.8}, {" three", {3}, 1.1, 1.8, 0.7}};
   TranscribeOptions o;
   const double last = add_word_timestamps(segs, a, eot, 10.0, o, 10.0);
   ASSERT_EQ(segs[0].words.size(), 2u);

@@ -33,7 +33,8 @@ std::string model_name(const std::string& path) {
 
 void check_range(const char* flag, double value, double lo, double hi) {
   if (!(value >= lo && value <= hi))
-    throw Error(std::string(flag) + " must be " + std::to_string(int(lo)) + " to " + std::to_string(int(hi)));
+    throw Error(std::string(flag) + " must be " + std::to_string(int(lo)) + " to " +
+                std::to_string(int(hi)));
 }
 
 int run(ServeArgs a) {
@@ -58,8 +59,9 @@ int run(ServeArgs a) {
   a.config.model_name = model_name(path);
   server::Server server(model, a.config);
   const int port = server.bind(a.host, a.port);
-  std::fprintf(stderr, "amanuensis: serving %s (%s, %s) on http://%s:%d\n", a.config.model_name.c_str(),
-               model->precision().c_str(), model->backend().c_str(), a.host.c_str(), port);
+  std::fprintf(stderr, "amanuensis: serving %s (%s, %s) on http://%s:%d\n",
+               a.config.model_name.c_str(), model->precision().c_str(), model->backend().c_str(),
+               a.host.c_str(), port);
   std::atomic<bool> serving{true};
   std::thread waiter([&] {
     char byte;
@@ -81,8 +83,10 @@ int run(ServeArgs a) {
 
 void add_serve_command(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
-  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible transcription server (docs/server.md)");
-  cmd->add_option("--model", args->model, "Model folder or file (default: base in ~/.cache/amanuensis/models)");
+  CLI::App* cmd =
+      app.add_subcommand("serve", "OpenAI-compatible transcription server (docs/server.md)");
+  cmd->add_option("--model", args->model,
+                  "Model folder or file (default: base in ~/.cache/amanuensis/models)");
   cmd->add_option("--host", args->host, "Address to listen on");
   cmd->add_option("--port", args->port, "Port (0: any free one, printed on stderr)");
   cmd->add_option("--workers", args->config.workers, "Transcriptions that run at once");

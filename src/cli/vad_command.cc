@@ -52,16 +52,16 @@ void run(const VadArgs& a) {
 
 }  // namespace
 
-
 void add_vad_options(CLI::App& cmd, VadOptions& o) {
   cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
       ->capture_default_str();
-  cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms,
-                 "Drop speech shorter than this")->capture_default_str();
+  cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms, "Drop speech shorter than this")
+      ->capture_default_str();
   cmd.add_option("--vad-max-speech-s", o.max_speech_duration_s,
                  "Split speech longer than this (default: never)");
   cmd.add_option("--vad-min-silence-ms", o.min_silence_duration_ms,
-                 "Silence that ends a stretch of speech")->capture_default_str();
+                 "Silence that ends a stretch of speech")
+      ->capture_default_str();
   cmd.add_option("--vad-speech-pad-ms", o.speech_pad_ms, "Padding on each side of speech")
       ->capture_default_str();
 }

@@ -133,7 +133,8 @@ void check(const SubtitleOptions& o, bool word_timestamps) {
   if (o.max_line_width < 0 || o.max_line_count < 0 || o.max_words_per_line < 0)
     throw Error("subtitle limits must be positive numbers");
   if ((o.max_line_width || o.max_line_count || o.max_words_per_line) && !word_timestamps)
-    throw Error("--max-line-width, --max-line-count and --max-words-per-line need --word-timestamps");
+    throw Error(
+        "--max-line-width, --max-line-count and --max-words-per-line need --word-timestamps");
 }
 
 bool is_output_format(const std::string& f) {

@@ -19,7 +19,9 @@ json null_if_empty(const std::string& s) { return s.empty() ? json(nullptr) : js
 
 json error_json(const ApiError& e) {
   return {{"error",
-           {{"message", e.message}, {"type", e.type}, {"param", null_if_empty(e.param)},
+           {{"message", e.message},
+            {"type", e.type},
+            {"param", null_if_empty(e.param)},
             {"code", null_if_empty(e.code)}}}};
 }
 
@@ -59,12 +61,15 @@ Body error_body(const ApiError& e) { return {error_json(e).dump() + "\n", "appli
 
 std::string delta_event(const Segment& s, bool first) {
   const size_t skip = first ? std::min(s.text.find_first_not_of(' '), s.text.size()) : 0;
-  return event({{"type", "transcript.text.delta"}, {"delta", s.text.substr(skip)},
-                {"start", s.start}, {"end", s.end}});
+  return event({{"type", "transcript.text.delta"},
+                {"delta", s.text.substr(skip)},
+                {"start", s.start},
+                {"end", s.end}});
 }
 
 std::string done_event(const Transcription& t) {
-  return event({{"type", "transcript.text.done"}, {"text", trimmed(t.text)},
+  return event({{"type", "transcript.text.done"},
+                {"text", trimmed(t.text)},
                 {"languages", json::array({{{"code", t.info.language}}})}});
 }
 

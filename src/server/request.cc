@@ -15,11 +15,17 @@ constexpr size_t kMaxPromptBytes = 4096;
 constexpr float kTemperatureStep = 0.2f;
 
 const std::set<std::string>& allowed_fields(Endpoint endpoint) {
-  static const std::set<std::string> transcriptions = {
-      "file", "model", "language", "prompt", "response_format", "temperature",
-      "timestamp_granularities[]", "timestamp_granularities", "stream"};
-  static const std::set<std::string> translations = {"file", "model", "prompt",
-                                                     "response_format", "temperature"};
+  static const std::set<std::string> transcriptions = {"file",
+                                                       "model",
+                                                       "language",
+                                                       "prompt",
+                                                       "response_format",
+                                                       "temperature",
+                                                       "timestamp_granularities[]",
+                                                       "timestamp_granularities",
+                                                       "stream"};
+  static const std::set<std::string> translations = {"file", "model", "prompt", "response_format",
+                                                     "temperature"};
   return endpoint == Endpoint::kTranscriptions ? transcriptions : translations;
 }
 
@@ -32,7 +38,8 @@ ApiError bad(const std::string& param, const std::string& message, const std::st
 std::vector<float> temperature_ladder(float t) {
   if (t == 0.0f) return TranscribeOptions{}.temperatures;
   std::vector<float> out;
-  for (int k = 0; t + k * kTemperatureStep <= 1.0f + 1e-6f; ++k) out.push_back(t + k * kTemperatureStep);
+  for (int k = 0; t + k * kTemperatureStep <= 1.0f + 1e-6f; ++k)
+    out.push_back(t + k * kTemperatureStep);
   return out;
 }
 
@@ -60,16 +67,19 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       r.file = i;
     } else if (name == "model") {
       if (v != model.name && v != "whisper-1")
-        return ApiError{404, "The model '" + v + "' does not exist; this server has '" + model.name +
-                                 "' (also called 'whisper-1')",
+        return ApiError{404,
+                        "The model '" + v + "' does not exist; this server has '" + model.name +
+                            "' (also called 'whisper-1')",
                         name, "model_not_found"};
       has_model = true;
     } else if (name == "language") {
       if (std::find(model.languages.begin(), model.languages.end(), v) == model.languages.end())
         return bad(name,
                    model.multilingual
-                       ? "Language '" + v + "' is not an ISO-639-1 code that model '" + model.name + "' knows"
-                       : "Model '" + model.name + "' is English-only: language must be 'en', not '" + v + "'",
+                       ? "Language '" + v + "' is not an ISO-639-1 code that model '" + model.name +
+                             "' knows"
+                       : "Model '" + model.name +
+                             "' is English-only: language must be 'en', not '" + v + "'",
                    "unsupported_language");
       r.options.language = v;
     } else if (name == "prompt") {
@@ -92,7 +102,8 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
         return bad(name, "'" + v + "' is not a timestamp granularity (segment or word)");
       granularities.push_back(v);
     } else if (name == "stream") {
-      if (v != "true" && v != "false") return bad(name, "'stream' must be true or false, not '" + v + "'");
+      if (v != "true" && v != "false")
+        return bad(name, "'stream' must be true or false, not '" + v + "'");
       r.stream = v == "true";
     }
   }
@@ -109,8 +120,8 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
     r.options.word_timestamps = r.words;
   }
   if (r.stream && r.response_format != "json" && r.response_format != "text")
-    return bad("stream", "'stream' works with response_format json or text, not '" +
-                             r.response_format + "'");
+    return bad("stream",
+               "'stream' works with response_format json or text, not '" + r.response_format + "'");
   return r;
 }
 

@@ -47,10 +47,12 @@ struct InFlight {
 
 struct Server::Impl {
   Impl(std::shared_ptr<const Model> m, ServerConfig c)
-      : model(std::move(m)), config(std::move(c)),
-        threads_per_worker(config.threads_per_worker > 0
-                               ? config.threads_per_worker
-                               : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
+      : model(std::move(m)),
+        config(std::move(c)),
+        threads_per_worker(
+            config.threads_per_worker > 0
+                ? config.threads_per_worker
+                : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
         pool(model, config.workers, threads_per_worker, config.queue_size),
         facts{config.model_name, model->languages(), model->multilingual()} {}
 
@@ -58,11 +60,14 @@ struct Server::Impl {
   void audio(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader& reader);
   bool read_form(const httplib::Request& req, const httplib::ContentReader& reader,
-                 Clock::time_point deadline, std::vector<FormField>& fields, httplib::Response& res);
+                 Clock::time_point deadline, std::vector<FormField>& fields,
+                 httplib::Response& res);
   json health() const;
   ApiError timeout_error() const {
-    return {504, "The request took longer than the server's limit of " +
-                     std::to_string(int(config.request_timeout_s)) + " s", "", "timeout", "server_error"};
+    return {504,
+            "The request took longer than the server's limit of " +
+                std::to_string(int(config.request_timeout_s)) + " s",
+            "", "timeout", "server_error"};
   }
 
   std::shared_ptr<const Model> model;
@@ -100,7 +105,8 @@ void Server::Impl::routes() {
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
     for (const std::string& id : {config.model_name, std::string("whisper-1")})
-      data.push_back({{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
+      data.push_back(
+          {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
     res.set_content(json{{"object", "list"}, {"data", data}}.dump() + "\n", "application/json");
   });
   http.Post("/v1/audio/transcriptions", [this](const httplib::Request& req, httplib::Response& res,
@@ -112,25 +118,28 @@ void Server::Impl::routes() {
     audio(Endpoint::kTranslations, req, res, reader);
   });
   // httplib's own errors (no route, unreadable request line) in OpenAI's shape.
-  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                  httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    ApiError e{res.status, "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path, "", ""};
-    if (res.status == 404) e.message = "No such endpoint: " + req.method + " " + req.path;
-    if (res.status >= 500) e.type = "server_error";
-    reply(res, e);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    reply(res, {500, "Internal error: " + what, "", "", "server_error"});
-  });
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        ApiError e{res.status,
+                   "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path, "",
+                   ""};
+        if (res.status == 404) e.message = "No such endpoint: " + req.method + " " + req.path;
+        if (res.status >= 500) e.type = "server_error";
+        reply(res, e);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        reply(res, {500, "Internal error: " + what, "", "", "server_error"});
+      });
 }
 
 // The multipart fields, at most kMaxFormFields and max_upload_bytes of values.
@@ -164,8 +173,10 @@ bool Server::Impl::read_form(const httplib::Request& req, const httplib::Content
   too_big = too_big || req.get_header_value<uint64_t>("Content-Length") >
                            config.max_upload_bytes + kFormOverheadBytes;
   if (too_big)
-    reply(res, {413, "The upload is larger than the server's limit of " +
-                         std::to_string(config.max_upload_bytes >> 20) + " MB", "file", "file_too_large"});
+    reply(res, {413,
+                "The upload is larger than the server's limit of " +
+                    std::to_string(config.max_upload_bytes >> 20) + " MB",
+                "file", "file_too_large"});
   else if (too_many)
     reply(res, {400, "More than " + std::to_string(kMaxFormFields) + " form fields", "", ""});
   else if (too_late)
@@ -179,7 +190,8 @@ bool Server::Impl::read_form(const httplib::Request& req, const httplib::Content
 void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
                          const httplib::ContentReader& reader) {
   auto in = std::make_shared<InFlight>(in_flight);
-  if (draining) return reply(res, {503, "The server is shutting down", "", "shutting_down", "server_error"});
+  if (draining)
+    return reply(res, {503, "The server is shutting down", "", "shutting_down", "server_error"});
   const Clock::time_point deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(config.request_timeout_s));
@@ -197,8 +209,9 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
   std::shared_ptr<SessionPool::Ticket> ticket = pool.admit();
   if (!ticket) {
     res.set_header("Retry-After", std::to_string(std::max(1, int(std::ceil(mean_seconds.load())))));
-    return reply(res, {429, "All " + std::to_string(config.workers) + " workers are busy and " +
-                                std::to_string(config.queue_size) + " requests are queued; retry later",
+    return reply(res, {429,
+                       "All " + std::to_string(config.workers) + " workers are busy and " +
+                           std::to_string(config.queue_size) + " requests are queued; retry later",
                        "", "rate_limit_exceeded", "requests"});
   }
   const int sock = find_connection_socket(req.local_port, req.remote_addr, req.remote_port);
@@ -209,9 +222,11 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
   std::vector<float> samples;
   try {
     const FormField& file = fields[r.file];
-    samples = decode_audio(file.value.data(), file.value.size(), file.filename.empty() ? "file" : file.filename);
+    samples = decode_audio(file.value.data(), file.value.size(),
+                           file.filename.empty() ? "file" : file.filename);
   } catch (const Error& e) {
-    return reply(res, {415, std::string("Not audio that can be decoded: ") + e.what(), "file", "invalid_file_format"});
+    return reply(res, {415, std::string("Not audio that can be decoded: ") + e.what(), "file",
+                       "invalid_file_format"});
   }
   fields = {};  // the upload's bytes, no longer needed
 
@@ -233,27 +248,28 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
   // Streamed: the provider runs after the headers are sent; it keeps the
   // Session (ticket) and the in-flight count until the last event.
   auto audio = std::make_shared<std::vector<float>>(std::move(samples));
-  res.set_chunked_content_provider(
-      "text/event-stream", [this, r, audio, ticket, in, session, give_up](size_t, httplib::DataSink& sink) mutable {
-        bool first = true, lost = false;
-        const auto send = [&](const std::string& e) { lost = lost || !sink.write(e.data(), e.size()); };
-        Callbacks cb;
-        cb.on_segment = [&](const Segment& s) {
-          send(delta_event(s, first));
-          first = false;
-        };
-        cb.should_abort = [&] { return lost || give_up(); };
-        try {
-          const Transcription t = session->transcribe(*audio, r.options, cb);
-          send(t.aborted ? error_event(timeout_error()) : done_event(t));
-        } catch (const Error& e) {
-          send(error_event({400, e.what(), "", ""}));
-        }
-        ticket.reset();  // the next request may start while this one's end is sent
-        send(kEventStreamEnd);
-        sink.done();
-        return true;
-      });
+  res.set_chunked_content_provider("text/event-stream", [this, r, audio, ticket, in, session,
+                                                         give_up](size_t,
+                                                                  httplib::DataSink& sink) mutable {
+    bool first = true, lost = false;
+    const auto send = [&](const std::string& e) { lost = lost || !sink.write(e.data(), e.size()); };
+    Callbacks cb;
+    cb.on_segment = [&](const Segment& s) {
+      send(delta_event(s, first));
+      first = false;
+    };
+    cb.should_abort = [&] { return lost || give_up(); };
+    try {
+      const Transcription t = session->transcribe(*audio, r.options, cb);
+      send(t.aborted ? error_event(timeout_error()) : done_event(t));
+    } catch (const Error& e) {
+      send(error_event({400, e.what(), "", ""}));
+    }
+    ticket.reset();  // the next request may start while this one's end is sent
+    send(kEventStreamEnd);
+    sink.done();
+    return true;
+  });
 }
 
 Server::Server(std::shared_ptr<const Model> model, ServerConfig config)

@@ -16,7 +16,8 @@ namespace amanuensis::server {
 
 class SessionPool {
  public:
-  SessionPool(std::shared_ptr<const Model> model, int workers, int threads_per_worker, int queue_size);
+  SessionPool(std::shared_ptr<const Model> model, int workers, int threads_per_worker,
+              int queue_size);
 
   class Ticket {
    public:

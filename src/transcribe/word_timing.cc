@@ -11,7 +11,7 @@ namespace amanuensis {
 namespace {
 
 constexpr int kMedianFilterWidth = 7;
-constexpr double kTokensPerSecond = 50.0;  // encoder frames per second
+constexpr double kTokensPerSecond = 50.0;        // encoder frames per second
 constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 // Python's string.punctuation: a piece that is a substring of it is a word.
 constexpr std::string_view kAsciiPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -67,7 +67,8 @@ std::vector<std::pair<int, int>> negative_dtw(const std::vector<float>& x, int r
   cost[0] = 0;
   for (int j = 1; j <= cols; ++j)
     for (int i = 1; i <= rows; ++i) {
-      const float c0 = cost[(i - 1) * w + j - 1], c1 = cost[(i - 1) * w + j], c2 = cost[i * w + j - 1];
+      const float c0 = cost[(i - 1) * w + j - 1], c1 = cost[(i - 1) * w + j],
+                  c2 = cost[i * w + j - 1];
       float c;
       signed char t;
       if (c0 < c1 && c0 < c2) {
@@ -148,7 +149,8 @@ void merge_punctuations(std::vector<WordTiming>& words, const std::string& prepe
     if (!previous.word.empty() && previous.word.front() == ' ' &&
         contains(prepended, strip(previous.word))) {
       following.word = previous.word + following.word;
-      following.tokens.insert(following.tokens.begin(), previous.tokens.begin(), previous.tokens.end());
+      following.tokens.insert(following.tokens.begin(), previous.tokens.begin(),
+                              previous.tokens.end());
       previous.word.clear();
       previous.tokens.clear();
     } else {
@@ -159,9 +161,11 @@ void merge_punctuations(std::vector<WordTiming>& words, const std::string& prepe
   for (size_t i = 0, j = 1; j < words.size(); ++j) {
     WordTiming& previous = words[i];
     WordTiming& following = words[j];
-    if ((previous.word.empty() || previous.word.back() != ' ') && contains(appended, following.word)) {
+    if ((previous.word.empty() || previous.word.back() != ' ') &&
+        contains(appended, following.word)) {
       previous.word += following.word;
-      previous.tokens.insert(previous.tokens.end(), following.tokens.begin(), following.tokens.end());
+      previous.tokens.insert(previous.tokens.end(), following.tokens.begin(),
+                             following.tokens.end());
       following.word.clear();
       following.tokens.clear();
     } else {
@@ -220,9 +224,11 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
       double mean = 0, var = 0;
       for (int t = 0; t < n; ++t) mean += col[size_t(t) * frames];
       mean /= n;
-      for (int t = 0; t < n; ++t) var += (col[size_t(t) * frames] - mean) * (col[size_t(t) * frames] - mean);
+      for (int t = 0; t < n; ++t)
+        var += (col[size_t(t) * frames] - mean) * (col[size_t(t) * frames] - mean);
       const double inv = var > 0 ? 1.0 / std::sqrt(var / n) : 0.0;
-      for (int t = 0; t < n; ++t) col[size_t(t) * frames] = float((col[size_t(t) * frames] - mean) * inv);
+      for (int t = 0; t < n; ++t)
+        col[size_t(t) * frames] = float((col[size_t(t) * frames] - mean) * inv);
     }
   median_filter(w, H * n, frames, kMedianFilterWidth);
   // Rows from <|notimestamps|> (which predicts the first text token) to the
@@ -230,14 +236,16 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
   const int rows = n - offset - 1;
   std::vector<float> matrix(size_t(rows) * frames, 0.0f);
   for (int h = 0; h < H; ++h)
-    for (size_t i = 0; i < matrix.size(); ++i) matrix[i] += w[size_t(h) * n * frames + size_t(offset) * frames + i];
+    for (size_t i = 0; i < matrix.size(); ++i)
+      matrix[i] += w[size_t(h) * n * frames + size_t(offset) * frames + i];
   for (float& v : matrix) v /= float(H);
   const std::vector<std::pair<int, int>> path = negative_dtw(matrix, rows, frames);
 
   // The frame where the path enters each row: token i starts there.
   std::vector<double> jump_times;
   for (size_t k = 0; k < path.size(); ++k)
-    if (k == 0 || path[k].first != path[k - 1].first) jump_times.push_back(path[k].second / kTokensPerSecond);
+    if (k == 0 || path[k].first != path[k - 1].first)
+      jump_times.push_back(path[k].second / kTokensPerSecond);
 
   std::vector<int> with_eot = text_tokens;
   with_eot.push_back(sp.eot);
@@ -332,7 +340,8 @@ namespace amanuensis {
 bool is_segment_anomaly(const WindowSegment* segment) {
   if (!segment || segment->words.empty()) return false;
   static const std::string punctuation =
-      "\"'\xE2\x80\x9C\xC2\xBF([{-\"'.\xE3\x80\x82,\xEF\xBC\x8C!\xEF\xBC\x81?\xEF\xBC\x9F:\xEF\xBC\x9A"
+      "\"'\xE2\x80\x9C\xC2\xBF([{-\"'.\xE3\x80\x82,\xEF\xBC\x8C!\xEF\xBC\x81?\xEF\xBC\x9F:"
+      "\xEF\xBC\x9A"
       "\xE2\x80\x9D)]}\xE3\x80\x81";
   double score = 0;
   int counted = 0;
@@ -354,8 +363,8 @@ namespace amanuensis {
 
 std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>& segments,
                                                      double threshold, int64_t window_seek,
-                                                     int64_t window_frames,
-                                                     int64_t content_frames, double last_speech) {
+                                                     int64_t window_frames, int64_t content_frames,
+                                                     double last_speech) {
   constexpr double kFrame = 0.01;  // seconds per mel frame
   constexpr int64_t kWindowFrames = 3000;
   auto frames = [](double seconds) { return int64_t(std::nearbyint(seconds * 100.0)); };
@@ -383,10 +392,10 @@ std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>&
       const WindowSegment* next = next_with_words(i + 1);
       const double next_start =
           next ? next->words.front().start : time_offset + double(window_frames) * kFrame;
-      const bool silence_before = s.start - previous_end > threshold || s.start < threshold ||
-                                  s.start - time_offset < 2.0;
-      const bool silence_after = next_start - s.end > threshold || is_segment_anomaly(next) ||
-                                 window_end - s.end < 2.0;
+      const bool silence_before =
+          s.start - previous_end > threshold || s.start < threshold || s.start - time_offset < 2.0;
+      const bool silence_after =
+          next_start - s.end > threshold || is_segment_anomaly(next) || window_end - s.end < 2.0;
       if (silence_before && silence_after) {
         int64_t seek = frames(std::max(time_offset + 1, s.start));
         if (double(content_frames) * kFrame - s.end < threshold) seek = content_frames;

@@ -101,7 +101,7 @@ struct HallucinationSkip {
 };
 std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>& segments,
                                                      double threshold, int64_t window_seek,
-                                                     int64_t window_frames,
-                                                     int64_t content_frames, double last_speech);
+                                                     int64_t window_frames, int64_t content_frames,
+                                                     double last_speech);
 
 }  // namespace amanuensis

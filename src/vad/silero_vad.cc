@@ -84,7 +84,8 @@ void SileroVad::encode(const float* window, float* gates_in) const {
   float mag[kFrames][kBins];
   for (int t = 0; t < kFrames; ++t) {
     float spec[2 * kBins] = {};
-    for (int n = 0; n < kFft; ++n) axpy(spec, &stft_[size_t(n) * 2 * kBins], x[t * kHop + n], 2 * kBins);
+    for (int n = 0; n < kFft; ++n)
+      axpy(spec, &stft_[size_t(n) * 2 * kBins], x[t * kHop + n], 2 * kBins);
     for (int k = 0; k < kBins; ++k)
       mag[t][k] = std::sqrt(spec[k] * spec[k] + spec[kBins + k] * spec[kBins + k]);
   }
@@ -141,7 +142,8 @@ std::vector<float> SileroVad::probabilities(const std::vector<float>& samples,
       // PyTorch's gate order: input, forget, cell, output.
       float logit = head_b_;
       for (int j = 0; j < kHidden; ++j) {
-        c[j] = sigmoid(g[kHidden + j]) * c[j] + sigmoid(g[j]) * tanh_deterministic(g[2 * kHidden + j]);
+        c[j] =
+            sigmoid(g[kHidden + j]) * c[j] + sigmoid(g[j]) * tanh_deterministic(g[2 * kHidden + j]);
         h[j] = sigmoid(g[3 * kHidden + j]) * tanh_deterministic(c[j]);
         logit += head_w_[j] * std::max(h[j], 0.0f);
       }

@@ -52,7 +52,7 @@ std::vector<SpeechChunk> speech_timestamps(const std::vector<float>& probabiliti
   bool triggered = false;
   int64_t start = 0;
   // 0 means unset, as in faster-whisper (none of them can be set at sample 0).
-  int64_t temp_end = 0;  // where the current silence began
+  int64_t temp_end = 0;                  // where the current silence began
   int64_t prev_end = 0, next_start = 0;  // the last pause, for splitting overlong speech
   for (size_t i = 0; i < probabilities.size(); ++i) {
     const double p = probabilities[i];
@@ -142,8 +142,8 @@ size_t TimeMap::chunk_index(double t, bool is_end) const {
     auto it = std::find(chunk_end_.begin(), chunk_end_.end(), sample);
     if (it != chunk_end_.end()) return size_t(it - chunk_end_.begin());
   }
-  const size_t after = size_t(std::upper_bound(chunk_end_.begin(), chunk_end_.end(), sample) -
-                              chunk_end_.begin());
+  const size_t after =
+      size_t(std::upper_bound(chunk_end_.begin(), chunk_end_.end(), sample) - chunk_end_.begin());
   return std::min(after, chunk_end_.size() - 1);
 }
 

@@ -44,8 +44,8 @@ class TimeMap {
   void restore(Segment& s) const;
 
  private:
-  std::vector<int64_t> chunk_end_;        // chunk ends in the joined audio, samples
-  std::vector<double> silence_before_;    // seconds removed before each chunk
+  std::vector<int64_t> chunk_end_;      // chunk ends in the joined audio, samples
+  std::vector<double> silence_before_;  // seconds removed before each chunk
 };
 
 }  // namespace amanuensis::vad
