@@ -109,7 +109,7 @@ TEST(AddWordTimestamps, WordsGoToTheirSegmentsOnTheTimeline) {
   std::vector<WordTiming> a = {
       {" one", {1}, 0.0, 0.4, 0.9}, {" two", {2}, 0.4, 0.9, 0.8}, {" three", {3}, 1.1, 1.8, 0.7}};
   TranscribeOptions o;
-  const double last = add_word_timestamps(segs, a, eot, 10.0, o, 10.0);
+  add_word_timestamps(segs, a, eot, 10.0, o, 10.0);
   ASSERT_EQ(segs[0].words.size(), 2u);
   ASSERT_EQ(segs[1].words.size(), 1u);
   EXPECT_EQ(segs[0].words[1].word, " two");
@@ -118,7 +118,6 @@ TEST(AddWordTimestamps, WordsGoToTheirSegmentsOnTheTimeline) {
   // Segment bounds follow their words.
   EXPECT_DOUBLE_EQ(segs[0].end, 10.9);
   EXPECT_DOUBLE_EQ(segs[1].start, 11.1);
-  EXPECT_DOUBLE_EQ(last, 11.8);
 }
 
 TEST(AddWordTimestamps, LongWordAtSentenceEndIsCut) {

@@ -264,10 +264,10 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
   return out;
 }
 
-double add_word_timestamps(std::vector<WindowSegment>& segments, std::vector<WordTiming> alignment,
+void add_word_timestamps(std::vector<WindowSegment>& segments, std::vector<WordTiming> alignment,
                            int eot, double time_offset, const TranscribeOptions& o,
                            double last_speech) {
-  if (segments.empty()) return last_speech;
+  if (segments.empty()) return;
   // Long words at sentence ends are cut to twice the median word length.
   std::vector<double> durations;
   for (const WordTiming& w : alignment)
@@ -330,7 +330,6 @@ double add_word_timestamps(std::vector<WindowSegment>& segments, std::vector<Wor
       s.end = words.back().end;
     last_speech = s.end;
   }
-  return last_speech;
 }
 
 }  // namespace amanuensis

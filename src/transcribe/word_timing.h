@@ -72,8 +72,8 @@ struct WindowSegment {
 // find_alignment over the text tokens of every segment, in order) becomes
 // each segment's words, on the timeline (time_offset = the window start);
 // the long-word and punctuation fixes are applied, and segment bounds move
-// to their words. Returns the end of the last word, or last_speech if none.
-double add_word_timestamps(std::vector<WindowSegment>& segments, std::vector<WordTiming> alignment,
+// to their words. last_speech: where speech was last heard before the window.
+void add_word_timestamps(std::vector<WindowSegment>& segments, std::vector<WordTiming> alignment,
                            int eot, double time_offset, const TranscribeOptions& options,
                            double last_speech);
 
