@@ -14,13 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "decoding/logit_rules.h"
 #include "layers/float_math.h"
@@ -69,8 +68,8 @@ TEST(FloatMath, ExpNonpositiveMatchesLibmOverMinus87To0) {
 TEST(FloatMath, ExpNonpositiveIsZeroBelowMinus87) {
   // The documented cutoff: "below -87 it returns 0" (-87 itself gives 0 too,
   // though e^-87 = 1.6e-38 is a normal float; harmless for softmax).
-  for (float x : {std::nextafter(-87.0f, -100.0f), -87.5f, -88.0f, -100.0f, -1e4f, -1e30f,
-                  -FLT_MAX, kNegInf}) {
+  for (float x : {std::nextafter(-87.0f, -100.0f), -87.5f, -88.0f, -100.0f, -1e4f, -1e30f, -FLT_MAX,
+                  kNegInf}) {
     const float y = exp_nonpositive(x);
     EXPECT_EQ(y, 0.0f) << "x = " << x;
     EXPECT_FALSE(std::signbit(y)) << "x = " << x;
@@ -86,6 +85,27 @@ TEST(FloatMath, ExpNonpositiveIsMonotonic) {
     const float y = exp_nonpositive(x);
     ASSERT_GE(y, prev) << "x = " << x;
     prev = y;
+  }
+}
+
+TEST(FloatMath, ExpOfEightFloatsHasTheScalarBytes) {
+  // Every float in [-88, 0] 1 in 64 (~16 M), plus both zeros, -87 exactly,
+  // far below, and lanes that differ from each other in one vector.
+  std::vector<float> xs = {0.0f, -0.0f, -87.0f, -87.00001f, -86.99999f, -1e30f, -FLT_MIN};
+  for (uint32_t bits = 0x80000000u; bits <= 0xc2b00000u; bits += 64) {  // -0 .. -88
+    float x;
+    std::memcpy(&x, &bits, 4);
+    xs.push_back(x);
+  }
+  while (xs.size() % 8) xs.push_back(-1.0f);
+  for (size_t i = 0; i < xs.size(); i += 8) {
+    float y[8];
+    std::copy_n(&xs[i], 8, y);
+    exp_nonpositive_8(y);
+    for (int l = 0; l < 8; ++l) {
+      const float want = exp_nonpositive(xs[i + l]);
+      ASSERT_EQ(std::memcmp(&y[l], &want, 4), 0) << "x = " << xs[i + l];
+    }
   }
 }
 
@@ -143,8 +163,7 @@ TEST(FloatMath, LogPositiveMatchesLibmAcrossMagnitudes) {
 // the header promises any finite x > 0. Fix: for bits < 2^52 scale x by 2^54
 // first and subtract 54 from e (or document "normal x").
 TEST(FloatMath, LogPositiveSubnormals) {
-  for (double x : {4.9406564584124654e-324, 1e-310, DBL_MIN / 2, DBL_MIN / 3})
-    expect_log_close(x);
+  for (double x : {4.9406564584124654e-324, 1e-310, DBL_MIN / 2, DBL_MIN / 3}) expect_log_close(x);
 }
 
 // ---------------------------------------------------------------- log_softmax
@@ -451,13 +470,15 @@ TEST_F(LogitRulesTest, SuppressListAndSuppressBegin) {
   std::vector<float> l = before;
   apply_logit_rules(r, {}, l.data());
   std::set<int> off = {5, 17, 300, sp.sot, sp.nospeech, 220, sp.eot};
-  for (int i = 0; i < ts; ++i) ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "first step, id " << i;
+  for (int i = 0; i < ts; ++i)
+    ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "first step, id " << i;
   expect_unchanged_where_allowed(before, l);
   // After the first token: blank and eot are allowed again.
   l = before;
   apply_logit_rules(r, {1000}, l.data());
   off = {5, 17, 300, sp.sot, sp.nospeech};
-  for (int i = 0; i < ts; ++i) ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "second step, id " << i;
+  for (int i = 0; i < ts; ++i)
+    ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "second step, id " << i;
   // With timestamps on, suppress_begin applies at the first step too (and the
   // list everywhere): after [ts, text] the list's ids are still -inf.
   r.timestamps = true;
@@ -568,7 +589,7 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
           << "trial " << trial << " n " << n << " len " << len << " id " << i;
   }
   EXPECT_GT(banned_total, 100);  // the trials do exercise the ban
-  r.no_repeat_ngram_size = 0;  // off
+  r.no_repeat_ngram_size = 0;    // off
   l = flat(1.0f);
   apply_logit_rules(r, {1, 1, 1, 1}, l.data());
   EXPECT_TRUE(allowed(l, 1));

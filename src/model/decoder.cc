@@ -1,6 +1,7 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -24,29 +25,38 @@ constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
 
 int round_up(int x, int m) { return (x + m - 1) / m * m; }
 // Scratch floats per query of attend(): its scores, padded, and 1 / sum.
-int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }  // 1/sqrt(64): exact, so the bytes equal scaling q first
+int padded_len(int len) {
+  return round_up(len, kKeyBlock) + 1;
+}  // 1/sqrt(64): exact, so the bytes equal scaling q first
 
-// Eight floats as one value (GCC's vector extension): element-wise IEEE
-// operations, so every clone computes the same bytes, and the sums below stay
-// in registers (a plain float[32] accumulator was kept on the stack).
-typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
+// Keys transposed in blocks of 32 keys: channel c of key j is at
+// k[(j / 32) * block_stride + c * channel_stride + j % 32]. The self-attention
+// cache is one block row per channel (block_stride 32, channel_stride its
+// capacity); the cross-attention K of a window is stored block after block
+// (channel_stride 32, block_stride 64 * 32), so that a block is 8 KB read in
+// order rather than 64 rows of 128 bytes far apart.
+struct Keys {
+  const float* k;
+  size_t block_stride, channel_stride;
+};
 
-// Scores of one query against keys [0, n) of a transposed K block
-// ([64][k_stride]), 32 keys at a time; each score adds its 64 products in
-// channel order. Reads keys up to n rounded up to 32: K rows are padded.
-inline __attribute__((always_inline)) void scores(const float* q, const float* kt, size_t k_stride,
-                                                  int n, float* p) {
-  for (int j0 = 0; j0 < n; j0 += 32) {
+// Scores of one query against keys [j0, j0 + n), 32 keys at a time; each
+// score adds its 64 products in channel order. Reads keys up to n rounded up
+// to 32: K rows are padded.
+inline __attribute__((always_inline)) void scores(const float* q, const Keys& keys, int j0, int n,
+                                                  float* p) {
+  for (int j = j0; j < j0 + n; j += kKeyBlock) {
+    const float* kb = keys.k + size_t(j / kKeyBlock) * keys.block_stride;
     Floats8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
     for (int c = 0; c < kHeadDim; ++c) {
       const float qc = q[c];
-      const Floats8* kc = reinterpret_cast<const Floats8*>(kt + size_t(c) * k_stride + j0);
+      const Floats8* kc = reinterpret_cast<const Floats8*>(kb + size_t(c) * keys.channel_stride);
       a0 += qc * kc[0];
       a1 += qc * kc[1];
       a2 += qc * kc[2];
       a3 += qc * kc[3];
     }
-    Floats8* out = reinterpret_cast<Floats8*>(p + j0);
+    Floats8* out = reinterpret_cast<Floats8*>(p + j);
     out[0] = a0;
     out[1] = a1;
     out[2] = a2;
@@ -54,41 +64,60 @@ inline __attribute__((always_inline)) void scores(const float* q, const float* k
   }
 }
 
+// p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
+// exponentials go 8 at a time (the max is the same whatever the order; the
+// sum keeps its 16 interleaved lanes).
+inline __attribute__((always_inline)) float softmax_numerators(float* p, int len) {
+  const int body8 = len / 8 * 8;
+  Floats8 mx8 = Floats8{} - 3.0e38f;
+  for (int j = 0; j < body8; j += 8) {
+    Floats8 v;
+    std::memcpy(&v, p + j, sizeof v);
+    v *= kScoreScale;
+    std::memcpy(p + j, &v, sizeof v);
+    mx8 = v > mx8 ? v : mx8;
+  }
+  float mx = -3.0e38f;
+  for (int l = 0; l < 8; ++l) mx = mx8[l] > mx ? mx8[l] : mx;
+  for (int j = body8; j < len; ++j) {
+    p[j] *= kScoreScale;
+    mx = p[j] > mx ? p[j] : mx;
+  }
+  for (int j = 0; j < body8; j += 8) {
+    for (int l = 0; l < 8; ++l) p[j + l] -= mx;
+    exp_nonpositive_8(p + j);
+  }
+  for (int j = body8; j < len; ++j) p[j] = exp_nonpositive(p[j] - mx);
+  constexpr int kLanes = 16;
+  float lanes[kLanes] = {};
+  const int body = len / kLanes * kLanes;
+  for (int j = 0; j < body; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += p[j + l];
+  for (int j = body; j < len; ++j) lanes[j - body] += p[j];
+  float sum = 0.0f;
+  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+  return 1.0f / sum;
+}
+
 // nq queries (rows q_stride floats apart) against the same `len` keys:
-// out = softmax(q . K / 8) . V, with K transposed ([64][k_stride]) and V
-// [len][64]. Keys go in chunks small enough for L1, each chunk used by every
-// query before the next is read: the K/V of a 30 s window are read from
-// memory once per step, not once per beam. Every loop runs along keys or
-// channels with one fixed order of additions, so it vectorizes and every
-// clone computes the same bytes. K rows hold at least len rounded up to 32
-// keys (the extra ones are read and ignored). p: scratch of nq * padded_len(len)
-// floats (each query's scores, then its 1 / sum).
-AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const float* kt,
-                              size_t k_stride, const float* v, int len, float* p, float* out,
-                              size_t out_stride) {
+// out = softmax(q . K / 8) . V, with V [len][64]. Keys go in chunks small
+// enough for L1, each chunk used by every query before the next is read: the
+// K/V of a 30 s window are read from memory once per step, not once per beam.
+// Every loop runs along keys or channels with one fixed order of additions,
+// so it vectorizes and every clone computes the same bytes. K holds at least
+// len rounded up to 32 keys (the extra ones are read and ignored). p: scratch
+// of nq * padded_len(len) floats (each query's scores, then its 1 / sum).
+AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const Keys& keys,
+                              const float* v, int len, float* p, float* out, size_t out_stride) {
   constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
   const size_t stride = size_t(padded_len(len));
   for (int j0 = 0; j0 < len; j0 += kChunk)
     for (int r = 0; r < nq; ++r)
-      scores(q + r * q_stride, kt + j0, k_stride, std::min(kChunk, len - j0), p + size_t(r) * stride + j0);
+      scores(q + r * q_stride, keys, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
   for (int r = 0; r < nq; ++r) {
     float* pr = p + size_t(r) * stride;
-    float mx = -3.0e38f;
-    for (int j = 0; j < len; ++j) {
-      pr[j] *= kScoreScale;
-      mx = pr[j] > mx ? pr[j] : mx;
-    }
-    for (int j = 0; j < len; ++j) pr[j] = exp_nonpositive(pr[j] - mx);  // a map: vectorizes
-    constexpr int kLanes = 16;
-    float lanes[kLanes] = {};
-    const int body = len / kLanes * kLanes;
-    for (int j = 0; j < body; j += kLanes)
-      for (int l = 0; l < kLanes; ++l) lanes[l] += pr[j + l];
-    for (int j = body; j < len; ++j) lanes[j - body] += pr[j];
-    float sum = 0.0f;
-    for (int l = 0; l < kLanes; ++l) sum += lanes[l];
     // Normalized at the end; until then out holds the unnormalized sums.
-    pr[stride - 1] = 1.0f / sum;
+    pr[stride - 1] = softmax_numerators(pr, len);
     float* o = out + r * out_stride;
     for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
   }
@@ -122,6 +151,19 @@ void check_rows(const std::string& what, int rows, int max_rows) {
 
 }  // namespace
 
+// One head's K and V both hold 64 floats per cached position: V in position
+// order, K in blocks of 32 positions (Keys above). Positions [begin, end) of
+// a head therefore lie in one run of each, when K's run is widened to whole
+// blocks.
+struct CacheRun {
+  size_t k_start, k_len, v_start, v_len;
+};
+CacheRun cache_run(int begin, int end) {
+  const size_t b0 = size_t(begin / kKeyBlock), b1 = size_t((end + kKeyBlock - 1) / kKeyBlock);
+  return {b0 * kKeyBlock * kHeadDim, (b1 - b0) * kKeyBlock * kHeadDim, size_t(begin) * kHeadDim,
+          size_t(end - begin) * kHeadDim};
+}
+
 void DecoderState::reorder(const std::vector<int>& from) {
   if (int(from.size()) != rows_) throw std::invalid_argument("decoder: reorder of the wrong size");
   bool identity = true;
@@ -130,50 +172,47 @@ void DecoderState::reorder(const std::vector<int>& from) {
     identity = identity && from[i] == i;
   }
   // Positions before shared_ were cached once and replicated (the prompt):
-  // they are the same in every row, so only [shared_, length_) moves.
-  const int n = length_ - shared_;
-  if (identity || n <= 0) return;
-  const size_t row = size_t(heads_) * kHeadDim * n_ctx_;  // floats per row, K or V
-  const size_t moved = size_t(heads_) * kHeadDim * n;       // floats that move per row
+  // they are the same in every row, so only [shared_, length_) must move
+  // (K's run, widened to whole blocks, may move a few shared ones too).
+  if (identity || length_ <= shared_) return;
+  const CacheRun run = cache_run(shared_, length_);
+  const size_t head = size_t(n_ctx_) * kHeadDim;  // floats per head, K or V
+  const size_t moved = size_t(heads_) * (run.k_len + run.v_len);
   std::vector<float> temp(size_t(rows_) * moved);
   for (Layer& l : layers_) {
-    for (const bool keys : {true, false}) {
-      std::vector<float>& cache = keys ? l.k_self : l.v_self;
-      // K is [heads][64][n_ctx]: n positions of each channel; V is
-      // [heads][n_ctx][64]: n positions of each head.
-      const int runs = keys ? heads_ * kHeadDim : heads_;
-      const size_t run_len = keys ? size_t(n) : size_t(n) * kHeadDim;
-      const size_t run_stride = keys ? size_t(n_ctx_) : size_t(n_ctx_) * kHeadDim;
-      const size_t run_start = keys ? size_t(shared_) : size_t(shared_) * kHeadDim;
+    for (const bool copy_out : {true, false})
       for (int i = 0; i < rows_; ++i) {
         if (from[i] == i) continue;
-        const float* src = cache.data() + from[i] * row + run_start;
-        for (int k = 0; k < runs; ++k)
-          std::copy_n(src + k * run_stride, run_len, temp.data() + i * moved + k * run_len);
+        float* t = temp.data() + i * moved;
+        for (int h = 0; h < heads_; ++h, t += run.k_len + run.v_len) {
+          float* k = l.k_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
+          float* v = l.v_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
+          if (copy_out) {
+            std::copy_n(k + run.k_start, run.k_len, t);
+            std::copy_n(v + run.v_start, run.v_len, t + run.k_len);
+          } else {
+            std::copy_n(t, run.k_len, k + run.k_start);
+            std::copy_n(t + run.k_len, run.v_len, v + run.v_start);
+          }
+        }
       }
-      for (int i = 0; i < rows_; ++i) {
-        if (from[i] == i) continue;
-        float* dst = cache.data() + i * row + run_start;
-        for (int k = 0; k < runs; ++k)
-          std::copy_n(temp.data() + i * moved + k * run_len, run_len, dst + k * run_stride);
-      }
-    }
   }
 }
 
 void DecoderState::replicate(int rows) {
   check_rows("replicate to", rows, capacity_rows_);
   if (rows_ != 1) throw std::invalid_argument("decoder: only one row can be replicated");
-  const size_t row = size_t(heads_) * kHeadDim * n_ctx_;
-  for (Layer& l : layers_) {
-    for (int i = 1; i < rows; ++i) {  // the cached positions of row 0 only
-      for (int hc = 0; hc < heads_ * kHeadDim; ++hc)
-        std::copy_n(l.k_self.begin() + hc * n_ctx_, length_, l.k_self.begin() + i * row + hc * n_ctx_);
-      for (int h = 0; h < heads_; ++h)
-        std::copy_n(l.v_self.begin() + size_t(h) * n_ctx_ * kHeadDim, size_t(length_) * kHeadDim,
-                    l.v_self.begin() + i * row + size_t(h) * n_ctx_ * kHeadDim);
-    }
-  }
+  const CacheRun run = cache_run(0, length_);
+  const size_t head = size_t(n_ctx_) * kHeadDim;
+  for (Layer& l : layers_)
+    for (int i = 1; i < rows; ++i)  // the cached positions of row 0 only
+      for (int h = 0; h < heads_; ++h) {
+        const size_t src = size_t(h) * head, dst = (size_t(i) * heads_ + h) * head;
+        std::copy_n(l.k_self.begin() + src + run.k_start, run.k_len,
+                    l.k_self.begin() + dst + run.k_start);
+        std::copy_n(l.v_self.begin() + src + run.v_start, run.v_len,
+                    l.v_self.begin() + dst + run.v_start);
+      }
   rows_ = rows;
   shared_ = length_;
 }
@@ -192,15 +231,16 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
               precision, backend_, kDecoderOutliers) {
   tune_allocator();
   for (DecoderLayerWeights& l : w.layers)
-    layers_.push_back(LayerOps{std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),
-                               LinearOp(std::move(l.self_qkv), precision, backend_, kDecoderOutliers),
-                               LinearOp(std::move(l.self_out), precision, backend_, kDecoderOutliers),
-                               LinearOp(std::move(l.cross_q), precision, backend_, kDecoderOutliers),
-                               // the encoder output: 1500 rows, once a window
-                               LinearOp(std::move(l.cross_kv), precision, backend_, true),
-                               LinearOp(std::move(l.cross_out), precision, backend_, kDecoderOutliers),
-                               LinearOp(std::move(l.fc1), precision, backend_, kDecoderOutliers),
-                               LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
+    layers_.push_back(
+        LayerOps{std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),
+                 LinearOp(std::move(l.self_qkv), precision, backend_, kDecoderOutliers),
+                 LinearOp(std::move(l.self_out), precision, backend_, kDecoderOutliers),
+                 LinearOp(std::move(l.cross_q), precision, backend_, kDecoderOutliers),
+                 // the encoder output: 1500 rows, once a window
+                 LinearOp(std::move(l.cross_kv), precision, backend_, true),
+                 LinearOp(std::move(l.cross_out), precision, backend_, kDecoderOutliers),
+                 LinearOp(std::move(l.fc1), precision, backend_, kDecoderOutliers),
+                 LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
 }
 
 size_t Decoder::step_weight_bytes() const {
@@ -237,7 +277,9 @@ void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_r
       for (int f = 0; f < frames; ++f) {
         const float* row = kv.data() + size_t(f) * 2 * d_ + h * kHeadDim;
         for (int c = 0; c < kHeadDim; ++c) {
-          l.k_cross[(size_t(h) * kHeadDim + c) * s.frames_pad_ + f] = row[c];
+          l.k_cross[size_t(h) * kHeadDim * s.frames_pad_ +
+                    size_t(f / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + f % kKeyBlock] =
+              row[c];
           l.v_cross[(size_t(h) * frames + f) * kHeadDim + c] = row[d_ + c];
         }
       }
@@ -318,7 +360,8 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
         float* v = cache.v_self.data() + r * k_row;
         for (int h = 0; h < heads_; ++h)
           for (int c = 0; c < kHeadDim; ++c) {
-            kt[(size_t(h) * kHeadDim + c) * cap + len0 + i] = row[d + h * kHeadDim + c];
+            kt[size_t(h) * kHeadDim * cap + size_t((len0 + i) / kKeyBlock) * kHeadDim * kKeyBlock +
+               c * kKeyBlock + (len0 + i) % kKeyBlock] = row[d + h * kHeadDim + c];
             v[(size_t(h) * cap + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
           }
       }
@@ -329,7 +372,8 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
       const float* v = cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim;
       for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
         const size_t t = size_t(r) * n + i;
-        attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kt, cap, v, len0 + i + 1, p.data(),
+        attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1,
+               Keys{kt, size_t(kHeadDim) * kKeyBlock, kKeyBlock}, v, len0 + i + 1, p.data(),
                att.data() + t * d + h * kHeadDim, 0);
       }
     });
@@ -344,8 +388,9 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
     pool.parallel_for(heads_, [&](int h) {
       const size_t stride = size_t(padded_len(s.frames_));
       std::vector<float> p(size_t(m) * stride);
-      attend(qkv.data() + h * kHeadDim, size_t(d), m,
-             cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_, s.frames_pad_,
+      const Keys keys{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
+                      size_t(kHeadDim) * kKeyBlock, size_t(kKeyBlock)};
+      attend(qkv.data() + h * kHeadDim, size_t(d), m, keys,
              cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim, s.frames_, p.data(),
              att.data() + h * kHeadDim, size_t(d));
       if (!heads) return;

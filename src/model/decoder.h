@@ -29,12 +29,14 @@ class DecoderState {
  private:
   friend class Decoder;
   struct Layer {
-    // [heads][64][frames_pad] (keys transposed, zero padding), [heads][frames][64]
+    // [heads][frames_pad / 32][64][32] (keys transposed in blocks of 32, zero
+    // padding), [heads][frames][64]
     std::vector<float> k_cross, v_cross;
-    std::vector<float> k_self, v_self;  // [rows][heads][64][n_ctx], [rows][heads][n_ctx][64]
+    // [rows][heads][n_ctx / 32][64][32] (as k_cross), [rows][heads][n_ctx][64]
+    std::vector<float> k_self, v_self;
   };
   int rows_ = 0, length_ = 0, frames_ = 0, frames_pad_ = 0, capacity_rows_ = 0;
-  int shared_ = 0;  // positions replicate() copied from row 0: equal in every row
+  int shared_ = 0;             // positions replicate() copied from row 0: equal in every row
   int heads_ = 0, n_ctx_ = 0;  // n_ctx_: cache positions, the model's rounded up to a key block
   std::vector<Layer> layers_;
 };
@@ -81,8 +83,8 @@ class Decoder {
   void embed(const int* tokens, int rows, int n, int first_position, float* x) const;
   // step() and align(): logits of each row's last token, or of every token;
   // `heads` (may be null): cross-attention probabilities to copy out.
-  void forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token,
-               float* logits, const std::vector<std::pair<int, int>>* heads, float* attention,
+  void forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token, float* logits,
+               const std::vector<std::pair<int, int>>* heads, float* attention,
                ThreadPool& pool) const;
 
   int d_, heads_, n_vocab_, n_ctx_;
