@@ -58,14 +58,27 @@ void run(const BenchDecoderArgs& a) {
     ms.push_back(elapsed_ms(t0));
   }
   const double step = median(ms);
-  const double bytes = double(decoder.step_weight_bytes()) + double(decoder.cross_kv_bytes(frames));
+  // The self-attention cache a step must read, at the median step: the
+  // prompt's positions once (every beam holds the same), each beam's own
+  // since then.
+  const int own = a.steps / 2 + 1;
+  const double self_kv_bytes =
+      double(a.context + size_t(a.beams) * own) * decoder.n_layers() * 2 * d * sizeof(float);
+  const double bytes =
+      double(decoder.step_weight_bytes()) + double(decoder.cross_kv_bytes(frames)) + self_kv_bytes;
   const double floor_ms = bytes / (bandwidth * 1e9) * 1e3;
-  const nlohmann::json r = {{"model", a.model},         {"precision", a.precision},
-                            {"threads", a.threads},     {"beams", a.beams},
-                            {"context", a.context},     {"steps", a.steps},
-                            {"step_ms", step},          {"weight_bytes", decoder.step_weight_bytes()},
+  const nlohmann::json r = {{"model", a.model},
+                            {"precision", a.precision},
+                            {"threads", a.threads},
+                            {"beams", a.beams},
+                            {"context", a.context},
+                            {"steps", a.steps},
+                            {"step_ms", step},
+                            {"weight_bytes", decoder.step_weight_bytes()},
                             {"cross_kv_bytes", decoder.cross_kv_bytes(frames)},
-                            {"read_bandwidth_gbs", bandwidth}, {"floor_ms", floor_ms},
+                            {"self_kv_bytes", self_kv_bytes},
+                            {"read_bandwidth_gbs", bandwidth},
+                            {"floor_ms", floor_ms},
                             {"ratio_to_floor", step / floor_ms}};
   if (a.json) {
     std::printf("%s\n", r.dump(2).c_str());
@@ -73,23 +86,31 @@ void run(const BenchDecoderArgs& a) {
   }
   std::printf("decoder %s, %s, %d threads, %d beams at %d tokens of context, median of %d steps:\n",
               a.model.c_str(), a.precision.c_str(), a.threads, a.beams, a.context, a.steps);
-  std::printf("  %.2f ms per step; floor %.2f ms = (%.1f MB weights + %.1f MB cross K/V) / %.1f GB/s"
-              " read bandwidth; %.2fx the floor\n",
-              step, floor_ms, decoder.step_weight_bytes() / 1e6,
-              decoder.cross_kv_bytes(frames) / 1e6, bandwidth, step / floor_ms);
+  std::printf(
+      "  %.2f ms per step; floor %.2f ms = (%.1f MB weights + %.1f MB cross K/V + %.1f MB"
+      " self K/V) / %.1f GB/s read bandwidth; %.2fx the floor\n",
+      step, floor_ms, decoder.step_weight_bytes() / 1e6, decoder.cross_kv_bytes(frames) / 1e6,
+      self_kv_bytes / 1e6, bandwidth, step / floor_ms);
 }
 
 }  // namespace
 
 void add_bench_decoder_command(CLI::App& bench) {
   auto args = std::make_shared<BenchDecoderArgs>();
-  CLI::App* cmd = bench.add_subcommand("decoder", "Time one decoding step against its memory floor");
+  CLI::App* cmd =
+      bench.add_subcommand("decoder", "Time one decoding step against its memory floor");
   cmd->add_option("--model", args->model, "model folder or file")->required();
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
   cmd->add_option("--backend", args->backend, "int8 kernels")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("--beams", args->beams, "rows per step")->check(CLI::Range(1, 16))->capture_default_str();
-  cmd->add_option("--steps", args->steps, "timed steps")->check(CLI::Range(1, 300))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--beams", args->beams, "rows per step")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  cmd->add_option("--steps", args->steps, "timed steps")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
   cmd->add_option("--context", args->context, "tokens already cached")
       ->check(CLI::Range(1, 400))
       ->capture_default_str();

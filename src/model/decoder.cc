@@ -99,21 +99,36 @@ inline __attribute__((always_inline)) float softmax_numerators(float* p, int len
   return 1.0f / sum;
 }
 
-// nq queries (rows q_stride floats apart) against the same `len` keys:
-// out = softmax(q . K / 8) . V, with V [len][64]. Keys go in chunks small
-// enough for L1, each chunk used by every query before the next is read: the
-// K/V of a 30 s window are read from memory once per step, not once per beam.
-// Every loop runs along keys or channels with one fixed order of additions,
-// so it vectorizes and every clone computes the same bytes. K holds at least
-// len rounded up to 32 keys (the extra ones are read and ignored). p: scratch
-// of nq * padded_len(len) floats (each query's scores, then its 1 / sum).
-AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const Keys& keys,
-                              const float* v, int len, float* p, float* out, size_t out_stride) {
+// Keys and values of one head: K as above, V [positions][64].
+struct KeyValues {
+  Keys k;
+  const float* v;
+};
+
+// nq queries (rows q_stride floats apart), each against `len` keys:
+// out = softmax(q . K / 8) . V. Keys [0, common_len) come from `common` for
+// every query, keys [common_len, len) from own[r] for query r (own: null when
+// common_len == len; otherwise common_len is a multiple of 32). Keys go in
+// chunks small enough for L1, each chunk used by every query before the next
+// is read: the K/V of a 30 s window, or of the prompt that every beam shares,
+// are read from memory once per step, not once per beam. Each query's scores,
+// softmax and weighted sum run along its keys in order, wherever a key comes
+// from, with one fixed order of additions, so they vectorize and every clone
+// computes the same bytes. Key rows hold len rounded up to 32 keys (the extra
+// ones are read and ignored). p: scratch of nq * padded_len(len) floats (each
+// query's scores, then its 1 / sum).
+AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const KeyValues& common,
+                              int common_len, const KeyValues* own, int len, float* p, float* out,
+                              size_t out_stride) {
   constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
   const size_t stride = size_t(padded_len(len));
-  for (int j0 = 0; j0 < len; j0 += kChunk)
+  for (int j0 = 0; j0 < common_len; j0 += kChunk)
     for (int r = 0; r < nq; ++r)
-      scores(q + r * q_stride, keys, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
+      scores(q + r * q_stride, common.k, j0, std::min(kChunk, common_len - j0),
+             p + size_t(r) * stride);
+  for (int r = 0; r < nq; ++r)
+    for (int j0 = common_len; j0 < len; j0 += kChunk)
+      scores(q + r * q_stride, own[r].k, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
   for (int r = 0; r < nq; ++r) {
     float* pr = p + size_t(r) * stride;
     // Normalized at the end; until then out holds the unnormalized sums.
@@ -121,21 +136,24 @@ AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const Key
     float* o = out + r * out_stride;
     for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
   }
-  for (int j0 = 0; j0 < len; j0 += kChunk) {
-    const int j1 = std::min(len, j0 + kChunk);
-    for (int r = 0; r < nq; ++r) {
-      const float* pr = p + size_t(r) * stride;
-      float* o = out + r * out_stride;
-      float acc[kHeadDim];
-      for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
-      for (int j = j0; j < j1; ++j) {
-        const float pj = pr[j];
-        const float* vj = v + size_t(j) * kHeadDim;
-        for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
-      }
-      for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
+  // o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j.
+  auto weighted_sum = [](const float* pr, const float* v, int j0, int j1, float* o) {
+    float acc[kHeadDim];
+    for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
+    for (int j = j0; j < j1; ++j) {
+      const float pj = pr[j];
+      const float* vj = v + size_t(j) * kHeadDim;
+      for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
     }
-  }
+    for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
+  };
+  for (int j0 = 0; j0 < common_len; j0 += kChunk)
+    for (int r = 0; r < nq; ++r)
+      weighted_sum(p + size_t(r) * stride, common.v, j0, std::min(common_len, j0 + kChunk),
+                   out + r * out_stride);
+  for (int r = 0; r < nq; ++r)
+    if (common_len < len)
+      weighted_sum(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
   for (int r = 0; r < nq; ++r) {
     const float inv = p[size_t(r) * stride + stride - 1];
     float* o = out + r * out_stride;
@@ -365,18 +383,35 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
             v[(size_t(h) * cap + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
           }
       }
-    pool.parallel_for(rows * heads_, [&](int item) {
-      const int r = item / heads_, h = item % heads_;
-      std::vector<float> p(size_t(padded_len(len0 + n)));
-      const float* kt = cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap;
-      const float* v = cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim;
-      for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
-        const size_t t = size_t(r) * n + i;
-        attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1,
-               Keys{kt, size_t(kHeadDim) * kKeyBlock, kKeyBlock}, v, len0 + i + 1, p.data(),
-               att.data() + t * d + h * kHeadDim, 0);
-      }
-    });
+    // One head's cache in row r.
+    auto self_kv = [&](int r, int h) {
+      return KeyValues{Keys{cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap,
+                            size_t(kHeadDim) * kKeyBlock, kKeyBlock},
+                       cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim};
+    };
+    if (n == 1 && rows > 1) {
+      // A step of several beams: the whole key blocks that every row holds
+      // alike (the replicated prompt) are read once, from row 0, for all rows.
+      const int common = s.shared_ / kKeyBlock * kKeyBlock;
+      pool.parallel_for(heads_, [&](int h) {
+        std::vector<float> p(size_t(rows) * padded_len(len0 + 1));
+        std::vector<KeyValues> own;
+        for (int r = 0; r < rows; ++r) own.push_back(self_kv(r, h));
+        attend(qkv.data() + h * kHeadDim, size_t(3) * d, rows, own[0], common, own.data(), len0 + 1,
+               p.data(), att.data() + h * kHeadDim, size_t(d));
+      });
+    } else {
+      pool.parallel_for(rows * heads_, [&](int item) {
+        const int r = item / heads_, h = item % heads_;
+        std::vector<float> p(size_t(padded_len(len0 + n)));
+        const KeyValues kv = self_kv(r, h);
+        for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
+          const size_t t = size_t(r) * n + i;
+          attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kv, 0, &kv, len0 + i + 1, p.data(),
+                 att.data() + t * d + h * kHeadDim, 0);
+        }
+      });
+    }
     ops.self_out.apply(att.data(), m, proj.data(), pool);
     add_inplace(x.data(), proj.data(), x.size(), pool);
 
@@ -388,10 +423,10 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
     pool.parallel_for(heads_, [&](int h) {
       const size_t stride = size_t(padded_len(s.frames_));
       std::vector<float> p(size_t(m) * stride);
-      const Keys keys{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
-                      size_t(kHeadDim) * kKeyBlock, size_t(kKeyBlock)};
-      attend(qkv.data() + h * kHeadDim, size_t(d), m, keys,
-             cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim, s.frames_, p.data(),
+      const KeyValues kv{Keys{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
+                              size_t(kHeadDim) * kKeyBlock, size_t(kKeyBlock)},
+                         cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
+      attend(qkv.data() + h * kHeadDim, size_t(d), m, kv, s.frames_, nullptr, s.frames_, p.data(),
              att.data() + h * kHeadDim, size_t(d));
       if (!heads) return;
       for (size_t k = 0; k < heads->size(); ++k) {
