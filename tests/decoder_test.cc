@@ -400,6 +400,44 @@ TEST_P(DecoderTest, ReplicateAndReorder) {
   EXPECT_FALSE(same_bytes(row_of(l, 0, v), row_of(l, 1, v)));
 }
 
+TEST_P(DecoderTest, LongSharedPromptAcrossKeyBlocks) {
+  // A prompt of 45 tokens: its first 32-key block is read once for all rows,
+  // position 32..44 from each row's own cache; the steps then cross the
+  // 64-key block boundary, and a reorder moves a block that starts inside
+  // the prompt. Each row must still be its own history decoded alone.
+  Config c = cfg_;
+  c.n_ctx = 96;
+  const Decoder dec(make_weights(c), GetParam().precision);
+  const std::vector<float> enc = make_encoded(c);
+  const int v = c.n_vocab;
+  std::vector<int> prompt(45);
+  for (int i = 0; i < 45; ++i) prompt[i] = (i * 37 + 11) % v;
+  DecoderState s;
+  ThreadPool pool(2);
+  dec.begin(s, enc.data(), c.frames, 3, pool);
+  std::vector<float> l(3 * size_t(v));
+  dec.step(s, prompt.data(), 1, 45, l.data(), pool);
+  s.replicate(3);
+  std::vector<std::vector<int>> hist[3] = {{prompt}, {prompt}, {prompt}};
+  for (int step = 0; step < 24; ++step) {
+    int next[3];
+    for (int r = 0; r < 3; ++r) {
+      next[r] = (step * 53 + r * 101 + 7) % v;
+      hist[r].push_back({next[r]});
+    }
+    dec.step(s, next, 3, 1, l.data(), pool);
+    if (step % 7 == 3) {  // rows 0 and 2 continue row 1; row 1 continues row 2
+      const std::vector<int> from = {1, 2, 1};
+      s.reorder(from);
+      const std::vector<std::vector<int>> old[3] = {hist[0], hist[1], hist[2]};
+      for (int r = 0; r < 3; ++r) hist[r] = old[from[r]];
+    }
+  }
+  for (int r = 0; r < 3; ++r)
+    expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
+                 "after 24 steps past a 45-token prompt, row " + std::to_string(r));
+}
+
 TEST_P(DecoderTest, SameBytesForThreadCountsAndBackends) {
   const Variant& p = GetParam();
   std::vector<std::unique_ptr<Decoder>> decs;
