@@ -59,8 +59,8 @@ def check_error(name, r, status, param=None, text=None):
           f"{r.status_code} {r.text[:300]!r}")
 
 
-def cli_json(exe, model, path):
-    r = subprocess.run([exe, "transcribe", path, "--model", model, "--output-format", "json"],
+def cli_json(exe, model, path, *extra):
+    r = subprocess.run([exe, "transcribe", path, "--model", model, "--output-format", "json", *extra],
                        capture_output=True, text=True, timeout=300)
     return json.loads(r.stdout)
 
@@ -101,6 +101,9 @@ def check_formats(server, model_name, jfk, cli):
         check("granularity word: the transcript's words", words(" ".join(a.word for a in ws)) ==
               words(w.text), ws)
         check("granularity word: segments too", bool(w.segments))
+        cli_words = [(x["word"].strip(), x["start"], x["end"]) for s in cli["word_segments"] for x in s["words"]]
+        check("granularity word: the CLI's words and times (starts at speech)",
+              [(a.word, a.start, a.end) for a in ws] == cli_words, (ws, cli_words))
     except openai.APIStatusError as e:
         check("granularity word: words present", False, e)
 
@@ -247,6 +250,7 @@ def main():
         soundfile.write(long_wav, np.tile(samples, 6), rate, subtype="PCM_16")
 
         cli = cli_json(args.amanuensis, tiny, jfk)
+        cli["word_segments"] = cli_json(args.amanuensis, tiny, jfk, "--word-timestamps")["segments"]
         s = ServerProcess(args.amanuensis, tiny, "--workers", "1", "--queue-size", "1",
                           "--threads-per-worker", "2", "--max-upload-mb", "3")
         try:

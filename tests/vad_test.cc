@@ -135,6 +135,51 @@ TEST(TimeMap, RestoresSegmentsAndWords) {
   EXPECT_EQ(w.end, 3.2);
 }
 
+TEST(WordStartsAtSpeech, MovesAStartPastASilenceInsideTheWord) {
+  // 32 ms frames: speech on frames [0, 10) and [20, 40), silence between.
+  const std::vector<float> p = probs(50, {{0, 10}, {20, 40}});
+  Segment s;
+  s.words = {{0.00, 0.25, " a", 1},   // speech throughout: unchanged
+             {0.25, 0.90, " b", 1},   // frames 7..28: silence 10..19, speech again at 20
+             {1.00, 1.20, " c", 1}};  // speech throughout
+  s.start = 0.0;
+  start_words_at_speech(s, p);
+  EXPECT_EQ(s.words[0].start, 0.0);
+  EXPECT_EQ(s.words[1].start, 0.64);  // frame 20 * 32 ms, to 10 ms
+  EXPECT_EQ(s.words[1].end, 0.90);    // ends stay
+  EXPECT_EQ(s.words[2].start, 1.0);
+  EXPECT_EQ(s.start, 0.0);
+
+  Segment first;  // the segment follows its first word
+  first.words = {{0.25, 0.90, " b", 1}};
+  first.start = 0.25;
+  start_words_at_speech(first, p);
+  EXPECT_EQ(first.start, 0.64);
+}
+
+TEST(WordStartsAtSpeech, LeavesShortPausesAndTrailingSilence) {
+  Segment s;
+  // 3 silent frames (96 ms) are below the 100 ms minimum.
+  s.words = {{0.0, 0.6, " a", 1}};
+  start_words_at_speech(s, probs(30, {{0, 5}, {8, 30}}));
+  EXPECT_EQ(s.words[0].start, 0.0);
+  // Silence with no speech after it inside the word: nothing to move to.
+  start_words_at_speech(s, probs(30, {{0, 5}}));
+  EXPECT_EQ(s.words[0].start, 0.0);
+  // Speech resuming only at the word's end does not make it start there.
+  s.words = {{0.0, 0.64, " a", 1}};
+  start_words_at_speech(s, probs(30, {{0, 5}, {20, 30}}));
+  EXPECT_EQ(s.words[0].start, 0.0);
+  // Probabilities shorter than the audio (words past them): unchanged, no overrun.
+  s.words = {{5.0, 6.0, " z", 1}};
+  start_words_at_speech(s, probs(30, {{0, 5}}));
+  EXPECT_EQ(s.words[0].start, 5.0);
+  // Between thresholds: 0.4 is not silence (silence is below 0.35).
+  s.words = {{0.0, 0.6, " a", 1}};
+  start_words_at_speech(s, probs(30, {{0, 5}, {12, 30}}, 0.9f, 0.4f));
+  EXPECT_EQ(s.words[0].start, 0.0);
+}
+
 TEST(CollectChunks, JoinsSpeechInOrder) {
   std::vector<float> a(10);
   for (int i = 0; i < 10; ++i) a[i] = float(i);

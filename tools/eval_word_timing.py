@@ -2,7 +2,9 @@
 """Word timestamps against faster-whisper's and against human sentence times.
 
 For each clip of ../shared/data/speech/ (the manifest's language given to
-both), amanuensis `transcribe --word-timestamps` (int8 and fp32) and
+both), amanuensis `transcribe --word-timestamps` (int8 with word starts at
+speech, the CLI's default; int8 and fp32 with `--word-starts attention`,
+faster-whisper's method) and
 faster-whisper float32 (same CTranslate2 model, beam 5) time every word. Words
 are paired by aligning the two normalised word sequences (difflib), and the
 |difference| of each paired word's start and end is pooled. On the long-form
@@ -34,10 +36,13 @@ def norm(word):
     return re.sub(r"[^\w']", "", word.lower())
 
 
-def ours(binary, model, path, language, precision):
+def ours(binary, model, path, language, variant):
+    """variant: "int8:speech" = precision and --word-starts."""
+    precision, starts = variant.split(":")
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([binary, "transcribe", str(path), "--model", str(model), "--language", language or "auto",
-                        "--precision", precision, "--word-timestamps", "--output-format", "json",
+                        "--precision", precision, "--word-timestamps", "--word-starts", starts,
+                        "--output-format", "json",
                         "--output-dir", d, "--quiet", "--threads", "2"],
                        check=True, stdout=subprocess.DEVNULL)
         j = json.loads((pathlib.Path(d) / (path.stem + ".json")).read_text())
@@ -84,7 +89,8 @@ def main():
     ap.add_argument("--amanuensis", default=str(ROOT / "build" / "amanuensis"))
     ap.add_argument("--model", default=str(MODELS / "base"))
     ap.add_argument("--files", nargs="*")
-    ap.add_argument("--precisions", nargs="*", default=["int8", "fp32"])
+    ap.add_argument("--variants", nargs="*", default=["int8:speech", "int8:attention", "fp32:attention"],
+                    help="precision:word-starts")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -93,14 +99,14 @@ def main():
     languages = {r["file"]: r["language"] for r in csv.DictReader(open(SPEECH / "manifest.tsv"), delimiter="\t")}
     files = [pathlib.Path(f) for f in args.files] if args.files else \
         sorted(p for p in SPEECH.iterdir() if p.name in languages and p.name != LONG)
-    deltas = {p: {"start": [], "end": []} for p in args.precisions}
+    deltas = {p: {"start": [], "end": []} for p in args.variants}
     per_file = []
     for path in files:
         lang = languages.get(path.name, "en")
         lang = lang if lang.isalpha() else None  # "en+de": both detect
         ref = faster_whisper_words(fw, path, lang)
         row = {"file": path.name, "words": len(ref)}
-        for p in args.precisions:
+        for p in args.variants:
             mine = ours(args.amanuensis, args.model, path, lang, p)
             pairs = paired(mine, ref)
             ds = [abs(mine[i][1] - ref[j][1]) for i, j in pairs]
@@ -118,7 +124,7 @@ def main():
         result["long_form"] = {}
         seg_json = SPEECH / LONG.replace(".flac", ".segments.json")
         for name, words in [("faster-whisper fp32", faster_whisper_words(fw, long_path, "en"))] + \
-                [(f"amanuensis {p}", ours(args.amanuensis, args.model, long_path, "en", p)) for p in args.precisions]:
+                [(f"amanuensis {p}", ours(args.amanuensis, args.model, long_path, "en", p)) for p in args.variants]:
             errors, total = sentence_starts(words, seg_json)
             result["long_form"][name] = dict(quantiles(errors), sentences=total,
                                              within_0_3s=int(sum(e <= 0.3 for e in errors)))
@@ -137,7 +143,9 @@ def write_markdown(r, args):
              "Made by `python3 tools/eval_word_timing.py --markdown docs/word_timestamps.md` "
              "(base model, beam 5, the manifest's language, 2 threads).", "",
              "## Against faster-whisper 1.2.1 float32 (same model), every clip of `speech/` but the long one", "",
-             "Words are paired by aligning the two normalised word sequences; |Δ| in milliseconds.", "",
+             "Words are paired by aligning the two normalised word sequences; |Δ| in milliseconds. "
+             "`int8:speech` is `--precision int8 --word-starts speech` (the CLI's default: a word starts "
+             "where speech resumes after a pause inside it); `:attention` is faster-whisper's method.", "",
              "| amanuensis | paired words | start median | start p90 | start max | end median | end p90 | end max |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for p, d in r["pooled"].items():

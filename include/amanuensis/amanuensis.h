@@ -31,15 +31,15 @@ struct ModelOptions {
   std::string precision = "int8";  // "int8" (fast) or "fp32" (the float yardstick)
   std::string backend = "auto";    // int8 kernels: "auto", "avx512", "avx2" or "reference"
   // Silero VAD v6 weights (silero_vad_v6_16k.safetensors), needed only for
-  // TranscribeOptions::vad_filter. "": no VAD.
+  // TranscribeOptions::vad_filter and word_starts_at_speech. "": no VAD.
   std::string vad_model;
 };
 
 // Voice activity detection before transcription: faster-whisper's VadOptions,
 // with its defaults.
 struct VadOptions {
-  float threshold = 0.5f;        // speech probability above which a frame is speech
-  float neg_threshold = -1.0f;   // below which speech ends; < 0: threshold - 0.15
+  float threshold = 0.5f;       // speech probability above which a frame is speech
+  float neg_threshold = -1.0f;  // below which speech ends; < 0: threshold - 0.15
   int min_speech_duration_ms = 0;
   float max_speech_duration_s = INFINITY;
   int min_silence_duration_ms = 2000;
@@ -47,16 +47,16 @@ struct VadOptions {
 };
 
 struct TranscribeOptions {
-  std::string language;              // "" or "auto": detect (multilingual models)
-  std::string task = "transcribe";   // or "translate" (to English)
-  int beam_size = 5;                 // 1: greedy
+  std::string language;             // "" or "auto": detect (multilingual models)
+  std::string task = "transcribe";  // or "translate" (to English)
+  int beam_size = 5;                // 1: greedy
   float patience = 1.0f;
   float length_penalty = 1.0f;
-  int best_of = 5;                   // samples per window at temperature > 0
+  int best_of = 5;  // samples per window at temperature > 0
   std::vector<float> temperatures = {0.0f, 0.2f, 0.4f, 0.6f, 0.8f, 1.0f};  // fallback ladder
-  float compression_ratio_threshold = 2.4f;  // <= 0: off
-  float log_prob_threshold = -1.0f;          // NaN: off
-  float no_speech_threshold = 0.6f;          // NaN: off
+  float compression_ratio_threshold = 2.4f;                                // <= 0: off
+  float log_prob_threshold = -1.0f;                                        // NaN: off
+  float no_speech_threshold = 0.6f;                                        // NaN: off
   bool condition_on_previous_text = true;
   float prompt_reset_on_temperature = 0.5f;
   std::string initial_prompt;  // text that conditions the first window
@@ -75,6 +75,11 @@ struct TranscribeOptions {
   bool word_timestamps = false;
   std::string prepend_punctuations = "\"'\u201c\u00bf([{-";
   std::string append_punctuations = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";
+  // With word_timestamps: a word whose span holds 100 ms or more of silence
+  // (Silero VAD) followed by speech starts where the speech resumes, rather
+  // than at the pause that cross-attention hands it. Off: faster-whisper's
+  // word times exactly. Needs ModelOptions::vad_model.
+  bool word_starts_at_speech = false;
   // Skip silent stretches longer than this around likely hallucinations
   // (needs word_timestamps). NaN: off.
   float hallucination_silence_threshold = NAN;
@@ -92,7 +97,7 @@ struct Word {
 
 struct Segment {
   int id = 0;
-  int seek = 0;  // window start, in 10 ms frames
+  int seek = 0;               // window start, in 10 ms frames
   double start = 0, end = 0;  // seconds
   std::string text;
   std::vector<int> tokens;
@@ -105,36 +110,37 @@ struct TranscriptionInfo {
   std::string language;
   float language_probability = 0;
   std::vector<std::pair<std::string, float>> language_probabilities;  // detection only, best first
-  double duration = 0;  // seconds of audio
+  double duration = 0;                                                // seconds of audio
   double duration_after_vad = 0;  // seconds of speech transcribed (the duration without vad_filter)
 };
 
 struct Transcription {
   std::vector<Segment> segments;
   TranscriptionInfo info;
-  std::string text;  // the segments' texts joined
+  std::string text;    // the segments' texts joined
   double seconds = 0;  // wall time of transcribe()
   bool aborted = false;
 };
 
 struct Callbacks {
-  std::function<void(const Segment&)> on_segment;                 // each finished segment
+  std::function<void(const Segment&)> on_segment;                  // each finished segment
   std::function<void(double done_s, double total_s)> on_progress;  // after each window
-  std::function<bool()> should_abort;                             // checked before each window
+  std::function<bool()> should_abort;                              // checked before each window
 };
 
 class Model {
  public:
   // A CTranslate2 / faster-whisper folder, a Hugging Face folder or a
   // whisper.cpp ggml .bin. Throws Error.
-  static std::shared_ptr<const Model> load(const std::string& path, const ModelOptions& options = {});
+  static std::shared_ptr<const Model> load(const std::string& path,
+                                           const ModelOptions& options = {});
   ~Model();
 
   bool multilingual() const;
   std::vector<std::string> languages() const;  // codes the model knows
   std::string format() const;                  // "CTranslate2", "Hugging Face", "whisper.cpp ggml"
   std::string precision() const;
-  std::string backend() const;                 // the instruction set the int8 kernels run on
+  std::string backend() const;  // the instruction set the int8 kernels run on
   int n_mels() const;
   // Throws Error if this model cannot honour the options (an unknown
   // language, translation with an English-only model, impossible values).

@@ -61,8 +61,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     const Backend backend = parse_backend(options.backend);
     resolve_backend(backend);  // refuse an instruction set this CPU lacks before loading
     // The VAD first: a bad path fails in milliseconds, not after the model loads.
-    auto vad = options.vad_model.empty() ? nullptr
-                                         : std::make_unique<const vad::SileroVad>(options.vad_model);
+    auto vad = options.vad_model.empty()
+                   ? nullptr
+                   : std::make_unique<const vad::SileroVad>(options.vad_model);
     auto impl = std::make_unique<Impl>(CheckpointReader(path), precision, backend);
     impl->vad = std::move(vad);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
@@ -83,8 +84,11 @@ int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
 void Model::check(const TranscribeOptions& options) const {
   translate_errors([&] {
     check_options(impl_->tokenizer->special(), options);
+    if (options.word_timestamps && options.word_starts_at_speech && !impl_->vad)
+      throw Error("word_starts_at_speech needs Silero VAD weights: set ModelOptions::vad_model");
     if (!options.vad_filter) return;
-    if (!impl_->vad) throw Error("vad_filter needs Silero VAD weights: set ModelOptions::vad_model");
+    if (!impl_->vad)
+      throw Error("vad_filter needs Silero VAD weights: set ModelOptions::vad_model");
     vad::check_options(options.vad);
   });
 }
@@ -107,31 +111,42 @@ Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
   return translate_errors([&] {
     const Model::Impl& m = model_->impl();
-    const TranscribeContext ctx{m.encoder, m.decoder,      *m.tokenizer,
+    const TranscribeContext ctx{m.encoder,    m.decoder,       *m.tokenizer,
                                 state_->pool, state_->decoder, m.alignment_heads};
-    if (!options.vad_filter) {
+    const bool starts_at_speech = options.word_timestamps && options.word_starts_at_speech;
+    if (!options.vad_filter && !starts_at_speech) {
       Transcription t = transcribe_samples(ctx, samples, options, callbacks);
       t.info.duration_after_vad = t.info.duration;
       return t;
     }
+    // Silero VAD over the original audio, once for both uses.
+    model_->check(options);
+    const std::vector<float> probabilities = m.vad->probabilities(samples, state_->pool);
     // faster-whisper's vad_filter: transcribe the speech alone, joined, then
     // put every time back on the original timeline.
-    model_->check(options);
-    const std::vector<vad::SpeechChunk> speech = vad::speech_timestamps(
-        m.vad->probabilities(samples, state_->pool), int64_t(samples.size()), options.vad);
-    const std::vector<float> joined = vad::collect_chunks(samples, speech);
-    const vad::TimeMap map(speech);
+    std::vector<vad::SpeechChunk> speech;
+    if (options.vad_filter)
+      speech = vad::speech_timestamps(probabilities, int64_t(samples.size()), options.vad);
+    const std::vector<float> joined =
+        options.vad_filter ? vad::collect_chunks(samples, speech) : std::vector<float>{};
+    const vad::TimeMap map(speech);  // no chunks: times unchanged
+    auto finish = [&](Segment& s) {
+      map.restore(s);
+      if (starts_at_speech) vad::start_words_at_speech(s, probabilities);
+    };
     Callbacks inner = callbacks;
     if (callbacks.on_segment)
       inner.on_segment = [&](const Segment& s) {
-        Segment restored = s;
-        map.restore(restored);
-        callbacks.on_segment(restored);
+        Segment finished = s;
+        finish(finished);
+        callbacks.on_segment(finished);
       };
-    Transcription t = transcribe_samples(ctx, joined, options, inner);
-    for (Segment& s : t.segments) map.restore(s);
+    Transcription t =
+        transcribe_samples(ctx, options.vad_filter ? joined : samples, options, inner);
+    for (Segment& s : t.segments) finish(s);
     t.info.duration = double(samples.size()) / vad::kSampleRate;
-    t.info.duration_after_vad = double(joined.size()) / vad::kSampleRate;
+    t.info.duration_after_vad =
+        double((options.vad_filter ? joined : samples).size()) / vad::kSampleRate;
     return t;
   });
 }
@@ -141,9 +156,8 @@ std::vector<float> load_audio(const std::string& path) {
 }
 
 std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name) {
-  return translate_errors([&] {
-    return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name);
-  });
+  return translate_errors(
+      [&] { return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name); });
 }
 
 std::string language_name(const std::string& code) {

@@ -19,7 +19,7 @@ namespace {
 int stop_pipe[2];  // written by the SIGINT/SIGTERM handler
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", precision = "int8";
+  std::string model, host = "127.0.0.1", precision = "int8", word_starts = "speech", vad_model;
   int port = 8000, max_upload_mb = 25;
   server::ServerConfig config;
 };
@@ -45,6 +45,9 @@ int run(ServeArgs a) {
   check_range("--max-upload-mb", a.max_upload_mb, 1, 4096);
   check_range("--request-timeout", a.config.request_timeout_s, 1, 86400);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
+  if (a.word_starts != "speech" && a.word_starts != "attention")
+    throw Error("unknown --word-starts '" + a.word_starts + "' (use speech or attention)");
+  a.config.word_starts_at_speech = a.word_starts == "speech";
 
   // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
   // pipe, not a blocked mask: libraries (OpenBLAS) start threads at load time.
@@ -55,7 +58,10 @@ int run(ServeArgs a) {
   sigaction(SIGTERM, &on_stop, nullptr);
 
   const std::string path = a.model.empty() ? default_model() : a.model;
-  const std::shared_ptr<const Model> model = Model::load(path, {a.precision, "auto", ""});
+  const std::string vad_model = !a.config.word_starts_at_speech ? ""
+                                : a.vad_model.empty()           ? default_vad_model()
+                                                                : a.vad_model;
+  const std::shared_ptr<const Model> model = Model::load(path, {a.precision, "auto", vad_model});
   a.config.model_name = model_name(path);
   server::Server server(model, a.config);
   const int port = server.bind(a.host, a.port);
@@ -98,6 +104,13 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--request-timeout", args->config.request_timeout_s,
                   "Seconds a request may take in all, queue included; beyond: 504");
   cmd->add_option("--precision", args->precision, "int8 or fp32");
+  cmd->add_option("--word-starts", args->word_starts,
+                  "Word timings: speech (a word starts where speech resumes after a silence "
+                  "Silero VAD finds in its span) or attention (faster-whisper's times)")
+      ->capture_default_str();
+  cmd->add_option("--vad-model", args->vad_model,
+                  "Silero VAD weights for --word-starts speech (default: "
+                  "silero-vad/silero_vad_v6_16k.safetensors in ~/.cache/amanuensis/models)");
   cmd->callback([args] { run(*args); });
 }
 

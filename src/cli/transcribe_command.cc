@@ -26,16 +26,17 @@ using output::segment_line;
 
 struct TranscribeArgs {
   std::vector<std::string> files;
-  std::string model, language = "auto", task = "transcribe", precision = "int8",
-                     backend = "auto", output_format = "txt", output_dir, initial_prompt, prefix,
-                     hotwords, temperature;
+  std::string model, language = "auto", task = "transcribe", precision = "int8", backend = "auto",
+                     output_format = "txt", output_dir, initial_prompt, prefix, hotwords,
+                     temperature;
   int beam_size = 5, best_of = 5, threads = 2, max_new_tokens = 0;
   float patience = 1.0f;
   bool vad = false;
-  std::string vad_model;  // loaded only with --vad
+  std::string vad_model;  // loaded only with --vad or word starts at speech
   VadOptions vad_options;
   bool no_condition = false, without_timestamps = false, quiet = false, word_timestamps = false;
   float hallucination_silence_threshold = NAN;
+  std::string word_starts = "speech";
   output::SubtitleOptions subtitles;
 };
 
@@ -53,7 +54,8 @@ std::vector<float> parse_temperatures(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || !(t >= 0.0f && t <= 10.0f))
-      throw Error("invalid --temperature '" + text + "': give numbers from 0 to 10, comma-separated");
+      throw Error("invalid --temperature '" + text +
+                  "': give numbers from 0 to 10, comma-separated");
     out.push_back(t);
   }
   if (out.empty()) throw Error("invalid --temperature '" + text + "'");
@@ -127,6 +129,9 @@ int run(const TranscribeArgs& a) {
   o.vad = a.vad_options;
   o.word_timestamps = a.word_timestamps;
   o.hallucination_silence_threshold = a.hallucination_silence_threshold;
+  if (a.word_starts != "speech" && a.word_starts != "attention")
+    throw Error("unknown --word-starts '" + a.word_starts + "' (use speech or attention)");
+  o.word_starts_at_speech = a.word_starts == "speech";
   output::check(a.subtitles, a.word_timestamps);
   if (!a.temperature.empty()) o.temperatures = parse_temperatures(a.temperature);
   if (!a.output_dir.empty()) {
@@ -144,10 +149,11 @@ int run(const TranscribeArgs& a) {
                     "': their transcripts would overwrite each other in " + a.output_dir);
   }
 
+  const bool needs_vad = a.vad || (o.word_timestamps && o.word_starts_at_speech);
   const std::shared_ptr<const Model> model =
       Model::load(a.model.empty() ? default_model() : a.model,
                   {a.precision, a.backend,
-                   a.vad ? (a.vad_model.empty() ? default_vad_model() : a.vad_model) : ""});
+                   needs_vad ? (a.vad_model.empty() ? default_vad_model() : a.vad_model) : ""});
   model->check(o);  // bad options fail once, before any file is read
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.
@@ -172,10 +178,12 @@ int run(const TranscribeArgs& a) {
         const std::string stem = fs::path(file).stem().string();
         for (const std::string& f : formats) {
           const std::string ext = f == "verbose_json" ? "verbose.json" : f;
-          write_atomically(fs::path(a.output_dir) / (stem + "." + ext), render(t, f, o.task, a.subtitles));
+          write_atomically(fs::path(a.output_dir) / (stem + "." + ext),
+                           render(t, f, o.task, a.subtitles));
         }
       } else if (!print_segments) {
-        for (const std::string& f : formats) std::printf("%s", render(t, f, o.task, a.subtitles).c_str());
+        for (const std::string& f : formats)
+          std::printf("%s", render(t, f, o.task, a.subtitles).c_str());
       }
     } catch (const Error& e) {
       std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
@@ -223,6 +231,10 @@ void add_transcribe_command(CLI::App& app) {
   add_vad_options(*cmd, args->vad_options);
   cmd->add_flag("--word-timestamps", args->word_timestamps,
                 "Time every word (cross-attention alignment); words go into json and verbose_json");
+  cmd->add_option("--word-starts", args->word_starts,
+                  "With --word-timestamps: speech (a word starts where speech resumes after a "
+                  "silence Silero VAD finds in its span) or attention (faster-whisper's times)")
+      ->capture_default_str();
   cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,
                   "With --word-timestamps: skip silences longer than this many seconds around "
                   "likely hallucinations");

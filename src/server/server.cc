@@ -200,6 +200,7 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
   auto parsed = parse_request(endpoint, fields, facts);
   if (const ApiError* e = std::get_if<ApiError>(&parsed)) return reply(res, *e);
   AudioRequest r = std::get<AudioRequest>(std::move(parsed));
+  r.options.word_starts_at_speech = config.word_starts_at_speech;
   try {
     model->check(r.options);
   } catch (const Error& e) {

@@ -19,6 +19,9 @@ struct ServerConfig {
   size_t max_upload_bytes = size_t(25) << 20;  // OpenAI's limit
   double request_timeout_s = 600;  // from the first byte of the body to the last of the response
   int read_timeout_s = 10;         // a client silent this long while sending is dropped
+  // Word timings: starts where speech resumes after a pause inside a word
+  // (TranscribeOptions::word_starts_at_speech; the model needs VAD weights).
+  bool word_starts_at_speech = false;
 };
 
 class Server {

@@ -167,4 +167,25 @@ void TimeMap::restore(Segment& s) const {
   s.end = s.words.back().end;
 }
 
+void start_words_at_speech(Segment& s, const std::vector<float>& probabilities) {
+  const double frame = double(kChunk) / kSampleRate;  // seconds per probability
+  const int min_frames = int(std::ceil(kWordSilenceMs / 1000.0 / frame));
+  const int64_t n = int64_t(probabilities.size());
+  for (Word& w : s.words) {
+    // Frames from the one holding the start to the one holding the end.
+    const int64_t f1 = std::min(n - 1, int64_t(std::floor(w.end / frame)));
+    int silent = 0;
+    for (int64_t f = std::max<int64_t>(0, int64_t(std::floor(w.start / frame))); f <= f1; ++f) {
+      if (probabilities[f] < kWordSilenceThreshold) {
+        ++silent;
+        continue;
+      }
+      const double resumed = std::round(double(f) * frame * 100.0) / 100.0;
+      if (silent >= min_frames && resumed > w.start && resumed < w.end) w.start = resumed;
+      silent = 0;
+    }
+  }
+  if (!s.words.empty()) s.start = s.words.front().start;
+}
+
 }  // namespace amanuensis::vad

@@ -48,4 +48,14 @@ class TimeMap {
   std::vector<double> silence_before_;  // seconds removed before each chunk
 };
 
+// Word starts at the speech: a word whose span holds a silence of at least
+// kWordSilenceMs (probability below kWordSilenceThreshold, Silero's default
+// neg_threshold) followed by speech starts where that speech resumes, rounded
+// to 10 ms. Cross-attention alignment hands the pause before a word to the
+// word (docs/word_timestamps.md); the acoustic evidence puts the start back.
+// Ends are left as they are. The segment starts with its first word.
+inline constexpr float kWordSilenceThreshold = 0.35f;
+inline constexpr int kWordSilenceMs = 100;
+void start_words_at_speech(Segment& s, const std::vector<float>& probabilities);
+
 }  // namespace amanuensis::vad
