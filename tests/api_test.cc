@@ -151,6 +151,12 @@ TEST_F(Api, WordTimestampsSpellTheSegments) {
   o.word_timestamps = false;
   o.hallucination_silence_threshold = 2.0f;  // needs word timings
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  // Word starts at speech need the VAD's weights, which this model was loaded without.
+  o.hallucination_silence_threshold = NAN;
+  o.word_timestamps = true;
+  o.word_starts_at_speech = true;
+  EXPECT_THROW(model_->check(o), amanuensis::Error);
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
 }
 
 TEST_F(Api, EmptyAudioGivesNoSegments) {
