@@ -104,11 +104,13 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
       quantize_weight_row(row, k, inverse_step(max_abs), q.data());
       int8_t* dst = w.packed.data() +
                     (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
+      // A row's 4-k groups lie group_stride apart: one 4-byte store each.
+      const int whole = k / kGroupK * kGroupK;
+      for (int c = 0; c < whole; c += kGroupK)
+        std::memcpy(dst + size_t(c / kGroupK) * group_stride, q.data() + c, kGroupK);
+      for (int c = whole; c < k; ++c) dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
       int32_t sum = 0;
-      for (int c = 0; c < k; ++c) {
-        dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
-        sum += q[c];
-      }
+      for (int c = 0; c < k; ++c) sum += q[c];
       w.sum128[r] = 128 * sum;
       if (bias) w.bias[r] = bias[r];
     }
