@@ -2,6 +2,8 @@
 // step, causality, row independence, replicate/reorder, thread counts and
 // backends, errors, and a float64 reference of Whisper's decoder written here.
 // Then decoding::search over a random model with the real vocabulary layout.
+#include "model/decoder.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 
 #include "decoding/logit_rules.h"
 #include "decoding/search.h"
-#include "model/decoder.h"
 #include "text/tokenizer.h"
 #include "util/thread_pool.h"
 
@@ -130,7 +131,8 @@ Mat layer_norm_ref(const Mat& x, int rows, int d, const LayerNormWeights& ln) {
     double mean = 0, var = 0;
     for (int i = 0; i < d; ++i) mean += x[size_t(r) * d + i];
     mean /= d;
-    for (int i = 0; i < d; ++i) var += (x[size_t(r) * d + i] - mean) * (x[size_t(r) * d + i] - mean);
+    for (int i = 0; i < d; ++i)
+      var += (x[size_t(r) * d + i] - mean) * (x[size_t(r) * d + i] - mean);
     var /= d;
     const double inv = 1.0 / std::sqrt(var + 1e-5);
     for (int i = 0; i < d; ++i)
@@ -153,7 +155,8 @@ Mat attention_ref(const Mat& q, int tq, int q_stride, const Mat& kv, int tk, int
       for (int j = 0; j < len; ++j) {
         double s = 0;
         for (int c = 0; c < 64; ++c)
-          s += q[size_t(i) * q_stride + h * 64 + c] * kv[size_t(j) * kv_stride + k_off + h * 64 + c];
+          s +=
+              q[size_t(i) * q_stride + h * 64 + c] * kv[size_t(j) * kv_stride + k_off + h * 64 + c];
         p[j] = s / 8.0;
         mx = std::max(mx, p[j]);
       }
@@ -376,9 +379,8 @@ TEST_P(DecoderTest, ReplicateAndReorder) {
   s.reorder({2, 2, 0});
   dec_->step(s, u, 3, 1, l.data(), pool_);
   // Row 0 and 1 continue old row 2 ([1 2 3 30 60]), row 2 continues old row 0.
-  const std::vector<std::vector<int>> hist[3] = {{{1, 2, 3}, {30}, {60}, {70}},
-                                                 {{1, 2, 3}, {30}, {60}, {80}},
-                                                 {{1, 2, 3}, {10}, {40}, {90}}};
+  const std::vector<std::vector<int>> hist[3] = {
+      {{1, 2, 3}, {30}, {60}, {70}}, {{1, 2, 3}, {30}, {60}, {80}}, {{1, 2, 3}, {10}, {40}, {90}}};
   for (int r = 0; r < 3; ++r)
     expect_equal(row_of(l, r, v), run(hist[r], pool_), "after reorder, row " + std::to_string(r));
   // Against the same histories decoded as 3 rows without any reorder.
@@ -398,6 +400,26 @@ TEST_P(DecoderTest, ReplicateAndReorder) {
   dec_->step(s, w, 3, 1, l.data(), pool_);
   // rows 0/1 have histories differing only in the last token (70 vs 80).
   EXPECT_FALSE(same_bytes(row_of(l, 0, v), row_of(l, 1, v)));
+}
+
+TEST_P(DecoderTest, RestartKeepsTheWindowAndEmptiesTheCache) {
+  // restart() after steps and a replicate decodes as a fresh begin() does.
+  const int v = cfg_.n_vocab;
+  DecoderState s;
+  EXPECT_THROW(dec_->restart(s, 2), std::logic_error);  // no window yet
+  dec_->begin(s, enc_.data(), cfg_.frames, 1, pool_);
+  std::vector<float> l(2 * size_t(v));
+  const int prompt[] = {7, 8, 9}, next[] = {40, 41};
+  dec_->step(s, prompt, 1, 3, l.data(), pool_);
+  dec_->restart(s, 2);  // more rows than begin() made room for
+  EXPECT_EQ(s.length(), 0);
+  dec_->step(s, prompt, 1, 3, l.data(), pool_);
+  s.replicate(2);
+  dec_->step(s, next, 2, 1, l.data(), pool_);
+  for (int r = 0; r < 2; ++r)
+    expect_equal(row_of(l, r, v), run({{7, 8, 9}, {next[r]}}, pool_),
+                 "after restart, row " + std::to_string(r));
+  EXPECT_THROW(dec_->restart(s, 0), std::invalid_argument);
 }
 
 TEST_P(DecoderTest, LongSharedPromptAcrossKeyBlocks) {
@@ -443,8 +465,7 @@ TEST_P(DecoderTest, SameBytesForThreadCountsAndBackends) {
   std::vector<std::unique_ptr<Decoder>> decs;
   decs.push_back(std::make_unique<Decoder>(make_weights(cfg_), p.precision, Backend::kAuto));
   if (p.precision == Precision::kInt8)
-    decs.push_back(
-        std::make_unique<Decoder>(make_weights(cfg_), p.precision, Backend::kReference));
+    decs.push_back(std::make_unique<Decoder>(make_weights(cfg_), p.precision, Backend::kReference));
   std::vector<float> first;
   for (auto& dec : decs)
     for (int threads : {1, 2, 3}) {
@@ -565,8 +586,8 @@ decoding::LogitRules search_rules() {
   decoding::LogitRules r;
   r.special = text::special_tokens(51865);
   const text::SpecialTokens& sp = r.special;
-  r.suppress = {1, 2, 7, 8, sp.sot, sp.translate, sp.transcribe, sp.startoflm, sp.startofprev,
-                sp.nospeech};
+  r.suppress = {
+      1, 2, 7, 8, sp.sot, sp.translate, sp.transcribe, sp.startoflm, sp.startofprev, sp.nospeech};
   std::sort(r.suppress.begin(), r.suppress.end());
   r.suppress_begin = {220, sp.eot};
   return r;
@@ -585,7 +606,8 @@ void expect_timestamp_rules(const std::vector<int>& tokens, const decoding::Logi
     const int t = tokens[k];
     EXPECT_NE(t, sp.eot) << what << " at " << k;
     EXPECT_NE(t, sp.notimestamps) << what << " at " << k;
-    EXPECT_FALSE(std::binary_search(r.suppress.begin(), r.suppress.end(), t)) << what << " at " << k;
+    EXPECT_FALSE(std::binary_search(r.suppress.begin(), r.suppress.end(), t))
+        << what << " at " << k;
     const bool prev_ts = k >= 1 && tokens[k - 1] >= ts;
     const bool prev2_ts = k < 2 || tokens[k - 2] >= ts;
     if (prev_ts && prev2_ts) {
@@ -697,8 +719,8 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
     // sequence ended with eot: shorter than the length limit allows.
     const bool ended = a.tokens.size() + prompt_.size() < size_t(m.o.max_length);
     bool all_argmax = false;
-    const double s = rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, ended, pool,
-                             &all_argmax);
+    const double s =
+        rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, ended, pool, &all_argmax);
     std::printf("    rescored sum %.9g (search %.9g)\n", s, a.sum_logprob);
     // Same chunking, and int8 rows are independent of the batch: the same
     // bytes for every mode (fp32: greedy only, one row). Greedy: every token

@@ -276,12 +276,8 @@ size_t Decoder::step_weight_bytes() const {
 void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_rows,
                     ThreadPool& pool) const {
   check_rows("begin with", max_rows, 64);
-  s.rows_ = 0;
-  s.length_ = 0;
-  s.shared_ = 0;
   s.frames_ = frames;
   s.frames_pad_ = round_up(frames, kKeyBlock);
-  s.capacity_rows_ = max_rows;
   s.heads_ = heads_;
   s.n_ctx_ = round_up(n_ctx_, kKeyBlock);  // room for attend()'s padded key blocks
   s.layers_.resize(layers_.size());
@@ -302,12 +298,23 @@ void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_r
         }
       }
     });
-    const size_t self = size_t(max_rows) * heads_ * kHeadDim * s.n_ctx_;
+  }
+  restart(s, max_rows);
+}
+
+void Decoder::restart(DecoderState& s, int max_rows) const {
+  if (s.layers_.size() != layers_.size()) throw std::logic_error("decoder: restart before begin");
+  check_rows("restart with", max_rows, 64);
+  s.rows_ = 0;
+  s.length_ = 0;
+  s.shared_ = 0;
+  s.capacity_rows_ = max_rows;
+  const size_t self = size_t(max_rows) * heads_ * kHeadDim * s.n_ctx_;
+  for (DecoderState::Layer& l : s.layers_)
     if (l.k_self.size() < self) {
       l.k_self.resize(self);
       l.v_self.resize(self);
     }
-  }
 }
 
 void Decoder::embed(const int* tokens, int rows, int n, int first_position, float* x) const {

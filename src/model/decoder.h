@@ -61,6 +61,11 @@ class Decoder {
   // the self-attention cache emptied, room for `max_rows` rows.
   void begin(DecoderState& s, const float* encoded, int frames, int max_rows,
              ThreadPool& pool) const;
+  // Starts over in the window begin() set up: its cross-attention K/V are
+  // kept (language detection, then decoding, then a temperature fallback all
+  // read the same window), the self-attention cache emptied, room for
+  // `max_rows` rows.
+  void restart(DecoderState& s, int max_rows) const;
   // Appends tokens [s.rows()][n] (row-major) to every row and writes the
   // logits that follow each row's last token: [s.rows()][n_vocab]. The first
   // call of a window sets the row count (rows, <= max_rows).

@@ -107,8 +107,8 @@ double compression_ratio(const std::string& text) {
   if (text.empty()) return 0.0;
   uLongf size = compressBound(uLong(text.size()));
   std::vector<Bytef> out(size);
-  if (compress(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()), uLong(text.size())) !=
-      Z_OK)
+  if (compress(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
+               uLong(text.size())) != Z_OK)
     throw Error("zlib could not compress a transcript");
   return double(text.size()) / double(size);
 }
@@ -148,15 +148,24 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     encoded = encoder.encode(w.data(), ctx.pool);
     encoded_seek = seek;
   };
+  // The decoder's cross-attention K/V follow the encoder output: made once a
+  // window, whether it is decoded once or detected, decoded and decoded again.
+  int64_t begun_seek = -1;
+  auto begin_decoder = [&](int max_rows) {
+    if (begun_seek == encoded_seek) return decoder.restart(ctx.state, max_rows);
+    decoder.begin(ctx.state, encoded.data(), encoder.weights().n_ctx, max_rows, ctx.pool);
+    begun_seek = encoded_seek;
+  };
 
   if (out.info.language.empty()) {  // detect on the first window
     encode_at(0, std::min<int64_t>(audio::kChunkFrames, content_frames));
-    decoder.begin(ctx.state, encoded.data(), encoder.weights().n_ctx, 1, ctx.pool);
+    begin_decoder(1);
     const std::vector<float> p = decoding::language_probabilities(decoder, ctx.state, sp, ctx.pool);
     std::vector<int> order(p.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
-    for (int i : order) out.info.language_probabilities.emplace_back(text::language_codes()[i], p[i]);
+    for (int i : order)
+      out.info.language_probabilities.emplace_back(text::language_codes()[i], p[i]);
     out.info.language = text::language_codes()[order[0]];
     out.info.language_probability = p[order[0]];
   }
@@ -249,8 +258,9 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     so.patience = o.patience;
     so.length_penalty = o.length_penalty;
     so.best_of = o.best_of;
-    so.max_length = o.max_new_tokens > 0 ? std::min(max_length, int(prompt.size()) + o.max_new_tokens)
-                                         : max_length;
+    so.max_length = o.max_new_tokens > 0
+                        ? std::min(max_length, int(prompt.size()) + o.max_new_tokens)
+                        : max_length;
     if (int(prompt.size()) >= so.max_length)
       throw Error("the prompt (" + std::to_string(prompt.size()) +
                   " tokens) leaves no room to decode in the text context of " +
@@ -264,7 +274,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     for (float temperature : o.temperatures) {
       so.temperature = temperature;
       so.seed = o.seed ^ (uint64_t(seek) * 0x9E3779B97F4A7C15ULL) ^ uint64_t(attempts.size());
-      decoder.begin(ctx.state, encoded.data(), encoder.weights().n_ctx, rows, ctx.pool);
+      begin_decoder(rows);
       Attempt a;
       a.result = decoding::search(decoder, ctx.state, rules, prompt, sot_index, so, ctx.pool);
       a.temperature = temperature;
@@ -302,7 +312,9 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
     if (!std::isnan(o.no_speech_threshold) && r.no_speech_prob > o.no_speech_threshold &&
         !(!std::isnan(o.log_prob_threshold) && r.avg_logprob > o.log_prob_threshold)) {
       seek += segment_size;  // silence: skip the window
-      if (cb.on_progress) cb.on_progress(std::min<double>(double(seek) * kFrameSeconds, content_seconds), content_seconds);
+      if (cb.on_progress)
+        cb.on_progress(std::min<double>(double(seek) * kFrameSeconds, content_seconds),
+                       content_seconds);
       continue;
     }
 
@@ -322,7 +334,9 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       for (size_t cut : slices) {
         std::vector<int> part(tokens.begin() + last, tokens.begin() + cut);
         pieces.push_back({time_offset + (part.front() - ts) * kTimestampSeconds,
-                          time_offset + (part.back() - ts) * kTimestampSeconds, part, {}});
+                          time_offset + (part.back() - ts) * kTimestampSeconds,
+                          part,
+                          {}});
         last = cut;
       }
       if (single_timestamp_ending)
@@ -398,8 +412,7 @@ Transcription transcribe_samples(const TranscribeContext& ctx, const std::vector
       cb.on_progress(std::min<double>(double(seek) * kFrameSeconds, content_seconds),
                      content_seconds);
   }
-  out.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 
