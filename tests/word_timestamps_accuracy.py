@@ -140,6 +140,12 @@ def main():
     r = run(exe, jfk, "--model", MODEL, "--word-timestamps", "--vad-model", "/nonexistent.safetensors")
     check("word starts at speech without VAD weights: one line, exit 1",
           r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr)
+    r = subprocess.run([exe, "transcribe", str(jfk), "--model", str(MODEL), "--word-timestamps"],
+                       capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "AMANUENSIS_MODELS": "/nonexistent-model-cache"})
+    check("no default VAD weights: one line that says how to fetch them, exit 1",
+          r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "fetch_models.py" in r.stderr,
+          r.stderr)
 
     if failures:
         sys.exit(f"{len(failures)} checks failed")

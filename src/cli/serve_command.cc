@@ -58,9 +58,10 @@ int run(ServeArgs a) {
   sigaction(SIGTERM, &on_stop, nullptr);
 
   const std::string path = a.model.empty() ? default_model() : a.model;
-  const std::string vad_model = !a.config.word_starts_at_speech ? ""
-                                : a.vad_model.empty()           ? default_vad_model()
-                                                                : a.vad_model;
+  const std::string vad_model =
+      a.config.word_starts_at_speech
+          ? vad_model_for(a.vad_model, "--word-starts speech (the default)")
+          : "";
   const std::shared_ptr<const Model> model = Model::load(path, {a.precision, "auto", vad_model});
   a.config.model_name = model_name(path);
   server::Server server(model, a.config);

@@ -149,11 +149,13 @@ int run(const TranscribeArgs& a) {
                     "': their transcripts would overwrite each other in " + a.output_dir);
   }
 
-  const bool needs_vad = a.vad || (o.word_timestamps && o.word_starts_at_speech);
+  const bool starts_at_speech = o.word_timestamps && o.word_starts_at_speech;
+  const std::string vad_model =
+      !a.vad && !starts_at_speech
+          ? ""
+          : vad_model_for(a.vad_model, a.vad ? "--vad" : "--word-starts speech (the default)");
   const std::shared_ptr<const Model> model =
-      Model::load(a.model.empty() ? default_model() : a.model,
-                  {a.precision, a.backend,
-                   needs_vad ? (a.vad_model.empty() ? default_vad_model() : a.vad_model) : ""});
+      Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend, vad_model});
   model->check(o);  // bad options fail once, before any file is read
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.
