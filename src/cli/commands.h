@@ -22,5 +22,9 @@ void add_vad_command(CLI::App& app);
 
 // The VAD options shared by `transcribe` and `vad` (vad_command.cc).
 void add_vad_options(CLI::App& cmd, VadOptions& options);
+// --word-starts speech|attention (default speech), and what it means:
+// TranscribeOptions::word_starts_at_speech. Throws Error for another value.
+void add_word_starts_option(CLI::App& cmd, std::string& word_starts);
+bool word_starts_at_speech(const std::string& word_starts);
 
 }  // namespace amanuensis::cli

@@ -45,9 +45,7 @@ int run(ServeArgs a) {
   check_range("--max-upload-mb", a.max_upload_mb, 1, 4096);
   check_range("--request-timeout", a.config.request_timeout_s, 1, 86400);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
-  if (a.word_starts != "speech" && a.word_starts != "attention")
-    throw Error("unknown --word-starts '" + a.word_starts + "' (use speech or attention)");
-  a.config.word_starts_at_speech = a.word_starts == "speech";
+  a.config.word_starts_at_speech = word_starts_at_speech(a.word_starts);
 
   // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
   // pipe, not a blocked mask: libraries (OpenBLAS) start threads at load time.
@@ -105,10 +103,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--request-timeout", args->config.request_timeout_s,
                   "Seconds a request may take in all, queue included; beyond: 504");
   cmd->add_option("--precision", args->precision, "int8 or fp32");
-  cmd->add_option("--word-starts", args->word_starts,
-                  "Word timings: speech (a word starts where speech resumes after a silence "
-                  "Silero VAD finds in its span) or attention (faster-whisper's times)")
-      ->capture_default_str();
+  add_word_starts_option(*cmd, args->word_starts);
   cmd->add_option("--vad-model", args->vad_model,
                   "Silero VAD weights for --word-starts speech (default: "
                   "silero-vad/silero_vad_v6_16k.safetensors in ~/.cache/amanuensis/models)");

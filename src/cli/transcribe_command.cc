@@ -129,9 +129,7 @@ int run(const TranscribeArgs& a) {
   o.vad = a.vad_options;
   o.word_timestamps = a.word_timestamps;
   o.hallucination_silence_threshold = a.hallucination_silence_threshold;
-  if (a.word_starts != "speech" && a.word_starts != "attention")
-    throw Error("unknown --word-starts '" + a.word_starts + "' (use speech or attention)");
-  o.word_starts_at_speech = a.word_starts == "speech";
+  o.word_starts_at_speech = word_starts_at_speech(a.word_starts);
   output::check(a.subtitles, a.word_timestamps);
   if (!a.temperature.empty()) o.temperatures = parse_temperatures(a.temperature);
   if (!a.output_dir.empty()) {
@@ -233,10 +231,7 @@ void add_transcribe_command(CLI::App& app) {
   add_vad_options(*cmd, args->vad_options);
   cmd->add_flag("--word-timestamps", args->word_timestamps,
                 "Time every word (cross-attention alignment); words go into json and verbose_json");
-  cmd->add_option("--word-starts", args->word_starts,
-                  "With --word-timestamps: speech (a word starts where speech resumes after a "
-                  "silence Silero VAD finds in its span) or attention (faster-whisper's times)")
-      ->capture_default_str();
+  add_word_starts_option(*cmd, args->word_starts);
   cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,
                   "With --word-timestamps: skip silences longer than this many seconds around "
                   "likely hallucinations");

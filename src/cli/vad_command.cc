@@ -52,6 +52,19 @@ void run(const VadArgs& a) {
 
 }  // namespace
 
+void add_word_starts_option(CLI::App& cmd, std::string& word_starts) {
+  cmd.add_option("--word-starts", word_starts,
+                 "Word timings: speech (a word starts where speech resumes after a silence "
+                 "Silero VAD finds in its span) or attention (faster-whisper's times)")
+      ->capture_default_str();
+}
+
+bool word_starts_at_speech(const std::string& word_starts) {
+  if (word_starts != "speech" && word_starts != "attention")
+    throw Error("unknown --word-starts '" + word_starts + "' (use speech or attention)");
+  return word_starts == "speech";
+}
+
 void add_vad_options(CLI::App& cmd, VadOptions& o) {
   cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
       ->capture_default_str();

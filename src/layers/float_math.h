@@ -10,16 +10,22 @@
 
 namespace amanuensis {
 
-// e^x for x <= 0 (softmax arguments after the max is subtracted); at and
-// below -87 it returns 0 (e^-87 < 2e-38, nothing next to a softmax's 1).
-// Relative error < 2e-7.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  // x = k ln2 + r, |r| <= ln2 / 2, ln2 split in two so that k ln2 is exact.
-  const float k = float(int(x * 1.44269504f - 0.5f));  // round to nearest for x <= 0
-  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
-  // e^r: Taylor to degree 7 (remainder < 1e-8 on |r| <= 0.35).
-  float p = 1.98412698e-4f;
+// Eight floats as one value (GCC's vector extension): element-wise IEEE
+// operations, so a loop written with them vectorizes in every clone (GCC
+// leaves a plain loop over exp_nonpositive scalar in its AVX2 and AVX-512
+// clones) and computes the same bytes as the scalar code.
+typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
+typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
+
+// e^x = 2^k e^r for x = k ln2 + r, |r| <= ln2 / 2 (ln2 split in two so that
+// k ln2 is exact): e^r by Taylor to degree 7 (remainder < 1e-8 on
+// |r| <= 0.35). T is float or Floats8: the same operations either way.
+// (Results through a reference: a 32-byte vector returned by value would
+// have a different ABI in the clones without AVX.)
+template <typename T>
+inline __attribute__((always_inline)) void exp_of_remainder(const T& x, const T& k, T& p) {
+  const T r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+  p = T{} + 1.98412698e-4f;
   p = p * r + 1.38888889e-3f;
   p = p * r + 8.33333333e-3f;
   p = p * r + 4.16666667e-2f;
@@ -27,18 +33,21 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+}
+
+// e^x for x <= 0 (softmax arguments after the max is subtracted); at and
+// below -87 it returns 0 (e^-87 < 2e-38, nothing next to a softmax's 1).
+// Relative error < 2e-7.
+inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float k = float(int(x * 1.44269504f - 0.5f));  // round to nearest for x <= 0
+  float p;
+  exp_of_remainder(x, k, p);
   const int32_t bits = (int32_t(k) + 127) << 23;  // 2^k, k >= -126
   float scale;
   std::memcpy(&scale, &bits, 4);
   return x <= -87.0f ? 0.0f : p * scale;
 }
-
-// Eight floats as one value (GCC's vector extension): element-wise IEEE
-// operations, so a loop written with them vectorizes in every clone (GCC
-// leaves a plain loop over exp_nonpositive scalar in its AVX2 and AVX-512
-// clones) and computes the same bytes as the scalar code.
-typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
-typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
 
 // exp_nonpositive of x[0..8), in place: the same operations in the same order,
 // on eight lanes at once. (In place rather than by value: a 32-byte vector
@@ -50,15 +59,8 @@ inline __attribute__((always_inline)) void exp_nonpositive_8(float* xs) {
   x = x < floor ? floor : x;
   const Floats8 k =
       __builtin_convertvector(__builtin_convertvector(x * 1.44269504f - 0.5f, Int32x8), Floats8);
-  const Floats8 r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
-  Floats8 p = Floats8{} + 1.98412698e-4f;
-  p = p * r + 1.38888889e-3f;
-  p = p * r + 8.33333333e-3f;
-  p = p * r + 4.16666667e-2f;
-  p = p * r + 1.66666667e-1f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  Floats8 p;
+  exp_of_remainder(x, k, p);
   const Int32x8 bits = (__builtin_convertvector(k, Int32x8) + 127) << 23;
   Floats8 scale;
   std::memcpy(&scale, &bits, sizeof scale);
