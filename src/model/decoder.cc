@@ -20,37 +20,31 @@ constexpr int kHeadDim = 64;
 // 51865-row embedding for a handful of rows; docs/PERFORMANCE.md has the
 // cost and the transcripts with and without it.
 constexpr bool kDecoderOutliers = false;
-constexpr float kScoreScale = 0.125f;
-constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
+constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
+constexpr int kKeyBlock = 32;          // keys per score block; K rows are padded to it
 
 int round_up(int x, int m) { return (x + m - 1) / m * m; }
 // Scratch floats per query of attend(): its scores, padded, and 1 / sum.
-int padded_len(int len) {
-  return round_up(len, kKeyBlock) + 1;
-}  // 1/sqrt(64): exact, so the bytes equal scaling q first
+int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }
 
-// Keys transposed in blocks of 32 keys: channel c of key j is at
-// k[(j / 32) * block_stride + c * channel_stride + j % 32]. The self-attention
-// cache is one block row per channel (block_stride 32, channel_stride its
-// capacity); the cross-attention K of a window is stored block after block
-// (channel_stride 32, block_stride 64 * 32), so that a block is 8 KB read in
-// order rather than 64 rows of 128 bytes far apart.
-struct Keys {
-  const float* k;
-  size_t block_stride, channel_stride;
-};
+// One head's K, in both caches, is stored in blocks of 32 keys,
+// [key / 32][64][32]: a block is 8 KB read in order rather than 64 rows of
+// 128 bytes far apart. Where channel c of key j is:
+size_t key_offset(int j, int c) {
+  return size_t(j / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + j % kKeyBlock;
+}
 
-// Scores of one query against keys [j0, j0 + n), 32 keys at a time; each
-// score adds its 64 products in channel order. Reads keys up to n rounded up
-// to 32: K rows are padded.
-inline __attribute__((always_inline)) void scores(const float* q, const Keys& keys, int j0, int n,
+// Scores of one query against keys [j0, j0 + n) of one head's K, 32 keys at
+// a time; each score adds its 64 products in channel order. Reads keys up to
+// n rounded up to 32: K blocks are padded.
+inline __attribute__((always_inline)) void scores(const float* q, const float* k, int j0, int n,
                                                   float* p) {
   for (int j = j0; j < j0 + n; j += kKeyBlock) {
-    const float* kb = keys.k + size_t(j / kKeyBlock) * keys.block_stride;
+    const float* kb = k + key_offset(j, 0);
     Floats8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
     for (int c = 0; c < kHeadDim; ++c) {
       const float qc = q[c];
-      const Floats8* kc = reinterpret_cast<const Floats8*>(kb + size_t(c) * keys.channel_stride);
+      const Floats8* kc = reinterpret_cast<const Floats8*>(kb + c * kKeyBlock);
       a0 += qc * kc[0];
       a1 += qc * kc[1];
       a2 += qc * kc[2];
@@ -99,9 +93,9 @@ inline __attribute__((always_inline)) float softmax_numerators(float* p, int len
   return 1.0f / sum;
 }
 
-// Keys and values of one head: K as above, V [positions][64].
+// Keys and values of one head: K in blocks (key_offset), V [positions][64].
 struct KeyValues {
-  Keys k;
+  const float* k;
   const float* v;
 };
 
@@ -170,7 +164,7 @@ void check_rows(const std::string& what, int rows, int max_rows) {
 }  // namespace
 
 // One head's K and V both hold 64 floats per cached position: V in position
-// order, K in blocks of 32 positions (Keys above). Positions [begin, end) of
+// order, K in blocks of 32 positions (key_offset). Positions [begin, end) of
 // a head therefore lie in one run of each, when K's run is widened to whole
 // blocks.
 struct CacheRun {
@@ -291,9 +285,7 @@ void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_r
       for (int f = 0; f < frames; ++f) {
         const float* row = kv.data() + size_t(f) * 2 * d_ + h * kHeadDim;
         for (int c = 0; c < kHeadDim; ++c) {
-          l.k_cross[size_t(h) * kHeadDim * s.frames_pad_ +
-                    size_t(f / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + f % kKeyBlock] =
-              row[c];
+          l.k_cross[size_t(h) * kHeadDim * s.frames_pad_ + key_offset(f, c)] = row[c];
           l.v_cross[(size_t(h) * frames + f) * kHeadDim + c] = row[d_ + c];
         }
       }
@@ -385,15 +377,13 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
         float* v = cache.v_self.data() + r * k_row;
         for (int h = 0; h < heads_; ++h)
           for (int c = 0; c < kHeadDim; ++c) {
-            kt[size_t(h) * kHeadDim * cap + size_t((len0 + i) / kKeyBlock) * kHeadDim * kKeyBlock +
-               c * kKeyBlock + (len0 + i) % kKeyBlock] = row[d + h * kHeadDim + c];
+            kt[size_t(h) * kHeadDim * cap + key_offset(len0 + i, c)] = row[d + h * kHeadDim + c];
             v[(size_t(h) * cap + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
           }
       }
     // One head's cache in row r.
     auto self_kv = [&](int r, int h) {
-      return KeyValues{Keys{cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap,
-                            size_t(kHeadDim) * kKeyBlock, kKeyBlock},
+      return KeyValues{cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap,
                        cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim};
     };
     if (n == 1 && rows > 1) {
@@ -430,8 +420,7 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
     pool.parallel_for(heads_, [&](int h) {
       const size_t stride = size_t(padded_len(s.frames_));
       std::vector<float> p(size_t(m) * stride);
-      const KeyValues kv{Keys{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
-                              size_t(kHeadDim) * kKeyBlock, size_t(kKeyBlock)},
+      const KeyValues kv{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
                          cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
       attend(qkv.data() + h * kHeadDim, size_t(d), m, kv, s.frames_, nullptr, s.frames_, p.data(),
              att.data() + h * kHeadDim, size_t(d));
