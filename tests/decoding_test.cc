@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "decoding/logit_rules.h"
+#include "decoding/search.h"
 #include "layers/float_math.h"
 #include "text/tokenizer.h"
 
@@ -260,6 +261,49 @@ TEST(DecodingLogSoftmax, SameBytesTwiceAndInPlace) {
   for (int i = 0; i < n; ++i) shifted[i] = x[i] + 0.5f;  // rounds by <= 1 ulp (~1e-6 here)
   log_softmax(shifted.data(), n, c.data());
   for (int i = 0; i < n; ++i) ASSERT_NEAR(a[i], c[i], 2e-6) << i;
+}
+
+// log_softmax's normalizer is a sum in 16 float lanes, lane l taking every
+// 16th term from l, the lanes then added in order in double: written out
+// here with the scalar exp, so the vector code must give its bytes.
+TEST(DecodingLogSoftmax, SumsInSixteenLanesInAFixedOrder) {
+  for (int n : {1, 15, 16, 17, 51865}) {
+    std::vector<float> x = random_logits(n, n + 5, 5.0f);
+    if (n > 3) x[n / 3] = kNegInf;
+    const float m = *std::max_element(x.begin(), x.end());
+    float lanes[16] = {};
+    for (int i = 0; i < n; ++i) lanes[i % 16] += exp_nonpositive(x[i] - m);
+    double total = 0;
+    for (float l : lanes) total += l;
+    const double lse = double(m) + log_positive(total);
+    std::vector<float> out(n);
+    log_softmax(x.data(), n, out.data());
+    for (int i = 0; i < n; ++i) ASSERT_EQ(out[i], float(double(x[i]) - lse)) << n << " " << i;
+  }
+}
+
+// top_k against std::partial_sort on values with many ties and -inf.
+TEST(DecodingTopK, PartialSortOrderWithTies) {
+  std::mt19937 rng(7);
+  for (int n : {1, 9, 10, 11, 1000, 51865})
+    for (int k : {1, 5, 10, 32}) {
+      if (k > n) continue;
+      std::vector<float> x(n);
+      for (float& v : x) v = float(int(rng() % 50)) - 40.0f;  // ~n/50 copies of each value
+      for (int i = 0; i < n; i += 7) x[i] = kNegInf;
+      std::vector<int> want(n);
+      for (int i = 0; i < n; ++i) want[i] = i;
+      std::partial_sort(want.begin(), want.begin() + k, want.end(),
+                        [&](int a, int b) { return x[a] != x[b] ? x[a] > x[b] : a < b; });
+      std::vector<int> got(k);
+      top_k(x.data(), n, k, got.data());
+      for (int j = 0; j < k; ++j) ASSERT_EQ(got[j], want[j]) << "n " << n << " k " << k << " #" << j;
+    }
+  // All -inf: the first k indices.
+  std::vector<float> all(20, kNegInf);
+  int got[4];
+  top_k(all.data(), 20, 4, got);
+  EXPECT_EQ(std::vector<int>(got, got + 4), (std::vector<int>{0, 1, 2, 3}));
 }
 
 // ---------------------------------------------------------------- logit rules

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <string>
@@ -24,13 +25,30 @@ AMANUENSIS_CLONES float max_of(const float* x, int n) {
   return m;
 }
 
-// sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order.
+// sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order
+// (two 8-lane vectors: exp_nonpositive_8 gives exp_nonpositive's bytes).
 AMANUENSIS_CLONES double sum_exp(const float* x, int n, float shift) {
   constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
+  Floats8 low{}, high{};
   const int body = n / kLanes * kLanes;
-  for (int i = 0; i < body; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += exp_nonpositive(x[i + l] - shift);
+  for (int i = 0; i < body; i += kLanes) {
+    Floats8 a, b;
+    std::memcpy(&a, x + i, sizeof a);
+    std::memcpy(&b, x + i + 8, sizeof b);
+    float e[kLanes];
+    const Floats8 ea = a - shift, eb = b - shift;
+    std::memcpy(e, &ea, sizeof ea);
+    std::memcpy(e + 8, &eb, sizeof eb);
+    exp_nonpositive_8(e);
+    exp_nonpositive_8(e + 8);
+    std::memcpy(&a, e, sizeof a);
+    std::memcpy(&b, e + 8, sizeof b);
+    low += a;
+    high += b;
+  }
+  float lanes[kLanes];
+  std::memcpy(lanes, &low, sizeof low);
+  std::memcpy(lanes + 8, &high, sizeof high);
   for (int i = body; i < n; ++i) lanes[i - body] += exp_nonpositive(x[i] - shift);
   double total = 0;
   for (int l = 0; l < kLanes; ++l) total += lanes[l];
@@ -72,7 +90,7 @@ std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer) {
   return {out.begin(), out.end()};
 }
 
-void log_softmax(const float* logits, int n, float* out) {
+AMANUENSIS_CLONES void log_softmax(const float* logits, int n, float* out) {
   const double lse = log_sum_exp(logits, n);
   for (int i = 0; i < n; ++i) out[i] = float(double(logits[i]) - lse);
 }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 
 #include "layers/float_math.h"
@@ -157,21 +156,19 @@ SearchResult beam_search(const Decoder& decoder, DecoderState& state, const Logi
       double sum;
       int row, token;
     };
-    std::vector<Candidate> pool_c;
-    pool_c.reserve(size_t(rows) * candidates);
-    for (int r = 0; r < rows; ++r) {
+    // Rows are independent until their candidates meet: one pool item each.
+    std::vector<Candidate> pool_c(size_t(rows) * candidates);
+    pool.parallel_for(rows, [&](int r) {
       float* row = logits.data() + size_t(r) * v;
       apply_logit_rules(rules, seqs[r], row);
       float* lp = logprobs.data() + size_t(r) * v;
       log_softmax(row, v, lp);
       // This row's own best `candidates` suffice for the global best.
-      std::vector<int> idx(v);
-      std::iota(idx.begin(), idx.end(), 0);
-      std::partial_sort(idx.begin(), idx.begin() + candidates, idx.end(), [&](int a, int b) {
-        return lp[a] != lp[b] ? lp[a] > lp[b] : a < b;
-      });
-      for (int k = 0; k < candidates; ++k) pool_c.push_back({sums[r] + lp[idx[k]], r, idx[k]});
-    }
+      std::vector<int> best(candidates);
+      top_k(lp, v, candidates, best.data());
+      for (int k = 0; k < candidates; ++k)
+        pool_c[size_t(r) * candidates + k] = {sums[r] + lp[best[k]], r, best[k]};
+    });
     std::stable_sort(pool_c.begin(), pool_c.end(), [](const Candidate& a, const Candidate& b) {
       return a.sum != b.sum ? a.sum > b.sum : (a.row != b.row ? a.row < b.row : a.token < b.token);
     });
@@ -220,6 +217,18 @@ SearchResult beam_search(const Decoder& decoder, DecoderState& state, const Logi
 }
 
 }  // namespace
+
+// One pass that compares each value with the k-th best so far: beam search
+// calls it on every row's 51865 log-probabilities each step.
+void top_k(const float* x, int n, int k, int* out) {
+  int size = 0;
+  for (int i = 0; i < n; ++i) {
+    if (size == k && !(x[i] > x[out[k - 1]])) continue;  // earlier indices win ties
+    int j = size < k ? size++ : k - 1;
+    for (; j > 0 && x[i] > x[out[j - 1]]; --j) out[j] = out[j - 1];
+    out[j] = i;
+  }
+}
 
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& o,

@@ -38,6 +38,10 @@ SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRule
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& options,
                     ThreadPool& pool);
 
+// The indices of the k largest of x[0, n), best first, ties to the lower
+// index (the order std::partial_sort gives with that comparison); k <= n.
+void top_k(const float* x, int n, int k, int* out);
+
 // P(language | audio) for each language token, from the logits after
 // <|startoftranscript|> alone; state as for search().
 std::vector<float> language_probabilities(const Decoder& decoder, DecoderState& state,
