@@ -175,6 +175,9 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--sizes", nargs="+", default=[s[0] for s in SIZES], help="a subset, by name")
     args = ap.parse_args()
+    unknown = set(args.sizes) - {s[0] for s in SIZES}
+    if unknown:
+        ap.error(f"unknown sizes: {' '.join(sorted(unknown))}")
 
     import ctranslate2
     from faster_whisper.audio import decode_audio

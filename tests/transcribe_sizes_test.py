@@ -76,7 +76,12 @@ def transcribe(exe, model, audio, precision, threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    exe = ap.parse_args().amanuensis
+    ap.add_argument("--sizes", nargs="+", default=[s[0] for s in SIZES], help="a subset, by name")
+    args = ap.parse_args()
+    exe = args.amanuensis
+    unknown = set(args.sizes) - {s[0] for s in SIZES}
+    if unknown:
+        ap.error(f"unknown sizes: {' '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp:
         audio = os.path.join(tmp, "tone.wav")
         t = np.arange(32000) / 16000
@@ -87,6 +92,8 @@ def main():
             w.setframerate(16000)
             w.writeframes((samples * 32767).astype("<i2").tobytes())
         for seed, (name, mels, d, heads, dtype, n_vocab, dec_layers) in enumerate(SIZES):
+            if name not in args.sizes:
+                continue
             model = os.path.join(tmp, name)
             sizes.write_ct2_model(model, mels, d, heads, dtype, 100 + seed, tokens=vocabulary(n_vocab),
                                   decoder_layers=dec_layers)
