@@ -73,6 +73,27 @@ TEST(Ct2Format, ReadsTensorsScalarsAndAliases) {
   }
 }
 
+// A tensor's rows read lazily (as int8 loading reads weights) equal get()'s
+// values, in any split; the shape is checked as get() checks it.
+TEST(Ct2Format, RowsReaderMatchesGet) {
+  for (uint8_t dtype : {uint8_t(0), uint8_t(4)}) {
+    const std::vector<uint8_t> bytes = small_model(dtype);
+    TensorFile f = parse_ct2_model(bytes.data(), bytes.size(), "m");
+    const std::vector<float> want = f.get("w", {2, 3}, "m").data;
+    TensorFile g = parse_ct2_model(bytes.data(), bytes.size(), "m");
+    const auto rows = g.rows("w", {2, 3}, "m");
+    std::vector<float> got(6);
+    rows(1, 2, got.data() + 3);
+    rows(0, 1, got.data());
+    EXPECT_EQ(got, want);
+    std::vector<float> both(6);
+    f.rows("w", {2, 3}, "m")(0, 2, both.data());  // from get()'s cached floats
+    EXPECT_EQ(both, want);
+    EXPECT_THROW(g.rows("w", {3, 2}, "m"), ModelError);
+    EXPECT_THROW(g.rows("nope", {2, 3}, "m"), ModelError);
+  }
+}
+
 TEST(Ct2Format, EveryTruncationAndCorruptionIsAnError) {
   const std::vector<uint8_t> bytes = small_model();
   for (size_t n = 0; n < bytes.size(); ++n)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -273,6 +274,36 @@ TEST(GemmQuantize, RejectsNonFinite) {
   EXPECT_THROW(quantize_rows(p.x.data(), 4, 8, x, pool), std::invalid_argument);
   p.w[3] = INFINITY;
   EXPECT_THROW(quantize_weights(p.w.data(), nullptr, 64, 8), std::invalid_argument);
+}
+
+// Weights read a chunk of rows at a time (a model file's float16, decoded as
+// it is quantized) give the bytes of the whole float matrix: shapes split over
+// one thread and over several (n * k >= 2^20), row counts not a multiple of a
+// chunk; every row read exactly once; a non-finite row still refused.
+TEST(GemmQuantize, RowReaderGivesTheSameBytes) {
+  for (auto [n, k] : {std::pair{70, 9}, std::pair{1000, 1100}, std::pair{2051, 520}}) {
+    Problem p = make(1, n, k, unsigned(n));
+    const QuantizedWeights whole = quantize_weights(p.w.data(), p.b.data(), n, k);
+    std::vector<std::atomic<int>> reads(n);
+    const QuantizedWeights read = quantize_weights(
+        [&](int r0, int r1, float* out) {
+          for (int r = r0; r < r1; ++r) ++reads[r];
+          std::copy_n(p.w.data() + size_t(r0) * k, size_t(r1 - r0) * k, out);
+        },
+        p.b.data(), n, k);
+    EXPECT_EQ(read.packed, whole.packed) << n << " x " << k;
+    EXPECT_EQ(read.scale, whole.scale);
+    EXPECT_EQ(read.sum128, whole.sum128);
+    EXPECT_EQ(read.bias, whole.bias);
+    for (int r = 0; r < n; ++r) ASSERT_EQ(reads[r], 1) << r;
+    p.w[size_t(n - 1) * k] = std::nanf("");
+    EXPECT_THROW(quantize_weights(
+                     [&](int r0, int r1, float* out) {
+                       std::copy_n(p.w.data() + size_t(r0) * k, size_t(r1 - r0) * k, out);
+                     },
+                     nullptr, n, k),
+                 std::invalid_argument);
+  }
 }
 
 }  // namespace

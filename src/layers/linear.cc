@@ -62,9 +62,18 @@ LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool ou
       precision_(precision),
       backend_(backend),
       outliers_(outliers) {
+  if (weights.bias.size() != size_t(out_) ||
+      (weights.rows ? !weights.weight.empty() : weights.weight.size() != size_t(out_) * in_))
+    throw std::invalid_argument("linear layer: weight or bias of the wrong size");
   if (precision == Precision::kInt8) {
-    q8_ = gemm::quantize_weights(weights.weight.data(), weights.bias.data(), out_, in_);
+    q8_ = weights.rows
+              ? gemm::quantize_weights(weights.rows, weights.bias.data(), out_, in_)
+              : gemm::quantize_weights(weights.weight.data(), weights.bias.data(), out_, in_);
   } else {
+    if (weights.rows) {
+      weights.weight.resize(size_t(out_) * in_);
+      weights.rows(0, out_, weights.weight.data());
+    }
     weight_ = std::move(weights.weight);
     bias_ = std::move(weights.bias);
   }

@@ -18,8 +18,11 @@ Precision parse_precision(const std::string& name);  // "fp32" | "int8"
 
 struct Linear {
   int out = 0, in = 0;
-  std::vector<float> weight;  // [out][in]
+  std::vector<float> weight;  // [out][in], or empty when `rows` reads it
   std::vector<float> bias;    // [out]; zeros where the model has none (K projections)
+  // The weight's rows read from the model file as they are needed: int8
+  // quantizes them without a float32 copy of the matrix.
+  gemm::WeightRows rows;
 };
 
 struct LayerNormWeights {

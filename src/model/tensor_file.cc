@@ -1,5 +1,7 @@
 #include "model/tensor_file.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "io/file.h"
@@ -8,34 +10,74 @@
 
 namespace amanuensis {
 
-const Tensor& TensorFile::get(const std::string& name, const std::vector<int64_t>& shape,
-                              const std::string& what) const {
+namespace {
+
+constexpr size_t kEncodingBytes[] = {4, 2, 2};  // per FloatEncoding
+
+// The named tensor (const or not, as the map), if it has this shape.
+template <typename Map>
+auto& checked(Map& tensors, const std::string& name, const std::vector<int64_t>& shape,
+              const std::string& what) {
   auto it = tensors.find(name);
   if (it == tensors.end()) throw ModelError(what + ": missing tensor '" + name + "'");
   if (it->second.shape != shape)
     throw ModelError(what + ": tensor '" + name + "' has shape " + shape_text(it->second.shape) +
                      ", expected " + shape_text(shape));
-  const Tensor& t = it->second;  // data is a cache: mutable
-  if (t.data.empty() && t.raw) t.data = decode_floats(t.raw, t.elements, t.encoding);
+  return it->second;
+}
+
+}  // namespace
+
+const Tensor& TensorFile::get(const std::string& name, const std::vector<int64_t>& shape,
+                              const std::string& what) const {
+  const Tensor& t = checked(tensors, name, shape, what);
+  if (t.data.empty() && t.raw) t.data = decode_floats(t.raw, t.elements, t.encoding);  // a cache
   return t;
 }
 
 std::vector<float> TensorFile::take(const std::string& name, const std::vector<int64_t>& shape,
                                     const std::string& what) {
-  auto it = tensors.find(name);
-  if (it == tensors.end()) throw ModelError(what + ": missing tensor '" + name + "'");
-  if (it->second.shape != shape)
-    throw ModelError(what + ": tensor '" + name + "' has shape " + shape_text(it->second.shape) +
-                     ", expected " + shape_text(shape));
-  Tensor& t = it->second;
+  Tensor& t = checked(tensors, name, shape, what);
   std::vector<float> data =
       !t.data.empty() || !t.raw ? std::move(t.data) : decode_floats(t.raw, t.elements, t.encoding);
   t.data.clear();
-  if (storage && t.raw) {
-    static constexpr int kSize[] = {4, 2, 2};
-    storage->release(t.raw, size_t(t.elements) * kSize[int(t.encoding)]);
-  }
+  if (storage && t.raw) storage->release(t.raw, size_t(t.elements) * kEncodingBytes[int(t.encoding)]);
   return data;
+}
+
+std::function<void(int, int, float*)> TensorFile::rows(const std::string& name,
+                                                       const std::vector<int64_t>& shape,
+                                                       const std::string& what) {
+  Tensor& t = checked(tensors, name, shape, what);
+  const int n = shape.empty() ? 1 : int(shape[0]);
+  const size_t row = n ? size_t(t.elements) / n : 0;
+  if (!t.data.empty() || !t.raw) {
+    auto data = std::make_shared<const std::vector<float>>(std::move(t.data));
+    t.data.clear();
+    return [data, row](int r0, int r1, float* out) {
+      std::copy_n(data->data() + r0 * row, (r1 - r0) * row, out);
+    };
+  }
+  struct View {
+    const uint8_t* raw;
+    FloatEncoding encoding;
+    size_t row, bytes;
+    int n;
+    std::shared_ptr<const MappedFile> storage;
+    std::atomic<int> read{0};
+  };
+  auto v = std::make_shared<View>();
+  v->raw = t.raw;
+  v->encoding = t.encoding;
+  v->row = row;
+  v->bytes = size_t(t.elements) * kEncodingBytes[int(t.encoding)];
+  v->n = n;
+  v->storage = storage;
+  return [v](int r0, int r1, float* out) {
+    const size_t row_bytes = v->row * kEncodingBytes[int(v->encoding)];
+    decode_floats(v->raw + r0 * row_bytes, int64_t(r1 - r0) * v->row, v->encoding, out);
+    if ((v->read += r1 - r0) == v->n && v->storage) v->storage->release(v->raw, v->bytes);
+  };
 }
 
 float half_to_float(uint16_t h) {
@@ -83,12 +125,11 @@ AMANUENSIS_CLONES void halves_to_floats(const uint8_t* src, int64_t n, float* ou
 
 }  // namespace
 
-std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e) {
-  std::vector<float> out(static_cast<size_t>(n));
+void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out) {
   if (e == FloatEncoding::kF32) {
-    std::memcpy(out.data(), src, size_t(n) * 4);
+    std::memcpy(out, src, size_t(n) * 4);
   } else if (e == FloatEncoding::kF16) {
-    halves_to_floats(src, n, out.data());
+    halves_to_floats(src, n, out);
   } else {
     for (int64_t i = 0; i < n; ++i) {
       uint16_t h;
@@ -96,6 +137,11 @@ std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e)
       out[i] = bfloat16_to_float(h);
     }
   }
+}
+
+std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e) {
+  std::vector<float> out(static_cast<size_t>(n));
+  decode_floats(src, n, e, out.data());
   return out;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -43,6 +44,13 @@ struct TensorFile {
   // leaves memory (the entry keeps its shape).
   std::vector<float> take(const std::string& name, const std::vector<int64_t>& shape,
                           const std::string& what);
+  // get()'s checks, then a reader of the tensor's rows (the first dimension)
+  // as float32, decoded when read (from several threads at once if need be,
+  // each row once); the file's copy leaves memory once every row was read.
+  // The reader keeps the file mapped.
+  std::function<void(int r0, int r1, float* out)> rows(const std::string& name,
+                                                       const std::vector<int64_t>& shape,
+                                                       const std::string& what);
   bool has(const std::string& name) const { return tensors.count(name) > 0; }
 };
 
@@ -51,6 +59,7 @@ float bfloat16_to_float(uint16_t b);
 
 // n little-endian values at src (no alignment needed) into float32.
 std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e);
+void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out);
 
 // The whole file, mapped; throws ModelError "PATH: cannot open ..." on failure.
 std::shared_ptr<const MappedFile> map_model_file(const std::string& path);

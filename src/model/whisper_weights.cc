@@ -1,5 +1,6 @@
 #include "model/whisper_weights.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -18,9 +19,31 @@ LayerNormWeights layer_norm(TensorFile& f, const std::string& prefix, int d,
 // Hugging Face files.
 Linear linear(TensorFile& f, const std::string& prefix, int out, int in,
               const std::string& what, const std::string& sep = "/") {
-  Linear l{out, in, f.take(prefix + sep + "weight", {out, in}, what), {}};
+  Linear l{out, in, {}, {}, f.rows(prefix + sep + "weight", {out, in}, what)};
   l.bias = f.has(prefix + sep + "bias") ? f.take(prefix + sep + "bias", {out}, what)
                                         : std::vector<float>(size_t(out), 0.0f);
+  return l;
+}
+
+// [d][in] projections stacked into one [parts * d][in] (Q, K and V, as
+// CTranslate2 stores them).
+Linear stacked(TensorFile& f, const std::string& prefix,
+               std::initializer_list<const std::string*> parts, int d, int in,
+               const std::string& what) {
+  std::vector<gemm::WeightRows> rows;
+  Linear l{int(parts.size()) * d, in, {}, {}};
+  for (const std::string* part : parts) {
+    Linear one = linear(f, prefix + *part, d, in, what, ".");
+    rows.push_back(std::move(one.rows));
+    l.bias.insert(l.bias.end(), one.bias.begin(), one.bias.end());
+  }
+  l.rows = [rows = std::move(rows), d, in](int r0, int r1, float* out) {
+    for (int r = r0; r < r1;) {  // the rows of part r / d up to r1
+      const int part = r / d, end = std::min(r1, (part + 1) * d);
+      rows[part](r - part * d, end - part * d, out + size_t(r - r0) * in);
+      r = end;
+    }
+  };
   return l;
 }
 
@@ -94,7 +117,7 @@ DecoderWeights decoder_from_ct2(TensorFile& f, const std::string& what) {
   w.n_heads = heads != f.scalars.end() ? int(heads->second) : d / kHeadDim;
   if (w.n_heads * kHeadDim != d || d % kHeadDim != 0)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding = f.take("decoder/embeddings/weight", {w.n_vocab, d}, what);
+  w.embedding_rows = f.rows("decoder/embeddings/weight", {w.n_vocab, d}, what);
   auto pos = f.tensors.find("decoder/position_encodings/encodings");
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder position encodings are missing");
@@ -164,7 +187,7 @@ DecoderWeights decoder_from_split(TensorFile& f, const SplitDecoderNames& n, int
   w.n_heads = n_heads ? n_heads : d / kHeadDim;
   if (w.n_heads * kHeadDim != d)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding = f.take(n.embedding, {w.n_vocab, d}, what);
+  w.embedding_rows = f.rows(n.embedding, {w.n_vocab, d}, what);
   auto pos = f.tensors.find(n.positions);
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder positions (" + n.positions + ") are missing");
@@ -174,25 +197,16 @@ DecoderWeights decoder_from_split(TensorFile& f, const SplitDecoderNames& n, int
     return LayerNormWeights{f.take(p + ".weight", {d}, what),
                             f.take(p + ".bias", {d}, what)};
   };
-  auto stack = [&](const std::string& p, std::initializer_list<const std::string*> parts) {
-    Linear l{int(parts.size()) * d, d, {}, {}};
-    for (const std::string* part : parts) {
-      const Linear one = linear(f, p + *part, d, d, what, ".");
-      l.weight.insert(l.weight.end(), one.weight.begin(), one.weight.end());
-      l.bias.insert(l.bias.end(), one.bias.begin(), one.bias.end());
-    }
-    return l;
-  };
   for (int i = 0;; ++i) {
     const std::string p = n.layer + std::to_string(i) + ".";
     if (!f.has(p + n.self_q + ".weight")) break;
     DecoderLayerWeights l;
     l.self_ln = ln(p + n.self_ln);
-    l.self_qkv = stack(p, {&n.self_q, &n.self_k, &n.self_v});
+    l.self_qkv = stacked(f, p, {&n.self_q, &n.self_k, &n.self_v}, d, d, what);
     l.self_out = linear(f, p + n.self_out, d, d, what, ".");
     l.cross_ln = ln(p + n.cross_ln);
     l.cross_q = linear(f, p + n.cross_q, d, d, what, ".");
-    l.cross_kv = stack(p, {&n.cross_k, &n.cross_v});
+    l.cross_kv = stacked(f, p, {&n.cross_k, &n.cross_v}, d, d, what);
     l.cross_out = linear(f, p + n.cross_out, d, d, what, ".");
     l.mlp_ln = ln(p + n.mlp_ln);
     l.fc1 = linear(f, p + n.fc1, 4 * d, d, what, ".");
@@ -256,13 +270,7 @@ EncoderWeights encoder_from_split_qkv(TensorFile& f, const SplitQkvNames& n, int
     if (!f.has(p + n.q + ".weight")) break;
     EncoderLayerWeights l;
     l.attn_ln = ln(p + n.attn_ln);
-    // Q, K (no bias), V stacked into one [3d][d] projection, as CTranslate2 stores it.
-    l.qkv = {3 * d, d, {}, {}};
-    for (const std::string* part : {&n.q, &n.k, &n.v}) {
-      const Linear one = linear(f, p + *part, d, d, what, ".");
-      l.qkv.weight.insert(l.qkv.weight.end(), one.weight.begin(), one.weight.end());
-      l.qkv.bias.insert(l.qkv.bias.end(), one.bias.begin(), one.bias.end());
-    }
+    l.qkv = stacked(f, p, {&n.q, &n.k, &n.v}, d, d, what);  // K has no bias: zeros
     l.attn_out = linear(f, p + n.attn_out, d, d, what, ".");
     l.mlp_ln = ln(p + n.mlp_ln);
     l.fc1 = linear(f, p + n.fc1, 4 * d, d, what, ".");

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,12 @@ struct QuantizedWeights {
 // weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite
 // weights or k > kMaxK.
 QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k);
+// Writes rows [r0, r1) of a float32 weight [n][k] to out ([r1 - r0][k]); may
+// be called from several threads at once, each row once.
+using WeightRows = std::function<void(int r0, int r1, float* out)>;
+// The same bytes, with the weight read a few rows at a time (a model file's
+// float16 decoded as it is quantized: no float32 copy of the whole matrix).
+QuantizedWeights quantize_weights(const WeightRows& rows, const float* bias, int n, int k);
 
 struct QuantizedRows {
   int m = 0, k = 0, k_pad = 0;

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -76,7 +77,14 @@ int8_t QuantizedWeights::at(int row, int col) const {
                 col % kGroupK];
 }
 
-QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k) {
+namespace {
+
+// Rows of the weight as quantize_weights reads them: in place, or a chunk
+// at a time into a buffer of the calling thread.
+constexpr int kChunkRows = 16;
+using RowsAt = std::function<const float*(int r0, int r1, std::vector<float>& buffer)>;
+
+QuantizedWeights quantize_from(const RowsAt& rows_at, const float* bias, int n, int k) {
   if (n < 1 || k < 1) throw std::invalid_argument("linear layer with an empty weight");
   if (k > kMaxK)
     throw std::invalid_argument("linear layer with " + std::to_string(k) +
@@ -95,24 +103,29 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
   // Rows [r0, r1); returns the first row with a non-finite weight, or -1.
   auto quantize_range = [&](int r0, int r1) {
     std::vector<int8_t> q(k);
-    for (int r = r0; r < r1; ++r) {
-      const float* row = weight + size_t(r) * k;
-      const uint32_t max_bits = max_abs_bits(row, k, nullptr);
-      if (max_bits >= kNonFiniteBits) return r;
-      const float max_abs = from_bits(max_bits);
-      w.scale[r] = max_abs / 127.0f;
-      quantize_weight_row(row, k, inverse_step(max_abs), q.data());
-      int8_t* dst = w.packed.data() +
-                    (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
-      // A row's 4-k groups lie group_stride apart: one 4-byte store each.
-      const int whole = k / kGroupK * kGroupK;
-      for (int c = 0; c < whole; c += kGroupK)
-        std::memcpy(dst + size_t(c / kGroupK) * group_stride, q.data() + c, kGroupK);
-      for (int c = whole; c < k; ++c) dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
-      int32_t sum = 0;
-      for (int c = 0; c < k; ++c) sum += q[c];
-      w.sum128[r] = 128 * sum;
-      if (bias) w.bias[r] = bias[r];
+    std::vector<float> buffer;
+    for (int c0 = r0; c0 < r1; c0 += kChunkRows) {
+      const int c1 = std::min(r1, c0 + kChunkRows);
+      const float* chunk = rows_at(c0, c1, buffer);
+      for (int r = c0; r < c1; ++r) {
+        const float* row = chunk + size_t(r - c0) * k;
+        const uint32_t max_bits = max_abs_bits(row, k, nullptr);
+        if (max_bits >= kNonFiniteBits) return r;
+        const float max_abs = from_bits(max_bits);
+        w.scale[r] = max_abs / 127.0f;
+        quantize_weight_row(row, k, inverse_step(max_abs), q.data());
+        int8_t* dst = w.packed.data() +
+                      (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
+        // A row's 4-k groups lie group_stride apart: one 4-byte store each.
+        const int whole = k / kGroupK * kGroupK;
+        for (int c = 0; c < whole; c += kGroupK)
+          std::memcpy(dst + size_t(c / kGroupK) * group_stride, q.data() + c, kGroupK);
+        for (int c = whole; c < k; ++c) dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
+        int32_t sum = 0;
+        for (int c = 0; c < k; ++c) sum += q[c];
+        w.sum128[r] = 128 * sum;
+        if (bias) w.bias[r] = bias[r];
+      }
     }
     return -1;
   };
@@ -130,6 +143,23 @@ QuantizedWeights quantize_weights(const float* weight, const float* bias, int n,
   for (int r : bad)
     if (r >= 0) throw std::invalid_argument("weight has a non-finite value in row " + std::to_string(r));
   return w;
+}
+
+}  // namespace
+
+QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k) {
+  return quantize_from(
+      [&](int r0, int, std::vector<float>&) { return weight + size_t(r0) * k; }, bias, n, k);
+}
+
+QuantizedWeights quantize_weights(const WeightRows& rows, const float* bias, int n, int k) {
+  return quantize_from(
+      [&](int r0, int r1, std::vector<float>& buffer) {
+        buffer.resize(size_t(kChunkRows) * k);
+        rows(r0, r1, buffer.data());
+        return static_cast<const float*>(buffer.data());
+      },
+      bias, n, k);
 }
 
 QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int>& cols) {
