@@ -297,7 +297,8 @@ TEST(DecodingTopK, PartialSortOrderWithTies) {
                         [&](int a, int b) { return x[a] != x[b] ? x[a] > x[b] : a < b; });
       std::vector<int> got(k);
       top_k(x.data(), n, k, got.data());
-      for (int j = 0; j < k; ++j) ASSERT_EQ(got[j], want[j]) << "n " << n << " k " << k << " #" << j;
+      for (int j = 0; j < k; ++j)
+        ASSERT_EQ(got[j], want[j]) << "n " << n << " k " << k << " #" << j;
     }
   // All -inf: the first k indices.
   std::vector<float> all(20, kNegInf);

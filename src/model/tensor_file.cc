@@ -41,7 +41,8 @@ std::vector<float> TensorFile::take(const std::string& name, const std::vector<i
   std::vector<float> data =
       !t.data.empty() || !t.raw ? std::move(t.data) : decode_floats(t.raw, t.elements, t.encoding);
   t.data.clear();
-  if (storage && t.raw) storage->release(t.raw, size_t(t.elements) * kEncodingBytes[int(t.encoding)]);
+  if (storage && t.raw)
+    storage->release(t.raw, size_t(t.elements) * kEncodingBytes[int(t.encoding)]);
   return data;
 }
 

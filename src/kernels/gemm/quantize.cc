@@ -120,7 +120,8 @@ QuantizedWeights quantize_from(const RowsAt& rows_at, const float* bias, int n, 
         const int whole = k / kGroupK * kGroupK;
         for (int c = 0; c < whole; c += kGroupK)
           std::memcpy(dst + size_t(c / kGroupK) * group_stride, q.data() + c, kGroupK);
-        for (int c = whole; c < k; ++c) dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
+        for (int c = whole; c < k; ++c)
+          dst[size_t(c / kGroupK) * group_stride + c % kGroupK] = q[c];
         int32_t sum = 0;
         for (int c = 0; c < k; ++c) sum += q[c];
         w.sum128[r] = 128 * sum;
@@ -148,8 +149,8 @@ QuantizedWeights quantize_from(const RowsAt& rows_at, const float* bias, int n, 
 }  // namespace
 
 QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k) {
-  return quantize_from(
-      [&](int r0, int, std::vector<float>&) { return weight + size_t(r0) * k; }, bias, n, k);
+  return quantize_from([&](int r0, int, std::vector<float>&) { return weight + size_t(r0) * k; },
+                       bias, n, k);
 }
 
 QuantizedWeights quantize_weights(const WeightRows& rows, const float* bias, int n, int k) {
