@@ -285,6 +285,22 @@ TEST(Tokenizer, BadFiles) {
                "token 0 is not a GPT-2 byte-level string");
   const std::string twice = write("bad7.json", R"({"a": 0, "b": 0})");
   expect_error([&] { Tokenizer::from_vocab_json(twice, kEnglish); }, "id 0 appears twice");
+  // tokenizer.json is read as a stream: only model.vocab counts, wherever
+  // other "vocab" keys sit, and its shape is checked as a document's would be.
+  const std::string elsewhere =
+      write("bad10.json", R"({"vocab": {"a": 0}, "model": {"x": {"vocab": {}}}})");
+  expect_error([&] { Tokenizer::from_tokenizer_json(elsewhere, kEnglish); }, "no model.vocab");
+  const std::string not_bpe =
+      write("bad11.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
+  expect_error([&] { Tokenizer::from_tokenizer_json(not_bpe, kEnglish); }, "model.type is not BPE");
+  const std::string vocab_list = write("bad12.json", R"({"model": {"vocab": [["a", 0]]}})");
+  expect_error([&] { Tokenizer::from_tokenizer_json(vocab_list, kEnglish); }, "not a JSON object");
+  const std::string nested_id = write("bad13.json", R"({"model": {"vocab": {"a": {"id": 0}}}})");
+  expect_error([&] { Tokenizer::from_tokenizer_json(nested_id, kEnglish); }, "has no integer id");
+  const std::string negative = write("bad14.json", R"({"a": -1})");
+  expect_error([&] { Tokenizer::from_vocab_json(negative, kEnglish); }, "outside the model");
+  const std::string huge = write("bad15.json", R"({"a": 18446744073709551615})");
+  expect_error([&] { Tokenizer::from_vocab_json(huge, kEnglish); }, "outside the model");
   const std::string short_txt = write("bad8.txt", "a\nb\n");
   expect_error([&] { Tokenizer::from_vocabulary_txt(short_txt, kEnglish); },
                "2 lines, but the model's vocabulary has 51864");
