@@ -1,8 +1,14 @@
 // libFuzzer target for the tokenizer: any bytes are encoded (valid UTF-8 must
-// round-trip, anything else must give a TokenizerError) and decoded as ids.
+// round-trip, anything else must give a TokenizerError) and decoded as ids,
+// and, as a file, read as each vocabulary format (a tokenizer or a
+// TokenizerError).
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +48,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tok.decode(ids);
     tok.decode_with_timestamps(ids);
   } catch (const amanuensis::text::TokenizerError&) {
+  }
+  // The vocabulary readers take paths: the bytes go to this process's file,
+  // removed at exit.
+  static const struct TempFile {
+    std::string path = "/tmp/tokenizer_fuzzer_" + std::to_string(getpid());
+    ~TempFile() { std::remove(path.c_str()); }
+  } file;
+  const std::string& path = file.path;
+  std::ofstream(path, std::ios::binary).write(text.data(), std::streamsize(text.size()));
+  using amanuensis::text::Tokenizer;
+  for (auto read : {&Tokenizer::from_tokenizer_json, &Tokenizer::from_vocab_json,
+                    &Tokenizer::from_vocabulary_json, &Tokenizer::from_vocabulary_txt}) {
+    try {
+      read(path, 51864);
+    } catch (const amanuensis::text::TokenizerError&) {
+    }
   }
   return 0;
 }
