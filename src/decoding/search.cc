@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
 #include "layers/float_math.h"
+#include "util/clones.h"
 
 namespace amanuensis::decoding {
 namespace {
@@ -47,6 +49,28 @@ std::vector<float> run_prompt(const Decoder& decoder, DecoderState& state,
   return logits;
 }
 
+// The first i with u < exp(logp[0]) + ... + exp(logp[i]), the terms added in
+// order in double, or -1 if the total stays at or below u. The exponentials
+// go 8 at a time (exp_nonpositive_8: the scalar one's bytes).
+AMANUENSIS_CLONES int inverse_cdf(const float* logp, int n, double u) {
+  double acc = 0;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    float e[8];
+    std::memcpy(e, logp + i, sizeof e);
+    exp_nonpositive_8(e);
+    for (int l = 0; l < 8; ++l) {
+      acc += e[l];
+      if (u < acc) return i + l;
+    }
+  }
+  for (; i < n; ++i) {
+    acc += exp_nonpositive(logp[i]);
+    if (u < acc) return i;
+  }
+  return -1;
+}
+
 int argmax(const float* x, int n) {
   int best = 0;
   for (int i = 1; i < n; ++i)
@@ -84,42 +108,41 @@ SearchResult sample_rows(const Decoder& decoder, DecoderState& state, const Logi
   if (rows > 1) state.replicate(rows);
   Rng rng(o.seed);
   std::vector<std::vector<int>> seqs(rows);
-  std::vector<double> sums(rows, 0.0);
-  std::vector<bool> done(rows, false);
-  std::vector<float> logprobs(v), scaled(v);
+  std::vector<double> sums(rows, 0.0), draws(rows, 0.0);
+  std::vector<char> done(rows, false);  // not vector<bool>: rows write theirs in parallel
+  std::vector<float> logprobs(size_t(rows) * v), scaled(sampling ? size_t(rows) * v : 0);
   std::vector<int> next(rows);
   const int max_new = o.max_length - int(prompt.size());
   for (int step = 0; step < max_new; ++step) {
-    for (int r = 0; r < rows; ++r) {
+    // Rows are independent but for the generator: the live rows draw first,
+    // in row order, and then run as items of the pool.
+    for (int r = 0; r < rows; ++r)
+      if (sampling && !done[r]) draws[r] = rng.uniform();
+    pool.parallel_for(rows, [&](int r) {
       if (done[r]) {
         next[r] = sp.eot;
-        continue;
+        return;
       }
       float* row = logits.data() + size_t(r) * v;
+      float* lp = logprobs.data() + size_t(r) * v;
       apply_logit_rules(rules, seqs[r], row);
-      log_softmax(row, v, logprobs.data());
-      int t;
-      if (!sampling) {
-        t = argmax(row, v);
-      } else {  // inverse CDF of softmax(logits / T)
-        for (int i = 0; i < v; ++i) scaled[i] = row[i] / o.temperature;
-        log_softmax(scaled.data(), v, scaled.data());
-        double u = rng.uniform(), acc = 0;
-        t = -1;
-        for (int i = 0; i < v && t < 0; ++i) {
-          acc += exp_nonpositive(scaled[i]);
-          if (u < acc) t = i;
-        }
-        if (t < 0) t = argmax(row, v);  // rounding left u above the total
+      log_softmax(row, v, lp);
+      int t = -1;
+      if (sampling) {  // inverse CDF of softmax(logits / T)
+        float* sc = scaled.data() + size_t(r) * v;
+        for (int i = 0; i < v; ++i) sc[i] = row[i] / o.temperature;
+        log_softmax(sc, v, sc);
+        t = inverse_cdf(sc, v, draws[r]);
       }
-      sums[r] += logprobs[t];
+      if (t < 0) t = argmax(row, v);  // greedy, or rounding left the draw above the total
+      sums[r] += lp[t];
       if (t == sp.eot)
         done[r] = true;
       else
         seqs[r].push_back(t);
       next[r] = t;
-    }
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    });
+    if (std::all_of(done.begin(), done.end(), [](char d) { return d; })) break;
     if (step + 1 == max_new) break;
     decoder.step(state, next.data(), rows, 1, logits.data(), pool);
   }
