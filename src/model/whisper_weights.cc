@@ -25,8 +25,9 @@ Linear linear(TensorFile& f, const std::string& prefix, int out, int in,
   return l;
 }
 
-// [d][in] projections stacked into one [parts * d][in] (Q, K and V, as
-// CTranslate2 stores them).
+// [d][in] projections of the layouts that keep them apart (Hugging Face,
+// openai-whisper's names in ggml files: "." separators) stacked into one
+// [parts * d][in], as CTranslate2 stores Q, K and V.
 Linear stacked(TensorFile& f, const std::string& prefix,
                std::initializer_list<const std::string*> parts, int d, int in,
                const std::string& what) {
