@@ -75,13 +75,14 @@ DecoderWeights make_weights(const Config& c) {
   w.n_heads = c.heads;
   w.n_vocab = c.n_vocab;
   w.n_ctx = c.n_ctx;
-  w.embedding.resize(size_t(c.n_vocab) * c.d);
-  for (float& v : w.embedding) v = g(c.emb_sigma);
+  w.embedding = {c.n_vocab, c.d, std::vector<float>(size_t(c.n_vocab) * c.d),
+                 std::vector<float>(size_t(c.n_vocab), 0.0f)};
+  for (float& v : w.embedding.weight) v = g(c.emb_sigma);
   if (c.n_vocab >= 51864) {
     const text::SpecialTokens sp = text::special_tokens(c.n_vocab);
-    for (int i = 0; i < c.d; ++i) w.embedding[size_t(sp.eot) * c.d + i] *= c.eot_gain;
+    for (int i = 0; i < c.d; ++i) w.embedding.weight[size_t(sp.eot) * c.d + i] *= c.eot_gain;
     for (int t = sp.timestamp_begin; t < c.n_vocab; ++t)
-      for (int i = 0; i < c.d; ++i) w.embedding[size_t(t) * c.d + i] *= c.ts_gain;
+      for (int i = 0; i < c.d; ++i) w.embedding.weight[size_t(t) * c.d + i] *= c.ts_gain;
   }
   w.positions.resize(size_t(c.n_ctx) * c.d);
   for (float& v : w.positions) v = g(0.3f);
@@ -177,8 +178,8 @@ std::vector<double> reference_logits(const DecoderWeights& w, const std::vector<
   Mat x(size_t(t) * d);
   for (int i = 0; i < t; ++i)
     for (int c = 0; c < d; ++c)
-      x[size_t(i) * d + c] =
-          double(w.embedding[size_t(tokens[i]) * d + c]) + double(w.positions[size_t(i) * d + c]);
+      x[size_t(i) * d + c] = double(w.embedding.weight[size_t(tokens[i]) * d + c]) +
+                             double(w.positions[size_t(i) * d + c]);
   const Mat e(enc.begin(), enc.end());
   for (const DecoderLayerWeights& l : w.layers) {
     Mat h = layer_norm_ref(x, t, d, l.self_ln);
@@ -203,7 +204,7 @@ std::vector<double> reference_logits(const DecoderWeights& w, const std::vector<
   std::vector<double> logits(w.n_vocab);
   for (int v = 0; v < w.n_vocab; ++v) {
     double s = 0;
-    for (int c = 0; c < d; ++c) s += last[c] * w.embedding[size_t(v) * d + c];
+    for (int c = 0; c < d; ++c) s += last[c] * w.embedding.weight[size_t(v) * d + c];
     logits[v] = s;
   }
   return logits;

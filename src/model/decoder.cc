@@ -238,9 +238,7 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
       backend_(resolve_backend(backend)),
       positions_(std::move(w.positions)),
       ln_(std::move(w.ln)),
-      logits_(Linear{w.n_vocab, w.d_model, std::move(w.embedding),
-                     std::vector<float>(size_t(w.n_vocab), 0.0f), std::move(w.embedding_rows)},
-              precision, backend_, kDecoderOutliers) {
+      logits_(std::move(w.embedding), precision, backend_, kDecoderOutliers) {
   tune_allocator();
   for (DecoderLayerWeights& l : w.layers)
     layers_.push_back(

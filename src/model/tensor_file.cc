@@ -62,7 +62,7 @@ std::function<void(int, int, float*)> TensorFile::rows(const std::string& name,
   struct View {
     const uint8_t* raw;
     FloatEncoding encoding;
-    size_t row, bytes;
+    size_t row_values, row_bytes;
     int n;
     std::shared_ptr<const MappedFile> storage;
     std::atomic<int> read{0};
@@ -70,14 +70,14 @@ std::function<void(int, int, float*)> TensorFile::rows(const std::string& name,
   auto v = std::make_shared<View>();
   v->raw = t.raw;
   v->encoding = t.encoding;
-  v->row = row;
-  v->bytes = size_t(t.elements) * kEncodingBytes[int(t.encoding)];
+  v->row_values = row;
+  v->row_bytes = row * kEncodingBytes[int(t.encoding)];
   v->n = n;
   v->storage = storage;
   return [v](int r0, int r1, float* out) {
-    const size_t row_bytes = v->row * kEncodingBytes[int(v->encoding)];
-    decode_floats(v->raw + r0 * row_bytes, int64_t(r1 - r0) * v->row, v->encoding, out);
-    if ((v->read += r1 - r0) == v->n && v->storage) v->storage->release(v->raw, v->bytes);
+    decode_floats(v->raw + r0 * v->row_bytes, int64_t(r1 - r0) * v->row_values, v->encoding, out);
+    if ((v->read += r1 - r0) == v->n && v->storage)
+      v->storage->release(v->raw, v->n * v->row_bytes);
   };
 }
 

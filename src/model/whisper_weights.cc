@@ -118,7 +118,11 @@ DecoderWeights decoder_from_ct2(TensorFile& f, const std::string& what) {
   w.n_heads = heads != f.scalars.end() ? int(heads->second) : d / kHeadDim;
   if (w.n_heads * kHeadDim != d || d % kHeadDim != 0)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding_rows = f.rows("decoder/embeddings/weight", {w.n_vocab, d}, what);
+  w.embedding = {w.n_vocab,
+                 d,
+                 {},
+                 std::vector<float>(size_t(w.n_vocab), 0.0f),
+                 f.rows("decoder/embeddings/weight", {w.n_vocab, d}, what)};
   auto pos = f.tensors.find("decoder/position_encodings/encodings");
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder position encodings are missing");
@@ -188,7 +192,11 @@ DecoderWeights decoder_from_split(TensorFile& f, const SplitDecoderNames& n, int
   w.n_heads = n_heads ? n_heads : d / kHeadDim;
   if (w.n_heads * kHeadDim != d)
     throw ModelError(what + ": decoder heads do not give head size 64");
-  w.embedding_rows = f.rows(n.embedding, {w.n_vocab, d}, what);
+  w.embedding = {w.n_vocab,
+                 d,
+                 {},
+                 std::vector<float>(size_t(w.n_vocab), 0.0f),
+                 f.rows(n.embedding, {w.n_vocab, d}, what)};
   auto pos = f.tensors.find(n.positions);
   if (pos == f.tensors.end() || pos->second.shape.size() != 2)
     throw ModelError(what + ": decoder positions (" + n.positions + ") are missing");

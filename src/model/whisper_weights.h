@@ -40,8 +40,7 @@ struct DecoderLayerWeights {
 
 struct DecoderWeights {
   int d_model = 0, n_heads = 0, n_vocab = 0, n_ctx = 448;
-  std::vector<float> embedding;  // [n_vocab][d]; also the output projection (tied)
-  gemm::WeightRows embedding_rows;  // or its rows, read from the file (embedding empty)
+  Linear embedding;  // [n_vocab][d], zero bias: the token embedding and the tied output projection
   std::vector<float> positions;  // [n_ctx][d]
   std::vector<DecoderLayerWeights> layers;
   LayerNormWeights ln;
