@@ -88,7 +88,9 @@ TEST_P(GemmShapes, BackendsAndThreadsAreBitExactAndCloseToFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GemmShapes,
-                         ::testing::Values(std::make_tuple(1, 64, 4), std::make_tuple(7, 100, 3),
+                         ::testing::Values(std::make_tuple(1, 64, 4), std::make_tuple(2, 130, 70),
+                                           std::make_tuple(3, 64, 8), std::make_tuple(4, 65, 516),
+                                           std::make_tuple(5, 200, 512), std::make_tuple(7, 100, 3),
                                            std::make_tuple(13, 64, 240),
                                            std::make_tuple(96, 384, 512),
                                            std::make_tuple(101, 130, 2050),
@@ -170,6 +172,24 @@ TEST(Gemm, OutliersAreBitExactAndMatchTheirFormula) {
           (float(a1) * x.scale[r] + float(a2) * x.scale_out[r]) * w.scale[n] + w.bias[n];
       ASSERT_EQ(expected[size_t(r) * p.n + n], v) << r << " " << n;
     }
+}
+
+// A decoding step's few rows (one per beam) take their own tile in some
+// backends: the same bytes with outliers, for each count a work item can hold.
+TEST(Gemm, FewRowsWithOutliersAreBitExact) {
+  const Problem p = make(5, 150, 70, 9);
+  const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
+  ThreadPool pool(2);
+  for (int m = 1; m <= p.m; ++m) {
+    QuantizedRows x;
+    quantize_rows(p.x.data(), m, p.k, x, pool, {3, 40, 69});
+    std::vector<float> expected(size_t(m) * p.n), y(expected.size());
+    gemm(x, w, Backend::kReference, pool, expected.data());
+    for (Backend b : backends()) {
+      gemm(x, w, b, pool, y.data());
+      ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4)) << int(b) << " m " << m;
+    }
+  }
 }
 
 TEST(Gemm, OutlierChannelsReduceTheError) {
