@@ -368,6 +368,22 @@ def check_quiet_audio(exe, model, d, jfk):
           f"rc={r.returncode} stderr={r.stderr!r} out={r.stdout[:300]!r}")
 
 
+def check_bench_decoder(exe, model):
+    """bench decoder: the step against its floor, and the prompt on its own."""
+    r = run(exe, "bench", "decoder", "--model", model, "--context", "8", "--steps", "3",
+            "--beams", "2", "--json")
+    try:
+        obj = json.loads(r.stdout)
+        positive = ["step_ms", "prompt_ms", "floor_ms", "ratio_to_floor", "read_bandwidth_gbs"]
+        check("bench decoder --json", all(obj.get(k, 0) > 0 for k in positive)
+              and obj["context"] == 8 and obj["beams"] == 2, obj)
+    except json.JSONDecodeError as e:
+        check("bench decoder --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
+    r = run(exe, "bench", "decoder", "--model", model, "--context", "400", "--steps", "60")
+    check("bench decoder: context beyond the model's", r.returncode != 0
+          and "text context" in r.stderr and not r.stdout, r.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
@@ -381,6 +397,7 @@ def main():
         check_errors(exe, model, d, jfk)
         check_several(exe, model, d, jfk, short)
         check_quiet_audio(exe, model, d, jfk)
+    check_bench_decoder(exe, model)
     print(f"transcribe_cli_test: {len(failures)} failed")
     return 1 if failures else 0
 
