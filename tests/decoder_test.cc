@@ -75,8 +75,11 @@ DecoderWeights make_weights(const Config& c) {
   w.n_heads = c.heads;
   w.n_vocab = c.n_vocab;
   w.n_ctx = c.n_ctx;
-  w.embedding = {c.n_vocab, c.d, std::vector<float>(size_t(c.n_vocab) * c.d),
-                 std::vector<float>(size_t(c.n_vocab), 0.0f)};
+  w.embedding = {c.n_vocab,
+                 c.d,
+                 std::vector<float>(size_t(c.n_vocab) * c.d),
+                 std::vector<float>(size_t(c.n_vocab), 0.0f),
+                 {}};
   for (float& v : w.embedding.weight) v = g(c.emb_sigma);
   if (c.n_vocab >= 51864) {
     const text::SpecialTokens sp = text::special_tokens(c.n_vocab);
@@ -459,6 +462,48 @@ TEST_P(DecoderTest, LongSharedPromptAcrossKeyBlocks) {
   for (int r = 0; r < 3; ++r)
     expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
                  "after 24 steps past a 45-token prompt, row " + std::to_string(r));
+}
+
+TEST_P(DecoderTest, BeamsWithACommonHistoryShareItsCache) {
+  // Rows that step the same tokens hold the same K/V: once 58 steps past a
+  // 3-token prompt are common to every row, attention reads the whole key
+  // blocks among those 61 positions (one, 0..31) from row 0, and a reorder
+  // between rows that agree up to their last tokens moves only those. Each
+  // row must still be its own history decoded alone, whichever reorders
+  // brought it there.
+  Config c = cfg_;
+  c.n_ctx = 96;
+  const Decoder dec(make_weights(c), GetParam().precision);
+  const std::vector<float> enc = make_encoded(c);
+  const int v = c.n_vocab;
+  DecoderState s;
+  ThreadPool pool(2);
+  dec.begin(s, enc.data(), c.frames, 3, pool);
+  std::vector<float> l(3 * size_t(v));
+  const std::vector<int> prompt = {4, 5, 6};
+  dec.step(s, prompt.data(), 1, 3, l.data(), pool);
+  s.replicate(3);
+  std::vector<std::vector<int>> hist[3] = {{prompt}, {prompt}, {prompt}};
+  for (int step = 0; step < 68; ++step) {
+    int next[3];
+    for (int r = 0; r < 3; ++r) {
+      // Common for 58 steps, then each row its own tokens.
+      next[r] = step < 58 ? (step * 29 + 3) % v : (step * 53 + r * 101 + 7) % v;
+      hist[r].push_back({next[r]});
+    }
+    dec.step(s, next, 3, 1, l.data(), pool);
+    const std::vector<int> from =
+        step % 3 == 0 ? std::vector<int>{2, 0, 0} : std::vector<int>{1, 1, 2};
+    s.reorder(from);
+    const std::vector<std::vector<int>> old[3] = {hist[0], hist[1], hist[2]};
+    for (int r = 0; r < 3; ++r) hist[r] = old[from[r]];
+  }
+  const int last[] = {11, 12, 13};
+  for (int r = 0; r < 3; ++r) hist[r].push_back({last[r]});
+  dec.step(s, last, 3, 1, l.data(), pool);
+  for (int r = 0; r < 3; ++r)
+    expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
+                 "a common history of 61 tokens, then its own, row " + std::to_string(r));
 }
 
 TEST_P(DecoderTest, SameBytesForThreadCountsAndBackends) {

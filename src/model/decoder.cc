@@ -168,7 +168,7 @@ void check_rows(const std::string& what, int rows, int max_rows) {
 // a head therefore lie in one run of each, when K's run is widened to whole
 // blocks.
 struct CacheRun {
-  size_t k_start, k_len, v_start, v_len;
+  size_t k_start = 0, k_len = 0, v_start = 0, v_len = 0;
 };
 CacheRun cache_run(int begin, int end) {
   const size_t b0 = size_t(begin / kKeyBlock), b1 = size_t((end + kKeyBlock - 1) / kKeyBlock);
@@ -176,39 +176,57 @@ CacheRun cache_run(int begin, int end) {
           size_t(end - begin) * kHeadDim};
 }
 
+namespace {
+
+int common_prefix(const std::vector<int>& a, const std::vector<int>& b) {
+  return int(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+}
+
+}  // namespace
+
 void DecoderState::reorder(const std::vector<int>& from) {
   if (int(from.size()) != rows_) throw std::invalid_argument("decoder: reorder of the wrong size");
-  bool identity = true;
-  for (int i = 0; i < rows_; ++i) {
+  for (int i = 0; i < rows_; ++i)
     if (from[i] < 0 || from[i] >= rows_) throw std::invalid_argument("decoder: bad reorder index");
-    identity = identity && from[i] == i;
+  // A row's K/V at a position are a function of its tokens up to there (each
+  // row's arithmetic is its own), so row i takes from[i]'s positions only
+  // from where their tokens first differ: beams that share most of their
+  // history move little. (K's run, widened to whole blocks, may move a few
+  // equal positions too.)
+  std::vector<CacheRun> runs(rows_);
+  std::vector<size_t> offset(rows_ + 1, 0);
+  for (int i = 0; i < rows_; ++i) {
+    const int first = from[i] == i ? length_ : common_prefix(tokens_[i], tokens_[from[i]]);
+    if (first < length_) runs[i] = cache_run(first, length_);
+    offset[i + 1] = offset[i] + size_t(heads_) * (runs[i].k_len + runs[i].v_len);
   }
-  // Positions before shared_ were cached once and replicated (the prompt):
-  // they are the same in every row, so only [shared_, length_) must move
-  // (K's run, widened to whole blocks, may move a few shared ones too).
-  if (identity || length_ <= shared_) return;
-  const CacheRun run = cache_run(shared_, length_);
-  const size_t head = size_t(n_ctx_) * kHeadDim;  // floats per head, K or V
-  const size_t moved = size_t(heads_) * (run.k_len + run.v_len);
-  std::vector<float> temp(size_t(rows_) * moved);
-  for (Layer& l : layers_) {
-    for (const bool copy_out : {true, false})
-      for (int i = 0; i < rows_; ++i) {
-        if (from[i] == i) continue;
-        float* t = temp.data() + i * moved;
-        for (int h = 0; h < heads_; ++h, t += run.k_len + run.v_len) {
-          float* k = l.k_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
-          float* v = l.v_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
-          if (copy_out) {
-            std::copy_n(k + run.k_start, run.k_len, t);
-            std::copy_n(v + run.v_start, run.v_len, t + run.k_len);
-          } else {
-            std::copy_n(t, run.k_len, k + run.k_start);
-            std::copy_n(t + run.k_len, run.v_len, v + run.v_start);
+  if (offset[rows_] > 0) {
+    const size_t head = size_t(n_ctx_) * kHeadDim;  // floats per head, K or V
+    std::vector<float> temp(offset[rows_]);
+    for (Layer& l : layers_)
+      for (const bool copy_out : {true, false})
+        for (int i = 0; i < rows_; ++i) {
+          const CacheRun& run = runs[i];
+          float* t = temp.data() + offset[i];
+          for (int h = 0; h < heads_ && run.k_len > 0; ++h, t += run.k_len + run.v_len) {
+            float* k = l.k_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
+            float* v = l.v_self.data() + (size_t(copy_out ? from[i] : i) * heads_ + h) * head;
+            if (copy_out) {
+              std::copy_n(k + run.k_start, run.k_len, t);
+              std::copy_n(v + run.v_start, run.v_len, t + run.k_len);
+            } else {
+              std::copy_n(t, run.k_len, k + run.k_start);
+              std::copy_n(t + run.k_len, run.v_len, v + run.v_start);
+            }
           }
         }
-      }
   }
+  std::vector<std::vector<int>> tokens(rows_);
+  for (int i = 0; i < rows_; ++i) tokens[i] = tokens_[from[i]];
+  tokens_ = std::move(tokens);
+  shared_ = length_;
+  for (int i = 1; i < rows_; ++i)
+    shared_ = std::min(shared_, common_prefix(tokens_[0], tokens_[i]));
 }
 
 void DecoderState::replicate(int rows) {
@@ -226,6 +244,8 @@ void DecoderState::replicate(int rows) {
                     l.v_self.begin() + dst + run.v_start);
       }
   rows_ = rows;
+  const std::vector<int> first = tokens_[0];
+  tokens_.assign(rows, first);
   shared_ = length_;
 }
 
@@ -298,6 +318,7 @@ void Decoder::restart(DecoderState& s, int max_rows) const {
   s.rows_ = 0;
   s.length_ = 0;
   s.shared_ = 0;
+  s.tokens_.clear();
   s.capacity_rows_ = max_rows;
   const size_t self = size_t(max_rows) * heads_ * kHeadDim * s.n_ctx_;
   for (DecoderState::Layer& l : s.layers_)
@@ -336,6 +357,7 @@ void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
   s.rows_ = 0;
   s.length_ = 0;
   s.shared_ = 0;
+  s.tokens_.clear();
   logits.resize(size_t(n) * n_vocab_);
   attention.resize(heads.size() * n * s.frames_);
   forward(s, tokens.data(), 1, n, true, logits.data(), &heads, attention.data(), pool);
@@ -442,6 +464,9 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
     add_inplace(x.data(), proj.data(), x.size(), pool);
   }
   s.length_ += n;
+  s.tokens_.resize(rows);
+  for (int r = 0; r < rows; ++r)
+    s.tokens_[r].insert(s.tokens_[r].end(), tokens + r * n, tokens + (r + 1) * n);
   if (every_token) {
     layer_norm(x.data(), m, d, ln_, ln.data(), pool);
     logits_.apply(ln.data(), m, logits, pool);

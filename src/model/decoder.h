@@ -36,7 +36,10 @@ class DecoderState {
     std::vector<float> k_self, v_self;
   };
   int rows_ = 0, length_ = 0, frames_ = 0, frames_pad_ = 0, capacity_rows_ = 0;
-  int shared_ = 0;             // positions replicate() copied from row 0: equal in every row
+  // Positions whose tokens are the same in every row, and so their K/V bytes:
+  // attention reads them once, from row 0, for all rows.
+  int shared_ = 0;
+  std::vector<std::vector<int>> tokens_;  // each row's tokens so far
   int heads_ = 0, n_ctx_ = 0;  // n_ctx_: cache positions, the model's rounded up to a key block
   std::vector<Layer> layers_;
 };
