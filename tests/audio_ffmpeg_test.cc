@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "audio/decode.h"
+#include "audio/libav.h"
 
 namespace amanuensis::audio {
 namespace {
@@ -214,7 +215,9 @@ TEST(DecodeFfmpeg, FormatsMatchTheirSource) {
     const auto [err, shift] = relative_error(y, ref, c.delay);
     EXPECT_LT(err, c.max_error) << "best shift " << shift;
     EXPECT_LE(std::abs(shift - c.delay), 2);
-    if (std::string(c.source) == "mono44k.wav") EXPECT_EQ(dominant_hz(y), 440);
+    if (std::string(c.source) == "mono44k.wav") {
+      EXPECT_EQ(dominant_hz(y), 440);
+    }
   }
 }
 
@@ -347,6 +350,22 @@ TEST(DecodeFfmpeg, DoesNotOpenOtherFiles) {
     EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
   }
   ASSERT_EQ(::chdir(cwd), 0);
+}
+
+TEST(LibAv, OpensEveryFunctionOrSaysWhyNot) {
+  std::string error;
+  const std::optional<LibAv> av = open_libav(libav_sonames(), &error);
+  ASSERT_TRUE(av) << error;
+#define EXPECT_FOUND(name) EXPECT_NE(av->name, nullptr) << #name;
+  AMANUENSIS_LIBAV_FUNCTIONS(EXPECT_FOUND)
+#undef EXPECT_FOUND
+  EXPECT_EQ(libav(&error)->avformat_open_input, av->avformat_open_input);
+
+  std::vector<std::string> missing = libav_sonames();
+  missing.back() = "libavformat.so.0";  // no FFmpeg has that soname
+  error.clear();
+  EXPECT_FALSE(open_libav(missing, &error));
+  EXPECT_NE(error.find("libavformat.so.0"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -76,6 +76,13 @@ def check_mel(exe, d):
     expect_error(exe, "mel: bad --n-mels", mel("tone.wav", "--n-mels", "64"), "--n-mels")
     expect_error(exe, "mel: unwritable output",
                  mel("tone.wav")[:-1] + ["/nonexistent/dir/mel.npy"], "cannot create")
+    # FFmpeg's libraries (and their ~120 dependencies) load only for a file
+    # libsndfile cannot read: the dynamic loader lists what it opens.
+    loaded = lambda audio: subprocess.run(
+        [exe, *mel(audio)], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, LD_DEBUG="files")).stderr
+    check("mel: a WAV does not load FFmpeg", "libavformat" not in loaded("tone.wav"))
+    check("mel: what libsndfile refuses goes to FFmpeg", "libavformat" in loaded("text.wav"))
     for n_mels in (80, 128):
         r = run(exe, *mel("tone.wav", "--n-mels", str(n_mels)))
         out = np.load(p("mel.npy")) if r.returncode == 0 else None

@@ -16,15 +16,7 @@
 #include <optional>
 #include <type_traits>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/dict.h>
-#include <libavutil/error.h>
-#include <libavutil/log.h>
-#include <libavutil/mem.h>
-#include <libavutil/samplefmt.h>
-}
+#include "audio/libav.h"
 
 namespace amanuensis::audio {
 namespace {
@@ -224,6 +216,12 @@ std::vector<float> decode_sndfile(SNDFILE* f, const SF_INFO& info, const std::st
 
 // ---- FFmpeg: everything libsndfile cannot open ------------------------------
 
+// FFmpeg's functions, once decode_ffmpeg has found its libraries loaded.
+const LibAv& av() {
+  std::string unused;
+  return *libav(&unused);
+}
+
 std::string seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f s", s);
@@ -232,7 +230,7 @@ std::string seconds(double s) {
 
 std::string av_error(int err) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
+  av().av_strerror(err, buf, sizeof buf);
   return buf;
 }
 
@@ -284,21 +282,21 @@ int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDict
 
 struct AvioDeleter {
   void operator()(AVIOContext* c) const {
-    av_freep(&c->buffer);
-    avio_context_free(&c);
+    av().av_freep(&c->buffer);
+    av().avio_context_free(&c);
   }
 };
 struct FormatDeleter {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+  void operator()(AVFormatContext* c) const { av().avformat_close_input(&c); }
 };
 struct CodecDeleter {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+  void operator()(AVCodecContext* c) const { av().avcodec_free_context(&c); }
 };
 struct PacketDeleter {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
+  void operator()(AVPacket* p) const { av().av_packet_free(&p); }
 };
 struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
+  void operator()(AVFrame* f) const { av().av_frame_free(&f); }
 };
 
 // Integer samples scaled as libsndfile scales them (v / 2^(bits-1); u8 is
@@ -324,9 +322,9 @@ void interleave(const AVFrame* f, int channels, bool planar, std::vector<float>&
 void frame_to_float(const AVFrame* f, int channels, const std::string& what,
                     std::vector<float>& out) {
   const auto fmt = AVSampleFormat(f->format);
-  const bool planar = av_sample_fmt_is_planar(fmt);
+  const bool planar = av().av_sample_fmt_is_planar(fmt);
   out.resize(size_t(f->nb_samples) * size_t(channels));
-  switch (av_get_packed_sample_fmt(fmt)) {
+  switch (av().av_get_packed_sample_fmt(fmt)) {
     case AV_SAMPLE_FMT_U8: return interleave<uint8_t>(f, channels, planar, out);
     case AV_SAMPLE_FMT_S16: return interleave<int16_t>(f, channels, planar, out);
     case AV_SAMPLE_FMT_S32: return interleave<int32_t>(f, channels, planar, out);
@@ -337,14 +335,6 @@ void frame_to_float(const AVFrame* f, int channels, const std::string& what,
   }
 }
 
-void quiet_ffmpeg() {
-  static const bool once = [] {
-    av_log_set_level(AV_LOG_QUIET);  // our one-line errors say what went wrong
-    return true;
-  }();
-  (void)once;
-}
-
 // The first audio stream of whatever FFmpeg demuxes, decoded to float at its
 // own rate. Strict: a demuxer or decoder error, a packet flagged corrupt, or
 // (where the container declares the stream's length) a stream that ends well
@@ -352,32 +342,36 @@ void quiet_ffmpeg() {
 // `sndfile_why` is why libsndfile could not open the bytes first.
 std::vector<float> decode_ffmpeg(ByteSource& src, const std::string& what, double max_seconds,
                                  const std::string& sndfile_why) {
-  quiet_ffmpeg();
+  std::string no_ffmpeg;
+  if (!libav(&no_ffmpeg))
+    fail(what, "not a format libsndfile reads (" + sndfile_why +
+                   "), and FFmpeg's libraries, which would try it, cannot be loaded (" + no_ffmpeg +
+                   ")");
   constexpr int kBufSize = 1 << 16;
-  auto* buf = static_cast<uint8_t*>(av_malloc(kBufSize));
+  auto* buf = static_cast<uint8_t*>(av().av_malloc(kBufSize));
   if (!buf) fail(what, "out of memory");
   std::unique_ptr<AVIOContext, AvioDeleter> avio(
-      avio_alloc_context(buf, kBufSize, 0, &src, source_read, nullptr, source_seek));
+      av().avio_alloc_context(buf, kBufSize, 0, &src, source_read, nullptr, source_seek));
   if (!avio) {
-    av_free(buf);
+    av().av_free(buf);
     fail(what, "out of memory");
   }
   avio->seekable = src.size >= 0 ? AVIO_SEEKABLE_NORMAL : 0;
 
-  AVFormatContext* raw = avformat_alloc_context();
+  AVFormatContext* raw = av().avformat_alloc_context();
   if (!raw) fail(what, "out of memory");
   raw->pb = avio.get();
   raw->flags |= AVFMT_FLAG_CUSTOM_IO;
   raw->io_open = refuse_nested_open;
   AVDictionary* options = nullptr;
-  av_dict_set(&options, "protocol_whitelist", "none", 0);
-  int err = avformat_open_input(&raw, "", nullptr, &options);  // frees `raw` on failure
-  av_dict_free(&options);
+  av().av_dict_set(&options, "protocol_whitelist", "none", 0);
+  int err = av().avformat_open_input(&raw, "", nullptr, &options);  // frees `raw` on failure
+  av().av_dict_free(&options);
   if (err < 0)
     fail(what, "not a readable audio file or unsupported format (libsndfile: " + sndfile_why +
                    "; FFmpeg: " + av_error(err) + ")");
   std::unique_ptr<AVFormatContext, FormatDeleter> fmt(raw);
-  if ((err = avformat_find_stream_info(fmt.get(), nullptr)) < 0)
+  if ((err = av().avformat_find_stream_info(fmt.get(), nullptr)) < 0)
     fail(what, "truncated or corrupt (" + av_error(err) + ")");
 
   int index = -1;
@@ -390,10 +384,10 @@ std::vector<float> decode_ffmpeg(ByteSource& src, const std::string& what, doubl
   if (index < 0)
     fail(what, std::string("no audio stream (in a ") + fmt->iformat->name + " container)");
   const AVStream* st = fmt->streams[index];
-  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+  const AVCodec* codec = av().avcodec_find_decoder(st->codecpar->codec_id);
   if (!codec)
     fail(what, std::string("no decoder for its audio codec (") +
-                   avcodec_get_name(st->codecpar->codec_id) + ")");
+                   av().avcodec_get_name(st->codecpar->codec_id) + ")");
   // Declared length: trusted when the container states it, not when FFmpeg
   // guessed it from the bit rate.
   // The file's length stands for the stream's only where there is no other
@@ -407,17 +401,17 @@ std::vector<float> decode_ffmpeg(ByteSource& src, const std::string& what, doubl
   }
   if (declared > max_seconds) too_long(what, declared, max_seconds);
 
-  std::unique_ptr<AVCodecContext, CodecDeleter> dec(avcodec_alloc_context3(codec));
+  std::unique_ptr<AVCodecContext, CodecDeleter> dec(av().avcodec_alloc_context3(codec));
   if (!dec) fail(what, "out of memory");
-  if ((err = avcodec_parameters_to_context(dec.get(), st->codecpar)) < 0)
+  if ((err = av().avcodec_parameters_to_context(dec.get(), st->codecpar)) < 0)
     fail(what, "bad audio stream parameters (" + av_error(err) + ")");
   dec->pkt_timebase = st->time_base;
   dec->thread_count = 1;
-  if ((err = avcodec_open2(dec.get(), codec, nullptr)) < 0)
+  if ((err = av().avcodec_open2(dec.get(), codec, nullptr)) < 0)
     fail(what, std::string("cannot decode its ") + codec->name + " audio (" + av_error(err) + ")");
 
-  std::unique_ptr<AVPacket, PacketDeleter> pkt(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
+  std::unique_ptr<AVPacket, PacketDeleter> pkt(av().av_packet_alloc());
+  std::unique_ptr<AVFrame, FrameDeleter> frame(av().av_frame_alloc());
   if (!pkt || !frame) fail(what, "out of memory");
   std::optional<MonoSink> sink;
   std::vector<float> interleaved;
@@ -430,7 +424,7 @@ std::vector<float> decode_ffmpeg(ByteSource& src, const std::string& what, doubl
   };
   auto drain = [&] {
     for (;;) {
-      const int r = avcodec_receive_frame(dec.get(), frame.get());
+      const int r = av().avcodec_receive_frame(dec.get(), frame.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       if (r < 0) corrupt(r);
       if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
@@ -449,24 +443,24 @@ std::vector<float> decode_ffmpeg(ByteSource& src, const std::string& what, doubl
         frame_to_float(frame.get(), channels, what, interleaved);
         sink->push(interleaved.data(), size_t(frame->nb_samples));
       }
-      av_frame_unref(frame.get());
+      av().av_frame_unref(frame.get());
     }
   };
   for (;;) {
-    err = av_read_frame(fmt.get(), pkt.get());
+    err = av().av_read_frame(fmt.get(), pkt.get());
     if (err == AVERROR_EOF) break;
     if (err < 0) corrupt(err);
     if (pkt->stream_index != index) {
-      av_packet_unref(pkt.get());
+      av().av_packet_unref(pkt.get());
       continue;
     }
     if (pkt->flags & AV_PKT_FLAG_CORRUPT) corrupt(AVERROR_INVALIDDATA);
-    err = avcodec_send_packet(dec.get(), pkt.get());
-    av_packet_unref(pkt.get());
+    err = av().avcodec_send_packet(dec.get(), pkt.get());
+    av().av_packet_unref(pkt.get());
     if (err < 0) corrupt(err);
     drain();
   }
-  if ((err = avcodec_send_packet(dec.get(), nullptr)) < 0) corrupt(err);
+  if ((err = av().avcodec_send_packet(dec.get(), nullptr)) < 0) corrupt(err);
   drain();
   if (!sink) fail(what, "contains no audio samples");
   const double decoded = double(sink->frames()) / sink->rate();
