@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -289,6 +290,42 @@ class DecoderTest : public ::testing::TestWithParam<Variant> {
   std::vector<float> run(const std::vector<std::vector<int>>& chunks, ThreadPool& pool) {
     return run_row(*dec_, enc_, cfg_.frames, chunks, pool);
   }
+  // Three rows of a 96-token decoder: `prompt` once, then `steps` steps of
+  // token(step, row), each step after reorder(step) when that is not empty.
+  // Each row's logits at the last step must be its history decoded alone.
+  void expect_rows_are_their_histories(const std::vector<int>& prompt, int steps,
+                                       const std::function<int(int, int)>& token,
+                                       const std::function<std::vector<int>(int)>& reorder,
+                                       const std::string& what) {
+    Config c = cfg_;
+    c.n_ctx = 96;
+    const Decoder dec(make_weights(c), GetParam().precision);
+    const std::vector<float> enc = make_encoded(c);
+    const int v = c.n_vocab;
+    DecoderState s;
+    ThreadPool pool(2);
+    dec.begin(s, enc.data(), c.frames, 3, pool);
+    std::vector<float> l(3 * size_t(v));
+    dec.step(s, prompt.data(), 1, int(prompt.size()), l.data(), pool);
+    s.replicate(3);
+    std::vector<std::vector<int>> hist[3] = {{prompt}, {prompt}, {prompt}};
+    for (int step = 0; step < steps; ++step) {
+      if (const std::vector<int> from = reorder(step); !from.empty()) {
+        s.reorder(from);
+        const std::vector<std::vector<int>> old[3] = {hist[0], hist[1], hist[2]};
+        for (int r = 0; r < 3; ++r) hist[r] = old[from[r]];
+      }
+      int next[3];
+      for (int r = 0; r < 3; ++r) {
+        next[r] = token(step, r) % v;
+        hist[r].push_back({next[r]});
+      }
+      dec.step(s, next, 3, 1, l.data(), pool);
+    }
+    for (int r = 0; r < 3; ++r)
+      expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
+                   what + ", row " + std::to_string(r));
+  }
   Config cfg_;
   std::unique_ptr<Decoder> dec_;
   std::vector<float> enc_;
@@ -430,80 +467,31 @@ TEST_P(DecoderTest, LongSharedPromptAcrossKeyBlocks) {
   // A prompt of 45 tokens: its first 32-key block is read once for all rows,
   // position 32..44 from each row's own cache; the steps then cross the
   // 64-key block boundary, and a reorder moves a block that starts inside
-  // the prompt. Each row must still be its own history decoded alone.
-  Config c = cfg_;
-  c.n_ctx = 96;
-  const Decoder dec(make_weights(c), GetParam().precision);
-  const std::vector<float> enc = make_encoded(c);
-  const int v = c.n_vocab;
+  // the prompt.
   std::vector<int> prompt(45);
-  for (int i = 0; i < 45; ++i) prompt[i] = (i * 37 + 11) % v;
-  DecoderState s;
-  ThreadPool pool(2);
-  dec.begin(s, enc.data(), c.frames, 3, pool);
-  std::vector<float> l(3 * size_t(v));
-  dec.step(s, prompt.data(), 1, 45, l.data(), pool);
-  s.replicate(3);
-  std::vector<std::vector<int>> hist[3] = {{prompt}, {prompt}, {prompt}};
-  for (int step = 0; step < 24; ++step) {
-    int next[3];
-    for (int r = 0; r < 3; ++r) {
-      next[r] = (step * 53 + r * 101 + 7) % v;
-      hist[r].push_back({next[r]});
-    }
-    dec.step(s, next, 3, 1, l.data(), pool);
-    if (step % 7 == 3) {  // rows 0 and 2 continue row 1; row 1 continues row 2
-      const std::vector<int> from = {1, 2, 1};
-      s.reorder(from);
-      const std::vector<std::vector<int>> old[3] = {hist[0], hist[1], hist[2]};
-      for (int r = 0; r < 3; ++r) hist[r] = old[from[r]];
-    }
-  }
-  for (int r = 0; r < 3; ++r)
-    expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
-                 "after 24 steps past a 45-token prompt, row " + std::to_string(r));
+  for (int i = 0; i < 45; ++i) prompt[i] = (i * 37 + 11) % cfg_.n_vocab;
+  expect_rows_are_their_histories(
+      prompt, 24, [](int step, int r) { return step * 53 + r * 101 + 7; },
+      [](int step) {  // rows 0 and 2 continue row 1; row 1 continues row 2
+        return step % 7 == 4 ? std::vector<int>{1, 2, 1} : std::vector<int>{};
+      },
+      "24 steps past a 45-token prompt");
 }
 
 TEST_P(DecoderTest, BeamsWithACommonHistoryShareItsCache) {
   // Rows that step the same tokens hold the same K/V: once 58 steps past a
   // 3-token prompt are common to every row, attention reads the whole key
   // blocks among those 61 positions (one, 0..31) from row 0, and a reorder
-  // between rows that agree up to their last tokens moves only those. Each
-  // row must still be its own history decoded alone, whichever reorders
-  // brought it there.
-  Config c = cfg_;
-  c.n_ctx = 96;
-  const Decoder dec(make_weights(c), GetParam().precision);
-  const std::vector<float> enc = make_encoded(c);
-  const int v = c.n_vocab;
-  DecoderState s;
-  ThreadPool pool(2);
-  dec.begin(s, enc.data(), c.frames, 3, pool);
-  std::vector<float> l(3 * size_t(v));
-  const std::vector<int> prompt = {4, 5, 6};
-  dec.step(s, prompt.data(), 1, 3, l.data(), pool);
-  s.replicate(3);
-  std::vector<std::vector<int>> hist[3] = {{prompt}, {prompt}, {prompt}};
-  for (int step = 0; step < 68; ++step) {
-    int next[3];
-    for (int r = 0; r < 3; ++r) {
-      // Common for 58 steps, then each row its own tokens.
-      next[r] = step < 58 ? (step * 29 + 3) % v : (step * 53 + r * 101 + 7) % v;
-      hist[r].push_back({next[r]});
-    }
-    dec.step(s, next, 3, 1, l.data(), pool);
-    const std::vector<int> from =
-        step % 3 == 0 ? std::vector<int>{2, 0, 0} : std::vector<int>{1, 1, 2};
-    s.reorder(from);
-    const std::vector<std::vector<int>> old[3] = {hist[0], hist[1], hist[2]};
-    for (int r = 0; r < 3; ++r) hist[r] = old[from[r]];
-  }
-  const int last[] = {11, 12, 13};
-  for (int r = 0; r < 3; ++r) hist[r].push_back({last[r]});
-  dec.step(s, last, 3, 1, l.data(), pool);
-  for (int r = 0; r < 3; ++r)
-    expect_equal(row_of(l, r, v), run_row(dec, enc, c.frames, hist[r], pool_),
-                 "a common history of 61 tokens, then its own, row " + std::to_string(r));
+  // between rows that agree up to their last tokens moves only those. Every
+  // step but the first follows a reorder.
+  expect_rows_are_their_histories(
+      {4, 5, 6}, 69,
+      [](int step, int r) { return step < 58 ? step * 29 + 3 : step * 53 + r * 101 + 7; },
+      [](int step) {
+        if (step == 0) return std::vector<int>{};
+        return step % 3 == 1 ? std::vector<int>{2, 0, 0} : std::vector<int>{1, 1, 2};
+      },
+      "a common history of 61 tokens, then each row its own");
 }
 
 TEST_P(DecoderTest, SameBytesForThreadCountsAndBackends) {
