@@ -32,7 +32,7 @@ Linear stacked(TensorFile& f, const std::string& prefix,
                std::initializer_list<const std::string*> parts, int d, int in,
                const std::string& what) {
   std::vector<gemm::WeightRows> rows;
-  Linear l{int(parts.size()) * d, in, {}, {}};
+  Linear l{int(parts.size()) * d, in, {}, {}, {}};
   for (const std::string* part : parts) {
     Linear one = linear(f, prefix + *part, d, in, what, ".");
     rows.push_back(std::move(one.rows));
@@ -53,8 +53,8 @@ Linear stacked(TensorFile& f, const std::string& prefix,
 Linear conv(TensorFile& f, const std::string& prefix, int out, int in,
             const std::string& what, const std::string& sep = "/") {
   const std::vector<float>& w = f.take(prefix + sep + "weight", {out, in, 3}, what);
-  Linear l{out, in * 3, std::vector<float>(w.size()),
-           f.take(prefix + sep + "bias", {out}, what)};
+  Linear l{
+      out, in * 3, std::vector<float>(w.size()), f.take(prefix + sep + "bias", {out}, what), {}};
   for (int o = 0; o < out; ++o)
     for (int c = 0; c < in; ++c)
       for (int tap = 0; tap < 3; ++tap)
