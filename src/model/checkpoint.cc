@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/file.h"
+#include "layers/linear.h"
 #include "model/alignment_heads.h"
 #include "model/ct2_format.h"
 #include "model/ggml_format.h"
@@ -60,8 +61,9 @@ std::shared_ptr<const text::Tokenizer> folder_tokenizer(const fs::path& folder, 
 
 }  // namespace
 
-CheckpointReader::CheckpointReader(const std::string& model_path) {
+CheckpointReader::CheckpointReader(const std::string& model_path, bool with_vocabulary) {
   tune_allocator();  // before the first large buffer
+  use_one_blas_thread();
   if (!fs::exists(model_path)) throw ModelError(model_path + ": no such model file or folder");
   fs::path file = model_path;
   if (fs::is_directory(file))
@@ -77,18 +79,20 @@ CheckpointReader::CheckpointReader(const std::string& model_path) {
     const fs::path config = folder_ / "config.json";
     hf_ = fs::exists(config) ? read_hf_config(config.string()) : HfEncoderConfig{};
     file_ = read_safetensors(what_);
-    return;
-  }
-  const std::vector<uint8_t> head = read_file_head(what_, 4);
-  uint32_t magic = 0;
-  if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
-  if (magic == kGgmlMagic) {
-    format_ = "whisper.cpp ggml";
-    file_ = read_ggml(what_);
   } else {
-    format_ = "CTranslate2";
-    file_ = read_ct2_model(what_);
+    const std::vector<uint8_t> head = read_file_head(what_, 4);
+    uint32_t magic = 0;
+    if (head.size() == 4) std::memcpy(&magic, head.data(), 4);
+    format_ = magic == kGgmlMagic ? "whisper.cpp ggml" : "CTranslate2";
+    file_ = magic == kGgmlMagic ? read_ggml(what_) : read_ct2_model(what_);
   }
+  // Parsing tokenizer.json takes about as long as quantizing the encoder,
+  // which leaves the other cores idle. decoder() checks the size again.
+  const int n_vocab = decoder_vocab_size(file_);
+  if (with_vocabulary && format_ != "whisper.cpp ggml" && n_vocab > 0)
+    folder_tokenizer_ = std::async(std::launch::async, [folder = folder_, n_vocab] {
+      return folder_tokenizer(folder, n_vocab);
+    });
 }
 
 EncoderWeights CheckpointReader::encoder() {
@@ -113,7 +117,8 @@ DecoderWeights CheckpointReader::decoder() {
       tokenizer_ = std::make_shared<const text::Tokenizer>(std::move(tokens), d.n_vocab, what_);
     }
     else {
-      tokenizer_ = folder_tokenizer(folder_, d.n_vocab);
+      tokenizer_ = folder_tokenizer_.valid() ? folder_tokenizer_.get()
+                                             : folder_tokenizer(folder_, d.n_vocab);
     }
   } catch (const text::TokenizerError& e) {
     throw ModelError(e.what());
@@ -131,7 +136,7 @@ DecoderWeights CheckpointReader::decoder() {
 }
 
 EncoderWeights load_encoder(const std::string& model_path) {
-  return CheckpointReader(model_path).encoder();
+  return CheckpointReader(model_path, /*with_vocabulary=*/false).encoder();
 }
 
 WhisperCheckpoint load_checkpoint(const std::string& model_path) {

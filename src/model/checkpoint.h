@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,10 +27,12 @@ struct WhisperCheckpoint {
 // Reads a checkpoint a part at a time, so that only one part's float weights
 // exist at once: map and index the file, then encoder() and decoder() (each
 // once) move their tensors out as float32; the caller quantizes one part
-// before it asks for the next.
+// before it asks for the next. A folder's vocabulary file is parsed on a
+// thread of its own from the constructor on, beside the weights.
 class CheckpointReader {
  public:
-  explicit CheckpointReader(const std::string& model_path);  // throws ModelError
+  // Throws ModelError. Without `with_vocabulary`, decoder() must not be called.
+  explicit CheckpointReader(const std::string& model_path, bool with_vocabulary = true);
   const std::string& format() const { return format_; }
   const std::string& what() const { return what_; }
   EncoderWeights encoder();
@@ -45,6 +48,7 @@ class CheckpointReader {
   HfEncoderConfig hf_;
   TensorFile file_;
   std::shared_ptr<const text::Tokenizer> tokenizer_;
+  std::future<std::shared_ptr<const text::Tokenizer>> folder_tokenizer_;  // with decoder_vocab_size
   std::vector<std::pair<int, int>> alignment_heads_;
 };
 

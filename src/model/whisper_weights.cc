@@ -358,4 +358,13 @@ EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what) {
   return encoder_from_split_qkv(f, kOpenAiNames, int(heads->second), what);
 }
 
+int decoder_vocab_size(const TensorFile& f) {
+  for (const std::string& name : {std::string("decoder/embeddings/weight"),
+                                  kHfDecoderNames.embedding, kOpenAiDecoderNames.embedding}) {
+    auto it = f.tensors.find(name);
+    if (it != f.tensors.end() && it->second.shape.size() == 2) return int(it->second.shape[0]);
+  }
+  return 0;
+}
+
 }  // namespace amanuensis

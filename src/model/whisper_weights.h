@@ -75,4 +75,9 @@ DecoderWeights decoder_from_hf(TensorFile& f, const std::string& what,
 EncoderWeights encoder_from_ggml(TensorFile& f, const std::string& what);
 DecoderWeights decoder_from_ggml(TensorFile& f, const std::string& what);
 
+// Rows of the decoder's token embedding in any of those layouts, from the
+// file's index alone (0 without one): the vocabulary can be read on another
+// thread while the weights are quantized.
+int decoder_vocab_size(const TensorFile& f);
+
 }  // namespace amanuensis
