@@ -384,6 +384,27 @@ def check_bench_decoder(exe, model):
           and "text context" in r.stderr and not r.stdout, r.stderr)
 
 
+def check_no_idle_threads(exe, model, d):
+    """With --threads 1, a process that has loaded its model runs one thread:
+    no library (OpenBLAS) keeps idle workers spinning beside it. The input is
+    a FIFO, so the process waits in its open, after the model has loaded."""
+    fifo = os.path.join(d, "wait.wav")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([exe, "transcribe", "--model", model, "--threads", "1", fifo],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with open(fifo, "wb") as w:  # returns once the engine opens the file
+            tasks = os.listdir(f"/proc/{p.pid}/task")
+            w.write(open(os.path.join(DATA, "jfk.wav"), "rb").read())
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check("one thread after loading, with --threads 1", len(tasks) == 1, f"{len(tasks)} threads")
+    check("a FIFO transcribes", p.returncode == 0 and "ask not" in out, f"{p.returncode} {err}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
@@ -397,6 +418,7 @@ def main():
         check_errors(exe, model, d, jfk)
         check_several(exe, model, d, jfk, short)
         check_quiet_audio(exe, model, d, jfk)
+        check_no_idle_threads(exe, model, d)
     check_bench_decoder(exe, model)
     print(f"transcribe_cli_test: {len(failures)} failed")
     return 1 if failures else 0

@@ -1,9 +1,11 @@
 #include "layers/linear.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 
 #include "util/clones.h"
@@ -49,6 +51,21 @@ std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, i
 }
 
 }  // namespace
+
+void use_one_blas_thread() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    openblas_set_num_threads(1);
+    // The pthread build of OpenBLAS starts a worker per core when it loads,
+    // and each spins for about 0.1 s before it sleeps: on 2 cores that took a
+    // core from model loading (base: 0.23 -> 0.20 s). Setting the count does
+    // not stop them; the shutdown its own fork handler uses does (the next
+    // multithreaded call would start them again). Other builds lack it.
+    using Shutdown = int (*)();
+    if (auto shutdown = reinterpret_cast<Shutdown>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_")))
+      shutdown();
+  });
+}
 
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::kFp32;
