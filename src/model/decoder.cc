@@ -323,8 +323,8 @@ void Decoder::restart(DecoderState& s, int max_rows) const {
   const size_t self = size_t(max_rows) * heads_ * kHeadDim * s.n_ctx_;
   for (DecoderState::Layer& l : s.layers_)
     if (l.k_self.size() < self) {
-      l.k_self.resize(self);
-      l.v_self.resize(self);
+      l.k_self = ZeroedBuffer<float>(self);
+      l.v_self = ZeroedBuffer<float>(self);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
+#include "util/zeroed_buffer.h"
 
 namespace amanuensis {
 
@@ -32,8 +33,9 @@ class DecoderState {
     // [heads][frames_pad / 32][64][32] (keys transposed in blocks of 32, zero
     // padding), [heads][frames][64]
     std::vector<float> k_cross, v_cross;
-    // [rows][heads][n_ctx / 32][64][32] (as k_cross), [rows][heads][n_ctx][64]
-    std::vector<float> k_self, v_self;
+    // [rows][heads][n_ctx / 32][64][32] (as k_cross), [rows][heads][n_ctx][64];
+    // zero where never written, so padded key blocks read zeros
+    ZeroedBuffer<float> k_self, v_self;
   };
   int rows_ = 0, length_ = 0, frames_ = 0, frames_pad_ = 0, capacity_rows_ = 0;
   // Positions whose tokens are the same in every row, and so their K/V bytes:
