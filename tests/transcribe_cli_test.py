@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import wave
 
 import numpy as np
@@ -392,16 +393,30 @@ def check_no_idle_threads(exe, model, d):
     os.mkfifo(fifo)
     p = subprocess.Popen([exe, "transcribe", "--model", model, "--threads", "1", fifo],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tasks, out, err = None, "", ""
     try:
-        with open(fifo, "wb") as w:  # returns once the engine opens the file
+        # A non-blocking open for writing fails (ENXIO) until the engine opens
+        # the FIFO; poll it, so that an engine that never gets there (or dies
+        # first) fails the check instead of hanging the test.
+        deadline = time.monotonic() + 120
+        w = None
+        while w is None and p.poll() is None and time.monotonic() < deadline:
+            try:
+                w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.01)
+        if w is not None:
             tasks = os.listdir(f"/proc/{p.pid}/task")
-            w.write(open(os.path.join(DATA, "jfk.wav"), "rb").read())
-        out, err = p.communicate(timeout=120)
+            os.set_blocking(w, True)
+            with os.fdopen(w, "wb") as f:
+                f.write(open(os.path.join(DATA, "jfk.wav"), "rb").read())
+            out, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    check("one thread after loading, with --threads 1", len(tasks) == 1, f"{len(tasks)} threads")
+    check("one thread after loading, with --threads 1", tasks is not None and len(tasks) == 1,
+          f"threads: {tasks and len(tasks)}; exit {p.returncode}")
     check("a FIFO transcribes", p.returncode == 0 and "ask not" in out, f"{p.returncode} {err}")
 
 

@@ -48,7 +48,9 @@ class CheckpointReader {
   HfEncoderConfig hf_;
   TensorFile file_;
   std::shared_ptr<const text::Tokenizer> tokenizer_;
-  std::future<std::shared_ptr<const text::Tokenizer>> folder_tokenizer_;  // with decoder_vocab_size
+  // The folder's vocabulary, being parsed since the constructor (which knew
+  // the size from the file's index); not valid for ggml files.
+  std::future<std::shared_ptr<const text::Tokenizer>> folder_tokenizer_;
   std::vector<std::pair<int, int>> alignment_heads_;
 };
 
