@@ -273,9 +273,11 @@ def main():
         log(rep["skipped"])
     else:
         if args.ggml is None:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from ct2_to_ggml import convert
-            args.ggml = convert(args.model)
+            # In a child process: a child forked after an in-process conversion starts with this
+            # process's ~450 MiB, and ru_maxrss counts them (every engine read 445 MiB).
+            conv = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "ct2_to_ggml.py"),
+                                   str(args.model)], stdout=subprocess.PIPE, text=True, check=True)
+            args.ggml = Path(conv.stdout.strip().splitlines()[-1])
         engines.append("whisper.cpp")
         from importlib.metadata import version
         rep["pywhispercpp"] = "pywhispercpp " + version("pywhispercpp")
