@@ -78,7 +78,12 @@ inline __attribute__((always_inline)) float softmax_numerators(float* p, int len
     mx = p[j] > mx ? p[j] : mx;
   }
   for (int j = 0; j < body8; j += 8) {
-    for (int l = 0; l < 8; ++l) p[j + l] -= mx;
+    // One 8-float load and store: eight scalar stores read back as one
+    // vector load cannot be forwarded, and stalled it ~13 cycles a key.
+    Floats8 v;
+    std::memcpy(&v, p + j, sizeof v);
+    v -= mx;
+    std::memcpy(p + j, &v, sizeof v);
     exp_nonpositive_8(p + j);
   }
   for (int j = body8; j < len; ++j) p[j] = exp_nonpositive(p[j] - mx);
