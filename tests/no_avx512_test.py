@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The engine must give the same bytes without AVX-512: this runs the whole
-int8 encoder (audio decoding, log-mel, conv, GEMMs, attention, float glue) on
-CPUs emulated by qemu-user and compares its output with the native run,
-byte for byte.
+int8 encoder (audio decoding, log-mel, conv, GEMMs, attention, float glue),
+then a whole transcription with word timestamps (decoder, beam search,
+alignment), on CPUs emulated by qemu-user and compares the outputs with the
+native run: the encoder's byte for byte, the transcript's JSON field for
+field but for its timing.
 
   Haswell  AVX2 + FMA, no AVX-512: the run-time dispatch picks the AVX2
            kernels and the `avx2` clones of the float loops.
@@ -13,12 +15,13 @@ Each emulated CPU is first shown to be what it claims: there, `bench
 attention` must report the int8 peak of the expected instruction set, and
 asking for the AVX-512 backend must fail. Real tiny.en weights, jfk.wav.
 qemu-user comes from Debian (scripts/setup.sh installs it); it emulates AVX2
-from version 7.2 on. The qemu64 run takes about two minutes. On a host
+from version 7.2 on. The qemu64 runs take about five minutes. On a host
 without AVX-512 VNNI the native run is itself AVX2: the report says so.
 """
 import re
 import argparse
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +45,14 @@ def peak_isa(cmd):
                      "--warmup", "0", "--threads", "1"])
     m = re.search(r"int8 peak \((.*), \d+ threads\)", out.stdout)
     return m.group(1) if out.returncode == 0 and m else None
+
+
+def transcript(path):
+    """A transcription's JSON without its timing (wall-clock seconds differ run to run)."""
+    with open(path) as f:
+        doc = json.load(f)
+    doc.pop("timing", None)
+    return doc
 
 
 def main():
@@ -75,6 +86,18 @@ def main():
         native = os.path.join(tmp, "native.npy")
         encode = ["encode", "--model", model, "--audio", args.jfk]
         subprocess.run([args.amanuensis] + encode + ["--out", native], check=True)
+        stem = os.path.splitext(os.path.basename(args.jfk))[0]
+
+        def transcribe(cmd, name):
+            folder = os.path.join(tmp, name)
+            result = run(cmd + ["transcribe", args.jfk, "--model", model, "--word-timestamps",
+                                "--quiet", "--output-format", "json", "--output-dir", folder])
+            return result, os.path.join(folder, stem + ".json")
+
+        native_result, native_json = transcribe([args.amanuensis], "native")
+        if native_result.returncode != 0:
+            print(f"FAIL native transcription: {native_result.stderr[-300:]}")
+            return 1
         for cpu, isa in CPUS:
             emulated = [qemu, "-cpu", cpu, args.amanuensis]
             seen = peak_isa(emulated)
@@ -90,6 +113,12 @@ def main():
             check(same, f"{cpu}: encoder output {'identical to' if same else 'DIFFERS from'} "
                         f"the native run" + ("" if result.returncode == 0 else
                                             f" (exit {result.returncode}: {result.stderr[-200:]})"))
+            result, emulated_json = transcribe(emulated, cpu)
+            same = result.returncode == 0 and transcript(emulated_json) == transcript(native_json)
+            check(same, f"{cpu}: transcript with word timestamps "
+                        f"{'identical to' if same else 'DIFFERS from'} the native run" +
+                        ("" if result.returncode == 0 else
+                         f" (exit {result.returncode}: {result.stderr[-200:]})"))
     print(f"\n{passed} passed, {failed} failed")
     return 1 if failed else 0
 
