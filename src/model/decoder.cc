@@ -79,7 +79,8 @@ inline __attribute__((always_inline)) float softmax_numerators(float* p, int len
   }
   for (int j = 0; j < body8; j += 8) {
     // One 8-float load and store: eight scalar stores read back as one
-    // vector load cannot be forwarded, and stalled it ~13 cycles a key.
+    // vector load cannot be forwarded to it, and the softmax took 9 TSC
+    // cycles a key waiting on them (docs/PERFORMANCE.md, session 12).
     Floats8 v;
     std::memcpy(&v, p + j, sizeof v);
     v -= mx;
