@@ -17,8 +17,8 @@ std::string models() {
   return env ? env : std::string(home ? home : ".") + "/.cache/amanuensis/models";
 }
 
-// jfk.wav, from the repository root's ../shared/data (ctest runs in build/).
-std::string jfk() { return std::string(AMANUENSIS_SOURCE_DIR) + "/../shared/data/jfk.wav"; }
+// The shipped sample (ctest runs in build/).
+std::string jfk() { return std::string(AMANUENSIS_SOURCE_DIR) + "/samples/jfk.wav"; }
 
 class Api : public ::testing::Test {
  protected:
@@ -44,7 +44,8 @@ std::vector<float>* Api::audio_ = nullptr;
 TEST_F(Api, ModelDescribesItself) {
   EXPECT_FALSE(model_->multilingual());
   EXPECT_EQ(model_->format(), "CTranslate2");
-  EXPECT_EQ(model_->precision(), "int8");
+  EXPECT_EQ(model_->precision(), amanuensis::Precision::kInt8);
+  EXPECT_NE(model_->backend(), amanuensis::Backend::kAuto);
   EXPECT_EQ(model_->n_mels(), 80);
   EXPECT_EQ(model_->languages().size(), 99u);
   EXPECT_EQ(amanuensis::language_name("de"), "german");
@@ -87,14 +88,31 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
   EXPECT_THROW(model_->check(o), amanuensis::Error);
   o = greedy();
-  o.task = "translate";  // English-only model
+  o.task = amanuensis::Task::kTranslate;  // English-only model
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  try {
+    model_->check(o);
+    ADD_FAILURE() << "translation with an English-only model passed the check";
+  } catch (const amanuensis::Error& e) {
+    EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kUnsupported);
+    EXPECT_EQ(e.option(), "task");
+  }
   o = greedy();
   o.temperatures = {};
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
   EXPECT_THROW(amanuensis::load_audio("/nonexistent.wav"), amanuensis::Error);
   EXPECT_THROW(amanuensis::Model::load("/nonexistent"), amanuensis::Error);
-  EXPECT_THROW(amanuensis::Model::load(models() + "/tiny.en", {"int4", "auto", ""}), amanuensis::Error);
+  EXPECT_THROW(amanuensis::parse_precision("int4"), amanuensis::Error);
+  try {
+    amanuensis::Model::load("/nonexistent");
+  } catch (const amanuensis::Error& e) {
+    EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kBadModel) << e.what();
+  }
+  try {
+    amanuensis::load_audio("/nonexistent.wav");
+  } catch (const amanuensis::Error& e) {
+    EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kBadInput) << e.what();
+  }
   const char junk[] = "not audio at all";
   EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
 }

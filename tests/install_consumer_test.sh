@@ -11,8 +11,20 @@ cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$repo/examples/minimal" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
+# The library exports its public API and no other function: no kernel, model
+# or server code is callable from the program that loads it. (GCC still
+# exports the resolvers of target_clones functions, type 'i'; they are not
+# callable by name.)
+lib="$(find "$work/prefix" -name 'libamanuensis.so*' -type f | head -n 1)"
+api='amanuensis::(Model|Session|Error|load_audio|decode_audio|language_name|parse_|to_string)'
+symbols="$(nm -DC --defined-only "$lib")"
+leaked="$(awk '$2 == "T"' <<<"$symbols" | grep -Ev "$api" || true)"
+if [ -n "$leaked" ]; then
+  echo "install_consumer_test: internal functions exported:"; head -n 5 <<<"$leaked"; exit 1
+fi
+grep -q 'amanuensis::Session::transcribe' <<<"$symbols"
 models="${AMANUENSIS_MODELS:-$HOME/.cache/amanuensis/models}"
-out="$("$work/build/minimal" "$models/tiny.en" "$repo/../shared/data/jfk.wav")"
+out="$("$work/build/minimal" "$models/tiny.en" "$repo/samples/jfk.wav")"
 echo "$out"
 grep -q "ask not what your country can do for you" <<<"$out"
 grep -q "^language en" <<<"$out"

@@ -38,7 +38,7 @@ TEST(ServerRequest, Defaults) {
   EXPECT_TRUE(r.segments);
   EXPECT_FALSE(r.words);
   EXPECT_EQ(r.file, 0u);
-  EXPECT_EQ(r.options.task, "transcribe");
+  EXPECT_EQ(r.options.task, Task::kTranscribe);
   EXPECT_EQ(r.options.language, "");
   EXPECT_EQ(r.options.temperatures, TranscribeOptions{}.temperatures);
 }
@@ -73,7 +73,7 @@ TEST(ServerRequest, BothGranularities) {
 
 TEST(ServerRequest, Translation) {
   const AudioRequest r = ok(form({}), Endpoint::kTranslations);
-  EXPECT_EQ(r.options.task, "translate");
+  EXPECT_EQ(r.options.task, Task::kTranslate);
   EXPECT_EQ(err(form({{"language", "de"}}), Endpoint::kTranslations).param, "language");
   EXPECT_EQ(err(form({{"stream", "true"}}), Endpoint::kTranslations).param, "stream");
   std::vector<FormField> f = form({});
@@ -134,6 +134,22 @@ TEST(ServerRequest, EnglishOnlyModel) {
   EXPECT_EQ(err(f, Endpoint::kTranscriptions, kTinyEn).param, "language");
   f[2].value = "en";
   EXPECT_EQ(ok(f, Endpoint::kTranscriptions, kTinyEn).options.language, "en");
+}
+
+TEST(ServerRequest, EngineErrorsMapByKind) {
+  const ApiError bad = engine_error(Error("unknown language code 'xx'", ErrorKind::kBadInput, "language"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.param, "language");
+  const ApiError prompt = engine_error(Error("too long", ErrorKind::kBadInput, "initial_prompt"));
+  EXPECT_EQ(prompt.param, "prompt");
+  EXPECT_EQ(engine_error(Error("no", ErrorKind::kUnsupported, "task")).status, 400);
+  EXPECT_EQ(engine_error(Error("too long", ErrorKind::kResourceLimit)).status, 413);
+  // A broken model or a bug is the server's fault, and its text is not the client's business.
+  const ApiError internal = engine_error(Error("std::bad_variant_access at 0x1234", ErrorKind::kInternal));
+  EXPECT_EQ(internal.status, 500);
+  EXPECT_EQ(internal.message.find("0x1234"), std::string::npos);
+  EXPECT_EQ(internal.type, "server_error");
+  EXPECT_EQ(engine_error(Error("model.bin: truncated", ErrorKind::kBadModel)).status, 500);
 }
 
 }  // namespace

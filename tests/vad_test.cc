@@ -102,7 +102,7 @@ TEST(SpeechTimestamps, RejectsBadOptions) {
   EXPECT_THROW(check_options(o), Error);
   o = {};
   o.min_silence_duration_ms = -5;
-  EXPECT_THROW(speech_timestamps({}, 0, o), Error);
+  EXPECT_THROW(check_options(o), Error);
 }
 
 TEST(TimeMap, AddsTheSilenceBeforeEachChunk) {

@@ -7,22 +7,33 @@
 
 #include "audio/decode.h"
 #include "model/checkpoint.h"
-#include "transcribe/transcriber.h"
+#include "text/tokenizer.h"
+#include "transcribe/options.h"
+#include "transcribe/pipeline.h"
 #include "vad/silero_vad.h"
-#include "vad/speech_timestamps.h"
 
 namespace amanuensis {
 namespace {
 
-// Runs f, turning the engine's own exceptions into amanuensis::Error.
+// Runs f, giving the engine's own exceptions the kind of error they are.
 template <typename F>
 auto translate_errors(F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const Error&) {
     throw;
+  } catch (const ModelError& e) {
+    throw Error(e.what(), ErrorKind::kBadModel);
+  } catch (const text::TokenizerError& e) {
+    throw Error(e.what(), ErrorKind::kBadModel);
+  } catch (const audio::AudioError& e) {
+    throw Error(e.what(), ErrorKind::kBadInput);
+  } catch (const std::bad_alloc&) {
+    throw Error("out of memory", ErrorKind::kResourceLimit);
+  } catch (const std::invalid_argument& e) {
+    throw Error(e.what(), ErrorKind::kBadInput);
   } catch (const std::exception& e) {
-    throw Error(e.what());
+    throw Error(e.what(), ErrorKind::kInternal);
   }
 }
 
@@ -57,8 +68,8 @@ Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   return translate_errors([&] {
-    const Precision precision = parse_precision(options.precision);
-    const Backend backend = parse_backend(options.backend);
+    const Precision precision = options.precision;
+    const Backend backend = options.backend;
     resolve_backend(backend);  // refuse an instruction set this CPU lacks before loading
     // The VAD first: a bad path fails in milliseconds, not after the model loads.
     auto vad = options.vad_model.empty()
@@ -76,20 +87,12 @@ std::vector<std::string> Model::languages() const {
   return {all.begin(), all.begin() + impl_->tokenizer->special().n_languages};
 }
 std::string Model::format() const { return impl_->format; }
-std::string Model::precision() const {
-  return impl_->precision == Precision::kInt8 ? "int8" : "fp32";
-}
-std::string Model::backend() const { return backend_name(impl_->backend); }
+Precision Model::precision() const { return impl_->precision; }
+Backend Model::backend() const { return impl_->backend; }
 int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
 void Model::check(const TranscribeOptions& options) const {
   translate_errors([&] {
-    check_options(impl_->tokenizer->special(), options);
-    if (options.word_timestamps && options.word_starts_at_speech && !impl_->vad)
-      throw Error("word_starts_at_speech needs Silero VAD weights: set ModelOptions::vad_model");
-    if (!options.vad_filter) return;
-    if (!impl_->vad)
-      throw Error("vad_filter needs Silero VAD weights: set ModelOptions::vad_model");
-    vad::check_options(options.vad);
+    check_options(options, {impl_->tokenizer->special(), impl_->vad != nullptr});
   });
 }
 
@@ -111,43 +114,9 @@ Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
   return translate_errors([&] {
     const Model::Impl& m = model_->impl();
-    const TranscribeContext ctx{m.encoder,    m.decoder,       *m.tokenizer,
-                                state_->pool, state_->decoder, m.alignment_heads};
-    const bool starts_at_speech = options.word_timestamps && options.word_starts_at_speech;
-    if (!options.vad_filter && !starts_at_speech) {
-      Transcription t = transcribe_samples(ctx, samples, options, callbacks);
-      t.info.duration_after_vad = t.info.duration;
-      return t;
-    }
-    // Silero VAD over the original audio, once for both uses.
-    model_->check(options);
-    const std::vector<float> probabilities = m.vad->probabilities(samples, state_->pool);
-    // faster-whisper's vad_filter: transcribe the speech alone, joined, then
-    // put every time back on the original timeline.
-    std::vector<vad::SpeechChunk> speech;
-    if (options.vad_filter)
-      speech = vad::speech_timestamps(probabilities, int64_t(samples.size()), options.vad);
-    const std::vector<float> joined =
-        options.vad_filter ? vad::collect_chunks(samples, speech) : std::vector<float>{};
-    const vad::TimeMap map(speech);  // no chunks: times unchanged
-    auto finish = [&](Segment& s) {
-      map.restore(s);
-      if (starts_at_speech) vad::start_words_at_speech(s, probabilities);
-    };
-    Callbacks inner = callbacks;
-    if (callbacks.on_segment)
-      inner.on_segment = [&](const Segment& s) {
-        Segment finished = s;
-        finish(finished);
-        callbacks.on_segment(finished);
-      };
-    Transcription t =
-        transcribe_samples(ctx, options.vad_filter ? joined : samples, options, inner);
-    for (Segment& s : t.segments) finish(s);
-    t.info.duration = double(samples.size()) / vad::kSampleRate;
-    t.info.duration_after_vad =
-        double((options.vad_filter ? joined : samples).size()) / vad::kSampleRate;
-    return t;
+    const TranscribeContext ctx{m.encoder,      m.decoder,    *m.tokenizer,   m.alignment_heads,
+                                m.vad.get(),    state_->pool, state_->decoder};
+    return amanuensis::transcribe(ctx, samples, options, callbacks);
   });
 }
 

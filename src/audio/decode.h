@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "util/whisper_geometry.h"
+
 namespace amanuensis::audio {
 
-constexpr int kSampleRate = 16000;
+using ::amanuensis::kSampleRate;
 constexpr double kMaxSeconds = 4 * 3600;  // longer is refused: no one transcribes that in one go
 constexpr int kMinInputRate = 1000, kMaxInputRate = 768000;
 constexpr int kMaxChannels = 1024;  // libsndfile's own limit

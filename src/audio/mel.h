@@ -12,10 +12,10 @@
 namespace amanuensis::audio {
 
 constexpr int kNFft = 400;                              // 25 ms window
-constexpr int kHop = 160;                               // 10 ms hop
 constexpr int kNFreqs = kNFft / 2 + 1;                  // one-sided spectrum
-constexpr int kChunkSamples = 30 * kSampleRate;         // Whisper's 30 s window
-constexpr int64_t kChunkFrames = kChunkSamples / kHop;  // 3000
+using ::amanuensis::kChunkFrames;
+using ::amanuensis::kChunkSamples;
+using ::amanuensis::kHop;
 
 struct LogMel {
   int n_mels = 0;

@@ -71,7 +71,7 @@ nlohmann::json bench_case(const BenchArgs& a, const Case& c, attn::Backend backe
           {"tiles_per_sequence", tiles_per_sequence},
           {"us_per_tile_step", ms * 1000 / tile_steps},
           {"threads", pool.threads()},
-          {"backend", backend_name(backend)},
+          {"backend", to_string(backend)},
           {"runs", a.runs},
           {"ms_per_layer", ms},
           {"quantize_ms", quantize_ms},

@@ -2,9 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace amanuensis {
-struct VadOptions;
-}  // namespace amanuensis
+#include "amanuensis/types.h"
 
 namespace amanuensis::cli {
 
@@ -20,11 +18,13 @@ void add_tokenize_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_vad_command(CLI::App& app);
 
-// The VAD options shared by `transcribe` and `vad` (vad_command.cc).
+// Flags shared by several commands (options.cc), bound to the library's
+// types: the names are the library's (parse_task, ...), checked as parsed.
+void add_task_option(CLI::App& cmd, Task& task);
+void add_precision_option(CLI::App& cmd, Precision& precision);
+void add_backend_option(CLI::App& cmd, Backend& backend);
 void add_vad_options(CLI::App& cmd, VadOptions& options);
-// --word-starts speech|attention (default speech), and what it means:
-// TranscribeOptions::word_starts_at_speech. Throws Error for another value.
-void add_word_starts_option(CLI::App& cmd, std::string& word_starts);
-bool word_starts_at_speech(const std::string& word_starts);
+// --word-starts speech|attention: TranscribeOptions::word_starts_at_speech.
+void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech);
 
 }  // namespace amanuensis::cli

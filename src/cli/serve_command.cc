@@ -19,7 +19,8 @@ namespace {
 int stop_pipe[2];  // written by the SIGINT/SIGTERM handler
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", precision = "int8", word_starts = "speech", vad_model;
+  std::string model, host = "127.0.0.1", vad_model;
+  ModelOptions model_options;
   int port = 8000, max_upload_mb = 25;
   server::ServerConfig config;
 };
@@ -45,7 +46,6 @@ int run(ServeArgs a) {
   check_range("--max-upload-mb", a.max_upload_mb, 1, 4096);
   check_range("--request-timeout", a.config.request_timeout_s, 1, 86400);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
-  a.config.word_starts_at_speech = word_starts_at_speech(a.word_starts);
 
   // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
   // pipe, not a blocked mask: libraries (OpenBLAS) start threads at load time.
@@ -56,16 +56,14 @@ int run(ServeArgs a) {
   sigaction(SIGTERM, &on_stop, nullptr);
 
   const std::string path = a.model.empty() ? default_model() : a.model;
-  const std::string vad_model =
-      a.config.word_starts_at_speech
-          ? vad_model_for(a.vad_model, "--word-starts speech (the default)")
-          : "";
-  const std::shared_ptr<const Model> model = Model::load(path, {a.precision, "auto", vad_model});
+  if (a.config.word_starts_at_speech)
+    a.model_options.vad_model = vad_model_for(a.vad_model, "--word-starts speech (the default)");
+  const std::shared_ptr<const Model> model = Model::load(path, a.model_options);
   a.config.model_name = model_name(path);
   server::Server server(model, a.config);
   const int port = server.bind(a.host, a.port);
   std::fprintf(stderr, "amanuensis: serving %s (%s, %s) on http://%s:%d\n",
-               a.config.model_name.c_str(), model->precision().c_str(), model->backend().c_str(),
+               a.config.model_name.c_str(), to_string(model->precision()), to_string(model->backend()),
                a.host.c_str(), port);
   std::atomic<bool> serving{true};
   std::thread waiter([&] {
@@ -102,8 +100,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload, in MiB; beyond: 413");
   cmd->add_option("--request-timeout", args->config.request_timeout_s,
                   "Seconds a request may take in all, queue included; beyond: 504");
-  cmd->add_option("--precision", args->precision, "int8 or fp32");
-  add_word_starts_option(*cmd, args->word_starts);
+  add_precision_option(*cmd, args->model_options.precision);
+  args->config.word_starts_at_speech = true;  // the CLI's default: --word-starts speech
+  add_word_starts_option(*cmd, args->config.word_starts_at_speech);
   cmd->add_option("--vad-model", args->vad_model,
                   "Silero VAD weights for --word-starts speech (default: "
                   "silero-vad/silero_vad_v6_16k.safetensors in ~/.cache/amanuensis/models)");

@@ -2,12 +2,13 @@
 // public API (amanuensis/amanuensis.h) only.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,42 +25,34 @@ using output::is_output_format;
 using output::render;
 using output::segment_line;
 
+// The command's flags, bound straight to the library's options.
 struct TranscribeArgs {
   std::vector<std::string> files;
-  std::string model, language = "auto", task = "transcribe", precision = "int8", backend = "auto",
-                     output_format = "txt", output_dir, initial_prompt, prefix, hotwords,
-                     temperature;
-  int beam_size = 5, best_of = 5, threads = 2, max_new_tokens = 0;
-  float patience = 1.0f;
-  bool vad = false;
-  std::string vad_model;  // loaded only with --vad or word starts at speech
-  VadOptions vad_options;
-  bool no_condition = false, without_timestamps = false, quiet = false, word_timestamps = false;
-  float hallucination_silence_threshold = NAN;
-  std::string word_starts = "speech";
+  std::string model, output_format = "txt", output_dir;
+  ModelOptions model_options;
+  TranscribeOptions options = [] {
+    TranscribeOptions o;
+    o.word_starts_at_speech = true;  // the CLI's default: --word-starts speech
+    return o;
+  }();
+  int threads = 2;
+  bool quiet = false;
   output::SubtitleOptions subtitles;
 };
 
-// "0.0,0.2,0.4" or "0.2" -> temperatures.
-std::vector<float> parse_temperatures(const std::string& text) {
-  std::vector<float> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    float t = 0;
-    try {
-      t = std::stof(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !(t >= 0.0f && t <= 10.0f))
-      throw Error("invalid --temperature '" + text +
-                  "': give numbers from 0 to 10, comma-separated");
-    out.push_back(t);
-  }
-  if (out.empty()) throw Error("invalid --temperature '" + text + "'");
-  return out;
+// "--beam-size: " for the option TranscribeOptions::beam_size, so that an
+// error names the flag the user typed.
+std::string flag_for(const std::string& option) {
+  static const std::map<std::string, std::string> renamed = {
+      {"temperatures", "--temperature"},
+      {"vad_filter", "--vad"},
+      {"vad", "--vad-*"},
+      {"word_starts_at_speech", "--word-starts"}};
+  if (option.empty()) return "";
+  if (auto r = renamed.find(option); r != renamed.end()) return r->second + ": ";
+  std::string flag = option;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return "--" + flag + ": ";
 }
 
 // Writes `text` to `path` through a temporary file in the same folder, so
@@ -103,7 +96,7 @@ class ProgressBar {
   bool on_, drawn_ = false;
 };
 
-int run(const TranscribeArgs& a) {
+int run(TranscribeArgs& a) {
   std::vector<std::string> formats;
   if (a.output_format == "all")
     formats = {"txt", "srt", "vtt", "json", "verbose_json"};
@@ -112,26 +105,8 @@ int run(const TranscribeArgs& a) {
   else
     throw Error("unknown --output-format '" + a.output_format +
                 "' (use txt, srt, vtt, json, verbose_json or all)");
-  if (a.threads < 1 || a.threads > 256) throw Error("--threads must be 1 to 256");
-  TranscribeOptions o;
-  o.language = a.language;
-  o.task = a.task;
-  o.beam_size = a.beam_size;
-  o.best_of = a.best_of;
-  o.patience = a.patience;
-  o.initial_prompt = a.initial_prompt;
-  o.prefix = a.prefix;
-  o.hotwords = a.hotwords;
-  o.condition_on_previous_text = !a.no_condition;
-  o.without_timestamps = a.without_timestamps;
-  o.max_new_tokens = a.max_new_tokens;
-  o.vad_filter = a.vad;
-  o.vad = a.vad_options;
-  o.word_timestamps = a.word_timestamps;
-  o.hallucination_silence_threshold = a.hallucination_silence_threshold;
-  o.word_starts_at_speech = word_starts_at_speech(a.word_starts);
-  output::check(a.subtitles, a.word_timestamps);
-  if (!a.temperature.empty()) o.temperatures = parse_temperatures(a.temperature);
+  const TranscribeOptions& o = a.options;
+  output::check(a.subtitles, o.word_timestamps);
   if (!a.output_dir.empty()) {
     std::error_code ec;
     fs::create_directories(a.output_dir, ec);
@@ -148,13 +123,16 @@ int run(const TranscribeArgs& a) {
   }
 
   const bool starts_at_speech = o.word_timestamps && o.word_starts_at_speech;
-  const std::string vad_model =
-      !a.vad && !starts_at_speech
-          ? ""
-          : vad_model_for(a.vad_model, a.vad ? "--vad" : "--word-starts speech (the default)");
+  if (o.vad_filter || starts_at_speech)
+    a.model_options.vad_model = vad_model_for(
+        a.model_options.vad_model, o.vad_filter ? "--vad" : "--word-starts speech (the default)");
   const std::shared_ptr<const Model> model =
-      Model::load(a.model.empty() ? default_model() : a.model, {a.precision, a.backend, vad_model});
-  model->check(o);  // bad options fail once, before any file is read
+      Model::load(a.model.empty() ? default_model() : a.model, a.model_options);
+  try {  // bad options fail once, before any file is read
+    model->check(o);
+  } catch (const Error& e) {
+    throw Error(flag_for(e.option()) + e.what(), e.kind(), e.option());
+  }
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.
   const bool print_segments = !a.quiet && (!a.output_dir.empty() || a.output_format == "txt");
@@ -197,42 +175,48 @@ int run(const TranscribeArgs& a) {
 
 void add_transcribe_command(CLI::App& app) {
   auto args = std::make_shared<TranscribeArgs>();
+  TranscribeOptions& o = args->options;
   CLI::App* cmd = app.add_subcommand("transcribe", "Transcribe (or translate) audio files");
   cmd->add_option("files", args->files, "Audio or video files")->required();
   cmd->add_option("--model", args->model,
                   "Model folder or file (default: base in ~/.cache/amanuensis/models)");
-  cmd->add_option("--language", args->language, "Language code, or auto to detect");
-  cmd->add_option("--task", args->task, "transcribe or translate (to English)");
-  cmd->add_option("--beam-size", args->beam_size, "Beam size (1: greedy)");
-  cmd->add_option("--best-of", args->best_of, "Samples per window at temperature > 0");
-  cmd->add_option("--patience", args->patience, "Beam search patience");
-  cmd->add_option("--temperature", args->temperature,
-                  "Temperature, or a comma-separated fallback ladder (default 0,0.2,...,1)");
-  cmd->add_option("--initial-prompt", args->initial_prompt, "Text to condition the first window");
-  cmd->add_option("--prefix", args->prefix, "Text the transcript begins with");
-  cmd->add_option("--hotwords", args->hotwords, "Words to favour");
-  cmd->add_flag("--no-condition-on-previous-text", args->no_condition,
-                "Decode each window without the previous text as its prompt");
-  cmd->add_flag("--without-timestamps", args->without_timestamps, "One segment per window");
-  cmd->add_option("--max-new-tokens", args->max_new_tokens,
+  cmd->add_option("--language", o.language, "Language code, or auto to detect (the default)");
+  add_task_option(*cmd, o.task);
+  cmd->add_option("--beam-size", o.beam_size, "Beam size (1: greedy)")->capture_default_str();
+  cmd->add_option("--best-of", o.best_of, "Samples per window at temperature > 0")
+      ->capture_default_str();
+  cmd->add_option("--patience", o.patience, "Beam search patience")->capture_default_str();
+  cmd->add_option("--temperature", o.temperatures,
+                  "Temperature, or a comma-separated fallback ladder (default 0,0.2,...,1)")
+      ->delimiter(',');
+  cmd->add_option("--initial-prompt", o.initial_prompt, "Text to condition the first window");
+  cmd->add_option("--prefix", o.prefix, "Text the transcript begins with");
+  cmd->add_option("--hotwords", o.hotwords, "Words to favour");
+  cmd->add_flag_callback(
+      "--no-condition-on-previous-text", [&o] { o.condition_on_previous_text = false; },
+      "Decode each window without the previous text as its prompt");
+  cmd->add_flag("--without-timestamps", o.without_timestamps, "One segment per window");
+  cmd->add_option("--max-new-tokens", o.max_new_tokens,
                   "At most this many tokens per window (0: up to the text context)");
-  cmd->add_option("--threads", args->threads, "Threads");
-  cmd->add_option("--precision", args->precision, "int8 or fp32");
-  cmd->add_option("--backend", args->backend, "int8 kernels: auto, avx512, avx2 or reference");
+  cmd->add_option("--threads", args->threads, "Threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  add_precision_option(*cmd, args->model_options.precision);
+  add_backend_option(*cmd, args->model_options.backend);
   cmd->add_option("--output-format", args->output_format,
                   "txt, srt, vtt, json, verbose_json or all");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
   cmd->add_flag("--quiet", args->quiet, "Do not print segments as they finish");
-  cmd->add_flag("--vad", args->vad,
+  cmd->add_flag("--vad", o.vad_filter,
                 "Transcribe only the speech Silero VAD finds (faster-whisper's vad_filter)");
-  cmd->add_option("--vad-model", args->vad_model,
+  cmd->add_option("--vad-model", args->model_options.vad_model,
                   "Silero VAD weights (default: silero-vad/silero_vad_v6_16k.safetensors in "
                   "~/.cache/amanuensis/models)");
-  add_vad_options(*cmd, args->vad_options);
-  cmd->add_flag("--word-timestamps", args->word_timestamps,
+  add_vad_options(*cmd, o.vad);
+  cmd->add_flag("--word-timestamps", o.word_timestamps,
                 "Time every word (cross-attention alignment); words go into json and verbose_json");
-  add_word_starts_option(*cmd, args->word_starts);
-  cmd->add_option("--hallucination-silence-threshold", args->hallucination_silence_threshold,
+  add_word_starts_option(*cmd, o.word_starts_at_speech);
+  cmd->add_option("--hallucination-silence-threshold", o.hallucination_silence_threshold,
                   "With --word-timestamps: skip silences longer than this many seconds around "
                   "likely hallucinations");
   cmd->add_option("--max-line-width", args->subtitles.max_line_width,

@@ -52,33 +52,6 @@ void run(const VadArgs& a) {
 
 }  // namespace
 
-void add_word_starts_option(CLI::App& cmd, std::string& word_starts) {
-  cmd.add_option("--word-starts", word_starts,
-                 "Word timings: speech (a word starts where speech resumes after a silence "
-                 "Silero VAD finds in its span) or attention (faster-whisper's times)")
-      ->capture_default_str();
-}
-
-bool word_starts_at_speech(const std::string& word_starts) {
-  if (word_starts != "speech" && word_starts != "attention")
-    throw Error("unknown --word-starts '" + word_starts + "' (use speech or attention)");
-  return word_starts == "speech";
-}
-
-void add_vad_options(CLI::App& cmd, VadOptions& o) {
-  cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
-      ->capture_default_str();
-  cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms, "Drop speech shorter than this")
-      ->capture_default_str();
-  cmd.add_option("--vad-max-speech-s", o.max_speech_duration_s,
-                 "Split speech longer than this (default: never)");
-  cmd.add_option("--vad-min-silence-ms", o.min_silence_duration_ms,
-                 "Silence that ends a stretch of speech")
-      ->capture_default_str();
-  cmd.add_option("--vad-speech-pad-ms", o.speech_pad_ms, "Padding on each side of speech")
-      ->capture_default_str();
-}
-
 void add_vad_command(CLI::App& app) {
   auto args = std::make_shared<VadArgs>();
   CLI::App* cmd = app.add_subcommand(

@@ -67,12 +67,6 @@ void use_one_blas_thread() {
   });
 }
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::kFp32;
-  if (name == "int8") return Precision::kInt8;
-  throw std::invalid_argument("unknown precision '" + name + "' (use int8 or fp32)");
-}
-
 LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool outliers)
     : out_(weights.out),
       in_(weights.in),

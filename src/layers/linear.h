@@ -5,16 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "amanuensis/types.h"  // Precision
 #include "kernels/gemm/gemm.h"
 #include "util/thread_pool.h"
 
 namespace amanuensis {
 
-enum class Precision {
-  kFp32,  // float32 everywhere: the accuracy yardstick of the same code path
-  kInt8,  // int8 GEMMs (dynamic per-token activations) and the int8 attention kernel
-};
-Precision parse_precision(const std::string& name);  // "fp32" | "int8"
 
 // The engine runs BLAS on one thread at a time (the pool splits the rows), so
 // OpenBLAS's own workers, started when it loads, would only spin beside ours:

@@ -10,11 +10,11 @@
 #include "util/allocator.h"
 #include "util/clones.h"
 #include "util/uninit_vector.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis {
 namespace {
 
-constexpr int kHeadDim = 64;
 // The outlier split (layers/linear.h) in the decoder's per-token GEMMs: off.
 // Each call would gather 32 weight columns of every layer and of the
 // 51865-row embedding for a handful of rows; docs/PERFORMANCE.md has the

@@ -12,11 +12,11 @@
 #include "util/allocator.h"
 #include "util/clones.h"
 #include "util/uninit_vector.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis {
 namespace {
 
-constexpr int kHeadDim = attn::kHeadDim;
 // One Q/K plane, not the kernel's default two: on real Whisper attention one
 // plane's error is 4-6e-3 relative L2 (docs/attention.md §5), far inside the
 // encoder's own accuracy target, and two planes cost 1.7x the attention time.

@@ -8,10 +8,11 @@
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis {
 
-inline constexpr int kMelFrames = 3000;  // one 30 s window
+inline constexpr int kMelFrames = int(kChunkFrames);  // one 30 s window
 
 // Per-stage wall time of one encode, milliseconds.
 struct EncoderTimings {

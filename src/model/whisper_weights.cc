@@ -4,11 +4,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "util/whisper_geometry.h"
+
 
 namespace amanuensis {
 namespace {
 
-constexpr int kHeadDim = 64;
 
 LayerNormWeights layer_norm(TensorFile& f, const std::string& prefix, int d,
                             const std::string& what) {

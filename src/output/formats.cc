@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "amanuensis/amanuensis.h"  // language_name
+
 namespace amanuensis::output {
 namespace {
 
@@ -146,7 +148,7 @@ std::string segment_line(const Segment& s) {
          trimmed(s.text);
 }
 
-std::string render(const Transcription& t, const std::string& format, const std::string& task,
+std::string render(const Transcription& t, const std::string& format, Task task,
                    const SubtitleOptions& subtitles) {
   std::string out;
   if (format == "txt") {
@@ -185,7 +187,7 @@ std::string render(const Transcription& t, const std::string& format, const std:
       segments.push_back(j);
     }
     const std::string name = language_name(t.info.language);
-    nlohmann::json j = {{"task", task == "translate" ? "translate" : "transcribe"},
+    nlohmann::json j = {{"task", to_string(task)},
                         {"language", name.empty() ? t.info.language : name},
                         {"duration", t.info.duration},
                         {"text", trimmed(t.text)},

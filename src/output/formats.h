@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "amanuensis/amanuensis.h"
+#include "amanuensis/types.h"
 
 namespace amanuensis::output {
 
@@ -21,7 +21,7 @@ void check(const SubtitleOptions& options, bool word_timestamps);
 
 // "txt", "srt", "vtt", "json", "verbose_json"; "all" is expanded by the caller.
 bool is_output_format(const std::string& format);
-std::string render(const Transcription& t, const std::string& format, const std::string& task,
+std::string render(const Transcription& t, const std::string& format, Task task,
                    const SubtitleOptions& subtitles = {});
 
 // "[mm:ss.mmm --> mm:ss.mmm] text" (hours when needed), as segments print.

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "amanuensis/amanuensis.h"
+#include "amanuensis/types.h"
 #include "server/request.h"
 
 namespace amanuensis::server {

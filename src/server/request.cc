@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <set>
 
 namespace amanuensis::server {
@@ -45,11 +47,33 @@ std::vector<float> temperature_ladder(float t) {
 
 }  // namespace
 
+ApiError engine_error(const Error& e) {
+  // TranscribeOptions fields -> the form fields they are read from.
+  static const std::map<std::string, std::string> fields = {
+      {"language", "language"}, {"initial_prompt", "prompt"}, {"temperatures", "temperature"},
+      {"task", "model"}, {"word_timestamps", "timestamp_granularities[]"}};
+  const auto field = fields.find(e.option());
+  const std::string param = field == fields.end() ? "" : field->second;
+  switch (e.kind()) {
+    case ErrorKind::kBadInput:
+      return {400, e.what(), param, "invalid_value"};
+    case ErrorKind::kUnsupported:
+      return {400, e.what(), param, "unsupported_value"};
+    case ErrorKind::kResourceLimit:
+      return {413, e.what(), param, "resource_limit"};
+    case ErrorKind::kBadModel:
+    case ErrorKind::kInternal:
+      break;
+  }
+  std::fprintf(stderr, "amanuensis serve: internal error: %s\n", e.what());
+  return {500, "The server failed to transcribe this request", "", "internal_error", "server_error"};
+}
+
 std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
                                                    const std::vector<FormField>& fields,
                                                    const ModelFacts& model) {
   AudioRequest r;
-  if (endpoint == Endpoint::kTranslations) r.options.task = "translate";
+  if (endpoint == Endpoint::kTranslations) r.options.task = Task::kTranslate;
   const std::set<std::string>& allowed = allowed_fields(endpoint);
   std::set<std::string> seen;
   std::vector<std::string> granularities;

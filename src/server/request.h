@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "amanuensis/amanuensis.h"
+#include "amanuensis/types.h"
 
 namespace amanuensis::server {
 
@@ -44,6 +44,11 @@ struct AudioRequest {
   bool words = false;    // verbose_json lists words
   size_t file = 0;       // index of the audio in the fields
 };
+
+// The engine's error as OpenAI's: its kind gives the status (bad input and
+// unsupported options 400, too large 413, a broken model or a bug 500, whose
+// text stays in the server's log), the option the request field it came from.
+ApiError engine_error(const Error& e);
 
 std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
                                                    const std::vector<FormField>& fields,

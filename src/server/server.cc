@@ -87,8 +87,8 @@ json Server::Impl::health() const {
   const SessionPool::Load load = pool.load();
   return {{"status", draining ? "draining" : "ok"},
           {"model", config.model_name},
-          {"precision", model->precision()},
-          {"instruction_set", model->backend()},
+          {"precision", to_string(model->precision())},
+          {"instruction_set", to_string(model->backend())},
           {"workers", config.workers},
           {"threads_per_worker", threads_per_worker},
           {"workers_busy", load.busy},
@@ -204,7 +204,7 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
   try {
     model->check(r.options);
   } catch (const Error& e) {
-    return reply(res, {400, e.what(), "", ""});
+    return reply(res, engine_error(e));
   }
 
   std::shared_ptr<SessionPool::Ticket> ticket = pool.admit();
@@ -238,7 +238,7 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
     try {
       t = session->transcribe(samples, r.options, cb);
     } catch (const Error& e) {
-      return reply(res, {400, e.what(), "", ""});
+      return reply(res, engine_error(e));
     }
     if (t.aborted) return reply(res, timeout_error());
     mean_seconds = 0.8 * mean_seconds + 0.2 * t.seconds;
@@ -264,7 +264,7 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
       const Transcription t = session->transcribe(*audio, r.options, cb);
       send(t.aborted ? error_event(timeout_error()) : done_event(t));
     } catch (const Error& e) {
-      send(error_event({400, e.what(), "", ""}));
+      send(error_event(engine_error(e)));
     }
     ticket.reset();  // the next request may start while this one's end is sent
     send(kEventStreamEnd);

@@ -13,11 +13,10 @@
 #include <utility>
 
 #include "io/file.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis::text {
 namespace {
-
-constexpr int kTimestamps = 1501;  // 0.00 .. 30.00 s in 0.02 s steps
 
 // ---- UTF-8 ------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "layers/float_math.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis {
 namespace {
@@ -364,10 +365,8 @@ std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>&
                                                      double threshold, int64_t window_seek,
                                                      int64_t window_frames, int64_t content_frames,
                                                      double last_speech) {
-  constexpr double kFrame = 0.01;  // seconds per mel frame
-  constexpr int64_t kWindowFrames = 3000;
   auto frames = [](double seconds) { return int64_t(std::nearbyint(seconds * 100.0)); };
-  const double time_offset = double(window_seek) * kFrame;
+  const double time_offset = double(window_seek) * kFrameSeconds;
   auto next_with_words = [&](size_t from) -> const WindowSegment* {
     for (size_t i = from; i < segments.size(); ++i)
       if (!segments[i].words.empty()) return &segments[i];
@@ -382,7 +381,7 @@ std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>&
     return HallucinationSkip{seek, true};
   }
   // A suspect segment with silence (or more suspects) on both sides.
-  const double window_end = double(window_seek + kWindowFrames) * kFrame;
+  const double window_end = double(window_seek + kChunkFrames) * kFrameSeconds;
   double previous_end = last_speech;
   for (size_t i = 0; i < segments.size(); ++i) {
     const WindowSegment& s = segments[i];
@@ -390,14 +389,14 @@ std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>&
     if (is_segment_anomaly(&s)) {
       const WindowSegment* next = next_with_words(i + 1);
       const double next_start =
-          next ? next->words.front().start : time_offset + double(window_frames) * kFrame;
+          next ? next->words.front().start : time_offset + double(window_frames) * kFrameSeconds;
       const bool silence_before =
           s.start - previous_end > threshold || s.start < threshold || s.start - time_offset < 2.0;
       const bool silence_after =
           next_start - s.end > threshold || is_segment_anomaly(next) || window_end - s.end < 2.0;
       if (silence_before && silence_after) {
         int64_t seek = frames(std::max(time_offset + 1, s.start));
-        if (double(content_frames) * kFrame - s.end < threshold) seek = content_frames;
+        if (double(content_frames) * kFrameSeconds - s.end < threshold) seek = content_frames;
         segments.resize(i);
         return HallucinationSkip{seek, false};
       }

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "amanuensis/amanuensis.h"
+#include "amanuensis/types.h"
 #include "model/decoder.h"
 #include "text/tokenizer.h"
 #include "util/thread_pool.h"

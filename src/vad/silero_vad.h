@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "util/thread_pool.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis::vad {
 
-constexpr int kSampleRate = 16000;
+using ::amanuensis::kSampleRate;
 constexpr int kChunk = 512;   // new samples per probability (32 ms)
 constexpr int kContext = 64;  // samples of the previous chunk each step also sees
 

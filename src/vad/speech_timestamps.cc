@@ -24,7 +24,9 @@ double round_centiseconds(double x) {
 }  // namespace
 
 void check_options(const VadOptions& o) {
-  auto bad = [](const std::string& what) { throw Error("invalid option: vad " + what); };
+  auto bad = [](const std::string& what) {
+    throw Error("invalid option: vad " + what, ErrorKind::kBadInput, "vad");
+  };
   if (!(o.threshold > 0.0f && o.threshold < 1.0f)) bad("threshold must be between 0 and 1");
   if (!(o.neg_threshold < 0.0f) && !(o.neg_threshold <= 1.0f))
     bad("neg_threshold must be between 0 and 1 (or negative: threshold - 0.15)");
@@ -36,7 +38,6 @@ void check_options(const VadOptions& o) {
 
 std::vector<SpeechChunk> speech_timestamps(const std::vector<float>& probabilities,
                                            int64_t n_samples, const VadOptions& o) {
-  check_options(o);
   // Lengths in samples, as doubles where faster-whisper's are floats.
   const double sr = kSampleRate;
   const double min_speech = sr * o.min_speech_duration_ms / 1000;

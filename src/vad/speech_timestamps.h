@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "amanuensis/amanuensis.h"
+#include "amanuensis/types.h"
 
 namespace amanuensis::vad {
 
@@ -15,7 +15,8 @@ struct SpeechChunk {
   bool operator==(const SpeechChunk&) const = default;
 };
 
-// Throws Error for impossible VadOptions.
+// Throws Error for impossible VadOptions. speech_timestamps() expects options
+// that passed it.
 void check_options(const VadOptions& o);
 
 // faster-whisper 1.2.1's get_speech_timestamps over one probability per 512

@@ -6,9 +6,11 @@
 #include <array>
 #include <cstdint>
 
+#include "util/whisper_geometry.h"
+
 namespace amanuensis::attn {
 
-inline constexpr int kHeadDim = 64;  // Whisper head dimension, every size.
+using ::amanuensis::kHeadDim;  // Whisper head dimension, every size.
 inline constexpr int kPadTo = 64;    // Q and K/V lengths are padded to a multiple of this.
 inline constexpr int kMaxTile = 64;
 inline constexpr std::array<int, 3> kTileSizes = {16, 32, 64};

@@ -1,0 +1,165 @@
+// amanuensis's plain types: options, results, callbacks and the one error
+// type. A leaf: it includes only the standard library, so any part of the
+// engine may include it without reaching the Model and Session classes
+// (amanuensis/amanuensis.h).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// What the shared library exports; everything else in it is hidden.
+#define AMANUENSIS_API __attribute__((visibility("default")))
+
+namespace amanuensis {
+
+// What went wrong, for a caller that answers differently to each (the server
+// maps them to HTTP statuses).
+enum class ErrorKind {
+  kBadInput,       // options, audio or arguments that cannot be used
+  kUnsupported,    // valid, but not by this model or CPU (translation on English-only, AVX-512)
+  kBadModel,       // a model file that is missing, corrupt or inconsistent
+  kResourceLimit,  // too large, too long, out of memory
+  kInternal,       // a bug: an invariant of the engine failed
+};
+
+// Every function of the API throws this, with a one-line message.
+class AMANUENSIS_API Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, ErrorKind kind = ErrorKind::kBadInput,
+                 std::string option = "")
+      : std::runtime_error(message), kind_(kind), option_(std::move(option)) {}
+  ErrorKind kind() const { return kind_; }
+  // The TranscribeOptions or ModelOptions field at fault ("language",
+  // "temperatures", "vad.threshold"), or "".
+  const std::string& option() const { return option_; }
+
+ private:
+  ErrorKind kind_;
+  std::string option_;
+};
+
+enum class Task { kTranscribe, kTranslate /* to English */ };
+enum class Precision {
+  kInt8,  // int8 GEMMs and the int8 attention kernel: the fast path
+  kFp32,  // float32 everywhere: the accuracy yardstick of the same code path
+};
+// The instruction set of the int8 kernels. Every backend gives the same bytes.
+enum class Backend { kAuto, kReference, kAvx2, kAvx512 };
+
+// Names as the CLI, the server and the bindings spell them; parse_* throws
+// Error (naming the option) for any other.
+AMANUENSIS_API Task parse_task(std::string_view name);  // "transcribe" | "translate"
+AMANUENSIS_API Precision parse_precision(std::string_view name);  // "int8" | "fp32"
+AMANUENSIS_API Backend parse_backend(std::string_view name);  // "auto" | "reference" | "avx2" | "avx512"
+AMANUENSIS_API const char* to_string(Task task);
+AMANUENSIS_API const char* to_string(Precision precision);
+AMANUENSIS_API const char* to_string(Backend backend);
+
+struct ModelOptions {
+  Precision precision = Precision::kInt8;
+  Backend backend = Backend::kAuto;
+  // Silero VAD v6 weights (silero_vad_v6_16k.safetensors), needed only for
+  // TranscribeOptions::vad_filter and word_starts_at_speech. "": no VAD.
+  std::string vad_model;
+};
+
+// Voice activity detection before transcription: faster-whisper's VadOptions,
+// with its defaults.
+struct VadOptions {
+  float threshold = 0.5f;       // speech probability above which a frame is speech
+  float neg_threshold = -1.0f;  // below which speech ends; < 0: threshold - 0.15
+  int min_speech_duration_ms = 0;
+  float max_speech_duration_s = INFINITY;
+  int min_silence_duration_ms = 2000;
+  int speech_pad_ms = 400;
+};
+
+struct TranscribeOptions {
+  std::string language;  // "" or "auto": detect (multilingual models)
+  Task task = Task::kTranscribe;
+  int beam_size = 5;  // 1: greedy
+  float patience = 1.0f;
+  float length_penalty = 1.0f;
+  int best_of = 5;  // samples per window at temperature > 0
+  std::vector<float> temperatures = {0.0f, 0.2f, 0.4f, 0.6f, 0.8f, 1.0f};  // fallback ladder
+  float compression_ratio_threshold = 2.4f;                                // <= 0: off
+  float log_prob_threshold = -1.0f;                                        // NaN: off
+  float no_speech_threshold = 0.6f;                                        // NaN: off
+  bool condition_on_previous_text = true;
+  float prompt_reset_on_temperature = 0.5f;
+  std::string initial_prompt;  // text that conditions the first window
+  std::string prefix;          // text the first window's transcript begins with
+  std::string hotwords;        // words to favour (ignored when a prefix is given)
+  bool suppress_blank = true;
+  std::vector<int> suppress_tokens = {-1};  // -1: Whisper's default non-speech set
+  bool without_timestamps = false;
+  float max_initial_timestamp = 1.0f;
+  float repetition_penalty = 1.0f;  // 1: off
+  int no_repeat_ngram_size = 0;     // 0: off
+  int max_new_tokens = 0;           // 0: up to the text context
+  uint64_t seed = 0;                // of the sampler at temperature > 0
+  // Word timings from cross-attention (the model's alignment heads), as
+  // openai-whisper and faster-whisper compute them.
+  bool word_timestamps = false;
+  std::string prepend_punctuations = "\"'\u201c\u00bf([{-";
+  std::string append_punctuations = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";
+  // With word_timestamps: a word whose span holds 100 ms or more of silence
+  // (Silero VAD) followed by speech starts where the speech resumes, rather
+  // than at the pause that cross-attention hands it. Off: faster-whisper's
+  // word times exactly. Needs ModelOptions::vad_model.
+  bool word_starts_at_speech = false;
+  // Skip silent stretches longer than this around likely hallucinations
+  // (needs word_timestamps). NaN: off.
+  float hallucination_silence_threshold = NAN;
+  // Transcribe only the speech that Silero VAD finds; timestamps stay on the
+  // original timeline. Needs ModelOptions::vad_model.
+  bool vad_filter = false;
+  VadOptions vad;
+};
+
+struct Word {
+  double start = 0, end = 0;  // seconds
+  std::string word;           // with its leading space, as Whisper writes it
+  float probability = 0;
+};
+
+struct Segment {
+  int id = 0;
+  int seek = 0;               // window start, in 10 ms frames
+  double start = 0, end = 0;  // seconds
+  std::string text;
+  std::vector<int> tokens;
+  double avg_logprob = 0, compression_ratio = 0;
+  float no_speech_prob = 0, temperature = 0;
+  std::vector<Word> words;  // with TranscribeOptions::word_timestamps
+};
+
+struct TranscriptionInfo {
+  std::string language;
+  float language_probability = 0;
+  std::vector<std::pair<std::string, float>> language_probabilities;  // detection only, best first
+  double duration = 0;                                                // seconds of audio
+  double duration_after_vad = 0;  // seconds of speech transcribed (the duration without vad_filter)
+};
+
+struct Transcription {
+  std::vector<Segment> segments;
+  TranscriptionInfo info;
+  std::string text;    // the segments' texts joined
+  double seconds = 0;  // wall time of transcribe()
+  bool aborted = false;
+};
+
+struct Callbacks {
+  std::function<void(const Segment&)> on_segment;                  // each finished segment
+  std::function<void(double done_s, double total_s)> on_progress;  // after each window
+  std::function<bool()> should_abort;                              // checked before each window
+};
+
+}  // namespace amanuensis

@@ -1,0 +1,60 @@
+// Flags that several commands share, bound to the library's option types.
+#include "amanuensis/types.h"
+#include "cli/commands.h"
+
+namespace amanuensis::cli {
+namespace {
+
+// A flag whose text becomes an enum through the library's one table of names
+// (parse_*), so the CLI accepts exactly what the library does.
+template <typename E, typename Parse>
+void add_enum_option(CLI::App& cmd, const char* flag, E& target, Parse parse, const char* help) {
+  cmd.add_option_function<std::string>(flag, [&target, parse](const std::string& s) {
+       target = parse(s);
+     }, help)
+      ->default_str(to_string(target));
+}
+
+}  // namespace
+
+void add_task_option(CLI::App& cmd, Task& task) {
+  add_enum_option(cmd, "--task", task, parse_task, "transcribe or translate (to English)");
+}
+
+void add_precision_option(CLI::App& cmd, Precision& precision) {
+  add_enum_option(cmd, "--precision", precision, parse_precision, "int8 or fp32");
+}
+
+void add_backend_option(CLI::App& cmd, Backend& backend) {
+  add_enum_option(cmd, "--backend", backend, parse_backend,
+                  "int8 kernels: auto, avx512, avx2 or reference");
+}
+
+void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech) {
+  cmd.add_option_function<std::string>(
+         "--word-starts",
+         [&starts_at_speech](const std::string& s) {
+           if (s != "speech" && s != "attention")
+             throw Error("unknown --word-starts '" + s + "' (use speech or attention)");
+           starts_at_speech = s == "speech";
+         },
+         "Word timings: speech (a word starts where speech resumes after a silence Silero VAD "
+         "finds in its span) or attention (faster-whisper's times)")
+      ->default_str(starts_at_speech ? "speech" : "attention");
+}
+
+void add_vad_options(CLI::App& cmd, VadOptions& o) {
+  cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
+      ->capture_default_str();
+  cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms, "Drop speech shorter than this")
+      ->capture_default_str();
+  cmd.add_option("--vad-max-speech-s", o.max_speech_duration_s,
+                 "Split speech longer than this (default: never)");
+  cmd.add_option("--vad-min-silence-ms", o.min_silence_duration_ms,
+                 "Silence that ends a stretch of speech")
+      ->capture_default_str();
+  cmd.add_option("--vad-speech-pad-ms", o.speech_pad_ms, "Padding on each side of speech")
+      ->capture_default_str();
+}
+
+}  // namespace amanuensis::cli

@@ -1,0 +1,67 @@
+#include "transcribe/fallback.h"
+
+#include <zlib.h>
+
+#include <cmath>
+
+namespace amanuensis {
+
+double compression_ratio(const std::string& text) {
+  if (text.empty()) return 0.0;
+  uLongf size = compressBound(uLong(text.size()));
+  std::vector<Bytef> out(size);
+  if (compress(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
+               uLong(text.size())) != Z_OK)
+    throw Error("zlib could not compress a transcript", ErrorKind::kInternal);
+  return double(text.size()) / double(size);
+}
+
+namespace {
+
+bool repeats_itself(const Attempt& a, const TranscribeOptions& o) {
+  return o.compression_ratio_threshold > 0 && a.compression_ratio > o.compression_ratio_threshold;
+}
+
+bool unsure(const Attempt& a, const TranscribeOptions& o) {
+  return !std::isnan(o.log_prob_threshold) && a.result.avg_logprob < o.log_prob_threshold;
+}
+
+}  // namespace
+
+bool needs_fallback(const Attempt& a, const TranscribeOptions& o) {
+  const bool silence = !std::isnan(o.no_speech_threshold) &&
+                       a.result.no_speech_prob > o.no_speech_threshold && unsure(a, o);
+  if (silence) return false;  // no temperature will help
+  return repeats_itself(a, o) || unsure(a, o);
+}
+
+Attempt best_of_failed(const std::vector<Attempt>& attempts, const TranscribeOptions& o) {
+  const Attempt* best = nullptr;
+  for (const Attempt& a : attempts)
+    if (!repeats_itself(a, o) && (!best || a.result.avg_logprob > best->result.avg_logprob))
+      best = &a;
+  if (!best)
+    for (const Attempt& a : attempts)
+      if (!best || a.result.avg_logprob > best->result.avg_logprob) best = &a;
+  Attempt chosen = *best;
+  chosen.temperature = o.temperatures.back();
+  return chosen;
+}
+
+Attempt decode_with_fallback(
+    const TranscribeOptions& o,
+    const std::function<decoding::SearchResult(float temperature, int attempt)>& decode,
+    const std::function<std::string(const std::vector<int>&)>& text) {
+  std::vector<Attempt> attempts;
+  for (float temperature : o.temperatures) {
+    Attempt a;
+    a.result = decode(temperature, int(attempts.size()));
+    a.temperature = temperature;
+    a.compression_ratio = compression_ratio(text(a.result.tokens));
+    if (!needs_fallback(a, o)) return a;
+    attempts.push_back(std::move(a));
+  }
+  return best_of_failed(attempts, o);
+}
+
+}  // namespace amanuensis

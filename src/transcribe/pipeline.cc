@@ -1,0 +1,271 @@
+#include "transcribe/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "audio/mel.h"
+#include "decoding/search.h"
+#include "transcribe/emit.h"
+#include "transcribe/fallback.h"
+#include "transcribe/language.h"
+#include "transcribe/options.h"
+#include "transcribe/prompt.h"
+#include "transcribe/segments.h"
+#include "transcribe/vad_stage.h"
+#include "transcribe/word_timing.h"
+#include "util/whisper_geometry.h"
+
+namespace amanuensis {
+namespace {
+
+// A window whose loudest sample is below this (-70 dBFS) holds no sound to
+// transcribe. Whisper, given digital silence, still says " you" with
+// P(no speech) 0.94 and an average log-probability above -1 (faster-whisper
+// prints it too); we do not decode such windows at all.
+constexpr float kSilentPeak = 3.16e-4f;
+
+bool is_silent(const std::vector<float>& samples, int64_t seek, int64_t frames) {
+  const auto begin = samples.begin() + seek * kHop;
+  const int64_t n = std::min<int64_t>(frames * kHop, int64_t(samples.size()) - seek * kHop);
+  return std::all_of(begin, begin + n, [](float x) { return std::fabs(x) < kSilentPeak; });
+}
+
+// The end of the last word of the last segment that has words, else the
+// last segment's end (faster-whisper's get_end); NaN without segments.
+double last_end(const std::vector<WindowSegment>& segments) {
+  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
+    if (!s->words.empty()) return s->words.back().end;
+  return segments.empty() ? NAN : segments.back().end;
+}
+
+// The encoder output of the current window, and the decoder's cross-attention
+// K/V made from it: made once a window, whether the window is decoded once or
+// detected, decoded and decoded again.
+class WindowEncoding {
+ public:
+  WindowEncoding(const TranscribeContext& ctx, const audio::LogMel& mel) : ctx_(ctx), mel_(mel) {}
+
+  // The window of `frames` frames at `seek`, padded with zeros to 30 s as
+  // faster-whisper pads a short one.
+  void encode(int64_t seek, int64_t frames) {
+    if (encoded_seek_ == seek) return;
+    std::vector<float> w(size_t(mel_.n_mels) * kChunkFrames, 0.0f);
+    for (int c = 0; c < mel_.n_mels; ++c)
+      std::copy_n(mel_.data.begin() + c * mel_.frames + seek, frames, w.begin() + c * kChunkFrames);
+    encoded_ = ctx_.encoder.encode(w.data(), ctx_.pool);
+    encoded_seek_ = seek;
+  }
+
+  void begin_decoder(int max_rows) {
+    if (begun_seek_ == encoded_seek_) return ctx_.decoder.restart(ctx_.state, max_rows);
+    ctx_.decoder.begin(ctx_.state, encoded_.data(), ctx_.encoder.weights().n_ctx, max_rows,
+                       ctx_.pool);
+    begun_seek_ = encoded_seek_;
+  }
+
+ private:
+  const TranscribeContext& ctx_;
+  const audio::LogMel& mel_;
+  std::vector<float> encoded_;
+  int64_t encoded_seek_ = -1, begun_seek_ = -1;
+};
+
+// One transcription's pass over its 30 s windows.
+class LongForm {
+ public:
+  LongForm(const TranscribeContext& ctx, const std::vector<float>& samples,
+           const TranscribeOptions& o, const Callbacks& cb)
+      : ctx_(ctx),
+        sp_(ctx.tokenizer.special()),
+        samples_(samples),
+        o_(o),
+        cb_(cb),
+        // faster-whisper's features: frames [0, n / 160] of the padded audio;
+        // the last of them (mostly padding) is not content.
+        content_frames_(int64_t(samples.size()) / kHop),
+        mel_(audio::log_mel_spectrogram(samples, ctx.encoder.weights().n_mels, content_frames_,
+                                        &ctx.pool)),
+        window_(ctx, mel_) {}
+
+  Transcription run() {
+    out_.info.duration = double(samples_.size()) / kSampleRate;
+    const std::string language = requested_language(o_);
+    out_.info.language = language.empty() && !sp_.multilingual ? "en" : language;
+    out_.info.language_probability = language.empty() && sp_.multilingual ? 0.0f : 1.0f;
+    if (content_frames_ == 0) {  // under 10 ms: nothing to hear
+      if (out_.info.language.empty()) out_.info.language = "en";
+      return std::move(out_);
+    }
+    if (out_.info.language.empty()) detect_language();
+    sot_ = sot_sequence(sp_, out_.info.language, o_.task);
+    rules_ = logit_rules(ctx_.tokenizer, o_);
+    text_ = prompt_text(ctx_.tokenizer, o_, ctx_.decoder.n_ctx());
+    all_tokens_ = text_.initial;
+
+    int64_t seek = 0;
+    while (seek < content_frames_) {
+      if (cb_.should_abort && cb_.should_abort()) {
+        out_.aborted = true;
+        break;
+      }
+      seek = transcribe_window(seek);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  // Stage: language detection on the first window.
+  void detect_language() {
+    window_.encode(0, std::min<int64_t>(kChunkFrames, content_frames_));
+    window_.begin_decoder(1);
+    DetectedLanguage d = rank_languages(
+        decoding::language_probabilities(ctx_.decoder, ctx_.state, sp_, ctx_.pool));
+    out_.info.language = d.code;
+    out_.info.language_probability = d.probability;
+    out_.info.language_probabilities = std::move(d.ranked);
+  }
+
+  // The window at `seek`, through every stage; returns where the next starts.
+  int64_t transcribe_window(int64_t seek) {
+    const int64_t frames = std::min<int64_t>(kChunkFrames, content_frames_ - seek);
+    if (is_silent(samples_, seek, frames)) return progress(seek + frames);
+    window_.encode(seek, frames);
+    const std::vector<int> previous(all_tokens_.begin() + prompt_reset_since_, all_tokens_.end());
+    const WindowPrompt prompt = window_prompt(text_, previous, sot_, sp_, o_.without_timestamps,
+                                              seek, ctx_.decoder.n_ctx());
+    const Attempt chosen = decode(seek, prompt);
+    if (no_speech(chosen.result)) return progress(seek + frames);
+
+    WindowCut cut = split_segments(chosen.result.tokens, sp_.timestamp_begin, seek, frames);
+    if (o_.word_timestamps && !time_words(cut, seek, frames)) return cut.next_seek;
+    const int64_t next = cut.next_seek > seek ? cut.next_seek : seek + frames;  // never loop in place
+    emit(std::move(cut.segments), seek, chosen);
+    return progress(next);
+  }
+
+  // Stage: decode with temperature fallback.
+  Attempt decode(int64_t seek, const WindowPrompt& prompt) {
+    decoding::SearchOptions so;
+    so.beam_size = o_.beam_size;
+    so.patience = o_.patience;
+    so.length_penalty = o_.length_penalty;
+    so.best_of = o_.best_of;
+    const int n_ctx = ctx_.decoder.n_ctx();
+    so.max_length = o_.max_new_tokens > 0
+                        ? std::min(n_ctx, int(prompt.tokens.size()) + o_.max_new_tokens)
+                        : n_ctx;
+    if (int(prompt.tokens.size()) >= so.max_length)
+      throw Error("the prompt (" + std::to_string(prompt.tokens.size()) +
+                      " tokens) leaves no room to decode in the text context of " +
+                      std::to_string(n_ctx),
+                  ErrorKind::kBadInput, "initial_prompt");
+    const int rows = std::max(o_.beam_size, o_.best_of);
+    auto search = [&](float temperature, int attempt) {
+      so.temperature = temperature;
+      so.seed = o_.seed ^ (uint64_t(seek) * 0x9E3779B97F4A7C15ULL) ^ uint64_t(attempt);
+      window_.begin_decoder(rows);
+      return decoding::search(ctx_.decoder, ctx_.state, rules_, prompt.tokens, prompt.sot_index, so,
+                              ctx_.pool);
+    };
+    auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
+    return decode_with_fallback(o_, search, text);
+  }
+
+  // The model is sure there is no speech, and not sure of its text.
+  bool no_speech(const decoding::SearchResult& r) const {
+    return !std::isnan(o_.no_speech_threshold) && r.no_speech_prob > o_.no_speech_threshold &&
+           !(!std::isnan(o_.log_prob_threshold) && r.avg_logprob > o_.log_prob_threshold);
+  }
+
+  // Stage: word timings, and the seek they imply; the hallucination skip.
+  // False when the whole window is dropped (cut.next_seek says where to go).
+  bool time_words(WindowCut& cut, int64_t seek, int64_t frames) {
+    const double time_offset = double(seek) * kFrameSeconds;
+    std::vector<int> text;
+    for (const WindowSegment& s : cut.segments)
+      for (int t : s.tokens)
+        if (t < sp_.eot) text.push_back(t);
+    add_word_timestamps(cut.segments,
+                        find_alignment(ctx_.decoder, ctx_.state, ctx_.pool, ctx_.tokenizer,
+                                       ctx_.alignment_heads, sot_, out_.info.language, text,
+                                       int(frames)),
+                        sp_.eot, time_offset, o_, last_speech_);
+    // The next window starts after the last word, not at the last timestamp.
+    const double last_word_end = last_end(cut.segments);
+    if (!cut.single_timestamp_ending && last_word_end > time_offset)
+      cut.next_seek = int64_t(std::nearbyint(last_word_end * kFramesPerSecond));
+    if (!std::isnan(o_.hallucination_silence_threshold)) {
+      const std::optional<HallucinationSkip> skip =
+          skip_hallucinations(cut.segments, o_.hallucination_silence_threshold, seek, frames,
+                              content_frames_, last_speech_);
+      if (skip) cut.next_seek = skip->seek;
+      if (skip && skip->whole_window) return false;
+    }
+    const double end = last_end(cut.segments);
+    if (!std::isnan(end)) last_speech_ = end;
+    return true;
+  }
+
+  // Stage: emit the window's segments; they become the next window's prompt.
+  void emit(std::vector<WindowSegment> pieces, int64_t seek, const Attempt& chosen) {
+    for (Segment& s : finish_segments(std::move(pieces), ctx_.tokenizer, out_.info.duration, seek,
+                                      chosen, last_id_)) {
+      all_tokens_.insert(all_tokens_.end(), s.tokens.begin(), s.tokens.end());
+      out_.text += s.text;
+      if (cb_.on_segment) cb_.on_segment(s);
+      out_.segments.push_back(std::move(s));
+    }
+    if (!o_.condition_on_previous_text || chosen.temperature > o_.prompt_reset_on_temperature)
+      prompt_reset_since_ = all_tokens_.size();
+  }
+
+  int64_t progress(int64_t seek) {
+    const double total = double(content_frames_) * kFrameSeconds;
+    if (cb_.on_progress) cb_.on_progress(std::min<double>(double(seek) * kFrameSeconds, total), total);
+    return seek;
+  }
+
+  const TranscribeContext& ctx_;
+  const text::SpecialTokens& sp_;
+  const std::vector<float>& samples_;
+  const TranscribeOptions& o_;
+  const Callbacks& cb_;
+  const int64_t content_frames_;
+  const audio::LogMel mel_;
+  WindowEncoding window_;
+  std::vector<int> sot_;
+  decoding::LogitRules rules_;
+  PromptText text_;
+  Transcription out_;
+  std::vector<int> all_tokens_;    // the text so far, the initial prompt first
+  size_t prompt_reset_since_ = 0;  // all_tokens_ before this do not prompt
+  int last_id_ = 0;
+  double last_speech_ = 0;  // end of the last word heard, for word timings
+};
+
+Transcription long_form(const TranscribeContext& ctx, const std::vector<float>& samples,
+                        const TranscribeOptions& o, const Callbacks& cb) {
+  Transcription t = LongForm(ctx, samples, o, cb).run();
+  t.info.duration_after_vad = t.info.duration;
+  return t;
+}
+
+}  // namespace
+
+Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>& samples,
+                         const TranscribeOptions& o, const Callbacks& cb) {
+  const auto t0 = std::chrono::steady_clock::now();
+  check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
+  Transcription t =
+      uses_vad(o) ? transcribe_with_vad(*ctx.vad, ctx.pool, samples, o, cb,
+                                        [&](const std::vector<float>& heard, const Callbacks& inner) {
+                                          return long_form(ctx, heard, o, inner);
+                                        })
+                  : long_form(ctx, samples, o, cb);
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return t;
+}
+
+}  // namespace amanuensis

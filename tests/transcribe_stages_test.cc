@@ -1,0 +1,274 @@
+// The transcription pipeline's stages (src/transcribe/), each on its own:
+// pure inputs in, checked outputs out, no model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "text/tokenizer.h"
+#include "transcribe/emit.h"
+#include "transcribe/fallback.h"
+#include "transcribe/language.h"
+#include "transcribe/options.h"
+#include "transcribe/prompt.h"
+#include "transcribe/segments.h"
+
+namespace amanuensis {
+namespace {
+
+const text::SpecialTokens kSp = text::special_tokens(51865);  // multilingual
+const int kTs = kSp.timestamp_begin;
+
+// A vocabulary whose first 256 tokens are the bytes, then filler: enough to
+// decode and encode plain ASCII.
+const text::Tokenizer& byte_tokenizer() {
+  static const text::Tokenizer tok = [] {
+    std::vector<std::string> tokens;
+    for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, char(b)));
+    while (int(tokens.size()) < kSp.eot) tokens.push_back("<filler" + std::to_string(tokens.size()) + ">");
+    return text::Tokenizer(std::move(tokens), 51865, "test bytes");
+  }();
+  return tok;
+}
+
+// ---- split segments ---------------------------------------------------------
+
+TEST(SplitSegments, CutsAtConsecutiveTimestampsAndSeeksToTheLastComplete) {
+  // <|0.00|> a <|1.00|><|1.00|> b <|2.00|><|2.00|> c   (the last is unfinished)
+  const std::vector<int> tokens = {kTs, 'a', kTs + 50, kTs + 50, 'b', kTs + 100, kTs + 100, 'c'};
+  const WindowCut cut = split_segments(tokens, kTs, /*seek=*/300, /*size=*/3000);
+  ASSERT_EQ(cut.segments.size(), 2u);
+  EXPECT_DOUBLE_EQ(cut.segments[0].start, 3.0);
+  EXPECT_DOUBLE_EQ(cut.segments[0].end, 4.0);
+  EXPECT_DOUBLE_EQ(cut.segments[1].start, 4.0);
+  EXPECT_DOUBLE_EQ(cut.segments[1].end, 5.0);
+  EXPECT_FALSE(cut.single_timestamp_ending);
+  EXPECT_EQ(cut.next_seek, 300 + 100 * kFramesPerTimestamp);  // at <|2.00|>
+}
+
+TEST(SplitSegments, ALoneFinalTimestampEndsTheWindow) {
+  const std::vector<int> tokens = {kTs, 'a', kTs + 50, kTs + 50, 'b', kTs + 75};
+  const WindowCut cut = split_segments(tokens, kTs, 0, 2000);
+  EXPECT_TRUE(cut.single_timestamp_ending);
+  ASSERT_EQ(cut.segments.size(), 2u);
+  EXPECT_DOUBLE_EQ(cut.segments[1].end, 1.5);
+  EXPECT_EQ(cut.next_seek, 2000);
+}
+
+TEST(SplitSegments, NoPairIsOneSegmentToTheLastTimestamp) {
+  const WindowCut ended = split_segments({kTs, 'a', 'b', kTs + 40}, kTs, 100, 3000);
+  ASSERT_EQ(ended.segments.size(), 1u);
+  EXPECT_DOUBLE_EQ(ended.segments[0].start, 1.0);
+  EXPECT_DOUBLE_EQ(ended.segments[0].end, 1.0 + 40 * kTimestampSeconds);
+  EXPECT_EQ(ended.next_seek, 3100);
+  const WindowCut untimed = split_segments({'a', 'b'}, kTs, 0, 1234);  // without timestamps
+  ASSERT_EQ(untimed.segments.size(), 1u);
+  EXPECT_DOUBLE_EQ(untimed.segments[0].end, 12.34);
+  EXPECT_EQ(untimed.next_seek, 1234);
+}
+
+// ---- temperature fallback ---------------------------------------------------
+
+Attempt attempt(double avg_logprob, double ratio, float no_speech = 0) {
+  Attempt a;
+  a.result.avg_logprob = avg_logprob;
+  a.result.no_speech_prob = no_speech;
+  a.compression_ratio = ratio;
+  return a;
+}
+
+TEST(Fallback, RepetitionOrDoubtFallsBackButSilenceDoesNot) {
+  const TranscribeOptions o;
+  EXPECT_FALSE(needs_fallback(attempt(-0.5, 1.5), o));
+  EXPECT_TRUE(needs_fallback(attempt(-0.5, 2.5), o));        // repeats itself
+  EXPECT_TRUE(needs_fallback(attempt(-1.5, 1.5), o));        // unsure
+  EXPECT_FALSE(needs_fallback(attempt(-1.5, 1.5, 0.9f), o));  // unsure, but silence
+  TranscribeOptions off;
+  off.log_prob_threshold = NAN;
+  off.compression_ratio_threshold = 0;
+  EXPECT_FALSE(needs_fallback(attempt(-9, 9), off));
+}
+
+TEST(Fallback, ClimbsTheLadderAndKeepsTheFirstGoodAttempt) {
+  const TranscribeOptions o;  // 0, 0.2, ..., 1
+  std::vector<float> tried;
+  const Attempt a = decode_with_fallback(
+      o,
+      [&](float t, int i) {
+        tried.push_back(t);
+        EXPECT_EQ(i, int(tried.size()) - 1);
+        decoding::SearchResult r;
+        r.avg_logprob = i < 2 ? -2.0 : -0.3;
+        return r;
+      },
+      [](const std::vector<int>&) { return std::string("varied text"); });
+  EXPECT_EQ(tried, (std::vector<float>{0.0f, 0.2f, 0.4f}));
+  EXPECT_FLOAT_EQ(a.temperature, 0.4f);
+}
+
+TEST(Fallback, WhenAllFailTheLikeliestThatDoesNotRepeatAtTheLastTemperature) {
+  const TranscribeOptions o;
+  const Attempt best = best_of_failed({attempt(-3, 1), attempt(-1.2, 3), attempt(-2, 1)}, o);
+  EXPECT_DOUBLE_EQ(best.result.avg_logprob, -2);
+  EXPECT_FLOAT_EQ(best.temperature, 1.0f);
+  const Attempt all_repeat = best_of_failed({attempt(-3, 3), attempt(-1.2, 3)}, o);
+  EXPECT_DOUBLE_EQ(all_repeat.result.avg_logprob, -1.2);
+}
+
+TEST(Fallback, CompressionRatioOfRepetitionIsHigh) {
+  EXPECT_EQ(compression_ratio(""), 0.0);
+  EXPECT_LT(compression_ratio("The quick brown fox."), 1.5);
+  EXPECT_GT(compression_ratio(std::string(300, 'a')), 10.0);
+}
+
+// ---- prompt -----------------------------------------------------------------
+
+TEST(Prompt, PreviousTextHotwordsTaskAndPrefix) {
+  PromptText text{{}, {'h'}, {'p', 'q'}};
+  const std::vector<int> sot = sot_sequence(kSp, "de", Task::kTranslate);
+  EXPECT_EQ(sot, (std::vector<int>{kSp.sot, kSp.language(text::language_index("de")),
+                                   kSp.translate}));
+  // First window: the prefix, and no hotwords beside a prefix.
+  WindowPrompt first = window_prompt(text, {}, sot, kSp, false, 0, 448);
+  std::vector<int> want = sot;
+  want.push_back(kSp.timestamp_begin);
+  want.insert(want.end(), {'p', 'q'});
+  EXPECT_EQ(first.tokens, want);
+  EXPECT_EQ(first.sot_index, 0);
+  // Later: previous text after <|startofprev|> and the hotwords, cut to half the context.
+  std::vector<int> previous(300, 'x');
+  WindowPrompt later = window_prompt(text, previous, sot, kSp, true, 500, 448);
+  ASSERT_EQ(later.sot_index, 1 + 1 + 223);
+  EXPECT_EQ(later.tokens[0], kSp.startofprev);
+  EXPECT_EQ(later.tokens[1], 'h');
+  EXPECT_EQ(later.tokens.back(), kSp.notimestamps);
+}
+
+TEST(Prompt, TextsAreTrimmedAndHotwordsCapped) {
+  TranscribeOptions o;
+  o.initial_prompt = "  hi ";
+  o.hotwords = std::string(400, 'w');
+  const PromptText t = prompt_text(byte_tokenizer(), o, 448);
+  EXPECT_EQ(t.initial, (std::vector<int>{' ', 'h', 'i'}));
+  EXPECT_EQ(t.hotwords.size(), 223u);
+  EXPECT_TRUE(t.prefix.empty());
+}
+
+TEST(Prompt, RulesFromOptions) {
+  TranscribeOptions o;
+  o.suppress_tokens = {5, 7};
+  o.max_initial_timestamp = 0.5f;
+  o.without_timestamps = true;
+  const decoding::LogitRules r = logit_rules(byte_tokenizer(), o);
+  EXPECT_EQ(r.max_initial_timestamp_index, 25);
+  EXPECT_FALSE(r.timestamps);
+  EXPECT_NE(std::find(r.suppress.begin(), r.suppress.end(), 7), r.suppress.end());
+  EXPECT_NE(std::find(r.suppress.begin(), r.suppress.end(), kSp.nospeech), r.suppress.end());
+  EXPECT_EQ(r.suppress_begin, (std::vector<int>{' ', kSp.eot}));
+}
+
+// ---- language -----------------------------------------------------------------
+
+TEST(Language, RankedLikeliestFirstTiesInTokenOrder) {
+  std::vector<float> p(99, 0.0f);
+  p[text::language_index("fr")] = 0.7f;
+  p[text::language_index("de")] = 0.1f;
+  p[text::language_index("es")] = 0.1f;
+  const DetectedLanguage d = rank_languages(p);
+  EXPECT_EQ(d.code, "fr");
+  EXPECT_FLOAT_EQ(d.probability, 0.7f);
+  ASSERT_EQ(d.ranked.size(), 99u);
+  EXPECT_EQ(d.ranked[1].first, "de");  // "de" comes before "es" in Whisper's order
+  EXPECT_EQ(d.ranked[2].first, "es");
+}
+
+// ---- emit ---------------------------------------------------------------------
+
+TEST(Emit, ClampsToTheAudioDropsEmptyAndNumbers) {
+  std::vector<WindowSegment> pieces = {
+      {0.0, 1.0, {kTs, 'h', 'i', kTs + 50}, {}},
+      {1.0, 2.0, {kTs + 50, ' ', kTs + 100}, {}},              // blank text: dropped
+      {2.0, 9.0, {kTs + 100, 'y', 'o', kTs + 450}, {{2.0, 9.0, " yo", 0.9f}}},  // past the end
+  };
+  Attempt chosen = attempt(-0.25, 1.1);
+  chosen.temperature = 0.2f;
+  int last_id = 4;
+  const std::vector<Segment> s =
+      finish_segments(pieces, byte_tokenizer(), /*duration=*/5.0, /*window_seek=*/0, chosen, last_id);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].id, 5);
+  EXPECT_EQ(s[1].id, 6);
+  EXPECT_EQ(last_id, 6);
+  EXPECT_EQ(s[1].end, 5.0);
+  EXPECT_EQ(s[1].words[0].end, 5.0);
+  EXPECT_FLOAT_EQ(s[1].temperature, 0.2f);
+  EXPECT_DOUBLE_EQ(s[0].avg_logprob, -0.25);
+}
+
+// ---- options: the one check -------------------------------------------------
+
+void expect_rejected(const TranscribeOptions& o, const std::string& option, ErrorKind kind,
+                     const text::SpecialTokens& sp = kSp, bool has_vad = false) {
+  try {
+    check_options(o, {sp, has_vad});
+    ADD_FAILURE() << "accepted; expected a complaint about " << option;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.option(), option) << e.what();
+    EXPECT_EQ(e.kind(), kind) << e.what();
+  }
+}
+
+TEST(Options, EachBadValueNamesItsField) {
+  const TranscribeOptions good;
+  EXPECT_NO_THROW(check_options(good, {kSp, false}));
+  TranscribeOptions o;
+  o.beam_size = 0;
+  expect_rejected(o, "beam_size", ErrorKind::kBadInput);
+  o = good;
+  o.temperatures = {0.0f, NAN};
+  expect_rejected(o, "temperatures", ErrorKind::kBadInput);
+  o = good;
+  o.language = "xx";
+  expect_rejected(o, "language", ErrorKind::kBadInput);
+  o = good;
+  o.hallucination_silence_threshold = 2;  // without word timestamps
+  expect_rejected(o, "hallucination_silence_threshold", ErrorKind::kBadInput);
+  o = good;
+  o.suppress_tokens = {60000};
+  expect_rejected(o, "suppress_tokens", ErrorKind::kBadInput);
+  o = good;
+  o.vad_filter = true;
+  expect_rejected(o, "vad_filter", ErrorKind::kUnsupported);  // no VAD weights
+  o.vad.threshold = 1.5f;
+  expect_rejected(o, "vad", ErrorKind::kBadInput, kSp, /*has_vad=*/true);
+}
+
+TEST(Options, EnglishOnlyModelsRefuseOtherLanguagesAndTranslation) {
+  const text::SpecialTokens english = text::special_tokens(51864);
+  TranscribeOptions o;
+  o.language = "de";
+  expect_rejected(o, "language", ErrorKind::kUnsupported, english);
+  o.language = "auto";
+  o.task = Task::kTranslate;
+  expect_rejected(o, "task", ErrorKind::kUnsupported, english);
+  EXPECT_EQ(requested_language(o), "");
+}
+
+TEST(Options, EnumNamesRoundTrip) {
+  for (Task t : {Task::kTranscribe, Task::kTranslate}) EXPECT_EQ(parse_task(to_string(t)), t);
+  for (Precision p : {Precision::kInt8, Precision::kFp32})
+    EXPECT_EQ(parse_precision(to_string(p)), p);
+  for (Backend b : {Backend::kAuto, Backend::kReference, Backend::kAvx2, Backend::kAvx512})
+    EXPECT_EQ(parse_backend(to_string(b)), b);
+  try {
+    parse_precision("int4");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.option(), "precision");
+    EXPECT_NE(std::string(e.what()).find("int8, fp32"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace amanuensis
