@@ -23,6 +23,7 @@ import sys
 import tempfile
 
 import numpy as np
+from testdata import JFK, SPEECH
 
 D = 64
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,7 +107,7 @@ def main():
     ap.add_argument("--tile", default="64")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--quick", action="store_true", help="fewer cases")
-    ap.add_argument("--jfk", default=os.path.join(HERE, "..", "..", "shared", "data", "jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     args = ap.parse_args()
     extra = ["--backend", args.backend, "--tile", args.tile, "--threads", args.threads]
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 import numpy as np
+from testdata import JFK, SPEECH
 
 HERE = pathlib.Path(__file__).resolve().parent
 TARGET = {"fp32": 0.99999, "int8": 0.995}
@@ -45,7 +46,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
     ap.add_argument("--models", nargs="+", default=["tiny.en", "base"])
-    ap.add_argument("--jfk", default=str(HERE.parent.parent / "shared/data/jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     ap.add_argument("--threads", default="2")
     args = ap.parse_args()
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from testdata import JFK, SPEECH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -18,7 +19,7 @@ ROOT = os.path.join(HERE, "..")
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     args = ap.parse_args()
     model = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"),
                             "tiny.en"], check=True, capture_output=True, text=True).stdout.strip()

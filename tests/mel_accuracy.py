@@ -28,6 +28,7 @@ import soundfile as sf
 import soxr
 from faster_whisper.audio import decode_audio
 from faster_whisper.feature_extractor import FeatureExtractor
+from testdata import JFK, SPEECH
 
 BOUND = 1e-3
 SR = 16000
@@ -94,11 +95,11 @@ def features(x, n_mels):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    ap.add_argument("--jfk", default=os.path.join(REPO, "..", "shared", "data", "jfk.wav"),
-                    help="16 kHz speech clip (default: ../shared/data/jfk.wav from the repo root)")
+    ap.add_argument("--jfk", default=str(JFK),
+                    help="16 kHz speech clip (default: samples/jfk.wav)")
     args = ap.parse_args()
     if not os.path.isfile(args.jfk):
-        print(f"FAIL: {args.jfk} not found (shared data is expected beside the repo)")
+        print(f"FAIL: {args.jfk} not found ")
         return 1
     rng = np.random.default_rng(0)
     failures = []

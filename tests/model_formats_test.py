@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from make_hf_fixture import fixture_mel  # noqa: E402
+from testdata import JFK, SPEECH
 
 failures = []
 
@@ -43,7 +44,7 @@ def check(name, ok, detail):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     exe = ap.parse_args().amanuensis
     jfk = ap.parse_args().jfk
     with tempfile.TemporaryDirectory() as tmp:

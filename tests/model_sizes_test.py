@@ -34,6 +34,7 @@ import tempfile
 import time
 
 import numpy as np
+from testdata import JFK, SPEECH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -171,7 +172,7 @@ def frame_cosines(a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     ap.add_argument("--threads", default="2")
     ap.add_argument("--sizes", nargs="+", default=[s[0] for s in SIZES], help="a subset, by name")
     args = ap.parse_args()

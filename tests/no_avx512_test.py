@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from testdata import JFK, SPEECH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -58,7 +59,7 @@ def transcript(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    ap.add_argument("--jfk", default=os.path.join(ROOT, "..", "shared", "data", "jfk.wav"))
+    ap.add_argument("--jfk", default=str(JFK))
     args = ap.parse_args()
     qemu = shutil.which("qemu-x86_64")
     if qemu is None:

@@ -21,9 +21,9 @@ import soundfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_process import MODELS, ServerProcess  # noqa: E402
+from testdata import JFK, SPEECH
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data")
 SAMPLE = os.path.join(HERE, "..", "samples", "jfk.wav")
 failures = []
 
@@ -243,7 +243,7 @@ def main():
     ap.add_argument("--amanuensis", required=True)
     args = ap.parse_args()
     tiny, base = os.path.join(MODELS, "tiny.en"), os.path.join(MODELS, "base")
-    jfk = os.path.join(DATA, "jfk.wav") if os.path.exists(os.path.join(DATA, "jfk.wav")) else SAMPLE
+    jfk = str(JFK)
     with tempfile.TemporaryDirectory() as tmp:
         samples, rate = soundfile.read(SAMPLE, dtype="float32")
         long_wav = os.path.join(tmp, "long.wav")  # 66 s: jfk six times

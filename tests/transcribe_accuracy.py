@@ -17,9 +17,9 @@ import sys
 
 from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
+from testdata import JFK, SPEECH
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-JFK = REPO.parent / "shared" / "data" / "jfk.wav"
 JFK_WORDS = ("And so my fellow Americans, ask not what your country can do for you, "
              "ask what you can do for your country.")
 MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",

@@ -16,10 +16,10 @@ import time
 import wave
 
 import numpy as np
+from testdata import JFK, SPEECH
 
 failures = []
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data")
 STEM_FORMATS = {"txt": "txt", "srt": "srt", "vtt": "vtt", "json": "json",
                 "verbose_json": "verbose.json"}
 LINE = re.compile(r"^\[(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d)\.(\d{3})\] (.*)$")
@@ -409,7 +409,7 @@ def check_no_idle_threads(exe, model, d):
             tasks = os.listdir(f"/proc/{p.pid}/task")
             os.set_blocking(w, True)
             with os.fdopen(w, "wb") as f:
-                f.write(open(os.path.join(DATA, "jfk.wav"), "rb").read())
+                f.write(open(JFK, "rb").read())
             out, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
@@ -426,8 +426,8 @@ def main():
     exe = os.path.abspath(ap.parse_args().amanuensis)
     model = subprocess.run([sys.executable, os.path.join(HERE, "..", "scripts", "fetch_models.py"),
                             "tiny.en"], check=True, capture_output=True, text=True).stdout.strip()
-    jfk = os.path.abspath(os.path.join(DATA, "jfk.wav"))
-    short = os.path.abspath(os.path.join(DATA, "speech", "en_ljspeech_LJ002-0020.wav"))
+    jfk = str(JFK)
+    short = str(SPEECH / "en_ljspeech_LJ002-0020.wav")
     with tempfile.TemporaryDirectory() as d:
         check_good(exe, model, d, jfk)
         check_errors(exe, model, d, jfk)

@@ -8,7 +8,7 @@ references are the real thing, not a re-implementation:
 
   (a) per-chunk probabilities against faster-whisper's SileroVADModel
       (onnxruntime on its bundled ONNX, its padding, context and batching), on
-      every file of ../shared/data/speech/ and on synthetic files (long digital
+      every file of tests/data/speech/ and on synthetic files (long digital
       silence, long pauses, low noise, lengths at the padding edge cases);
   (b) speech intervals against faster_whisper.vad.get_speech_timestamps with
       its own model, for the default VadOptions and non-default ones: the same
@@ -38,9 +38,9 @@ import numpy as np
 import soundfile as sf
 from faster_whisper import decode_audio
 from faster_whisper import vad as fw_vad
+from testdata import JFK, SPEECH
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-SPEECH = REPO.parent / "shared" / "data" / "speech"
 MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
                                      pathlib.Path.home() / ".cache/amanuensis/models"))
 WEIGHTS = MODELS / "silero-vad" / "silero_vad_v6_16k.safetensors"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Word error rate on five short English clips of the development set (../shared/data/speech):
+"""Word error rate on five short English clips of the development set (tests/data/speech):
 LibriSpeech, LJ Speech, Picovoice and two CMU pocketsphinx clips, base model, beam 5,
 2 threads, language auto-detected.
 
@@ -17,8 +17,9 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import eval_wer  # noqa: E402
+from testdata import JFK, SPEECH
 
-DATA = REPO.parent / "shared" / "data" / "speech"
+DATA = SPEECH
 MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS", pathlib.Path.home() / ".cache/amanuensis/models"))
 CLIPS = ["en_librispeech_1988-24833-0001.flac",
          "en_ljspeech_LJ050-0131.wav",

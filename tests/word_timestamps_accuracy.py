@@ -29,13 +29,13 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tools"))
 from eval_word_timing import faster_whisper_words, paired, sentence_starts  # noqa: E402
+from testdata import JFK, SPEECH
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
-CLIPS = [(DATA / "jfk.wav", "en"),
-         (DATA / "speech" / "en_librispeech_1272-141231-0002.flac", "en"),
-         (DATA / "speech" / "es_picovoice_test_es.wav", "es"),
-         (DATA / "speech" / "ja_picovoice_test_ja.wav", "ja")]
+CLIPS = [(JFK, "en"),
+         (SPEECH / "en_librispeech_1272-141231-0002.flac", "en"),
+         (SPEECH / "es_picovoice_test_es.wav", "es"),
+         (SPEECH / "ja_picovoice_test_ja.wav", "ja")]
 MODEL = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
                                     pathlib.Path.home() / ".cache/amanuensis/models")) / "base"
 failures = []
@@ -104,7 +104,7 @@ def main():
 
     # Long form, starts at speech (the default): every sentence's first word
     # within 0.3 s of the human sentence start (faster-whisper's method: 24 of 32).
-    long_form = DATA / "speech" / "long_en_ljspeech_LJ001-0001_to_0032.flac"
+    long_form = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
     mine = words_of(json.loads(ours(exe, long_form, "en", "int8")))
     errors, total = sentence_starts([w[:3] for w in mine], str(long_form).replace(".flac", ".segments.json"))
     check("long form: every sentence found", len(errors) == total, f"{len(errors)} of {total}")

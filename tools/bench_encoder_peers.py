@@ -27,7 +27,7 @@ gives each round's ratios and their median, not one ratio from one pass.
                the timed runs) is recorded as a cross-check. Skipped, with the reason, when
                pywhispercpp is not installed (python3 -m pip install pywhispercpp).
 
-Input: the log-mel of --audio (default ../shared/data/jfk.wav from the repository root),
+Input: the log-mel of --audio (default samples/jfk.wav),
 computed with faster_whisper.feature_extractor.FeatureExtractor(feature_size=n_mels)
 (audio, padding=480000)[:, :3000], i.e. the first 30 s window padded with silence; the same
 [n_mels, 3000] float32 array is fed to all engines.
@@ -51,6 +51,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+
 
 REPO = Path(__file__).resolve().parent.parent
 ENGINES = ("amanuensis", "ct2-int8", "ct2-fp32", "whisper.cpp")
@@ -257,7 +261,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="timed runs per engine and round (median reported)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of all engines, order rotated each round")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per engine first")
-    ap.add_argument("--audio", type=Path, default=REPO.parent / "shared" / "data" / "jfk.wav")
+    ap.add_argument("--audio", type=Path, default=JFK)
     ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis")
     ap.add_argument("--amanuensis-fp32", action="store_true", help="also time amanuensis --precision fp32")
     ap.add_argument("--ggml", type=Path, help="whisper.cpp model (default: tools/ct2_to_ggml.py's output, "

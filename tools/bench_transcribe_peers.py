@@ -3,7 +3,7 @@
 (int8) and whisper.cpp (through pywhispercpp), same machine, threads, beam and weights.
 
   python3 tools/bench_transcribe_peers.py                     # base, 2 threads, beam 5, 3 rounds
-  python3 tools/bench_transcribe_peers.py --rounds 1 --files ../shared/data/jfk.wav --json out.json
+  python3 tools/bench_transcribe_peers.py --rounds 1 --files samples/jfk.wav --json out.json
 
 Every run is a fresh process, timed from spawn to exit (wall clock), so each figure includes
 process start-up, model load, audio decoding and the whole transcription; peak RSS is that
@@ -46,8 +46,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
-DEFAULT_FILES = [DATA / "jfk.wav", DATA / "speech" / "long_en_ljspeech_LJ001-0001_to_0032.flac"]
+DEFAULT_FILES = [JFK, SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"]
 MODELS = Path(os.environ.get("AMANUENSIS_MODELS", Path.home() / ".cache/amanuensis/models"))
 ENGINES = ("amanuensis", "faster-whisper", "whisper.cpp")
 
@@ -71,6 +70,10 @@ import time; t_start = time.perf_counter()
 import json, sys
 from pywhispercpp.model import Model
 import _pywhispercpp as pw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+
 ggml, audio, threads, beam = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 model = Model(ggml, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, n_threads=threads,
               beam_search={"beam_size": beam, "patience": -1.0}, language="auto", no_context=False,

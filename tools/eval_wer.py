@@ -6,7 +6,7 @@
   python3 tools/eval_wer.py --model ~/.cache/amanuensis/models/tiny.en --engines ours-int8,fw-fp32
   python3 tools/eval_wer.py --from-json /tmp/wer.json         # re-render a saved run
 
-Data: ../shared/data/speech from the repository root (--data): manifest.tsv (file, language,
+Data: tests/data/speech (--data): manifest.tsv (file, language,
 reference_transcript, reference_kind, ...) and the long-form file's .segments.json.
 
 Engines, all on the same CTranslate2 model folder (--model), beam (--beam-size), thread
@@ -56,8 +56,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+
+
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data" / "speech"
+DATA = SPEECH
 MODELS = Path(os.environ.get("AMANUENSIS_MODELS", Path.home() / ".cache/amanuensis/models"))
 ENGINES = ("ours-int8", "ours-fp32", "fw-fp32", "fw-int8")
 LABELS = {"ours-int8": "our int8", "ours-fp32": "our fp32", "fw-fp32": "fw fp32", "fw-int8": "fw int8"}
@@ -384,7 +388,7 @@ def main():
     ap.add_argument("--model", type=Path, default=MODELS / "base", help="CTranslate2 model folder (default: base)")
     ap.add_argument("--beam-size", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with manifest.tsv (default ../shared/data/speech)")
+    ap.add_argument("--data", type=Path, default=DATA, help="folder with manifest.tsv (default tests/data/speech)")
     ap.add_argument("--clips", help="fnmatch pattern(s) on file names, comma-separated (default: all)")
     ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of " + ",".join(ENGINES))
     ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Word timestamps against faster-whisper's and against human sentence times.
 
-For each clip of ../shared/data/speech/ (the manifest's language given to
+For each clip of tests/data/speech/ (the manifest's language given to
 both), amanuensis `transcribe --word-timestamps` (int8 with word starts at
 speech, the CLI's default; int8 and fp32 with `--word-starts attention`,
 faster-whisper's method) and
@@ -25,9 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SPEECH = ROOT.parent / "shared" / "data" / "speech"
 LONG = "long_en_ljspeech_LJ001-0001_to_0032.flac"
 MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS", pathlib.Path.home() / ".cache/amanuensis/models"))
 

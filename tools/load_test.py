@@ -24,7 +24,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from server_process import MODELS, ServerProcess  # noqa: E402
 
-SPEECH = os.path.join(ROOT, "..", "shared", "data", "speech")
+SPEECH = os.path.join(ROOT, "tests", "data", "speech")
 AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
 
 
