@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The test suite (but its accuracy tier) under AddressSanitizer + UBSan, then the fuzz targets for a
-# short run (clang's libFuzzer, also under ASan + UBSan).
+# The in-process tiers under AddressSanitizer + UBSan, then the fuzz targets
+# for a short run (clang's libFuzzer, also under ASan + UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMANUENSIS_SANITIZE=ON >/dev/null
 cmake --build build-asan
-# Every test but the `accuracy` and `load` tiers: those compare numbers with
-# Python references (faster-whisper, numpy) or repeat requests, over the same
-# code paths as the end-to-end tests (the server's concurrent ones included),
-# many times slower under ASan; the release build runs them.
-ctest --test-dir build-asan --output-on-failure -LE "accuracy|load"
+# The unit, model-files and bit-exact tiers: every kernel, parser and stage
+# in-process, and the encoder's bytes across backends. The tiers that run whole
+# programs (end-to-end, accuracy, load) go through the same code many times
+# slower under ASan; the release build runs them, and the fuzzers below feed
+# the parsers of outside data.
+start=$SECONDS
+ctest --test-dir build-asan --output-on-failure -j2 -L "unit|model-files|bit-exact"
+echo "sanitize.sh: sanitized tests took $((SECONDS - start)) s"
+start=$SECONDS
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
@@ -25,3 +29,4 @@ for target in npy audio ct2 safetensors ggml tokenizer request; do
   rm -rf "$work"
   echo "fuzz: ${target}_fuzzer ran ${seconds}s without a crash"
 done
+echo "sanitize.sh: fuzzing took $((SECONDS - start)) s"
