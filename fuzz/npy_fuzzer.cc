@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "io/npy.h"
+#include "formats/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

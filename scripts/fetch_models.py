@@ -19,13 +19,13 @@ Cache: $AMANUENSIS_MODELS, default ~/.cache/amanuensis/models. Idempotent.
 import hashlib
 import json
 import math
-import os
 import pathlib
 import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
+from model_cache import model_cache
 
 MODELS = {
     "tiny.en": {
@@ -212,8 +212,7 @@ def fetch_silero_vad(cache):
 
 
 def main():
-    cache = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
-                                        pathlib.Path.home() / ".cache/amanuensis/models"))
+    cache = model_cache()
     names = sys.argv[1:] or ["base"]
     for n in names:
         if n == "silero-vad":

@@ -11,11 +11,7 @@
 
 namespace {
 
-std::string models() {
-  const char* env = std::getenv("AMANUENSIS_MODELS");
-  const char* home = std::getenv("HOME");
-  return env ? env : std::string(home ? home : ".") + "/.cache/amanuensis/models";
-}
+std::string models() { return amanuensis::model_cache_dir(); }  // scripts/fetch_models.py
 
 // The shipped sample (ctest runs in build/).
 std::string jfk() { return std::string(AMANUENSIS_SOURCE_DIR) + "/samples/jfk.wav"; }

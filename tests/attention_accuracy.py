@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Accuracy of `amanuensis attention` against float64 attention in numpy.
+"""Accuracy of `amanuensis-dev attention` against float64 attention in numpy.
 
 Cases span flat to sharply peaked attention (Gaussian Q/K at several scales),
 20x outlier channels in K, a peak-plus-long-tail construction, causal and not,
@@ -12,7 +12,7 @@ reference attention has max probability below 0.9 (the rest are reported):
   and K to int8 alone already costs more (the "int8 floor": float64 attention
   of our int8 Q/K, see docs/attention.md), relative L2 <= 1.25 x that floor.
 Then real attention: Q, K, V of every layer of Whisper base on jfk.wav (taken
-from `amanuensis encode --precision fp32 --dump-qkv`), judged by the plain
+from `amanuensis-dev encode --precision fp32 --dump-qkv`), judged by the plain
 targets: cosine >= 0.9995 and relative L2 <= 2e-2.
 Exits 1 if a case misses; prints markdown tables.
 """
@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 import numpy as np
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 D = 64
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,9 +137,9 @@ def main():
         for t, scale, outliers, tail, causal, v_offset in cases:
             heads = 2 if t < 3000 else 1
             q, k, v = make_case(rng, heads, t, scale, outliers, tail, v_offset)
-            judged, floor, allrows, med_pmax, frac = run_case(args.amanuensis, tmp, q, k, v, causal,
+            judged, floor, allrows, med_pmax, frac = run_case(dev_tool(args.amanuensis), tmp, q, k, v, causal,
                                                               extra)
-            precise, _, _, _, _ = run_case(args.amanuensis, tmp, q, k, v, causal, extra, planes=2)
+            precise, _, _, _, _ = run_case(dev_tool(args.amanuensis), tmp, q, k, v, causal, extra, planes=2)
             ok = judged is None or (judged[0] >= COS_TARGET and
                                     judged[1] <= max(REL_L2_TARGET, FLOOR_MARGIN * floor[1]) and
                                     precise[0] >= COS_TARGET and precise[1] <= REL_L2_TARGET)
@@ -150,7 +150,7 @@ def main():
             print(f"| {t} | {scale} | {'20x' if outliers else '-'} | {'yes' if tail else '-'} | {'yes' if v_offset else '-'} | "
                   f"{'yes' if causal else '-'} | {med_pmax:.3f} | {100 * frac:.0f}% "
                   + j + "| %.6f | %.2e | %.2e " % allrows + two + ("| ok |" if ok else "| **FAIL** |"))
-        real_failed, real_total = real_whisper_cases(args.amanuensis, tmp, extra, args.jfk)
+        real_failed, real_total = real_whisper_cases(dev_tool(args.amanuensis), tmp, extra, args.jfk)
     failed += real_failed
     total = len(cases) + real_total
     print(f"\n{total - failed} passed, {failed} failed")

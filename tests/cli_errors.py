@@ -12,14 +12,11 @@ import tempfile
 import wave
 
 import numpy as np
+from testdata import dev_tool
+from checks import check, finish
 
-failures = []
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def run(exe, *args):
@@ -144,7 +141,7 @@ def check_encode(exe, d):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
-    exe = ap.parse_args().amanuensis
+    exe = dev_tool(ap.parse_args().amanuensis)  # every command here is a developer's
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
         p = lambda n: os.path.join(d, n)
@@ -204,7 +201,7 @@ def main():
             check("bench --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
         check_mel(exe, d)
         check_encode(exe, d)
-    return 1 if failures else 0
+    return finish("cli_errors")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // The CTranslate2 reader on files written here, and on every truncation.
-#include "model/ct2_format.h"
+#include "formats/ct2_format.h"
 
 #include <gtest/gtest.h>
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "amanuensis/amanuensis.h"  // model_cache_dir
 #include "decoding/logit_rules.h"
 #include "decoding/search.h"
 #include "layers/float_math.h"
@@ -642,15 +643,8 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
 
 // ---------------------------------------------------------------- real tokenizer
 
-std::string models_dir() {
-  const char* env = std::getenv("AMANUENSIS_MODELS");
-  if (env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/amanuensis/models";
-}
-
 TEST(DecodingSuppressedTokens, DefaultSetMatchesFasterWhisperConfig) {
-  const std::string dir = models_dir() + "/base";
+  const std::string dir = model_cache_dir() + "/base";
   const std::string tok_path = dir + "/tokenizer.json", cfg_path = dir + "/config.json";
   ASSERT_TRUE(std::filesystem::exists(tok_path) && std::filesystem::exists(cfg_path))
       << "missing " << tok_path << " or " << cfg_path

@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 import numpy as np
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 HERE = pathlib.Path(__file__).resolve().parent
 TARGET = {"fp32": 0.99999, "int8": 0.995}
@@ -75,7 +75,7 @@ def main():
                 mel_path, out_path = os.path.join(tmp, "mel.npy"), os.path.join(tmp, "enc.npy")
                 np.save(mel_path, mel)
                 for precision in ("fp32", "int8"):
-                    subprocess.run([args.amanuensis, "encode", "--model", model_dir, "--mel", mel_path,
+                    subprocess.run([dev_tool(args.amanuensis), "encode", "--model", model_dir, "--mel", mel_path,
                                     "--out", out_path, "--precision", precision, "--threads",
                                     args.threads], check=True)
                     out = np.load(out_path).astype(np.float64)

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -33,7 +33,7 @@ def main():
         for backend in backends:
             for threads in ("1", "2", "3"):
                 out = os.path.join(tmp, f"{backend}-{threads}.npy")
-                subprocess.run([args.amanuensis, "encode", "--model", model, "--audio", args.jfk,
+                subprocess.run([dev_tool(args.amanuensis), "encode", "--model", model, "--audio", args.jfk,
                                 "--out", out, "--backend", backend, "--threads", threads],
                                check=True)
                 if first is None:

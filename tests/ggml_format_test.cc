@@ -1,5 +1,5 @@
 // The whisper.cpp ggml reader on files written here, and on every truncation.
-#include "model/ggml_format.h"
+#include "formats/ggml_format.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@ cmake --build "$work/build" >/dev/null
 # exports the resolvers of target_clones functions, type 'i'; they are not
 # callable by name.)
 lib="$(find "$work/prefix" -name 'libamanuensis.so*' -type f | head -n 1)"
-api='amanuensis::(Model|Session|Error|load_audio|decode_audio|language_name|parse_|to_string)'
+api='amanuensis::(Model|Session|Error|load_audio|decode_audio|language_name|model_cache_dir|parse_|to_string)'
 symbols="$(nm -DC --defined-only "$lib")"
 leaked="$(awk '$2 == "T"' <<<"$symbols" | grep -Ev "$api" || true)"
 if [ -n "$leaked" ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`amanuensis mel` against faster-whisper's own FeatureExtractor.
+"""`amanuensis-dev mel` against faster-whisper's own FeatureExtractor.
 
 Inputs: jfk.wav and synthetic signals (sine, chirp, white noise, silence,
 silence + click, a 0.1 s clip, a 45 s clip whose loudest part lies past 30 s)
@@ -28,7 +28,7 @@ import soundfile as sf
 import soxr
 from faster_whisper.audio import decode_audio
 from faster_whisper.feature_extractor import FeatureExtractor
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 BOUND = 1e-3
 SR = 16000
@@ -117,7 +117,7 @@ def main():
             pyav = decode_audio(path)
             for n_mels in mel_sizes:
                 out_path = os.path.join(d, "mel.npy")
-                r = subprocess.run([args.amanuensis, "mel", "--audio", path, "--out", out_path,
+                r = subprocess.run([dev_tool(args.amanuensis), "mel", "--audio", path, "--out", out_path,
                                     "--n-mels", str(n_mels)], capture_output=True, text=True)
                 if r.returncode != 0:
                     failures.append(name)

@@ -26,19 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from make_hf_fixture import fixture_mel  # noqa: E402
-from testdata import JFK, SPEECH
-
-failures = []
-
-
-checks = [0]
-
-
-def check(name, ok, detail):
-    checks[0] += 1
-    print(("ok   " if ok else "FAIL ") + f"{name}: {detail}")
-    if not ok:
-        failures.append(name)
+from testdata import JFK, dev_tool
+from checks import check, finish
 
 
 def main():
@@ -54,7 +43,7 @@ def main():
         np.save(mel, fixture_mel())
         out = os.path.join(tmp, "out.npy")
         for precision in ("fp32", "int8"):
-            subprocess.run([exe, "encode", "--model", fixture, "--mel", mel, "--out", out,
+            subprocess.run([dev_tool(exe), "encode", "--model", fixture, "--mel", mel, "--out", out,
                             "--precision", precision], check=True)
             o = np.load(out)[::10].astype(np.float64)
             rel = np.linalg.norm(o - ref) / np.linalg.norm(ref)
@@ -75,7 +64,7 @@ def main():
             outputs = {}
             for fmt, model in (("CTranslate2", ct2), ("safetensors", hf), ("ggml", ggml)):
                 outputs[fmt] = os.path.join(tmp, fmt + ".npy")
-                subprocess.run([exe, "encode", "--model", model, "--audio", jfk, "--out",
+                subprocess.run([dev_tool(exe), "encode", "--model", model, "--audio", jfk, "--out",
                                 outputs[fmt]], check=True)
             for fmt in ("safetensors", "ggml"):
                 same = filecmp.cmp(outputs[fmt], outputs["CTranslate2"], shallow=False)
@@ -95,8 +84,7 @@ def main():
             for fmt in ("safetensors", "ggml"):
                 check(f"{name}: {fmt} vs CTranslate2 files", transcripts[fmt] == transcripts["CTranslate2"],
                       "int8 transcripts identical (text, tokens, times, scores)")
-    print(f"\n{checks[0] - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("model_formats_test")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import tempfile
 import time
 
 import numpy as np
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -213,7 +213,7 @@ def main():
             def encode(model_path, precision):
                 """Our encoder's output file, or None (and a failure) if it fails."""
                 out = os.path.join(work, f"{os.path.basename(model_path)}-{precision}.npy")
-                cmd = [args.amanuensis, "encode", "--model", model_path, "--mel", mel_path, "--out",
+                cmd = [dev_tool(args.amanuensis), "encode", "--model", model_path, "--mel", mel_path, "--out",
                        out, "--precision", precision, "--threads", args.threads]
                 run = subprocess.run(cmd, capture_output=True, text=True)
                 if run.returncode != 0:

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from testdata import JFK, SPEECH
+from testdata import JFK, dev_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -79,14 +79,15 @@ def main():
         passed += ok
         failed += not ok
 
-    native_isa = peak_isa([args.amanuensis])
+    dev = dev_tool(args.amanuensis)
+    native_isa = peak_isa([dev])
     print(f"native run: {native_isa}" + ("" if native_isa and "zmm" in native_isa else
                                          " (no AVX-512 VNNI here: the comparison is AVX2 and "
                                          "baseline against this)"))
     with tempfile.TemporaryDirectory() as tmp:
         native = os.path.join(tmp, "native.npy")
         encode = ["encode", "--model", model, "--audio", args.jfk]
-        subprocess.run([args.amanuensis] + encode + ["--out", native], check=True)
+        subprocess.run([dev] + encode + ["--out", native], check=True)
         stem = os.path.splitext(os.path.basename(args.jfk))[0]
 
         def transcribe(cmd, name):
@@ -101,15 +102,16 @@ def main():
             return 1
         for cpu, isa in CPUS:
             emulated = [qemu, "-cpu", cpu, args.amanuensis]
-            seen = peak_isa(emulated)
+            emulated_dev = [qemu, "-cpu", cpu, dev]
+            seen = peak_isa(emulated_dev)
             check(seen == isa, f"{cpu}: the engine sees {seen!r}, expected {isa!r}")
-            refused = run(emulated + ["bench", "attention", "--heads", "1", "--frames", "64",
+            refused = run(emulated_dev + ["bench", "attention", "--heads", "1", "--frames", "64",
                                       "--runs", "1", "--warmup", "0", "--threads", "1",
                                       "--backend", "avx512"])
             check(refused.returncode != 0 and "lacks AVX-512" in refused.stderr,
                   f"{cpu}: the AVX-512 backend is refused ({refused.stderr.strip()[-60:]!r})")
             out = os.path.join(tmp, f"{cpu}.npy")
-            result = run(emulated + encode + ["--out", out])
+            result = run(emulated_dev + encode + ["--out", out])
             same = result.returncode == 0 and filecmp.cmp(native, out, shallow=False)
             check(same, f"{cpu}: encoder output {'identical to' if same else 'DIFFERS from'} "
                         f"the native run" + ("" if result.returncode == 0 else

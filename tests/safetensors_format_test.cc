@@ -1,5 +1,5 @@
 // The safetensors reader on files written here, and on every truncation.
-#include "model/safetensors_format.h"
+#include "formats/safetensors_format.h"
 
 #include <gtest/gtest.h>
 

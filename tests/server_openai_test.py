@@ -21,18 +21,13 @@ import soundfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_process import MODELS, ServerProcess  # noqa: E402
-from testdata import JFK, SPEECH
+from testdata import JFK
+from checks import check, finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, "..", "samples", "jfk.wav")
-failures = []
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
-    return cond
 
 
 def words(text):
@@ -278,8 +273,7 @@ def main():
         finally:
             check("SIGTERM when idle: exit 0", s.stop() == 0)
 
-    print(f"\n{len(failures)} failure(s)" + (": " + ", ".join(failures) if failures else ""))
-    return 1 if failures else 0
+    return finish("server_openai_test")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """`amanuensis serve` as a child process on a free loopback port, for the
 server's tests and tools/load_test.py (not a test itself)."""
 import json
-import os
 import re
 import subprocess
 import threading
 import time
 import urllib.request
+from testdata import MODELS as MODELS_PATH
 
-MODELS = os.path.expanduser(os.environ.get("AMANUENSIS_MODELS", "~/.cache/amanuensis/models"))
+MODELS = str(MODELS_PATH)
 
 
 class ServerProcess:

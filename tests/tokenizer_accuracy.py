@@ -7,7 +7,7 @@ scripts; decode of random id sequences against HF's decode and against
 Python's bytes.decode(errors="replace"); the special-token layout against the
 file's added tokens; and that tokenizer.json, vocab.json and CTranslate2's
 vocabulary.txt give the same answers. Our side runs as one
-`amanuensis tokenize` process per vocabulary file (JSON lines).
+`amanuensis-dev tokenize` process per vocabulary file (JSON lines).
 
 Older copies of the multilingual tokenizer.json lack the first BPE merge
 "Ġ t" (Hugging Face fixed the Hub files in 2024, transformers PR #29368), so
@@ -17,12 +17,12 @@ we follow tiktoken. Exits 1 on any mismatch.
 """
 import argparse
 import json
-import os
 import pathlib
 import random
 import subprocess
 import sys
 import tempfile
+from testdata import dev_tool
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -134,7 +134,7 @@ def run_ours(exe, vocab, n_vocab, requests):
                        input="".join(json.dumps(q) + "\n" for q in requests),
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        sys.exit(f"tokenizer: amanuensis tokenize failed on {vocab}: {r.stderr.strip()}")
+        sys.exit(f"tokenizer: amanuensis-dev tokenize failed on {vocab}: {r.stderr.strip()}")
     # split("\n"), not splitlines(): answers hold raw U+2028, U+0085 and the like.
     answers = [json.loads(line) for line in r.stdout.split("\n") if line]
     if len(answers) != len(requests):
@@ -237,7 +237,7 @@ def main():
     rng = random.Random(0)
     report, total, bad = [], 0, 0
     for model_dir in dirs:
-        n, b = check_model(args.amanuensis, model_dir, strings, rng, report)
+        n, b = check_model(dev_tool(args.amanuensis), model_dir, strings, rng, report)
         total += n
         bad += b
     for line in report:

@@ -1,4 +1,5 @@
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 
 #include <gtest/gtest.h>
 

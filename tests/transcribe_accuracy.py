@@ -10,27 +10,20 @@ jfk.wav with tiny.en and base, int8 and fp32, greedy and beam 5:
 """
 import argparse
 import json
-import os
 import pathlib
 import subprocess
 import sys
 
 from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
-from testdata import JFK, SPEECH
+from testdata import JFK, MODELS
+from checks import check, finish
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 JFK_WORDS = ("And so my fellow Americans, ask not what your country can do for you, "
              "ask what you can do for your country.")
-MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
-                                     pathlib.Path.home() / ".cache/amanuensis/models"))
-failures = []
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def ours(exe, model, audio, precision, beam, threads=2):
@@ -76,8 +69,7 @@ def main():
                     one = ours(exe, folder, JFK, precision, beam, threads=1)
                     strip = lambda j: {k: v for k, v in j.items() if k != "timing"}
                     check(f"{tag}: same bytes on 1 and 2 threads", strip(one) == strip(got))
-    print(f"transcribe_accuracy: {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("transcribe_accuracy")
 
 
 if __name__ == "__main__":

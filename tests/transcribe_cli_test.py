@@ -16,9 +16,9 @@ import time
 import wave
 
 import numpy as np
-from testdata import JFK, SPEECH
+from testdata import JFK, SPEECH, dev_tool
+from checks import check, finish
 
-failures = []
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEM_FORMATS = {"txt": "txt", "srt": "srt", "vtt": "vtt", "json": "json",
                 "verbose_json": "verbose.json"}
@@ -27,11 +27,6 @@ SRT_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(
 VTT_TIME = re.compile(r"^(?:\d\d:)?\d\d:\d\d\.\d{3} --> (?:\d\d:)?\d\d:\d\d\.\d{3}$")
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
-    return cond
 
 
 class Result:
@@ -371,7 +366,7 @@ def check_quiet_audio(exe, model, d, jfk):
 
 def check_bench_decoder(exe, model):
     """bench decoder: the step against its floor, and the prompt on its own."""
-    r = run(exe, "bench", "decoder", "--model", model, "--context", "8", "--steps", "3",
+    r = run(dev_tool(exe), "bench", "decoder", "--model", model, "--context", "8", "--steps", "3",
             "--beams", "2", "--json")
     try:
         obj = json.loads(r.stdout)
@@ -380,7 +375,7 @@ def check_bench_decoder(exe, model):
               and obj["context"] == 8 and obj["beams"] == 2, obj)
     except json.JSONDecodeError as e:
         check("bench decoder --json parses", False, f"{e}: {r.stdout!r} {r.stderr!r}")
-    r = run(exe, "bench", "decoder", "--model", model, "--context", "400", "--steps", "60")
+    r = run(dev_tool(exe), "bench", "decoder", "--model", model, "--context", "400", "--steps", "60")
     check("bench decoder: context beyond the model's", r.returncode != 0
           and "text context" in r.stderr and not r.stdout, r.stderr)
 
@@ -435,8 +430,7 @@ def main():
         check_quiet_audio(exe, model, d, jfk)
         check_no_idle_threads(exe, model, d)
     check_bench_decoder(exe, model)
-    print(f"transcribe_cli_test: {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("transcribe_cli_test")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_sizes_test as sizes  # noqa: E402
+from testdata import MODELS
+from checks import check, finish
 
-MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
-                                     pathlib.Path.home() / ".cache/amanuensis/models"))
 LANGUAGES = ("en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu "
              "ta no th ur hr bg lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn "
              "bs kk sq sw gl mr pa si km sn yo so af oc ka be tg sd gu am yi lo uz fo ht ps tk nn "
@@ -40,13 +40,8 @@ SIZES = [
     ("large-v3", 128, 1280, 20, "float16", 51866, 1),
     ("large-v3-turbo", 128, 1280, 20, "float16", 51866, 4),
 ]
-failures = []
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def vocabulary(n_vocab):
@@ -116,8 +111,7 @@ def main():
                       outputs[("int8", 1)] == outputs[("int8", 2)])
             for f in pathlib.Path(model).iterdir():
                 f.unlink()
-    print(f"transcribe_sizes_test: {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("transcribe_sizes_test")
 
 
 if __name__ == "__main__":

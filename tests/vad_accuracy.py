@@ -26,7 +26,6 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -38,11 +37,10 @@ import numpy as np
 import soundfile as sf
 from faster_whisper import decode_audio
 from faster_whisper import vad as fw_vad
-from testdata import JFK, SPEECH
+from testdata import MODELS, SPEECH, dev_tool
+from checks import check, finish
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
-                                     pathlib.Path.home() / ".cache/amanuensis/models"))
 WEIGHTS = MODELS / "silero-vad" / "silero_vad_v6_16k.safetensors"
 SR = 16000
 # Our float32 C++ against onnxruntime's float32 kernels (other summation
@@ -65,20 +63,15 @@ OPTION_SETS = [
      {"max_speech_duration_s": 3.0, "min_silence_duration_ms": 500, "speech_pad_ms": 200},
      ["--vad-max-speech-s", "3", "--vad-min-silence-ms", "500", "--vad-speech-pad-ms", "200"]),
 ]
-failures = []
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def ours(exe, wav, *extra):
-    r = subprocess.run([exe, "vad", str(wav), "--json", *extra], capture_output=True, text=True,
+    r = subprocess.run([dev_tool(exe), "vad", str(wav), "--json", *extra], capture_output=True, text=True,
                        timeout=600)
     if r.returncode != 0:
-        raise SystemExit(f"amanuensis vad failed: {r.stderr}")
+        raise SystemExit(f"amanuensis-dev vad failed: {r.stderr}")
     out = json.loads(r.stdout)
     out["speech"] = [(round(s["start"] * SR), round(s["end"] * SR)) for s in out["speech"]]
     return out
@@ -290,15 +283,14 @@ def main():
         print(f"info comparisons took {time.perf_counter() - start:.0f} s")
         speed(exe, tmp)
         cli(exe, tmp, made)
-    print(f"vad_accuracy: {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("vad_accuracy")
 
 
 def speed(exe, tmp):
     long = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
     wav = write_wav(tmp, "long", decode_audio(str(long)))
     minutes = sf.info(str(wav)).duration / 60
-    best = min(timed([exe, "vad", str(wav), "--threads", "1"]) for _ in range(3))
+    best = min(timed([dev_tool(exe), "vad", str(wav), "--threads", "1"]) for _ in range(3))
     print(f"info speed: {best / minutes * 1000:.0f} ms per minute of audio, one thread "
           f"({minutes:.1f} min file, decoding and loading included)")
 

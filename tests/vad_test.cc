@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tensor_file.h"
+#include "formats/tensor_file.h"
 #include "vad/silero_vad.h"
 #include "vad/speech_timestamps.h"
 

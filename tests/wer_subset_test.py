@@ -10,17 +10,15 @@ Scoring as tools/eval_wer.py (Whisper's English normalizer on both sides, jiwer)
 functions it uses. The full set: python3 tools/eval_wer.py.
 """
 import argparse
-import os
 import pathlib
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import eval_wer  # noqa: E402
-from testdata import JFK, SPEECH
+from testdata import MODELS, SPEECH
 
 DATA = SPEECH
-MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS", pathlib.Path.home() / ".cache/amanuensis/models"))
 CLIPS = ["en_librispeech_1988-24833-0001.flac",
          "en_ljspeech_LJ050-0131.wav",
          "en_picovoice_test.wav",

@@ -29,22 +29,17 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tools"))
 from eval_word_timing import faster_whisper_words, paired, sentence_starts  # noqa: E402
-from testdata import JFK, SPEECH
+from testdata import JFK, MODELS, SPEECH
+from checks import check, finish
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CLIPS = [(JFK, "en"),
          (SPEECH / "en_librispeech_1272-141231-0002.flac", "en"),
          (SPEECH / "es_picovoice_test_es.wav", "es"),
          (SPEECH / "ja_picovoice_test_ja.wav", "ja")]
-MODEL = pathlib.Path(os.environ.get("AMANUENSIS_MODELS",
-                                    pathlib.Path.home() / ".cache/amanuensis/models")) / "base"
-failures = []
+MODEL = MODELS / "base"
 
 
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def run(exe, *args):
@@ -147,9 +142,8 @@ def main():
           r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "fetch_models.py" in r.stderr,
           r.stderr)
 
-    if failures:
-        sys.exit(f"{len(failures)} checks failed")
+    return finish("word_timestamps_accuracy")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

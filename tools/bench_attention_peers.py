@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side by side in one run: `amanuensis bench attention` and float32 attention
+"""Side by side in one run: `amanuensis-dev bench attention` and float32 attention
 in numpy (OpenBLAS sgemm + numpy softmax), same shape, same thread count.
 The ratio is what to compare across machines, not the absolute times.
 

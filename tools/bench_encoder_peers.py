@@ -10,7 +10,7 @@ OpenMP runtimes never overlap; each does --warmup untimed runs, then the median 
 This is repeated for --rounds rounds, the order of the engines rotated each round: on a
 shared machine the load moves between one engine's runs and the next's, so the report
 gives each round's ratios and their median, not one ratio from one pass.
-  amanuensis   `amanuensis bench encoder --model DIR --audio AUDIO --threads N --runs R
+  amanuensis   `amanuensis-dev bench encoder --model DIR --audio AUDIO --threads N --runs R
                --warmup W --json`: it computes the log-mel itself each run (stages_ms.mel);
                the table shows total_ms minus that stage, the encoder alone as for the
                peers, and the report prints the mel stage beside it.
@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+from testdata import JFK  # noqa: E402  (the tests' data, inside the repository)
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,7 +262,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="rounds of all engines, order rotated each round")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per engine first")
     ap.add_argument("--audio", type=Path, default=JFK)
-    ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis")
+    ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis-dev")
     ap.add_argument("--amanuensis-fp32", action="store_true", help="also time amanuensis --precision fp32")
     ap.add_argument("--ggml", type=Path, help="whisper.cpp model (default: tools/ct2_to_ggml.py's output, "
                     "converted if missing)")

@@ -45,9 +45,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from testdata import JFK, MODELS, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILES = [JFK, SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"]
-MODELS = Path(os.environ.get("AMANUENSIS_MODELS", Path.home() / ".cache/amanuensis/models"))
 ENGINES = ("amanuensis", "faster-whisper", "whisper.cpp")
 
 # Each script prints one JSON line; t_start is taken before any import.
@@ -70,9 +72,6 @@ import time; t_start = time.perf_counter()
 import json, sys
 from pywhispercpp.model import Model
 import _pywhispercpp as pw
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
 
 ggml, audio, threads, beam = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 model = Model(ggml, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, n_threads=threads,

@@ -57,12 +57,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+from testdata import MODELS, SPEECH  # noqa: E402  (the tests' data, inside the repository)
 
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = SPEECH
-MODELS = Path(os.environ.get("AMANUENSIS_MODELS", Path.home() / ".cache/amanuensis/models"))
 ENGINES = ("ours-int8", "ours-fp32", "fw-fp32", "fw-int8")
 LABELS = {"ours-int8": "our int8", "ours-fp32": "our fp32", "fw-fp32": "fw fp32", "fw-int8": "fw int8"}
 CER_LANGUAGES = {"ja", "ko", "zh"}

@@ -18,7 +18,6 @@ import argparse
 import csv
 import difflib
 import json
-import os
 import pathlib
 import re
 import statistics
@@ -28,12 +27,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from testdata import JFK, SPEECH  # noqa: E402  (the tests' data, inside the repository)
+from testdata import MODELS, SPEECH  # noqa: E402  (the tests' data, inside the repository)
 
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LONG = "long_en_ljspeech_LJ001-0001_to_0032.flac"
-MODELS = pathlib.Path(os.environ.get("AMANUENSIS_MODELS", pathlib.Path.home() / ".cache/amanuensis/models"))
 
 
 def norm(word):

@@ -72,6 +72,10 @@ AMANUENSIS_API std::vector<float> load_audio(const std::string& path);
 // The same from bytes in memory; `name` appears in errors.
 AMANUENSIS_API std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name);
 
+// Where models are cached (scripts/fetch_models.py puts them there):
+// $AMANUENSIS_MODELS if set, else ~/.cache/amanuensis/models.
+AMANUENSIS_API std::string model_cache_dir();
+
 // openai-whisper's "language code -> English name" table, for display.
 AMANUENSIS_API std::string language_name(const std::string& code);
 

@@ -3,6 +3,7 @@
 // caches.
 #include "amanuensis/amanuensis.h"
 
+#include <cstdlib>
 #include <thread>
 
 #include "audio/decode.h"
@@ -127,6 +128,13 @@ std::vector<float> load_audio(const std::string& path) {
 std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name) {
   return translate_errors(
       [&] { return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name); });
+}
+
+std::string model_cache_dir() {
+  const char* env = std::getenv("AMANUENSIS_MODELS");
+  if (env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/amanuensis/models";
 }
 
 std::string language_name(const std::string& code) {

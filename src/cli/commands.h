@@ -1,3 +1,5 @@
+// The `amanuensis` program's subcommands (transcribe, serve), each in its own
+// file, and the flags they share with the developer's tool (src/devtool/).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -6,17 +8,8 @@
 
 namespace amanuensis::cli {
 
-void add_attention_command(CLI::App& app);
-void add_mel_command(CLI::App& app);
-void add_bench_attention_command(CLI::App& bench);
-void add_encode_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
-void add_bench_encoder_command(CLI::App& bench);
-void add_bench_decoder_command(CLI::App& bench);
-void add_bench_gemm_command(CLI::App& bench);
-void add_tokenize_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
-void add_vad_command(CLI::App& app);
 
 // Flags shared by several commands (options.cc), bound to the library's
 // types: the names are the library's (parse_task, ...), checked as parsed.

@@ -2,20 +2,15 @@
 // models used when none is named.
 #pragma once
 
-#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 
+#include "amanuensis/amanuensis.h"
+
 namespace amanuensis::cli {
 
-// $AMANUENSIS_MODELS, else ~/.cache/amanuensis/models.
-inline std::filesystem::path model_cache() {
-  const char* env = std::getenv("AMANUENSIS_MODELS");
-  const char* home = std::getenv("HOME");
-  return env ? std::filesystem::path(env)
-             : std::filesystem::path(home ? home : ".") / ".cache/amanuensis/models";
-}
+inline std::filesystem::path model_cache() { return model_cache_dir(); }
 
 inline std::string default_model() { return (model_cache() / "base").string(); }
 

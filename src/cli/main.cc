@@ -1,4 +1,6 @@
-// amanuensis: the command-line program. Each subcommand lives in its own file.
+// amanuensis: the command-line program (transcribe, serve). Each subcommand
+// lives in its own file; the developer's subcommands are in amanuensis-dev
+// (src/devtool/).
 #include <cstdio>
 #include <exception>
 
@@ -7,19 +9,8 @@
 int main(int argc, char** argv) {
   CLI::App app{"amanuensis: Whisper speech-to-text on exact INT8 kernels"};
   app.require_subcommand(1);
-  amanuensis::cli::add_attention_command(app);
   amanuensis::cli::add_transcribe_command(app);
-  amanuensis::cli::add_encode_command(app);
-  amanuensis::cli::add_mel_command(app);
-  amanuensis::cli::add_tokenize_command(app);
   amanuensis::cli::add_serve_command(app);
-  amanuensis::cli::add_vad_command(app);
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (median of several runs)");
-  bench->require_subcommand(1);
-  amanuensis::cli::add_bench_attention_command(*bench);
-  amanuensis::cli::add_bench_encoder_command(*bench);
-  amanuensis::cli::add_bench_decoder_command(*bench);
-  amanuensis::cli::add_bench_gemm_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a subcommand already said what failed

@@ -8,9 +8,9 @@
 #include "io/file.h"
 #include "layers/linear.h"
 #include "model/alignment_heads.h"
-#include "model/ct2_format.h"
-#include "model/ggml_format.h"
-#include "model/safetensors_format.h"
+#include "formats/ct2_format.h"
+#include "formats/ggml_format.h"
+#include "formats/safetensors_format.h"
 #include "util/allocator.h"
 
 namespace amanuensis {

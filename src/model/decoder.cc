@@ -5,10 +5,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "layers/float_math.h"
+#include "layers/attention.h"
 #include "layers/float_ops.h"
 #include "util/allocator.h"
-#include "util/clones.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
@@ -20,147 +19,6 @@ namespace {
 // 51865-row embedding for a handful of rows; docs/PERFORMANCE.md has the
 // cost and the transcripts with and without it.
 constexpr bool kDecoderOutliers = false;
-constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
-constexpr int kKeyBlock = 32;          // keys per score block; K rows are padded to it
-
-int round_up(int x, int m) { return (x + m - 1) / m * m; }
-// Scratch floats per query of attend(): its scores, padded, and 1 / sum.
-int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }
-
-// One head's K, in both caches, is stored in blocks of 32 keys,
-// [key / 32][64][32]: a block is 8 KB read in order rather than 64 rows of
-// 128 bytes far apart. Where channel c of key j is:
-size_t key_offset(int j, int c) {
-  return size_t(j / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + j % kKeyBlock;
-}
-
-// Scores of one query against keys [j0, j0 + n) of one head's K, 32 keys at
-// a time; each score adds its 64 products in channel order. Reads keys up to
-// n rounded up to 32: K blocks are padded.
-inline __attribute__((always_inline)) void scores(const float* q, const float* k, int j0, int n,
-                                                  float* p) {
-  for (int j = j0; j < j0 + n; j += kKeyBlock) {
-    const float* kb = k + key_offset(j, 0);
-    Floats8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-    for (int c = 0; c < kHeadDim; ++c) {
-      const float qc = q[c];
-      const Floats8* kc = reinterpret_cast<const Floats8*>(kb + c * kKeyBlock);
-      a0 += qc * kc[0];
-      a1 += qc * kc[1];
-      a2 += qc * kc[2];
-      a3 += qc * kc[3];
-    }
-    Floats8* out = reinterpret_cast<Floats8*>(p + j);
-    out[0] = a0;
-    out[1] = a1;
-    out[2] = a2;
-    out[3] = a3;
-  }
-}
-
-// p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
-// exponentials go 8 at a time (the max is the same whatever the order; the
-// sum keeps its 16 interleaved lanes).
-inline __attribute__((always_inline)) float softmax_numerators(float* p, int len) {
-  const int body8 = len / 8 * 8;
-  Floats8 mx8 = Floats8{} - 3.0e38f;
-  for (int j = 0; j < body8; j += 8) {
-    Floats8 v;
-    std::memcpy(&v, p + j, sizeof v);
-    v *= kScoreScale;
-    std::memcpy(p + j, &v, sizeof v);
-    mx8 = v > mx8 ? v : mx8;
-  }
-  float mx = -3.0e38f;
-  for (int l = 0; l < 8; ++l) mx = mx8[l] > mx ? mx8[l] : mx;
-  for (int j = body8; j < len; ++j) {
-    p[j] *= kScoreScale;
-    mx = p[j] > mx ? p[j] : mx;
-  }
-  for (int j = 0; j < body8; j += 8) {
-    // One 8-float load and store: eight scalar stores read back as one
-    // vector load cannot be forwarded to it, and the softmax took 9 TSC
-    // cycles a key waiting on them (docs/PERFORMANCE.md, session 12).
-    Floats8 v;
-    std::memcpy(&v, p + j, sizeof v);
-    v -= mx;
-    std::memcpy(p + j, &v, sizeof v);
-    exp_nonpositive_8(p + j);
-  }
-  for (int j = body8; j < len; ++j) p[j] = exp_nonpositive(p[j] - mx);
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  const int body = len / kLanes * kLanes;
-  for (int j = 0; j < body; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += p[j + l];
-  for (int j = body; j < len; ++j) lanes[j - body] += p[j];
-  float sum = 0.0f;
-  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
-  return 1.0f / sum;
-}
-
-// Keys and values of one head: K in blocks (key_offset), V [positions][64].
-struct KeyValues {
-  const float* k;
-  const float* v;
-};
-
-// nq queries (rows q_stride floats apart), each against `len` keys:
-// out = softmax(q . K / 8) . V. Keys [0, common_len) come from `common` for
-// every query, keys [common_len, len) from own[r] for query r (own: null when
-// common_len == len; otherwise common_len is a multiple of 32). Keys go in
-// chunks small enough for L1, each chunk used by every query before the next
-// is read: the K/V of a 30 s window, or of the prompt that every beam shares,
-// are read from memory once per step, not once per beam. Each query's scores,
-// softmax and weighted sum run along its keys in order, wherever a key comes
-// from, with one fixed order of additions, so they vectorize and every clone
-// computes the same bytes. Key rows hold len rounded up to 32 keys (the extra
-// ones are read and ignored). p: scratch of nq * padded_len(len) floats (each
-// query's scores, then its 1 / sum).
-AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const KeyValues& common,
-                              int common_len, const KeyValues* own, int len, float* p, float* out,
-                              size_t out_stride) {
-  constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
-  const size_t stride = size_t(padded_len(len));
-  for (int j0 = 0; j0 < common_len; j0 += kChunk)
-    for (int r = 0; r < nq; ++r)
-      scores(q + r * q_stride, common.k, j0, std::min(kChunk, common_len - j0),
-             p + size_t(r) * stride);
-  for (int r = 0; r < nq; ++r)
-    for (int j0 = common_len; j0 < len; j0 += kChunk)
-      scores(q + r * q_stride, own[r].k, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
-  for (int r = 0; r < nq; ++r) {
-    float* pr = p + size_t(r) * stride;
-    // Normalized at the end; until then out holds the unnormalized sums.
-    pr[stride - 1] = softmax_numerators(pr, len);
-    float* o = out + r * out_stride;
-    for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
-  }
-  // o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j.
-  auto weighted_sum = [](const float* pr, const float* v, int j0, int j1, float* o) {
-    float acc[kHeadDim];
-    for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
-    for (int j = j0; j < j1; ++j) {
-      const float pj = pr[j];
-      const float* vj = v + size_t(j) * kHeadDim;
-      for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
-    }
-    for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
-  };
-  for (int j0 = 0; j0 < common_len; j0 += kChunk)
-    for (int r = 0; r < nq; ++r)
-      weighted_sum(p + size_t(r) * stride, common.v, j0, std::min(common_len, j0 + kChunk),
-                   out + r * out_stride);
-  for (int r = 0; r < nq; ++r)
-    if (common_len < len)
-      weighted_sum(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
-  for (int r = 0; r < nq; ++r) {
-    const float inv = p[size_t(r) * stride + stride - 1];
-    float* o = out + r * out_stride;
-    for (int c = 0; c < kHeadDim; ++c) o[c] *= inv;
-  }
-}
-
 void check_rows(const std::string& what, int rows, int max_rows) {
   if (rows < 1 || rows > max_rows)
     throw std::invalid_argument("decoder: " + what + " " + std::to_string(rows) +

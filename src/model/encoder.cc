@@ -1,7 +1,5 @@
 #include "model/encoder.h"
 
-#include <cblas.h>
-
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -10,7 +8,6 @@
 #include "layers/float_ops.h"
 #include "layers/linear.h"
 #include "util/allocator.h"
-#include "util/clones.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
@@ -48,28 +45,6 @@ void conv3(const float* padded, int channels, int len, int stride, const LinearO
   gelu(out, size_t(out_len) * out_channels, pool);
 }
 
-void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads, int len,
-                   attn::HeadsOut out, ThreadPool& pool) {
-  openblas_set_num_threads(1);
-  const float scale = 1.0f / std::sqrt(float(kHeadDim));
-  pool.parallel_for(heads, [&](int h) {
-    std::vector<float> s(size_t(len) * len);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, kHeadDim, scale, q.row(h, 0),
-                int(q.row_stride), k.row(h, 0), int(k.row_stride), 0.0f, s.data(), len);
-    for (int i = 0; i < len; ++i) {
-      float* row = s.data() + size_t(i) * len;
-      float mx = row[0];
-      for (int j = 1; j < len; ++j) mx = std::max(mx, row[j]);
-      double sum = 0;
-      for (int j = 0; j < len; ++j) sum += (row[j] = std::exp(row[j] - mx));
-      const float inv = float(1.0 / sum);
-      for (int j = 0; j < len; ++j) row[j] *= inv;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, kHeadDim, len, 1.0f, s.data(), len,
-                v.row(h, 0), int(v.row_stride), 0.0f, out.row(h, 0), int(out.row_stride));
-  });
-}
-
 // Hands the observer packed [heads][n][64] copies of q, k and v.
 void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::HeadsIn q,
                    attn::HeadsIn k, attn::HeadsIn v, int heads, int n) {
@@ -89,10 +64,10 @@ void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::H
 // w_ keeps the hyperparameters, norms and positions.
 Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
     : w_(std::move(weights)),
-      precision_(precision),
       backend_(resolve_backend(backend)),
       conv1_(std::move(w_.conv1), precision, backend_),
-      conv2_(std::move(w_.conv2), precision, backend_) {
+      conv2_(std::move(w_.conv2), precision, backend_),
+      attention_(precision, backend_, kEncoderQkPlanes) {
   tune_allocator();
   for (EncoderLayerWeights& l : w_.layers)
     layers_.push_back({LinearOp(std::move(l.qkv), precision, backend_),
@@ -138,13 +113,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
         v{qkv.data() + 2 * d, kHeadDim, row};
     const attn::HeadsOut out{att.data(), kHeadDim, size_t(d)};
     if (observe) observe_heads(observe, int(li), q, k, v, heads, n);
-    if (precision_ == Precision::kFp32) {
-      attention_f32(q, k, v, heads, n, out, pool);
-    } else {
-      const attn::QuantizedAttention p =
-          attn::quantize_attention(q, k, v, heads, n, n, false, 0, &pool, kEncoderQkPlanes);
-      attn::run_attention(p, backend_, attn::kMaxTile, pool, out);
-    }
+    attention_.apply(q, k, v, heads, n, out, pool);
     clock.charge(&EncoderTimings::attention);
     ops.attn_out.apply(att.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/attention.h"
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
@@ -40,9 +41,9 @@ class Encoder {
     LinearOp qkv, attn_out, fc1, fc2;
   };
   EncoderWeights w_;
-  Precision precision_;
   Backend backend_;
   LinearOp conv1_, conv2_;
+  SequenceAttention attention_;
   std::vector<LayerOps> layers_;
 };
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "layers/linear.h"
-#include "model/tensor_file.h"
+#include "formats/tensor_file.h"
 
 namespace amanuensis {
 

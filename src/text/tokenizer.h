@@ -37,9 +37,6 @@ const std::vector<std::string>& language_codes();
 const std::vector<std::string>& language_names();
 int language_index(std::string_view code);  // -1 if unknown
 
-// Bytes with every invalid UTF-8 sequence replaced by U+FFFD, one per maximal
-// subpart, exactly as Python's bytes.decode(errors="replace") does.
-std::string replace_invalid_utf8(std::string_view bytes);
 
 class Tokenizer {
  public:

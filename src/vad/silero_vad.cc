@@ -13,7 +13,7 @@
 #include <cmath>
 
 #include "layers/float_math.h"
-#include "model/safetensors_format.h"
+#include "formats/safetensors_format.h"
 #include "util/clones.h"
 
 namespace amanuensis::vad {

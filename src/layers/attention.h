@@ -1,0 +1,71 @@
+// Attention over Whisper's 64-wide heads, in one place, in two shapes:
+//
+// * SequenceAttention: every query against every key of a whole sequence (the
+//   encoder's 1500 frames). Int8 runs the exact tiled kernel
+//   (kernels/attention, the same bytes on every backend); fp32 runs BLAS.
+// * attend(): a few queries (one per beam) against keys cached across decode
+//   steps (the decoder's self- and cross-attention). Always float: at one
+//   query a row, quantizing K and V each step would cost more than it saves
+//   (docs/PERFORMANCE.md, "Why the decoder's attention is float").
+#pragma once
+
+#include <cstddef>
+
+#include "amanuensis/types.h"
+#include "kernels/attention/problem.h"
+#include "util/thread_pool.h"
+#include "util/whisper_geometry.h"
+
+namespace amanuensis {
+
+class SequenceAttention {
+ public:
+  // qk_planes: the int8 kernel's Q/K planes (1 or 2; see docs/attention.md).
+  SequenceAttention(Precision precision, Backend backend, int qk_planes);
+  // out = softmax(q . k^T / 8) . v for `heads` heads of `len` positions.
+  void apply(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads, int len,
+             attn::HeadsOut out, ThreadPool& pool) const;
+
+ private:
+  Precision precision_;
+  Backend backend_;
+  int qk_planes_;
+};
+
+// ---- decode steps ---------------------------------------------------------
+
+inline constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
+
+inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
+// Scratch floats per query of attend(): its scores, padded, and 1 / sum.
+inline int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }
+
+// One head's K, in both caches, is stored in blocks of 32 keys,
+// [key / 32][64][32]: a block is 8 KB read in order rather than 64 rows of
+// 128 bytes far apart. Where channel c of key j is:
+inline size_t key_offset(int j, int c) {
+  return size_t(j / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + j % kKeyBlock;
+}
+
+// Keys and values of one head: K in blocks (key_offset), V [positions][64].
+struct KeyValues {
+  const float* k;
+  const float* v;
+};
+
+// nq queries (rows q_stride floats apart), each against `len` keys:
+// out = softmax(q . K / 8) . V. Keys [0, common_len) come from `common` for
+// every query, keys [common_len, len) from own[r] for query r (own: null when
+// common_len == len; otherwise common_len is a multiple of 32). Keys go in
+// chunks small enough for L1, each chunk used by every query before the next
+// is read: the K/V of a 30 s window, or of the prompt that every beam shares,
+// are read from memory once per step, not once per beam. Each query's scores,
+// softmax and weighted sum run along its keys in order, wherever a key comes
+// from, with one fixed order of additions, so they vectorize and every clone
+// computes the same bytes. Key rows hold len rounded up to 32 keys (the extra
+// ones are read and ignored). p: scratch of nq * padded_len(len) floats (each
+// query's scores, then its 1 / sum).
+void attend(const float* q, size_t q_stride, int nq, const KeyValues& common, int common_len,
+            const KeyValues* own, int len, float* p, float* out, size_t out_stride);
+
+}  // namespace amanuensis
