@@ -364,6 +364,20 @@ def check_quiet_audio(exe, model, d, jfk):
           f"rc={r.returncode} stderr={r.stderr!r} out={r.stdout[:300]!r}")
 
 
+def check_blas_only_for_fp32(exe, model, short):
+    """OpenBLAS serves the fp32 path alone: an int8 transcription never loads it (nor
+    starts its threads); fp32 does. The dynamic loader lists what it opens."""
+    def loaded(*args):
+        r = subprocess.run([exe, "transcribe", short, "--model", model, "--beam-size", "1",
+                            "--quiet", *args], capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, LD_DEBUG="files"))
+        return r.returncode, "libopenblas" in r.stderr
+    rc, blas = loaded()
+    check("int8 does not load OpenBLAS", rc == 0 and not blas, f"rc={rc}")
+    rc, blas = loaded("--precision", "fp32")
+    check("fp32 loads OpenBLAS when it first needs it", rc == 0 and blas, f"rc={rc}")
+
+
 def check_bench_decoder(exe, model):
     """bench decoder: the step against its floor, and the prompt on its own."""
     r = run(dev_tool(exe), "bench", "decoder", "--model", model, "--context", "8", "--steps", "3",
@@ -429,6 +443,7 @@ def main():
         check_several(exe, model, d, jfk, short)
         check_quiet_audio(exe, model, d, jfk)
         check_no_idle_threads(exe, model, d)
+    check_blas_only_for_fp32(exe, model, short)
     check_bench_decoder(exe, model)
     return finish("transcribe_cli_test")
 

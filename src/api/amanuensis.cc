@@ -11,6 +11,7 @@
 #include "text/tokenizer.h"
 #include "transcribe/options.h"
 #include "transcribe/pipeline.h"
+#include "util/scratch.h"
 #include "vad/silero_vad.h"
 
 namespace amanuensis {
@@ -99,6 +100,7 @@ void Model::check(const TranscribeOptions& options) const {
 
 struct Session::State {
   explicit State(int threads) : pool(threads) {}
+  ScratchPool scratch;  // first: destroyed last, after every buffer drawn from it
   ThreadPool pool;
   DecoderState decoder;
 };
@@ -115,6 +117,7 @@ Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
   return translate_errors([&] {
     const Model::Impl& m = model_->impl();
+    const ScratchScope scratch(state_->scratch);
     const TranscribeContext ctx{m.encoder,      m.decoder,    *m.tokenizer,   m.alignment_heads,
                                 m.vad.get(),    state_->pool, state_->decoder};
     return amanuensis::transcribe(ctx, samples, options, callbacks);

@@ -10,6 +10,7 @@
 
 #include "devtool/commands.h"
 #include "devtool/timing.h"
+#include "util/scratch.h"
 #include "devtool/peak/memory_bandwidth.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
@@ -34,6 +35,8 @@ void run(const BenchDecoderArgs& a) {
   if (a.context + a.steps >= decoder.n_ctx())
     throw std::invalid_argument("--context + --steps must stay below the text context");
   ThreadPool pool(a.threads);
+  ScratchPool scratch;  // as a Session holds it: buffers reused across steps
+  const ScratchScope scope(scratch);
   const double bandwidth = measure_read_bandwidth(a.threads);
 
   // Encoder-like states (LayerNorm output: about unit variance).

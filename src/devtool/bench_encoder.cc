@@ -14,6 +14,7 @@
 #include "audio/mel.h"
 #include "devtool/commands.h"
 #include "devtool/timing.h"
+#include "util/scratch.h"
 #include "kernels/attention/spec.h"
 #include "devtool/peak/int8_peak.h"
 #include "model/checkpoint.h"
@@ -60,6 +61,8 @@ void run(const BenchEncoderArgs& a) {
     }
   }
   ThreadPool pool(a.threads);
+  ScratchPool scratch;  // as a Session holds it: buffers reused across windows
+  const ScratchScope scope(scratch);
   const Int8Peak peak = measure_int8_peak(a.threads);
 
   std::vector<double> total, mel_ms, conv, attention, gemm, other;

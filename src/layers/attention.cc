@@ -1,13 +1,12 @@
 #include "layers/attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/attention/attention.h"
+#include "layers/blas.h"
 #include "layers/float_math.h"
 #include "util/clones.h"
 
@@ -16,11 +15,10 @@ namespace {
 
 void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads, int len,
                    attn::HeadsOut out, ThreadPool& pool) {
-  openblas_set_num_threads(1);
   const float scale = 1.0f / std::sqrt(float(kHeadDim));
   pool.parallel_for(heads, [&](int h) {
     std::vector<float> s(size_t(len) * len);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, kHeadDim, scale, q.row(h, 0),
+    blas::sgemm(CblasNoTrans, CblasTrans, len, len, kHeadDim, scale, q.row(h, 0),
                 int(q.row_stride), k.row(h, 0), int(k.row_stride), 0.0f, s.data(), len);
     for (int i = 0; i < len; ++i) {
       float* row = s.data() + size_t(i) * len;
@@ -31,7 +29,7 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
       const float inv = float(1.0 / sum);
       for (int j = 0; j < len; ++j) row[j] *= inv;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, kHeadDim, len, 1.0f, s.data(), len,
+    blas::sgemm(CblasNoTrans, CblasNoTrans, len, kHeadDim, len, 1.0f, s.data(), len,
                 v.row(h, 0), int(v.row_stride), 0.0f, out.row(h, 0), int(out.row_stride));
   });
 }
@@ -84,7 +82,7 @@ inline __attribute__((always_inline)) float softmax_numerators(float* p, int len
   for (int j = 0; j < body8; j += 8) {
     // One 8-float load and store: eight scalar stores read back as one
     // vector load cannot be forwarded to it, and the softmax took 9 TSC
-    // cycles a key waiting on them (docs/PERFORMANCE.md, session 12).
+    // cycles a key waiting on them (docs/PERFORMANCE.md, decoder step).
     Floats8 v;
     std::memcpy(&v, p + j, sizeof v);
     v -= mx;

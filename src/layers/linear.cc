@@ -1,13 +1,12 @@
 #include "layers/linear.h"
 
-#include <cblas.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
 
+#include "layers/blas.h"
 #include "util/clones.h"
 
 namespace amanuensis {
@@ -16,11 +15,9 @@ namespace {
 // y[m][n] = sum_k x[m][k] * weight[n][k] + bias[n], rows of x lda floats apart.
 void linear_f32(const float* x, int rows, size_t lda, int k, int out, const float* weight,
                 const float* bias, float* y) {
-  openblas_set_num_threads(1);  // our pool splits the rows; BLAS must not add threads
   for (int m = 0; m < rows; ++m)
     for (int n = 0; n < out; ++n) y[size_t(m) * out + n] = bias[n];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, x, int(lda),
-              weight, k, 1.0f, y, out);
+  blas::sgemm(CblasNoTrans, CblasTrans, rows, out, k, 1.0f, x, int(lda), weight, k, 1.0f, y, out);
 }
 
 // m[c] = max(m[c], |x[r][c]|) over rows [r0, r1).
@@ -51,21 +48,6 @@ std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, i
 }
 
 }  // namespace
-
-void use_one_blas_thread() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    openblas_set_num_threads(1);
-    // The pthread build of OpenBLAS starts a worker per core when it loads,
-    // and each spins for about 0.1 s before it sleeps: on 2 cores that took a
-    // core from model loading (base: 0.23 -> 0.20 s). Setting the count does
-    // not stop them; the shutdown its own fork handler uses does (the next
-    // multithreaded call would start them again). Other builds lack it.
-    using Shutdown = int (*)();
-    if (auto shutdown = reinterpret_cast<Shutdown>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_")))
-      shutdown();
-  });
-}
 
 LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool outliers)
     : out_(weights.out),

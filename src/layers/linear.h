@@ -12,11 +12,6 @@
 namespace amanuensis {
 
 
-// The engine runs BLAS on one thread at a time (the pool splits the rows), so
-// OpenBLAS's own workers, started when it loads, would only spin beside ours:
-// this stops them, once per process, before the first model loads.
-void use_one_blas_thread();
-
 struct Linear {
   int out = 0, in = 0;
   std::vector<float> weight;  // [out][in], or empty when `rows` reads it

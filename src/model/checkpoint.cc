@@ -11,7 +11,6 @@
 #include "formats/ct2_format.h"
 #include "formats/ggml_format.h"
 #include "formats/safetensors_format.h"
-#include "util/allocator.h"
 
 namespace amanuensis {
 namespace {
@@ -62,8 +61,6 @@ std::shared_ptr<const text::Tokenizer> folder_tokenizer(const fs::path& folder, 
 }  // namespace
 
 CheckpointReader::CheckpointReader(const std::string& model_path, bool with_vocabulary) {
-  tune_allocator();  // before the first large buffer
-  use_one_blas_thread();
   if (!fs::exists(model_path)) throw ModelError(model_path + ": no such model file or folder");
   fs::path file = model_path;
   if (fs::is_directory(file))

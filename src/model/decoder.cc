@@ -7,7 +7,6 @@
 
 #include "layers/attention.h"
 #include "layers/float_ops.h"
-#include "util/allocator.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
@@ -123,7 +122,6 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
       positions_(std::move(w.positions)),
       ln_(std::move(w.ln)),
       logits_(std::move(w.embedding), precision, backend_, kDecoderOutliers) {
-  tune_allocator();
   for (DecoderLayerWeights& l : w.layers)
     layers_.push_back(
         LayerOps{std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),

@@ -7,7 +7,6 @@
 #include "kernels/attention/attention.h"
 #include "layers/float_ops.h"
 #include "layers/linear.h"
-#include "util/allocator.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
@@ -68,7 +67,6 @@ Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
       conv1_(std::move(w_.conv1), precision, backend_),
       conv2_(std::move(w_.conv2), precision, backend_),
       attention_(precision, backend_, kEncoderQkPlanes) {
-  tune_allocator();
   for (EncoderLayerWeights& l : w_.layers)
     layers_.push_back({LinearOp(std::move(l.qkv), precision, backend_),
                        LinearOp(std::move(l.attn_out), precision, backend_),

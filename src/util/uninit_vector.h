@@ -1,12 +1,15 @@
 // std::vector whose resize() leaves new elements uninitialized: for buffers
 // of megabytes that the next step overwrites completely. A plain vector
 // zero-fills them first, on the calling thread: ~90 MB per encoder pass.
+// Large ones are drawn from the session's scratch pool (util/scratch.h).
 #pragma once
 
 #include <memory>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "util/scratch.h"
 
 namespace amanuensis {
 
@@ -26,6 +29,16 @@ struct DefaultInitAllocator : std::allocator<T> {
   template <typename U, typename... Args>
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  // Large buffers come from the session's scratch pool while one is in scope
+  // (util/scratch.h).
+  T* allocate(size_t n) {
+    if (n * sizeof(T) >= kScratchMinBytes) return static_cast<T*>(scratch_allocate(n * sizeof(T)));
+    return std::allocator<T>::allocate(n);
+  }
+  void deallocate(T* p, size_t n) noexcept {
+    if (n * sizeof(T) >= kScratchMinBytes) return scratch_deallocate(p);
+    std::allocator<T>::deallocate(p, n);
   }
 };
 
