@@ -20,4 +20,8 @@ void add_vad_options(CLI::App& cmd, VadOptions& options);
 // --word-starts speech|attention: TranscribeOptions::word_starts_at_speech.
 void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech);
 
+// Parses the command line and runs the chosen subcommand: exit status 0, or
+// 1 after one line "PROGRAM: error: ..." on stderr (--help exits 0).
+int run(CLI::App& app, int argc, char** argv, const char* program);
+
 }  // namespace amanuensis::cli

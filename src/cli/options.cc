@@ -1,4 +1,8 @@
-// Flags that several commands share, bound to the library's option types.
+// Flags that several commands share, bound to the library's option types, and
+// how both programs run their command line.
+#include <cstdio>
+#include <exception>
+
 #include "amanuensis/types.h"
 #include "cli/commands.h"
 
@@ -41,6 +45,22 @@ void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech) {
          "Word timings: speech (a word starts where speech resumes after a silence Silero VAD "
          "finds in its span) or attention (faster-whisper's times)")
       ->default_str(starts_at_speech ? "speech" : "attention");
+}
+
+int run(CLI::App& app, int argc, char** argv, const char* program) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {  // a subcommand already said what failed
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", program, e.what());  // one line
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+  return 0;
 }
 
 void add_vad_options(CLI::App& cmd, VadOptions& o) {

@@ -1,7 +1,4 @@
 // amanuensis-dev: the developer's tool. Each subcommand lives in its own file.
-#include <cstdio>
-#include <exception>
-
 #include "devtool/commands.h"
 
 int main(int argc, char** argv) {
@@ -19,15 +16,5 @@ int main(int argc, char** argv) {
   dev::add_bench_encoder_command(*bench);
   dev::add_bench_decoder_command(*bench);
   dev::add_bench_gemm_command(*bench);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::fprintf(stderr, "amanuensis-dev: error: %s (see --help)\n", e.what());  // one line
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "amanuensis-dev: error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  return amanuensis::cli::run(app, argc, argv, "amanuensis-dev");
 }
