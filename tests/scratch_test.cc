@@ -22,17 +22,24 @@ TEST(Scratch, LargeBuffersAreReusedWithinAScope) {
     first = a.data();
   }
   EXPECT_GE(pool.bytes_held(), kLarge * sizeof(float));
+  const size_t reserved = pool.bytes_reserved();
   UninitVector<float> b(kLarge);
   EXPECT_EQ(b.data(), first);  // the same memory, not a fresh mapping
-  EXPECT_EQ(pool.bytes_held(), 0u);
+  EXPECT_EQ(pool.bytes_reserved(), reserved);
 }
 
-TEST(Scratch, ABlockTwiceTooLargeIsNotHandedOut) {
+TEST(Scratch, ALargeFreeRegionIsSplitAndThePiecesMergeBack) {
   ScratchPool pool;
   const ScratchScope scope(pool);
   { UninitVector<float> big(kLarge * 4); }
-  UninitVector<float> small(kLarge);
-  EXPECT_GE(pool.bytes_held(), kLarge * 4 * sizeof(float));  // the big block was kept, not used
+  const size_t reserved = pool.bytes_reserved();
+  {
+    UninitVector<float> a(kLarge), b(kLarge), c(kLarge);  // three pieces of the one chunk
+    EXPECT_EQ(pool.bytes_reserved(), reserved);
+    EXPECT_NE(a.data(), b.data());
+  }
+  UninitVector<float> again(kLarge * 4);  // the pieces merged: the whole chunk again
+  EXPECT_EQ(pool.bytes_reserved(), reserved);
 }
 
 TEST(Scratch, SmallBuffersAndThoseOutsideAScopeUseMalloc) {

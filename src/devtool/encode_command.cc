@@ -52,7 +52,7 @@ void run(const EncodeArgs& a) {
       write_npy_f32(base + "k.npy", shape, k);
       write_npy_f32(base + "v.npy", shape, v);
     };
-  const std::vector<float> out = encoder.encode(mel.data(), pool, nullptr, dump);
+  const auto out = encoder.encode(mel.data(), pool, nullptr, dump);
   write_npy_f32(a.out, {w.n_ctx, w.d_model}, out.data());
 }
 

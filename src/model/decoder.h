@@ -10,6 +10,7 @@
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
+#include "util/uninit_vector.h"
 #include "util/zeroed_buffer.h"
 
 namespace amanuensis {
@@ -31,8 +32,9 @@ class DecoderState {
   friend class Decoder;
   struct Layer {
     // [heads][frames_pad / 32][64][32] (keys transposed in blocks of 32, zero
-    // padding), [heads][frames][64]
-    std::vector<float> k_cross, v_cross;
+    // padding), [heads][frames][64]; from the session's scratch pool, where
+    // the encoder's freed buffers are
+    UninitVector<float> k_cross, v_cross;
     // [rows][heads][n_ctx / 32][64][32] (as k_cross), [rows][heads][n_ctx][64];
     // zero where never written, so padded key blocks read zeros
     ZeroedBuffer<float> k_self, v_self;

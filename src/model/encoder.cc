@@ -74,7 +74,7 @@ Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
                        LinearOp(std::move(l.fc2), precision, backend_)});
 }
 
-std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,
+UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,
                                    const AttentionObserver& observe) const {
   const EncoderWeights& w = w_;
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
@@ -126,7 +126,7 @@ std::vector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTi
     clock.charge(&EncoderTimings::gemm);
     add_inplace(x.data(), proj.data(), x.size(), pool);
   }
-  std::vector<float> out(size_t(n) * d);
+  UninitVector<float> out(size_t(n) * d);
   layer_norm(x.data(), n, d, w.ln_post, out.data(), pool);
   clock.charge(&EncoderTimings::other);
   return out;

@@ -9,6 +9,7 @@
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
+#include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
 namespace amanuensis {
@@ -33,7 +34,7 @@ class Encoder {
   using AttentionObserver =
       std::function<void(int layer, const float* q, const float* k, const float* v)>;
 
-  std::vector<float> encode(const float* mel, ThreadPool& pool, EncoderTimings* timings = nullptr,
+  UninitVector<float> encode(const float* mel, ThreadPool& pool, EncoderTimings* timings = nullptr,
                             const AttentionObserver& observe = nullptr) const;
 
  private:

@@ -15,6 +15,7 @@
 #include "transcribe/segments.h"
 #include "transcribe/vad_stage.h"
 #include "transcribe/word_timing.h"
+#include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
 namespace amanuensis {
@@ -51,7 +52,8 @@ class WindowEncoding {
   // faster-whisper pads a short one.
   void encode(int64_t seek, int64_t frames) {
     if (encoded_seek_ == seek) return;
-    std::vector<float> w(size_t(mel_.n_mels) * kChunkFrames, 0.0f);
+    UninitVector<float> w(size_t(mel_.n_mels) * kChunkFrames);
+    std::fill(w.begin(), w.end(), 0.0f);
     for (int c = 0; c < mel_.n_mels; ++c)
       std::copy_n(mel_.data.begin() + c * mel_.frames + seek, frames, w.begin() + c * kChunkFrames);
     encoded_ = ctx_.encoder.encode(w.data(), ctx_.pool);
@@ -68,7 +70,7 @@ class WindowEncoding {
  private:
   const TranscribeContext& ctx_;
   const audio::LogMel& mel_;
-  std::vector<float> encoded_;
+  UninitVector<float> encoded_;
   int64_t encoded_seek_ = -1, begun_seek_ = -1;
 };
 
