@@ -20,6 +20,7 @@
 
 #include "audio/decode.h"
 #include "audio/libav.h"
+#include "test_support.h"
 
 namespace amanuensis::audio {
 namespace {
@@ -133,14 +134,7 @@ const Files& files() {
 
 template <class F>
 void expect_audio_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one saying '" << needle << "'";
-  } catch (const AudioError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "not one line: " << msg;
-  }
+  test::expect_error<AudioError>(f, needle);
 }
 
 // The amplitude of the `hz` component of x[from, to) at 16 kHz.

@@ -11,6 +11,7 @@
 
 #include "audio/decode.h"
 #include "audio/mel.h"
+#include "test_support.h"
 
 namespace amanuensis::audio {
 namespace {
@@ -66,12 +67,7 @@ std::vector<float> decode(const std::vector<uint8_t>& bytes, double max_seconds 
 
 template <class F>
 void expect_audio_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one saying '" << needle << "'";
-  } catch (const AudioError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+  test::expect_error<AudioError>(f, needle);
 }
 
 TEST(Decode, MissingFile) {

@@ -5,14 +5,12 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import wave
 
 import numpy as np
-from testdata import dev_tool
+from testdata import dev_tool, write_wav
 from checks import check, finish
 
 
@@ -30,21 +28,6 @@ def expect_error(exe, name, args, needle):
           f"rc={r.returncode} stderr={r.stderr!r}")
 
 
-def write_wav(path, samples, rate=16000, float32=False):
-    """A minimal RIFF WAVE: int16 through the wave module, or IEEE float32 by hand."""
-    if not float32:
-        with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
-        return
-    data = np.asarray(samples, "<f4").tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
-    with open(path, "wb") as f:
-        f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE")
-        f.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt)
-        f.write(b"data" + struct.pack("<I", len(data)) + data)
 
 
 def check_mel(exe, d):

@@ -16,7 +16,7 @@ import time
 import wave
 
 import numpy as np
-from testdata import JFK, SPEECH, dev_tool
+from testdata import JFK, SPEECH, dev_tool, write_wav
 from checks import check, finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,21 +48,6 @@ def words(text):
     return re.sub(r"[^a-z ]", "", text.lower()).split()
 
 
-def write_wav(path, samples, rate=16000, float32=False):
-    """A minimal RIFF WAVE: int16 through the wave module, or IEEE float32 by hand."""
-    if not float32:
-        with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes((np.clip(np.asarray(samples), -1, 1) * 32767).astype("<i2").tobytes())
-        return
-    data = np.asarray(samples, "<f4").tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
-    with open(path, "wb") as f:
-        f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE")
-        f.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt)
-        f.write(b"data" + struct.pack("<I", len(data)) + data)
 
 
 def read_wav(path):

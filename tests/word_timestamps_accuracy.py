@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tools"))
-from eval_word_timing import faster_whisper_words, paired, sentence_starts  # noqa: E402
+from eval_word_timing import paired, sentence_starts  # noqa: E402
 from testdata import JFK, MODELS, SPEECH
 from checks import check, finish
 
