@@ -13,6 +13,7 @@
 
 #include "amanuensis/types.h"
 #include "kernels/attention/problem.h"
+#include "util/round.h"
 #include "util/thread_pool.h"
 #include "util/whisper_geometry.h"
 
@@ -36,7 +37,6 @@ class SequenceAttention {
 
 inline constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
 
-inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 // Scratch floats per query of attend(): its scores, padded, and 1 / sum.
 inline int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }
 

@@ -4,13 +4,15 @@
 #include <new>
 #include <stdexcept>
 
+#include "util/round.h"
+
 namespace amanuensis {
 namespace {
 
 thread_local ScratchPool* current = nullptr;
 
 constexpr size_t kAlign = 64;
-size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+size_t aligned(size_t n) { return round_up(n, kAlign); }
 
 // Every scratch block starts with this header, so that it goes back where it
 // came from: its pool, or malloc when it was allocated outside any scope.
@@ -26,7 +28,7 @@ ScratchPool::~ScratchPool() {
 }
 
 void* ScratchPool::take(size_t bytes, size_t& got) {
-  bytes = round_up(bytes);
+  bytes = aligned(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   auto fit = by_size_.lower_bound(bytes);
   if (fit == by_size_.end()) {  // nothing free is large enough: a new chunk
@@ -115,7 +117,7 @@ ScratchScope::ScratchScope(ScratchPool& pool) : previous_(current) { current = &
 ScratchScope::~ScratchScope() { current = previous_; }
 
 void* scratch_allocate(size_t bytes) {
-  const size_t want = round_up(bytes + sizeof(Header));
+  const size_t want = aligned(bytes + sizeof(Header));
   size_t got = want;
   void* block = current ? current->take(want, got) : std::aligned_alloc(kAlign, want);
   if (!block) throw std::bad_alloc();

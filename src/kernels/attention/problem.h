@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "kernels/attention/spec.h"
+#include "util/round.h"
 #include "util/thread_pool.h"
 #include "util/uninit_vector.h"
 
 namespace amanuensis::attn {
 
-inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 struct QuantizedAttention {
   int heads = 0;

@@ -14,7 +14,6 @@
 namespace amanuensis::gemm {
 namespace {
 
-int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 // max |row[c]| over the columns with keep[c] != 0 (keep may be null: all),
 // as the bits of a float: they order like the values and make NaN and inf the
