@@ -11,7 +11,6 @@
 
 #include "kernels/attention/attention.h"
 #include "kernels/attention/backends.h"
-#include "util/cpu_features.h"
 
 namespace amanuensis::attn {
 namespace {
@@ -46,13 +45,6 @@ std::vector<float> run(const QuantizedAttention& p, Backend b, int tile, int thr
   return out;
 }
 
-std::vector<Backend> available_backends() {
-  std::vector<Backend> b = {Backend::kReference};
-  if (cpu_features().avx2) b.push_back(Backend::kAvx2);
-  if (cpu_features().avx512_vnni) b.push_back(Backend::kAvx512);
-  return b;
-}
-
 struct Shape {
   int heads, q_len, kv_len;
   bool causal;
@@ -71,7 +63,7 @@ TEST_P(BitExact, AllBackendsTilesAndThreadCountsMatchTheReference) {
   for (int tile : kTileSizes) {
     const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
     for (float x : expected) ASSERT_TRUE(std::isfinite(x));
-    for (Backend b : available_backends())
+    for (Backend b : supported_backends())
       for (int threads : {1, 2, 3}) {
         const std::vector<float> got = run(p, b, tile, threads);
         ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
@@ -101,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(
 void expect_backends_match_reference(const QuantizedAttention& p) {
   for (int tile : kTileSizes) {
     const std::vector<float> expected = run(p, Backend::kReference, tile, 1);
-    for (Backend b : available_backends()) {
+    for (Backend b : supported_backends()) {
       const std::vector<float> got = run(p, b, tile, 2);
       ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)))
           << to_string(b) << " tile " << tile << ", " << p.qk_planes << " planes";

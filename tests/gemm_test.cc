@@ -11,17 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "util/cpu_features.h"
-
 namespace amanuensis::gemm {
 namespace {
-
-std::vector<Backend> backends() {
-  std::vector<Backend> b = {Backend::kReference};
-  if (cpu_features().avx2) b.push_back(Backend::kAvx2);
-  if (cpu_features().avx512_vnni) b.push_back(Backend::kAvx512);
-  return b;
-}
 
 struct Problem {
   int m, n, k;
@@ -57,7 +48,7 @@ TEST_P(GemmShapes, BackendsAndThreadsAreBitExactAndCloseToFloat64) {
   const auto [m, n, k] = GetParam();
   const Problem p = make(m, n, k, m * 131 + n * 7 + k);
   const std::vector<float> expected = run(p, Backend::kReference, 1);
-  for (Backend b : backends())
+  for (Backend b : supported_backends())
     for (int threads : {1, 2, 3}) {
       const std::vector<float> got = run(p, b, threads);
       ASSERT_EQ(0, std::memcmp(got.data(), expected.data(), got.size() * 4))
@@ -153,7 +144,7 @@ TEST(Gemm, OutliersAreBitExactAndMatchTheirFormula) {
 
   std::vector<float> expected(size_t(p.m) * p.n);
   gemm(x, w, Backend::kReference, pool, expected.data());
-  for (Backend b : backends())
+  for (Backend b : supported_backends())
     for (int threads : {1, 3}) {
       ThreadPool tp(threads);
       std::vector<float> y(expected.size());
@@ -185,7 +176,7 @@ TEST(Gemm, FewRowsWithOutliersAreBitExact) {
     quantize_rows(p.x.data(), m, p.k, x, pool, {3, 40, 69});
     std::vector<float> expected(size_t(m) * p.n), y(expected.size());
     gemm(x, w, Backend::kReference, pool, expected.data());
-    for (Backend b : backends()) {
+    for (Backend b : supported_backends()) {
       gemm(x, w, b, pool, y.data());
       ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4)) << int(b) << " m " << m;
     }

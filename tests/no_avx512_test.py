@@ -7,9 +7,9 @@ native run: the encoder's byte for byte, the transcript's JSON field for
 field but for its timing.
 
   Haswell  AVX2 + FMA, no AVX-512: the run-time dispatch picks the AVX2
-           kernels and the `avx2` clones of the float loops.
+           kernels and the AVX2 copies of the float loops.
   qemu64   the x86-64 baseline (SSE2): the scalar reference kernels and the
-           baseline clones.
+           baseline copies.
 
 Each emulated CPU is first shown to be what it claims: there, `bench
 attention` must report the int8 peak of the expected instruction set, and

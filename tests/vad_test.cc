@@ -276,5 +276,21 @@ TEST(SileroVad, SameBytesOnAnyThreadCount) {
   EXPECT_EQ(vad.probabilities({}, one).size(), 1u);  // one chunk of padding, as faster-whisper
 }
 
+TEST(SileroVad, SameBytesOnEveryBackend) {
+  const std::string path = FakeWeights().write("vad_backends.safetensors");
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  std::vector<float> audio(512 * 40 + 100);
+  for (float& x : audio) x = u(rng);
+  ThreadPool pool(2);
+  const std::vector<float> expected =
+      SileroVad(path, Backend::kReference).probabilities(audio, pool);
+  for (Backend b : supported_backends()) {
+    const std::vector<float> got = SileroVad(path, b).probabilities(audio, pool);
+    ASSERT_EQ(got.size(), expected.size());
+    EXPECT_EQ(std::memcmp(got.data(), expected.data(), got.size() * 4), 0) << to_string(b);
+  }
+}
+
 }  // namespace
 }  // namespace amanuensis::vad

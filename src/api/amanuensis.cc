@@ -76,7 +76,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     // The VAD first: a bad path fails in milliseconds, not after the model loads.
     auto vad = options.vad_model.empty()
                    ? nullptr
-                   : std::make_unique<const vad::SileroVad>(options.vad_model);
+                   : std::make_unique<const vad::SileroVad>(options.vad_model, backend);
     auto impl = std::make_unique<Impl>(CheckpointReader(path), precision, backend);
     impl->vad = std::move(vad);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));

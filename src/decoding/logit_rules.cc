@@ -7,8 +7,8 @@
 #include <set>
 #include <string>
 
+#include "kernels/per_isa.h"
 #include "layers/float_math.h"
-#include "util/clones.h"
 
 namespace amanuensis::decoding {
 namespace {
@@ -19,7 +19,7 @@ void suppress_range(float* logits, int begin, int end) {
   for (int i = begin; i < end; ++i) logits[i] = kNegInf;
 }
 
-AMANUENSIS_CLONES float max_of(const float* x, int n) {
+[[gnu::always_inline]] inline float max_of(const float* x, int n) {
   float m = kNegInf;
   for (int i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
@@ -27,7 +27,7 @@ AMANUENSIS_CLONES float max_of(const float* x, int n) {
 
 // sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order
 // (two 8-lane vectors: exp_nonpositive_8 gives exp_nonpositive's bytes).
-AMANUENSIS_CLONES double sum_exp(const float* x, int n, float shift) {
+[[gnu::always_inline]] inline double sum_exp(const float* x, int n, float shift) {
   constexpr int kLanes = 16;
   Floats8 low{}, high{};
   const int body = n / kLanes * kLanes;
@@ -56,10 +56,15 @@ AMANUENSIS_CLONES double sum_exp(const float* x, int n, float shift) {
 }
 
 // log sum_i exp(x[i]) over [0, n), or -inf if every x is -inf.
-double log_sum_exp(const float* x, int n) {
-  const float m = max_of(x, n);
+double log_sum_exp(const float* x, int n, Backend backend) {
+  const float m = per_isa<max_of>(backend, x, n);
   if (m == kNegInf) return -std::numeric_limits<double>::infinity();
-  return double(m) + log_positive(sum_exp(x, n, m));
+  return double(m) + log_positive(per_isa<sum_exp>(backend, x, n, m));
+}
+
+// out[i] = x[i] - shift, in double, rounded to float.
+[[gnu::always_inline]] inline void subtract(const float* x, int n, double shift, float* out) {
+  for (int i = 0; i < n; ++i) out[i] = float(double(x[i]) - shift);
 }
 
 }  // namespace
@@ -90,12 +95,12 @@ std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer) {
   return {out.begin(), out.end()};
 }
 
-AMANUENSIS_CLONES void log_softmax(const float* logits, int n, float* out) {
-  const double lse = log_sum_exp(logits, n);
-  for (int i = 0; i < n; ++i) out[i] = float(double(logits[i]) - lse);
+void log_softmax(const float* logits, int n, float* out, Backend backend) {
+  per_isa<subtract>(backend, logits, n, log_sum_exp(logits, n, backend), out);
 }
 
-void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, float* logits) {
+void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, float* logits,
+                       Backend backend) {
   const text::SpecialTokens& sp = r.special;
   const int n_vocab = sp.n_vocab;
   if (r.repetition_penalty != 1.0f) {  // CTRL's penalty, as CTranslate2 applies it
@@ -148,8 +153,8 @@ void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, flo
   // If the timestamps together are likelier than any single text token, take
   // a timestamp. (Both log-probabilities share the normalizer, so the
   // comparison needs neither.)
-  const double ts_log_mass = log_sum_exp(logits + ts, n_vocab - ts);
-  const double max_text = double(max_of(logits, ts));
+  const double ts_log_mass = log_sum_exp(logits + ts, n_vocab - ts, backend);
+  const double max_text = double(per_isa<max_of>(backend, logits, ts));
   if (ts_log_mass > max_text) suppress_range(logits, 0, ts);
 }
 

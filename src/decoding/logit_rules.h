@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "amanuensis/types.h"
 #include "text/tokenizer.h"
 
 namespace amanuensis::decoding {
@@ -27,10 +28,12 @@ struct LogitRules {
 std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer);
 
 // Applies the rules to one row of logits [n_vocab], given the tokens sampled
-// so far in this window (after the prompt).
-void apply_logit_rules(const LogitRules& rules, const std::vector<int>& sampled, float* logits);
+// so far in this window (after the prompt). backend: the instruction set of
+// the loops (the decoder's; every one gives the same bytes).
+void apply_logit_rules(const LogitRules& rules, const std::vector<int>& sampled, float* logits,
+                       Backend backend = Backend::kAuto);
 
-// log_softmax of one row, same bytes on every machine.
-void log_softmax(const float* logits, int n, float* out);
+// log_softmax of one row, same bytes on every machine and backend.
+void log_softmax(const float* logits, int n, float* out, Backend backend = Backend::kAuto);
 
 }  // namespace amanuensis::decoding

@@ -6,8 +6,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "kernels/per_isa.h"
 #include "layers/float_math.h"
-#include "util/clones.h"
 
 namespace amanuensis::decoding {
 namespace {
@@ -42,7 +42,7 @@ std::vector<float> run_prompt(const Decoder& decoder, DecoderState& state,
   const int v = decoder.n_vocab();
   std::vector<float> logits(v), logprobs(v);
   decoder.step(state, prompt.data(), 1, sot_index + 1, logits.data(), pool);
-  log_softmax(logits.data(), v, logprobs.data());
+  log_softmax(logits.data(), v, logprobs.data(), decoder.backend());
   *no_speech_prob = exp_nonpositive(logprobs[sp.nospeech]);
   const int rest = int(prompt.size()) - sot_index - 1;
   if (rest > 0) decoder.step(state, prompt.data() + sot_index + 1, 1, rest, logits.data(), pool);
@@ -52,7 +52,7 @@ std::vector<float> run_prompt(const Decoder& decoder, DecoderState& state,
 // The first i with u < exp(logp[0]) + ... + exp(logp[i]), the terms added in
 // order in double, or -1 if the total stays at or below u. The exponentials
 // go 8 at a time (exp_nonpositive_8: the scalar one's bytes).
-AMANUENSIS_CLONES int inverse_cdf(const float* logp, int n, double u) {
+[[gnu::always_inline]] inline int inverse_cdf(const float* logp, int n, double u) {
   double acc = 0;
   int i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -125,14 +125,14 @@ SearchResult sample_rows(const Decoder& decoder, DecoderState& state, const Logi
       }
       float* row = logits.data() + size_t(r) * v;
       float* lp = logprobs.data() + size_t(r) * v;
-      apply_logit_rules(rules, seqs[r], row);
-      log_softmax(row, v, lp);
+      apply_logit_rules(rules, seqs[r], row, decoder.backend());
+      log_softmax(row, v, lp, decoder.backend());
       int t = -1;
       if (sampling) {  // inverse CDF of softmax(logits / T)
         float* sc = scaled.data() + size_t(r) * v;
         for (int i = 0; i < v; ++i) sc[i] = row[i] / o.temperature;
-        log_softmax(sc, v, sc);
-        t = inverse_cdf(sc, v, draws[r]);
+        log_softmax(sc, v, sc, decoder.backend());
+        t = per_isa<inverse_cdf>(decoder.backend(), sc, v, draws[r]);
       }
       if (t < 0) t = argmax(row, v);  // greedy, or rounding left the draw above the total
       sums[r] += lp[t];
@@ -183,9 +183,9 @@ SearchResult beam_search(const Decoder& decoder, DecoderState& state, const Logi
     std::vector<Candidate> pool_c(size_t(rows) * candidates);
     pool.parallel_for(rows, [&](int r) {
       float* row = logits.data() + size_t(r) * v;
-      apply_logit_rules(rules, seqs[r], row);
+      apply_logit_rules(rules, seqs[r], row, decoder.backend());
       float* lp = logprobs.data() + size_t(r) * v;
-      log_softmax(row, v, lp);
+      log_softmax(row, v, lp, decoder.backend());
       // This row's own best `candidates` suffice for the global best.
       std::vector<int> best(candidates);
       top_k(lp, v, candidates, best.data());
@@ -272,7 +272,7 @@ std::vector<float> language_probabilities(const Decoder& decoder, DecoderState& 
   std::vector<float> lang(sp.n_languages);
   for (int i = 0; i < sp.n_languages; ++i) lang[i] = logits[sp.language(i)];
   std::vector<float> out(sp.n_languages);
-  log_softmax(lang.data(), sp.n_languages, out.data());
+  log_softmax(lang.data(), sp.n_languages, out.data(), decoder.backend());
   for (float& p : out) p = exp_nonpositive(p);
   return out;
 }

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "io/file.h"
-#include "util/clones.h"
+#include "kernels/per_isa.h"
 #include "util/shape_text.h"
 
 namespace amanuensis {
@@ -113,7 +113,7 @@ namespace {
 // The files are little-endian, as the host: a 16-bit load is the half, and
 // it vectorizes to one widening move where assembling two bytes did not.
 static_assert(std::endian::native == std::endian::little);
-AMANUENSIS_CLONES void halves_to_floats(const uint8_t* src, int64_t n, float* out) {
+[[gnu::always_inline]] inline void halves_to_floats(const uint8_t* src, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t half;
     std::memcpy(&half, src + 2 * i, 2);
@@ -132,11 +132,11 @@ AMANUENSIS_CLONES void halves_to_floats(const uint8_t* src, int64_t n, float* ou
 
 }  // namespace
 
-void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out) {
+void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out, Backend backend) {
   if (e == FloatEncoding::kF32) {
     std::memcpy(out, src, size_t(n) * 4);
   } else if (e == FloatEncoding::kF16) {
-    halves_to_floats(src, n, out);
+    per_isa<halves_to_floats>(backend, src, n, out);
   } else {
     for (int64_t i = 0; i < n; ++i) {
       uint16_t h;

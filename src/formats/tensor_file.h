@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/file.h"
+#include "kernels/backend.h"
 
 namespace amanuensis {
 
@@ -57,9 +58,11 @@ struct TensorFile {
 float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 
-// n little-endian values at src (no alignment needed) into float32.
+// n little-endian values at src (no alignment needed) into float32. A load
+// step: kAuto runs this CPU's best instruction set (every one gives the same bytes).
 std::vector<float> decode_floats(const uint8_t* src, int64_t n, FloatEncoding e);
-void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out);
+void decode_floats(const uint8_t* src, int64_t n, FloatEncoding e, float* out,
+                   Backend backend = Backend::kAuto);
 
 // The whole file, mapped; throws ModelError "PATH: cannot open ..." on failure.
 std::shared_ptr<const MappedFile> map_model_file(const std::string& path);

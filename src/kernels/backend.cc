@@ -24,4 +24,12 @@ Backend resolve_backend(Backend b) {
   return b;
 }
 
+std::vector<Backend> supported_backends() {
+  const CpuFeatures& cpu = cpu_features();
+  std::vector<Backend> b = {Backend::kReference};
+  if (cpu.avx2) b.push_back(Backend::kAvx2);
+  if (cpu.avx512_vnni) b.push_back(Backend::kAvx512);
+  return b;
+}
+
 }  // namespace amanuensis

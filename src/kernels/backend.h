@@ -2,6 +2,8 @@
 // Every backend of a kernel gives the same bytes; the choice only changes speed.
 #pragma once
 
+#include <vector>
+
 #include "amanuensis/types.h"
 
 namespace amanuensis {
@@ -9,5 +11,9 @@ namespace amanuensis {
 // The backend kAuto picks on this CPU (AVX-512 VNNI, else AVX2, else the
 // reference), or b itself; throws Error (kUnsupported) if this CPU cannot run b.
 Backend resolve_backend(Backend b);
+
+// The backends this CPU can run, the reference first: the list the kernels'
+// tests and benchmarks go through.
+std::vector<Backend> supported_backends();
 
 }  // namespace amanuensis

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "kernels/attention/attention.h"
+#include "kernels/per_isa.h"
 #include "layers/blas.h"
 #include "layers/float_math.h"
-#include "util/clones.h"
 
 namespace amanuensis {
 namespace {
@@ -110,13 +110,16 @@ void SequenceAttention::apply(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v,
                               int len, attn::HeadsOut out, ThreadPool& pool) const {
   if (precision_ == Precision::kFp32) return attention_f32(q, k, v, heads, len, out, pool);
   const attn::QuantizedAttention p =
-      attn::quantize_attention(q, k, v, heads, len, len, false, 0, &pool, qk_planes_);
+      attn::quantize_attention(q, k, v, heads, len, len, false, 0, &pool, qk_planes_, backend_);
   attn::run_attention(p, backend_, attn::kMaxTile, pool, out);
 }
 
-AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const KeyValues& common,
-                              int common_len, const KeyValues* own, int len, float* p, float* out,
-                              size_t out_stride) {
+namespace {
+
+[[gnu::always_inline]] inline void attend_loop(const float* q, size_t q_stride, int nq,
+                                               const KeyValues& common, int common_len,
+                                               const KeyValues* own, int len, float* p, float* out,
+                                               size_t out_stride) {
   constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
   const size_t stride = size_t(padded_len(len));
   for (int j0 = 0; j0 < common_len; j0 += kChunk)
@@ -156,6 +159,14 @@ AMANUENSIS_CLONES void attend(const float* q, size_t q_stride, int nq, const Key
     float* o = out + r * out_stride;
     for (int c = 0; c < kHeadDim; ++c) o[c] *= inv;
   }
+}
+
+}  // namespace
+
+void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
+            int common_len, const KeyValues* own, int len, float* p, float* out,
+            size_t out_stride) {
+  per_isa<attend_loop>(backend, q, q_stride, nq, common, common_len, own, len, p, out, out_stride);
 }
 
 }  // namespace amanuensis

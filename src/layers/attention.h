@@ -61,11 +61,11 @@ struct KeyValues {
 // is read: the K/V of a 30 s window, or of the prompt that every beam shares,
 // are read from memory once per step, not once per beam. Each query's scores,
 // softmax and weighted sum run along its keys in order, wherever a key comes
-// from, with one fixed order of additions, so they vectorize and every clone
-// computes the same bytes. Key rows hold len rounded up to 32 keys (the extra
-// ones are read and ignored). p: scratch of nq * padded_len(len) floats (each
-// query's scores, then its 1 / sum).
-void attend(const float* q, size_t q_stride, int nq, const KeyValues& common, int common_len,
-            const KeyValues* own, int len, float* p, float* out, size_t out_stride);
+// from, with one fixed order of additions, so they vectorize and every
+// instruction set's copy (backend) computes the same bytes. Key rows hold len rounded
+// up to 32 keys (the extra ones are read and ignored). p: scratch of
+// nq * padded_len(len) floats (each query's scores, then its 1 / sum).
+void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
+            int common_len, const KeyValues* own, int len, float* p, float* out, size_t out_stride);
 
 }  // namespace amanuensis

@@ -11,9 +11,9 @@
 namespace amanuensis {
 
 // Eight floats as one value (GCC's vector extension): element-wise IEEE
-// operations, so a loop written with them vectorizes in every clone (GCC
-// leaves a plain loop over exp_nonpositive scalar in its AVX2 and AVX-512
-// clones) and computes the same bytes as the scalar code.
+// operations, so a loop written with them vectorizes in every per-ISA copy
+// (GCC leaves a plain loop over exp_nonpositive scalar in its AVX2 and AVX-512
+// copies) and computes the same bytes as the scalar code.
 typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
 typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
 
@@ -21,7 +21,7 @@ typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
 // k ln2 is exact): e^r by Taylor to degree 7 (remainder < 1e-8 on
 // |r| <= 0.35). T is float or Floats8: the same operations either way.
 // (Results through a reference: a 32-byte vector returned by value would
-// have a different ABI in the clones without AVX.)
+// have a different ABI in the copies without AVX.)
 template <typename T>
 inline __attribute__((always_inline)) void exp_of_remainder(const T& x, const T& k, T& p) {
   const T r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
@@ -51,7 +51,7 @@ inline float exp_nonpositive(float x) {
 
 // exp_nonpositive of x[0..8), in place: the same operations in the same order,
 // on eight lanes at once. (In place rather than by value: a 32-byte vector
-// argument would have a different ABI in the clones without AVX.)
+// argument would have a different ABI in the copies without AVX.)
 inline __attribute__((always_inline)) void exp_nonpositive_8(float* xs) {
   Floats8 x;
   std::memcpy(&x, xs, sizeof x);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "util/clones.h"
+#include "kernels/per_isa.h"
 
 namespace amanuensis {
 namespace {
@@ -22,8 +22,8 @@ void for_chunks(size_t n, ThreadPool& pool, F&& f) {
 
 // erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (least-squares rational fit,
 // tools/erf_fit.py), +-1 beyond, where erf differs from 1 by < 2e-8.
-// Inline in every clone of the loops that call it: as an out-of-line call it
-// stays scalar and the GELU loop does not vectorize.
+// Inline in every instruction set's copy of the loops that call it: as an
+// out-of-line call it stays scalar and the GELU loop does not vectorize.
 inline __attribute__((always_inline)) float erf_inline(float x) {
   constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f, p3 = 0.003844706342f,
                   p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
@@ -39,16 +39,18 @@ inline __attribute__((always_inline)) float erf_inline(float x) {
 
 float erf_approx(float x) { return erf_inline(x); }
 
-AMANUENSIS_CLONES void add_range(float* x, const float* y, size_t b, size_t e) {
+namespace {
+
+[[gnu::always_inline]] inline void add_range(float* x, const float* y, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] += y[i];
 }
 
-AMANUENSIS_CLONES void gelu_range(float* x, size_t b, size_t e) {
+[[gnu::always_inline]] inline void gelu_range(float* x, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678f));
 }
 
 // Sum of x[0, n) in kLanes interleaved partial sums, added up in a fixed
-// order: the loop vectorizes (each lane is its own chain) and every clone
+// order: the loop vectorizes (each lane is its own chain) and every copy
 // adds in the same order, so the bytes do not depend on the instruction set.
 constexpr int kLanes = 16;
 inline float lane_sum(const float (&lanes)[kLanes]) {
@@ -57,8 +59,8 @@ inline float lane_sum(const float (&lanes)[kLanes]) {
   return total;
 }
 
-AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma, const float* beta,
-                                      float* yr) {
+[[gnu::always_inline]] inline void layer_norm_row(const float* xr, int d, const float* gamma,
+                                                  const float* beta, float* yr) {
   constexpr float kEps = 1e-5f;
   const int body = d / kLanes * kLanes;
   float lanes[kLanes] = {};
@@ -74,21 +76,26 @@ AMANUENSIS_CLONES void layer_norm_row(const float* xr, int d, const float* gamma
   for (int c = 0; c < d; ++c) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
 }
 
-void gelu(float* x, size_t n, ThreadPool& pool) {
-  for_chunks(n, pool, [&](size_t b, size_t e) { gelu_range(x, b, e); });
+}  // namespace
+
+void gelu(float* x, size_t n, Backend backend, ThreadPool& pool) {
+  const auto gelu_copy = PerIsa<gelu_range>::pick(backend);
+  for_chunks(n, pool, [&](size_t b, size_t e) { gelu_copy(x, b, e); });
 }
 
 void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,
-                ThreadPool& pool) {
+                Backend backend, ThreadPool& pool) {
   constexpr int kRows = 32;
+  const auto layer_norm_copy = PerIsa<layer_norm_row>::pick(backend);
   pool.parallel_for((rows + kRows - 1) / kRows, [&](int item) {
     for (int r = item * kRows; r < std::min(rows, (item + 1) * kRows); ++r)
-      layer_norm_row(x + size_t(r) * d, d, ln.gamma.data(), ln.beta.data(), y + size_t(r) * d);
+      layer_norm_copy(x + size_t(r) * d, d, ln.gamma.data(), ln.beta.data(), y + size_t(r) * d);
   });
 }
 
-void add_inplace(float* x, const float* y, size_t n, ThreadPool& pool) {
-  for_chunks(n, pool, [&](size_t b, size_t e) { add_range(x, y, b, e); });
+void add_inplace(float* x, const float* y, size_t n, Backend backend, ThreadPool& pool) {
+  const auto add_copy = PerIsa<add_range>::pick(backend);
+  for_chunks(n, pool, [&](size_t b, size_t e) { add_copy(x, y, b, e); });
 }
 
 }  // namespace amanuensis

@@ -1,6 +1,7 @@
-// Float32 elementwise and row ops of the encoder and decoder, split over the pool. Plain
-// C++ (no libm calls in the loops) so that the compiler vectorizes them and
-// every machine computes the same bytes.
+// Float32 elementwise and row ops of the encoder and decoder, split over the
+// pool. Plain C++ (no libm calls in the loops) so that the compiler vectorizes
+// them, compiled once per instruction set (backend, kernels/per_isa.h); every
+// copy computes the same bytes.
 #pragma once
 
 #include <cstddef>
@@ -11,14 +12,14 @@
 namespace amanuensis {
 
 // nn.GELU() (the erf form); erf from a rational fit, |error| < 4e-7.
-void gelu(float* x, size_t n, ThreadPool& pool);
+void gelu(float* x, size_t n, Backend backend, ThreadPool& pool);
 float erf_approx(float x);
 
 // y = (x - mean) / sqrt(var + 1e-5) * gamma + beta, per row of width d.
 void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,
-                ThreadPool& pool);
+                Backend backend, ThreadPool& pool);
 
 // x += y
-void add_inplace(float* x, const float* y, size_t n, ThreadPool& pool);
+void add_inplace(float* x, const float* y, size_t n, Backend backend, ThreadPool& pool);
 
 }  // namespace amanuensis

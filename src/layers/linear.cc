@@ -1,13 +1,12 @@
 #include "layers/linear.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
 
+#include "kernels/per_isa.h"
 #include "layers/blas.h"
-#include "util/clones.h"
 
 namespace amanuensis {
 namespace {
@@ -21,8 +20,8 @@ void linear_f32(const float* x, int rows, size_t lda, int k, int out, const floa
 }
 
 // m[c] = max(m[c], |x[r][c]|) over rows [r0, r1).
-AMANUENSIS_CLONES void max_abs_into(const float* x, size_t row_stride, int r0, int r1, int k,
-                                    float* m) {
+[[gnu::always_inline]] inline void max_abs_into(const float* x, size_t row_stride, int r0, int r1,
+                                                int k, float* m) {
   for (int r = r0; r < r1; ++r)
     for (int c = 0; c < k; ++c) {
       const float v = std::fabs(x[r * row_stride + c]);
@@ -33,13 +32,14 @@ AMANUENSIS_CLONES void max_abs_into(const float* x, size_t row_stride, int r0, i
 // max_r |x[r][c]| per column; partial maxima per row chunk (max is exact, so
 // the split does not matter).
 std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, int k,
-                                  ThreadPool& pool) {
+                                  Backend backend, ThreadPool& pool) {
   constexpr int kRows = 64;
   const int items = (rows + kRows - 1) / kRows;
   std::vector<float> partial(size_t(items) * k, 0.0f);
+  const auto max_abs_into_copy = PerIsa<max_abs_into>::pick(backend);
   pool.parallel_for(items, [&](int item) {
-    max_abs_into(x, row_stride, item * kRows, std::min(rows, (item + 1) * kRows), k,
-                 partial.data() + size_t(item) * k);
+    max_abs_into_copy(x, row_stride, item * kRows, std::min(rows, (item + 1) * kRows), k,
+                      partial.data() + size_t(item) * k);
   });
   std::vector<float> out(k, 0.0f);
   for (int item = 0; item < items; ++item)
@@ -80,7 +80,7 @@ void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
   const int k = in_;
   std::vector<int> outliers;
   if (outliers_ && k >= kOutlierMinWidth) {
-    const std::vector<float> col_max = column_max_abs(x, rows, row_stride, k, pool);
+    const std::vector<float> col_max = column_max_abs(x, rows, row_stride, k, backend_, pool);
     outliers.resize(k);
     for (int c = 0; c < k; ++c) outliers[c] = c;
     std::partial_sort(
@@ -89,7 +89,7 @@ void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
     outliers.resize(kOutlierChannels);
   }
   gemm::QuantizedRows q;
-  gemm::quantize_rows(x, rows, k, q, pool, outliers, row_stride);
+  gemm::quantize_rows(x, rows, k, q, pool, outliers, row_stride, backend_);
   gemm::gemm(q, q8_, backend_, pool, y);
 }
 

@@ -250,7 +250,7 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
     DecoderState::Layer& cache = s.layers_[li];
     // Masked self-attention: the new tokens' K/V join the cache, then each new
     // token attends to every cached position up to its own.
-    layer_norm(x.data(), m, d, ops.self_ln, ln.data(), pool);
+    layer_norm(x.data(), m, d, ops.self_ln, ln.data(), backend_, pool);
     ops.self_qkv.apply(ln.data(), m, qkv.data(), pool);
     for (int r = 0; r < rows; ++r)
       for (int i = 0; i < n; ++i) {
@@ -276,8 +276,8 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
         std::vector<float> p(size_t(rows) * padded_len(len0 + 1));
         std::vector<KeyValues> own;
         for (int r = 0; r < rows; ++r) own.push_back(self_kv(r, h));
-        attend(qkv.data() + h * kHeadDim, size_t(3) * d, rows, own[0], common, own.data(), len0 + 1,
-               p.data(), att.data() + h * kHeadDim, size_t(d));
+        attend(backend_, qkv.data() + h * kHeadDim, size_t(3) * d, rows, own[0], common, own.data(),
+               len0 + 1, p.data(), att.data() + h * kHeadDim, size_t(d));
       });
     } else {
       pool.parallel_for(rows * heads_, [&](int item) {
@@ -286,16 +286,16 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
         const KeyValues kv = self_kv(r, h);
         for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
           const size_t t = size_t(r) * n + i;
-          attend(qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kv, 0, &kv, len0 + i + 1, p.data(),
-                 att.data() + t * d + h * kHeadDim, 0);
+          attend(backend_, qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kv, 0, &kv, len0 + i + 1,
+                 p.data(), att.data() + t * d + h * kHeadDim, 0);
         }
       });
     }
     ops.self_out.apply(att.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
 
     // Cross-attention to the window's encoder output.
-    layer_norm(x.data(), m, d, ops.cross_ln, ln.data(), pool);
+    layer_norm(x.data(), m, d, ops.cross_ln, ln.data(), backend_, pool);
     ops.cross_q.apply(ln.data(), m, qkv.data(), pool);  // q only: [m][d]
     // One item per head, all queries (beams) together: each head's K/V is
     // read once per step.
@@ -304,8 +304,8 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
       std::vector<float> p(size_t(m) * stride);
       const KeyValues kv{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
                          cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
-      attend(qkv.data() + h * kHeadDim, size_t(d), m, kv, s.frames_, nullptr, s.frames_, p.data(),
-             att.data() + h * kHeadDim, size_t(d));
+      attend(backend_, qkv.data() + h * kHeadDim, size_t(d), m, kv, s.frames_, nullptr, s.frames_,
+             p.data(), att.data() + h * kHeadDim, size_t(d));
       if (!heads) return;
       for (size_t k = 0; k < heads->size(); ++k) {
         if ((*heads)[k] != std::pair<int, int>(int(li), h)) continue;
@@ -317,27 +317,27 @@ void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool 
       }
     });
     ops.cross_out.apply(att.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
 
-    layer_norm(x.data(), m, d, ops.mlp_ln, ln.data(), pool);
+    layer_norm(x.data(), m, d, ops.mlp_ln, ln.data(), backend_, pool);
     ops.fc1.apply(ln.data(), m, mlp.data(), pool);
-    gelu(mlp.data(), mlp.size(), pool);
+    gelu(mlp.data(), mlp.size(), backend_, pool);
     ops.fc2.apply(mlp.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
   }
   s.length_ += n;
   s.tokens_.resize(rows);
   for (int r = 0; r < rows; ++r)
     s.tokens_[r].insert(s.tokens_[r].end(), tokens + r * n, tokens + (r + 1) * n);
   if (every_token) {
-    layer_norm(x.data(), m, d, ln_, ln.data(), pool);
+    layer_norm(x.data(), m, d, ln_, ln.data(), backend_, pool);
     logits_.apply(ln.data(), m, logits, pool);
     return;
   }
   // Logits of each row's last token only.
   for (int r = 0; r < rows; ++r)
     std::copy_n(x.data() + (size_t(r) * n + n - 1) * d, d, proj.data() + size_t(r) * d);
-  layer_norm(proj.data(), rows, d, ln_, ln.data(), pool);
+  layer_norm(proj.data(), rows, d, ln_, ln.data(), backend_, pool);
   logits_.apply(ln.data(), rows, logits, pool);
 }
 

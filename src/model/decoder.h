@@ -55,6 +55,7 @@ class Decoder {
   Decoder& operator=(const Decoder&) = delete;
 
   int n_vocab() const { return n_vocab_; }
+  Backend backend() const { return backend_; }  // resolved: the instruction set of every loop
   int n_ctx() const { return n_ctx_; }  // most tokens one sequence can hold (448)
   int d_model() const { return d_; }
   int n_layers() const { return int(layers_.size()); }

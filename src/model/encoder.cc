@@ -38,10 +38,10 @@ class StageClock {
 // [out][tap][in] weight layout, is then the contiguous 3 * channels floats at
 // padded row stride*t: the GEMM reads it in place, rows stride*channels apart.
 void conv3(const float* padded, int channels, int len, int stride, const LinearOp& op, float* out,
-           int out_channels, ThreadPool& pool) {
+           int out_channels, Backend backend, ThreadPool& pool) {
   const int out_len = len / stride;
   op.apply(padded, out_len, out, pool, size_t(stride) * channels);
-  gelu(out, size_t(out_len) * out_channels, pool);
+  gelu(out, size_t(out_len) * out_channels, backend, pool);
 }
 
 // Hands the observer packed [heads][n][64] copies of q, k and v.
@@ -90,9 +90,9 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
   UninitVector<float> h1(size_t(kMelFrames + 2) * d), x(size_t(n) * d);
   std::fill_n(h1.begin(), d, 0.0f);
   std::fill_n(h1.end() - d, d, 0.0f);
-  conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, d, pool);
-  conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), d, pool);  // [n][d]
-  add_inplace(x.data(), w.positions.data(), x.size(), pool);
+  conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, d, backend_, pool);
+  conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), d, backend_, pool);  // [n][d]
+  add_inplace(x.data(), w.positions.data(), x.size(), backend_, pool);
   clock.charge(&EncoderTimings::conv);
 
   UninitVector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), att(size_t(n) * d),
@@ -100,7 +100,7 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const EncoderLayerWeights& l = w.layers[li];
     const LayerOps& ops = layers_[li];
-    layer_norm(x.data(), n, d, l.attn_ln, ln.data(), pool);
+    layer_norm(x.data(), n, d, l.attn_ln, ln.data(), backend_, pool);
     clock.charge(&EncoderTimings::other);
     ops.qkv.apply(ln.data(), n, qkv.data(), pool);
     clock.charge(&EncoderTimings::gemm);
@@ -115,19 +115,19 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
     clock.charge(&EncoderTimings::attention);
     ops.attn_out.apply(att.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    add_inplace(x.data(), proj.data(), x.size(), pool);
-    layer_norm(x.data(), n, d, l.mlp_ln, ln.data(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
+    layer_norm(x.data(), n, d, l.mlp_ln, ln.data(), backend_, pool);
     clock.charge(&EncoderTimings::other);
     ops.fc1.apply(ln.data(), n, mlp.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    gelu(mlp.data(), mlp.size(), pool);
+    gelu(mlp.data(), mlp.size(), backend_, pool);
     clock.charge(&EncoderTimings::other);
     ops.fc2.apply(mlp.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
-    add_inplace(x.data(), proj.data(), x.size(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
   }
   UninitVector<float> out(size_t(n) * d);
-  layer_norm(x.data(), n, d, w.ln_post, out.data(), pool);
+  layer_norm(x.data(), n, d, w.ln_post, out.data(), backend_, pool);
   clock.charge(&EncoderTimings::other);
   return out;
 }

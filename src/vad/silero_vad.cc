@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "layers/float_math.h"
 #include "formats/safetensors_format.h"
-#include "util/clones.h"
+#include "kernels/per_isa.h"
+#include "layers/float_math.h"
 
 namespace amanuensis::vad {
 namespace {
@@ -38,7 +38,7 @@ float tanh_deterministic(float x) {
 }
 
 // acc[0..n) += w[0..n) * x: one step of a sum in fixed order.
-AMANUENSIS_CLONES void axpy(float* acc, const float* w, float x, int n) {
+[[gnu::always_inline]] inline void axpy(float* acc, const float* w, float x, int n) {
   for (int o = 0; o < n; ++o) acc[o] += w[o] * x;
 }
 
@@ -52,7 +52,8 @@ std::vector<float> transpose(const std::vector<float>& w, int rows, int cols) {
 
 }  // namespace
 
-SileroVad::SileroVad(const std::string& path) {
+SileroVad::SileroVad(const std::string& path, Backend backend)
+    : axpy_(PerIsa<axpy>::pick(resolve_backend(backend))) {
   TensorFile f = read_safetensors(path);
   const std::string what = path + " (Silero VAD)";
   stft_ = transpose(f.take("stft_conv.weight", {2 * kBins, 1, kFft}, what), 2 * kBins, kFft);
@@ -85,7 +86,7 @@ void SileroVad::encode(const float* window, float* gates_in) const {
   for (int t = 0; t < kFrames; ++t) {
     float spec[2 * kBins] = {};
     for (int n = 0; n < kFft; ++n)
-      axpy(spec, &stft_[size_t(n) * 2 * kBins], x[t * kHop + n], 2 * kBins);
+      axpy_(spec, &stft_[size_t(n) * 2 * kBins], x[t * kHop + n], 2 * kBins);
     for (int k = 0; k < kBins; ++k)
       mag[t][k] = std::sqrt(spec[k] * spec[k] + spec[kBins + k] * spec[kBins + k]);
   }
@@ -104,7 +105,7 @@ void SileroVad::encode(const float* window, float* gates_in) const {
         const int ti = t * c.stride + k - 1;
         if (ti < 0 || ti >= frames) continue;
         for (int ch = 0; ch < c.in; ++ch)
-          axpy(acc, &c.w[size_t(ch * 3 + k) * c.out], in[ti * c.in + ch], c.out);
+          axpy_(acc, &c.w[size_t(ch * 3 + k) * c.out], in[ti * c.in + ch], c.out);
       }
       for (int o = 0; o < c.out; ++o) acc[o] = std::max(acc[o], 0.0f);
     }
@@ -115,7 +116,7 @@ void SileroVad::encode(const float* window, float* gates_in) const {
 
   // The LSTM's input projection (one frame of 128 features).
   std::copy(b_ih_.begin(), b_ih_.end(), gates_in);
-  for (int i = 0; i < kHidden; ++i) axpy(gates_in, &w_ih_[size_t(i) * kGates], in[i], kGates);
+  for (int i = 0; i < kHidden; ++i) axpy_(gates_in, &w_ih_[size_t(i) * kGates], in[i], kGates);
 }
 
 std::vector<float> SileroVad::probabilities(const std::vector<float>& samples,
@@ -138,7 +139,7 @@ std::vector<float> SileroVad::probabilities(const std::vector<float>& samples,
       float g[kGates];
       const float* pre = &gates_in[size_t(i) * kGates];
       for (int j = 0; j < kGates; ++j) g[j] = pre[j] + b_hh_[j];
-      for (int j = 0; j < kHidden; ++j) axpy(g, &w_hh_[size_t(j) * kGates], h[j], kGates);
+      for (int j = 0; j < kHidden; ++j) axpy_(g, &w_hh_[size_t(j) * kGates], h[j], kGates);
       // PyTorch's gate order: input, forget, cell, output.
       float logit = head_b_;
       for (int j = 0; j < kHidden; ++j) {

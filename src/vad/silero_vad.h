@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "util/thread_pool.h"
 #include "util/whisper_geometry.h"
 
@@ -19,8 +20,9 @@ constexpr int kContext = 64;  // samples of the previous chunk each step also se
 class SileroVad {
  public:
   // Throws ModelError naming the file (unreadable, truncated, missing or
-  // wrong-shaped tensors).
-  explicit SileroVad(const std::string& path);
+  // wrong-shaped tensors). backend: the instruction set of its loops (every
+  // one gives the same bytes); throws Error if this CPU cannot run it.
+  explicit SileroVad(const std::string& path, Backend backend = Backend::kAuto);
 
   // faster-whisper's SileroVADModel on its get_speech_timestamps input: the
   // audio padded with zeros to the next multiple of 512 (a whole extra chunk
@@ -40,6 +42,7 @@ class SileroVad {
   // b_ih + W_ih x, [512]. Independent of other chunks.
   void encode(const float* window, float* gates_in) const;
 
+  void (*axpy_)(float* acc, const float* w, float x, int n);  // the backend's copy
   std::vector<float> stft_;  // [256][258]: cos rows 0..128, sin rows 129..257
   Conv conv_[4];
   std::vector<float> w_ih_, w_hh_;  // [128][512]

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/attention/spec.h"
+#include "kernels/backend.h"
 #include "util/round.h"
 #include "util/thread_pool.h"
 #include "util/uninit_vector.h"
@@ -69,21 +70,23 @@ Heads<T> contiguous_heads(T* data, int len) {  // [heads][len][64], packed
 // Throws std::invalid_argument on bad shapes, non-finite values, values so
 // large that centring or scaling them overflows float32, or logit scales out
 // of the integer range. softmax_scale <= 0 means 1/sqrt(64). Heads
-// are split over `pool` if given.
+// are split over `pool` if given; backend picks the loops' instruction set.
 // qk_planes: 2 (the default: two int8 planes each for Q and K, ~250x less
 // rounding error in the logits, three times the Q.K^T products) or 1 (int8
 // Q/K: faster, accurate where the attention is not sharp; docs/attention.md §5).
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale = 0,
-                                      ThreadPool* pool = nullptr, int qk_planes = kDefaultQkPlanes);
+                                      ThreadPool* pool = nullptr, int qk_planes = kDefaultQkPlanes,
+                                      Backend backend = Backend::kAuto);
 // The same for packed [heads][len][64] tensors.
 inline QuantizedAttention quantize_attention(const float* q, const float* k, const float* v,
                                              int heads, int q_len, int kv_len, bool causal,
                                              float softmax_scale = 0, ThreadPool* pool = nullptr,
-                                             int qk_planes = kDefaultQkPlanes) {
+                                             int qk_planes = kDefaultQkPlanes,
+                                             Backend backend = Backend::kAuto) {
   return quantize_attention(contiguous_heads(q, q_len), contiguous_heads(k, kv_len),
                             contiguous_heads(v, kv_len), heads, q_len, kv_len, causal,
-                            softmax_scale, pool, qk_planes);
+                            softmax_scale, pool, qk_planes, backend);
 }
 
 // The integer state of one query tile after all its key tiles: acc [tile][64], l [tile].

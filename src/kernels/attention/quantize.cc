@@ -7,7 +7,7 @@
 #include <string>
 
 #include "kernels/attention/problem.h"
-#include "util/clones.h"
+#include "kernels/per_isa.h"
 #include "util/round.h"
 
 namespace amanuensis::attn {
@@ -40,8 +40,8 @@ inline int8_t quantize_one(float x, float inv_scale) {
 // monotonically in x, so that maximum is the larger of largest - mean and
 // mean - smallest: the same float as a second pass over |x - mean| would give.
 // A non-finite value makes its channel's mean non-finite.
-AMANUENSIS_CLONES void channel_stats(const float* x, size_t stride, int len, float* mean,
-                                     float* max_dev) {
+[[gnu::always_inline]] inline void channel_stats(const float* x, size_t stride, int len,
+                                                 float* mean, float* max_dev) {
   double sum[kHeadDim] = {};
   float smallest[kHeadDim], largest[kHeadDim];
   for (int c = 0; c < kHeadDim; ++c) smallest[c] = largest[c] = x[c];
@@ -61,7 +61,8 @@ AMANUENSIS_CLONES void channel_stats(const float* x, size_t stride, int len, flo
 }
 
 // max_abs[c] = max over rows of |x[c]|. (NaN is caught later, by the row scales.)
-AMANUENSIS_CLONES void channel_max_abs(const float* x, size_t stride, int len, float* max_abs) {
+[[gnu::always_inline]] inline void channel_max_abs(const float* x, size_t stride, int len,
+                                                   float* max_abs) {
   for (int c = 0; c < kHeadDim; ++c) max_abs[c] = 0;
   for (int t = 0; t < len; ++t)
     for (int c = 0; c < kHeadDim; ++c) {
@@ -82,9 +83,9 @@ bool all_finite(const float* x, int n) {
 // vectorizes. dst_lo (may be null) gets the second plane: the rounding
 // residual y/s - hi in units of 1/254, |lo| <= 127. False, at the first row
 // with a value that is not finite (or overflows), with that row unwritten.
-AMANUENSIS_CLONES bool quantize_tokens(const float* x, size_t stride, int len, const float* offset,
-                                       const float* factor, int8_t* dst, int8_t* dst_lo,
-                                       float* scales) {
+[[gnu::always_inline]] inline bool quantize_tokens(const float* x, size_t stride, int len,
+                                                   const float* offset, const float* factor,
+                                                   int8_t* dst, int8_t* dst_lo, float* scales) {
   for (int t = 0; t < len; ++t) {
     float row[kHeadDim];
     uint32_t max_bits = 0;
@@ -115,8 +116,9 @@ AMANUENSIS_CLONES bool quantize_tokens(const float* x, size_t stride, int len, c
 }
 
 // Per-channel int8 of x - mean into dst [len][64].
-AMANUENSIS_CLONES void quantize_channels(const float* x, size_t stride, int len, const float* mean,
-                                         const float* inv, int8_t* dst) {
+[[gnu::always_inline]] inline void quantize_channels(const float* x, size_t stride, int len,
+                                                     const float* mean, const float* inv,
+                                                     int8_t* dst) {
   for (int t = 0; t < len; ++t)
     for (int c = 0; c < kHeadDim; ++c)
       dst[t * kHeadDim + c] = quantize_one(x[t * stride + c] - mean[c], inv[c]);
@@ -196,7 +198,7 @@ int QuantizedAttention::keys_visible(int i) const {
 
 QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads, int q_len,
                                       int kv_len, bool causal, float softmax_scale,
-                                      ThreadPool* pool, int qk_planes) {
+                                      ThreadPool* pool, int qk_planes, Backend backend) {
   if (qk_planes != 1 && qk_planes != 2)
     throw std::invalid_argument("Q/K planes must be 1 or 2, got " + std::to_string(qk_planes));
   if (heads < 1) throw std::invalid_argument("attention needs at least one head");
@@ -236,6 +238,10 @@ QuantizedAttention quantize_attention(HeadsIn q, HeadsIn k, HeadsIn v, int heads
   // Per head, the tensor whose values are not finite or overflow when
   // quantized ('\0': none); the error names the first, as a serial run would.
   std::vector<char> failed(size_t(heads), '\0');
+  const auto channel_stats = PerIsa<attn::channel_stats>::pick(backend);
+  const auto channel_max_abs = PerIsa<attn::channel_max_abs>::pick(backend);
+  const auto quantize_tokens = PerIsa<attn::quantize_tokens>::pick(backend);
+  const auto quantize_channels = PerIsa<attn::quantize_channels>::pick(backend);
   auto quantize_head = [&](int h) {
     const float *qh = q.row(h, 0), *kh = k.row(h, 0), *vh = v.row(h, 0);
     // Removing K's mean over keys shifts every logit of a row by the same amount: exact.

@@ -44,7 +44,7 @@ struct QuantizedWeights {
   int8_t at(int row, int col) const;  // q_w[row][col], from the packed layout
 };
 // weight [n][k] float32, bias [n] (may be empty: zeros). Throws on non-finite
-// weights or k > kMaxK.
+// weights or k > kMaxK. A load-time step: it runs this CPU's best instruction set.
 QuantizedWeights quantize_weights(const float* weight, const float* bias, int n, int k);
 // Writes rows [r0, r1) of a float32 weight [n][k] to out ([r1 - r0][k]); may
 // be called from several threads at once, each row once.
@@ -67,7 +67,8 @@ struct QuantizedRows {
 // k), identical bytes on every backend. Throws on non-finite input.
 // outlier_cols: distinct input channels, at most kMaxOutliers.
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const std::vector<int>& outlier_cols = {}, size_t row_stride = 0);
+                   const std::vector<int>& outlier_cols = {}, size_t row_stride = 0,
+                   Backend backend = Backend::kAuto);
 
 // W's int8 columns `cols`, packed as a [n][cols.size()] matrix with W's scales
 // and no bias: the weights of the outlier part.

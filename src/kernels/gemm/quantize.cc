@@ -8,18 +8,17 @@
 #include <thread>
 
 #include "kernels/gemm/gemm.h"
-#include "util/clones.h"
+#include "kernels/per_isa.h"
 #include "util/round.h"
 
 namespace amanuensis::gemm {
 namespace {
 
-
 // max |row[c]| over the columns with keep[c] != 0 (keep may be null: all),
 // as the bits of a float: they order like the values and make NaN and inf the
-// largest, so the max is an integer reduction that vectorizes. The clones
-// (several instruction sets) do the same IEEE operations: the same bytes.
-AMANUENSIS_CLONES uint32_t max_abs_bits(const float* row, int k, const uint8_t* keep) {
+// largest, so the max is an integer reduction that vectorizes. The copies
+// per instruction set (per_isa) do the same IEEE operations: the same bytes.
+[[gnu::always_inline]] inline uint32_t max_abs_bits(const float* row, int k, const uint8_t* keep) {
   uint32_t max_bits = 0;
   for (int c = 0; c < k; ++c) {
     uint32_t bits;
@@ -32,8 +31,8 @@ AMANUENSIS_CLONES uint32_t max_abs_bits(const float* row, int k, const uint8_t* 
 
 // q[c] = round(row[c] * inv) + 128, clamped to [1, 255]; 128 where keep[c] == 0
 // and in the padding up to k_pad.
-AMANUENSIS_CLONES void quantize_values(const float* row, int k, int k_pad, const uint8_t* keep,
-                                       float inv, uint8_t* q) {
+[[gnu::always_inline]] inline void quantize_values(const float* row, int k, int k_pad,
+                                                   const uint8_t* keep, float inv, uint8_t* q) {
   for (int c = 0; c < k; ++c) {
     const float v = !keep || keep[c] ? row[c] : 0.0f;
     float y = v * inv;
@@ -45,7 +44,8 @@ AMANUENSIS_CLONES void quantize_values(const float* row, int k, int k_pad, const
 }
 
 // q[c] = round(row[c] * inv) clamped to [-127, 127]: one weight row.
-AMANUENSIS_CLONES void quantize_weight_row(const float* row, int k, float inv, int8_t* q) {
+[[gnu::always_inline]] inline void quantize_weight_row(const float* row, int k, float inv,
+                                                       int8_t* q) {
   for (int c = 0; c < k; ++c) {
     float y = row[c] * inv;
     y = y < -127.0f ? -127.0f : y;
@@ -108,11 +108,11 @@ QuantizedWeights quantize_from(const RowsAt& rows_at, const float* bias, int n, 
       const float* chunk = rows_at(c0, c1, buffer);
       for (int r = c0; r < c1; ++r) {
         const float* row = chunk + size_t(r - c0) * k;
-        const uint32_t max_bits = max_abs_bits(row, k, nullptr);
+        const uint32_t max_bits = per_isa<max_abs_bits>(Backend::kAuto, row, k, nullptr);
         if (max_bits >= kNonFiniteBits) return r;
         const float max_abs = from_bits(max_bits);
         w.scale[r] = max_abs / 127.0f;
-        quantize_weight_row(row, k, inverse_step(max_abs), q.data());
+        per_isa<quantize_weight_row>(Backend::kAuto, row, k, inverse_step(max_abs), q.data());
         int8_t* dst = w.packed.data() +
                       (size_t(r / kBlockN) * (w.k_pad / kGroupK) * kBlockN + r % kBlockN) * kGroupK;
         // A row's 4-k groups lie group_stride apart: one 4-byte store each.
@@ -191,7 +191,7 @@ QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int
 }
 
 void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool& pool,
-                   const std::vector<int>& outlier_cols, size_t row_stride) {
+                   const std::vector<int>& outlier_cols, size_t row_stride, Backend backend) {
   if (row_stride == 0) row_stride = size_t(k);
   if (k < 1 || k > kMaxK)
     throw std::invalid_argument("gemm: " + std::to_string(k) + " input channels (at most " +
@@ -214,25 +214,27 @@ void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool&
   out.q_out.resize(size_t(m) * out.outliers_pad);
   out.scale_out.resize(n_out ? m : 0);
 
+  const auto max_abs_of = PerIsa<max_abs_bits>::pick(backend);
+  const auto quantize = PerIsa<quantize_values>::pick(backend);
   std::atomic<bool> finite{true};
   auto quantize_row = [&](int r) {
     const float* row = x + r * row_stride;
-    const uint32_t main_bits = max_abs_bits(row, k, n_out ? keep.data() : nullptr);
+    const uint32_t main_bits = max_abs_of(row, k, n_out ? keep.data() : nullptr);
     float outliers[kMaxOutliers];
     for (int j = 0; j < n_out; ++j) outliers[j] = row[outlier_cols[j]];
-    const uint32_t out_bits = max_abs_bits(outliers, n_out, nullptr);
+    const uint32_t out_bits = max_abs_of(outliers, n_out, nullptr);
     if (main_bits >= kNonFiniteBits || out_bits >= kNonFiniteBits) {
       finite = false;
       return;
     }
     const float main_max = from_bits(main_bits), out_max = from_bits(out_bits);
     out.scale[r] = main_max / 127.0f;
-    quantize_values(row, k, out.k_pad, n_out ? keep.data() : nullptr, inverse_step(main_max),
-                    out.q.data() + size_t(r) * out.k_pad);
+    quantize(row, k, out.k_pad, n_out ? keep.data() : nullptr, inverse_step(main_max),
+             out.q.data() + size_t(r) * out.k_pad);
     if (n_out) {
       out.scale_out[r] = out_max / 127.0f;
-      quantize_values(outliers, n_out, out.outliers_pad, nullptr, inverse_step(out_max),
-                      out.q_out.data() + size_t(r) * out.outliers_pad);
+      quantize(outliers, n_out, out.outliers_pad, nullptr, inverse_step(out_max),
+               out.q_out.data() + size_t(r) * out.outliers_pad);
     }
   };
   constexpr int kRowsPerItem = 32;
