@@ -524,6 +524,143 @@ TEST_P(DecoderTest, SameBytesForThreadCountsAndBackends) {
     }
 }
 
+// A sequence as a script: a window, a prompt step ([prompt_rows][n]), then
+// `beams` rows (replicated from one prompt row), and token steps, each after
+// a reorder of the rows. Its logits at every step, alone or in a batch.
+struct Script {
+  std::vector<float> enc;
+  int frames = 0;
+  int prompt_rows = 1;
+  std::vector<int> prompt;
+  int beams = 1;
+  std::vector<std::vector<int>> steps;  // [rows] tokens each
+  int rows() const { return beams > 1 ? beams : prompt_rows; }
+  int actions() const { return 1 + int(steps.size()); }
+  // The DecoderStep of action k, after the state changes that precede it.
+  DecoderStep next(DecoderState& s, int k) const {
+    if (k == 0) return {&s, prompt.data(), prompt_rows, int(prompt.size()) / prompt_rows};
+    if (k == 1 && beams > 1) s.replicate(beams);
+    if (k >= 2 && rows() > 1) {
+      std::vector<int> from(rows());
+      for (int r = 0; r < rows(); ++r) from[r] = (r + k) % rows() == 0 ? 0 : (r * k) % rows();
+      s.reorder(from);
+    }
+    return {&s, steps[k - 1].data(), rows(), 1};
+  }
+};
+
+TEST_P(DecoderTest, BatchedStepsEqualEachSequenceAlone) {
+  Config c = cfg_;
+  c.n_ctx = 48;
+  const Decoder dec(make_weights(c), GetParam().precision);
+  const int v = c.n_vocab;
+  std::vector<Script> scripts(4);
+  for (size_t i = 0; i < scripts.size(); ++i) {
+    Script& sc = scripts[i];
+    Config ci = c;
+    ci.seed = c.seed + 17 * uint32_t(i);
+    ci.frames = c.frames - int(i);  // windows of different lengths
+    sc.enc = make_encoded(ci);
+    sc.frames = ci.frames;
+    sc.prompt_rows = i == 2 ? 2 : 1;
+    for (int t = 0; t < int(3 + i) * sc.prompt_rows; ++t) sc.prompt.push_back((7 * t + 11 * i) % v);
+    sc.beams = i == 1 ? 3 : i == 3 ? 5 : 1;
+    for (int k = 0; k < int(6 + 2 * i); ++k) {
+      std::vector<int> tokens(sc.rows());
+      for (int r = 0; r < sc.rows(); ++r) tokens[r] = (31 * k + 13 * r + 5 * int(i)) % v;
+      sc.steps.push_back(tokens);
+    }
+  }
+  // Each sequence alone, one thread: the logits of each action.
+  std::vector<std::vector<std::vector<float>>> alone(scripts.size());
+  for (size_t i = 0; i < scripts.size(); ++i) {
+    const Script& sc = scripts[i];
+    DecoderState s;
+    dec.begin(s, sc.enc.data(), sc.frames, 5, pool_);
+    for (int k = 0; k < sc.actions(); ++k) {
+      const DecoderStep st = sc.next(s, k);
+      std::vector<float> l(size_t(st.rows) * v);
+      dec.step(s, st.tokens, st.rows, st.n, l.data(), pool_);
+      alone[i].push_back(l);
+    }
+  }
+  // Batches: sequences join at different steps, in different orders, and
+  // leave when done; prompt steps mix with beam steps.
+  struct Plan {
+    std::vector<size_t> order;
+    std::vector<int> join;  // the tick at which each (in order) starts
+  };
+  const Plan plans[] = {{{0, 1, 2, 3}, {0, 0, 0, 0}},
+                        {{3, 2, 1, 0}, {0, 1, 3, 4}},
+                        {{1, 3}, {2, 0}},
+                        {{2, 0, 3, 1}, {5, 0, 2, 1}}};
+  ThreadPool pool(3);
+  for (const Plan& plan : plans) {
+    std::vector<DecoderState> states(plan.order.size());
+    std::vector<int> done(plan.order.size(), 0);
+    for (size_t j = 0; j < plan.order.size(); ++j) {
+      const Script& sc = scripts[plan.order[j]];
+      dec.begin(states[j], sc.enc.data(), sc.frames, 5, pool);
+    }
+    for (int tick = 0;; ++tick) {
+      std::vector<DecoderStep> batch;
+      std::vector<size_t> who;
+      int rows = 0;
+      for (size_t j = 0; j < plan.order.size(); ++j) {
+        const Script& sc = scripts[plan.order[j]];
+        if (tick < plan.join[j] || done[j] == sc.actions()) continue;
+        batch.push_back(sc.next(states[j], done[j]));
+        who.push_back(j);
+        rows += batch.back().rows;
+      }
+      if (batch.empty()) {
+        if (std::all_of(plan.join.begin(), plan.join.end(), [&](int t) { return t <= tick; }))
+          break;
+        continue;
+      }
+      std::vector<float> l(size_t(rows) * v);
+      dec.step(batch, l.data(), pool);
+      size_t at = 0;
+      for (size_t b = 0; b < batch.size(); ++b) {
+        const size_t i = plan.order[who[b]];
+        const std::vector<float> got(l.begin() + at, l.begin() + at + size_t(batch[b].rows) * v);
+        at += size_t(batch[b].rows) * v;
+        EXPECT_TRUE(same_bytes(got, alone[i][done[who[b]]]))
+            << "sequence " << i << ", action " << done[who[b]] << ", batch of " << batch.size()
+            << " at tick " << tick;
+        ++done[who[b]];
+      }
+    }
+    for (size_t j = 0; j < plan.order.size(); ++j)
+      EXPECT_EQ(done[j], scripts[plan.order[j]].actions());
+  }
+}
+
+TEST_P(DecoderTest, BatchedStepRejectsBadBatchesAndChangesNothing) {
+  const int v = cfg_.n_vocab;
+  DecoderState a, b;
+  dec_->begin(a, enc_.data(), cfg_.frames, 2, pool_);
+  dec_->begin(b, enc_.data(), cfg_.frames, 2, pool_);
+  std::vector<float> l(4 * size_t(v));
+  const int ok[] = {1, 2}, bad[] = {3, v};
+  EXPECT_THROW(dec_->step({}, l.data(), pool_), std::invalid_argument);
+  EXPECT_THROW(dec_->step({{&a, ok, 1, 1}, {&a, ok, 1, 1}}, l.data(), pool_),
+               std::invalid_argument);  // one state twice
+  EXPECT_THROW(dec_->step({{&a, ok, 1, 1}, {&b, bad, 2, 1}}, l.data(), pool_),
+               std::invalid_argument);  // token out of range
+  EXPECT_THROW(dec_->step({{&a, ok, 1, 1}, {&b, ok, 3, 1}}, l.data(), pool_),
+               std::invalid_argument);  // more rows than room
+  EXPECT_EQ(a.length(), 0);
+  EXPECT_EQ(b.length(), 0);
+  dec_->step({{&a, ok, 2, 1}, {&b, ok, 1, 2}}, l.data(), pool_);
+  EXPECT_EQ(a.length(), 1);
+  EXPECT_EQ(b.length(), 2);
+  EXPECT_THROW(dec_->step({{&a, ok, 1, 1}, {&b, ok, 1, 1}}, l.data(), pool_),
+               std::invalid_argument);  // a has 2 rows now
+  EXPECT_EQ(a.length(), 1);
+  EXPECT_EQ(b.length(), 2);
+}
+
 TEST_P(DecoderTest, ErrorsThrowAndLeaveTheStateUsable) {
   std::vector<float> l(4 * size_t(cfg_.n_vocab));
   {
@@ -772,6 +909,58 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
   decoding::SearchOptions other = sample;
   other.seed = 999;
   EXPECT_NE(go(dec, enc, other, 1).tokens, go(dec, enc, sample, 1).tokens);
+}
+
+// Greedy, beam and sampling searches over different windows, run together
+// (run_searches: every step one batch, searches joining at once and leaving
+// as they end) give each one's tokens and scores alone, in any order.
+TEST_P(DecoderSearch, BatchedSearchesEqualEachAlone) {
+  const Decoder dec(make_weights(cfg_), GetParam());
+  std::vector<decoding::SearchOptions> opts(5);
+  opts[0].beam_size = 1;
+  opts[1].beam_size = 5;
+  opts[2].temperature = 0.7f;
+  opts[2].best_of = 3;
+  opts[2].seed = 7;
+  opts[3].beam_size = 3;
+  opts[3].patience = 2.0f;
+  opts[4].temperature = 1.0f;
+  opts[4].best_of = 5;
+  opts[4].seed = 8;
+  std::vector<std::vector<float>> enc;
+  for (size_t i = 0; i < opts.size(); ++i) {
+    opts[i].max_length = 30 + 3 * int(i);
+    Config c = cfg_;
+    c.seed = cfg_.seed + uint32_t(i);
+    enc.push_back(make_encoded(c));
+  }
+  std::vector<decoding::SearchResult> alone;
+  for (size_t i = 0; i < opts.size(); ++i) {
+    const std::vector<float>& e = enc[i];
+    alone.push_back(go(dec, e, opts[i], 1));
+  }
+  for (const std::vector<size_t>& order :
+       {std::vector<size_t>{0, 1, 2, 3, 4}, {4, 2, 0, 3, 1}, {3, 1}}) {
+    ThreadPool pool(2);
+    std::vector<DecoderState> states(order.size());
+    std::vector<std::unique_ptr<decoding::Search>> searches;
+    std::vector<decoding::Search*> ptrs;
+    for (size_t j = 0; j < order.size(); ++j) {
+      const decoding::SearchOptions& o = opts[order[j]];
+      dec.begin(states[j], enc[order[j]].data(), cfg_.frames, std::max(o.beam_size, o.best_of),
+                pool);
+      searches.push_back(std::make_unique<decoding::Search>(dec, states[j], rules_, prompt_, 0, o));
+      ptrs.push_back(searches.back().get());
+    }
+    decoding::run_searches(dec, ptrs, pool);
+    for (size_t j = 0; j < order.size(); ++j) {
+      const decoding::SearchResult& got = searches[j]->result();
+      const decoding::SearchResult& want = alone[order[j]];
+      EXPECT_EQ(got.tokens, want.tokens) << "search " << order[j];
+      EXPECT_EQ(got.sum_logprob, want.sum_logprob) << "search " << order[j];
+      EXPECT_EQ(got.no_speech_prob, want.no_speech_prob) << "search " << order[j];
+    }
+  }
 }
 
 TEST_P(DecoderSearch, LanguageProbabilitiesSumToOne) {

@@ -31,9 +31,76 @@ struct SearchResult {
   float no_speech_prob = 0;     // P(<|nospeech|>) right after <|startoftranscript|>
 };
 
-// Decodes one window whose cross-attention K/V are in `state` (Decoder::begin
-// with room for max(beam_size, best_of) rows). prompt[sot_index] must be
-// <|startoftranscript|>.
+// A small, fast generator with a fixed definition (splitmix64), so that a
+// seed gives the same samples on every machine and library.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  double uniform() {  // [0, 1)
+    uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return double(z >> 11) * 0x1.0p-53;
+  }
+
+ private:
+  uint64_t s_;
+};
+
+// One window's search as a sequence of decoder steps, so that the searches
+// of many windows (files, requests) can share each step: Decoder::step with a
+// batch, as run_searches does. The state (Decoder::begin with room for
+// max(beam_size, best_of) rows) holds the window's cross-attention K/V.
+// prompt[sot_index] must be <|startoftranscript|>. A search's tokens and
+// scores are the same bytes alone or in any batch.
+class Search {
+ public:
+  Search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
+         std::vector<int> prompt, int sot_index, const SearchOptions& options);
+  bool done() const { return phase_ == Phase::kDone; }
+  // The step to run next (the state already replicated or reordered for it).
+  DecoderStep next() const;
+  // That step's logits, [its rows][n_vocab]; used as scratch (the rules apply in place).
+  void advance(float* logits, ThreadPool& pool);
+  const SearchResult& result() const;
+
+ private:
+  enum class Phase { kPromptToSot, kPromptRest, kTokens, kDone };
+  struct Hypothesis {
+    std::vector<int> tokens;
+    double sum_logprob, score;
+  };
+  void start(float* first, ThreadPool& pool);
+  void select_samples(float* logits, ThreadPool& pool);
+  void select_beams(float* logits, ThreadPool& pool);
+  void finish(std::vector<int> tokens, double sum_logprob);
+
+  const Decoder& decoder_;
+  DecoderState& state_;
+  const LogitRules& rules_;
+  const SearchOptions o_;
+  const std::vector<int> prompt_;
+  const int sot_index_, v_;
+  int max_new_ = 0;
+  Phase phase_ = Phase::kPromptToSot;
+  bool beams_ = false;
+  int rows_ = 1, step_ = 0;
+  float no_speech_ = 0;
+  Rng rng_;
+  std::vector<std::vector<int>> seqs_;  // each row's tokens after the prompt
+  std::vector<double> sums_, draws_;
+  std::vector<char> done_;  // not vector<bool>: rows write theirs in parallel
+  std::vector<float> logprobs_, scaled_;
+  std::vector<int> next_;
+  std::vector<Hypothesis> finished_;
+  SearchResult result_;
+};
+
+// Runs the searches to their ends, every step of all the live ones as one batch.
+void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool);
+
+// One search alone.
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& options,
                     ThreadPool& pool);

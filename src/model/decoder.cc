@@ -135,15 +135,24 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
                  LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
 }
 
+std::vector<const LinearOp*> Decoder::step_ops() const {
+  std::vector<const LinearOp*> ops = {&logits_};
+  for (const LayerOps& l : layers_)
+    ops.insert(ops.end(), {&l.self_qkv, &l.self_out, &l.cross_q, &l.cross_out, &l.fc1, &l.fc2});
+  return ops;
+}
+
 size_t Decoder::step_weight_bytes() const {
   const size_t per_weight = precision_ == Precision::kInt8 ? 1 : 4;
-  auto bytes = [&](const LinearOp& op) {
-    return size_t(op.out()) * op.in() * per_weight + size_t(op.out()) * 8;  // + scale, bias
-  };
-  size_t total = bytes(logits_);
-  for (const LayerOps& l : layers_)
-    total += bytes(l.self_qkv) + bytes(l.self_out) + bytes(l.cross_q) + bytes(l.cross_out) +
-             bytes(l.fc1) + bytes(l.fc2);
+  size_t total = 0;
+  for (const LinearOp* op : step_ops())
+    total += size_t(op->out()) * op->in() * per_weight + size_t(op->out()) * 8;  // + scale, bias
+  return total;
+}
+
+size_t Decoder::step_weights() const {
+  size_t total = 0;
+  for (const LinearOp* op : step_ops()) total += size_t(op->out()) * op->in();
   return total;
 }
 
@@ -205,7 +214,11 @@ void Decoder::embed(const int* tokens, int rows, int n, int first_position, floa
 
 void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
                    ThreadPool& pool) const {
-  forward(s, tokens, rows, n, false, logits, nullptr, nullptr, pool);
+  forward({DecoderStep{&s, tokens, rows, n}}, false, logits, nullptr, nullptr, pool);
+}
+
+void Decoder::step(const std::vector<DecoderStep>& batch, float* logits, ThreadPool& pool) const {
+  forward(batch, false, logits, nullptr, nullptr, pool);
 }
 
 void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
@@ -222,123 +235,206 @@ void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
   s.tokens_.clear();
   logits.resize(size_t(n) * n_vocab_);
   attention.resize(heads.size() * n * s.frames_);
-  forward(s, tokens.data(), 1, n, true, logits.data(), &heads, attention.data(), pool);
+  forward({DecoderStep{&s, tokens.data(), 1, n}}, true, logits.data(), &heads, attention.data(),
+          pool);
 }
 
-void Decoder::forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token,
-                      float* logits, const std::vector<std::pair<int, int>>* heads,
-                      float* attention, ThreadPool& pool) const {
-  if (s.layers_.size() != layers_.size()) throw std::logic_error("decoder: step before begin");
-  if (s.length_ == 0) {
-    check_rows("step with", rows, s.capacity_rows_);
-    s.rows_ = rows;
-  } else if (rows != s.rows_) {
-    throw std::invalid_argument("decoder: step with " + std::to_string(rows) + " rows, cache has " +
-                                std::to_string(s.rows_));
+void Decoder::check_step(const std::vector<DecoderStep>& batch) const {
+  if (batch.empty()) throw std::invalid_argument("decoder: a step with no sequence");
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const DecoderStep& b = batch[g];
+    if (!b.state || !b.tokens)
+      throw std::invalid_argument("decoder: a step without state or tokens");
+    const DecoderState& s = *b.state;
+    for (size_t e = 0; e < g; ++e)
+      if (batch[e].state == b.state)
+        throw std::invalid_argument("decoder: one state twice in a batched step");
+    if (s.layers_.size() != layers_.size()) throw std::logic_error("decoder: step before begin");
+    if (s.length_ == 0)
+      check_rows("step with", b.rows, s.capacity_rows_);
+    else if (b.rows != s.rows_)
+      throw std::invalid_argument("decoder: step with " + std::to_string(b.rows) +
+                                  " rows, cache has " + std::to_string(s.rows_));
+    if (b.n < 1 || s.length_ + b.n > n_ctx_)
+      throw std::invalid_argument("decoder: " + std::to_string(s.length_ + b.n) +
+                                  " tokens exceed the text context of " + std::to_string(n_ctx_));
+    for (int i = 0; i < b.rows * b.n; ++i)
+      if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab_)
+        throw std::invalid_argument("decoder: token id " + std::to_string(b.tokens[i]) +
+                                    " out of range");
   }
-  if (n < 1 || s.length_ + n > n_ctx_)
-    throw std::invalid_argument("decoder: " + std::to_string(s.length_ + n) +
-                                " tokens exceed the text context of " + std::to_string(n_ctx_));
-  const int m = rows * n, d = d_, len0 = s.length_;
+}
+
+void Decoder::apply(const LinearOp& op, const std::vector<int>& first, const float* in, float* out,
+                    ThreadPool& pool) const {
+  // int8: each row's bytes are its own (per-row quantization, exact integer
+  // sums), so the batch is one GEMM. fp32: OpenBLAS rounds a row by where it
+  // falls in its tiling, so each sequence gets its own call, with the rows it
+  // has when it runs alone.
+  if (precision_ == Precision::kInt8 || first.size() == 2)
+    return op.apply(in, first.back(), out, pool);
+  for (size_t g = 0; g + 1 < first.size(); ++g)
+    op.apply(in + size_t(first[g]) * op.in(), first[g + 1] - first[g],
+             out + size_t(first[g]) * op.out(), pool);
+}
+
+void Decoder::forward(const std::vector<DecoderStep>& batch, bool every_token, float* logits,
+                      const std::vector<std::pair<int, int>>* heads, float* attention,
+                      ThreadPool& pool) const {
+  check_step(batch);
+  if (heads && batch.size() != 1)
+    throw std::logic_error("decoder: attention weights of one sequence at a time");
+  // Each sequence's first token row and first sequence row in the batch.
+  std::vector<int> first_token(batch.size() + 1, 0), first_row(batch.size() + 1, 0);
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const DecoderStep& b = batch[g];
+    if (b.state->length_ == 0) b.state->rows_ = b.rows;
+    first_token[g + 1] = first_token[g] + b.rows * b.n;
+    first_row[g + 1] = first_row[g] + b.rows;
+  }
+  const int m = first_token.back(), d = d_;
   UninitVector<float> x(size_t(m) * d), ln(size_t(m) * d), qkv(size_t(m) * 3 * d),
       att(size_t(m) * d), proj(size_t(m) * d), mlp(size_t(m) * 4 * d);
-  embed(tokens, rows, n, len0, x.data());
-  const int cap = s.n_ctx_;  // cache positions per row and head
-  const size_t k_row = size_t(heads_) * kHeadDim * cap;
+  for (size_t g = 0; g < batch.size(); ++g)
+    embed(batch[g].tokens, batch[g].rows, batch[g].n, batch[g].state->length_,
+          x.data() + size_t(first_token[g]) * d);
   for (size_t li = 0; li < layers_.size(); ++li) {
     const LayerOps& ops = layers_[li];
+    self_attention(batch, first_token, li, x.data(), ln.data(), qkv.data(), att.data(), proj.data(),
+                   pool);
+    cross_attention(batch, first_token, li, x.data(), ln.data(), qkv.data(), att.data(),
+                    proj.data(), heads, attention, pool);
+    layer_norm(x.data(), m, d, ops.mlp_ln, ln.data(), backend_, pool);
+    apply(ops.fc1, first_token, ln.data(), mlp.data(), pool);
+    gelu(mlp.data(), mlp.size(), backend_, pool);
+    apply(ops.fc2, first_token, mlp.data(), proj.data(), pool);
+    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
+  }
+  for (const DecoderStep& b : batch) {
+    DecoderState& s = *b.state;
+    s.length_ += b.n;
+    s.tokens_.resize(b.rows);
+    for (int r = 0; r < b.rows; ++r)
+      s.tokens_[r].insert(s.tokens_[r].end(), b.tokens + r * b.n, b.tokens + (r + 1) * b.n);
+  }
+  if (every_token) {
+    layer_norm(x.data(), m, d, ln_, ln.data(), backend_, pool);
+    apply(logits_, first_token, ln.data(), logits, pool);
+    return;
+  }
+  // Logits of each row's last token only.
+  for (size_t g = 0; g < batch.size(); ++g)
+    for (int r = 0; r < batch[g].rows; ++r)
+      std::copy_n(x.data() + (size_t(first_token[g]) + size_t(r + 1) * batch[g].n - 1) * d, d,
+                  proj.data() + size_t(first_row[g] + r) * d);
+  layer_norm(proj.data(), first_row.back(), d, ln_, ln.data(), backend_, pool);
+  apply(logits_, first_row, ln.data(), logits, pool);
+}
+
+void Decoder::self_attention(const std::vector<DecoderStep>& batch, const std::vector<int>& first,
+                             size_t li, float* x, float* ln, float* qkv, float* att, float* proj,
+                             ThreadPool& pool) const {
+  const LayerOps& ops = layers_[li];
+  const int m = first.back(), d = d_;
+  // Masked self-attention: the new tokens' K/V join each sequence's cache,
+  // then each new token attends to every cached position up to its own.
+  layer_norm(x, m, d, ops.self_ln, ln, backend_, pool);
+  apply(ops.self_qkv, first, ln, qkv, pool);
+  // Work items: (sequence, row, head); row -1: all rows of a beam step at once.
+  struct Item {
+    int g, r, h;
+  };
+  std::vector<Item> items;
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const DecoderStep& b = batch[g];
+    DecoderState& s = *b.state;
     DecoderState::Layer& cache = s.layers_[li];
-    // Masked self-attention: the new tokens' K/V join the cache, then each new
-    // token attends to every cached position up to its own.
-    layer_norm(x.data(), m, d, ops.self_ln, ln.data(), backend_, pool);
-    ops.self_qkv.apply(ln.data(), m, qkv.data(), pool);
-    for (int r = 0; r < rows; ++r)
-      for (int i = 0; i < n; ++i) {
-        const float* row = qkv.data() + (size_t(r) * n + i) * 3 * d;
+    const size_t k_row = size_t(heads_) * kHeadDim * s.n_ctx_;
+    for (int r = 0; r < b.rows; ++r)
+      for (int i = 0; i < b.n; ++i) {
+        const float* row = qkv + (size_t(first[g]) + size_t(r) * b.n + i) * 3 * d;
         float* kt = cache.k_self.data() + r * k_row;
         float* v = cache.v_self.data() + r * k_row;
         for (int h = 0; h < heads_; ++h)
           for (int c = 0; c < kHeadDim; ++c) {
-            kt[size_t(h) * kHeadDim * cap + key_offset(len0 + i, c)] = row[d + h * kHeadDim + c];
-            v[(size_t(h) * cap + len0 + i) * kHeadDim + c] = row[2 * d + h * kHeadDim + c];
+            kt[size_t(h) * kHeadDim * s.n_ctx_ + key_offset(s.length_ + i, c)] =
+                row[d + h * kHeadDim + c];
+            v[(size_t(h) * s.n_ctx_ + s.length_ + i) * kHeadDim + c] =
+                row[2 * d + h * kHeadDim + c];
           }
       }
-    // One head's cache in row r.
-    auto self_kv = [&](int r, int h) {
-      return KeyValues{cache.k_self.data() + r * k_row + size_t(h) * kHeadDim * cap,
-                       cache.v_self.data() + r * k_row + size_t(h) * cap * kHeadDim};
+    const bool beams = b.n == 1 && b.rows > 1;
+    for (int r = 0; r < (beams ? 1 : b.rows); ++r)
+      for (int h = 0; h < heads_; ++h) items.push_back({int(g), beams ? -1 : r, h});
+  }
+  pool.parallel_for(int(items.size()), [&](int item) {
+    const Item it = items[item];
+    const int h = it.h;
+    const DecoderStep& b = batch[it.g];
+    const DecoderState& s = *b.state;
+    const DecoderState::Layer& cache = s.layers_[li];
+    const int len0 = s.length_;
+    const size_t t = size_t(first[it.g]);
+    auto self_kv = [&](int row) {  // one head's cache in one row
+      const size_t head = (size_t(row) * heads_ + h) * kHeadDim * s.n_ctx_;
+      return KeyValues{cache.k_self.data() + head, cache.v_self.data() + head};
     };
-    if (n == 1 && rows > 1) {
+    if (it.r < 0) {
       // A step of several beams: the whole key blocks that every row holds
       // alike (the replicated prompt) are read once, from row 0, for all rows.
       const int common = s.shared_ / kKeyBlock * kKeyBlock;
-      pool.parallel_for(heads_, [&](int h) {
-        std::vector<float> p(size_t(rows) * padded_len(len0 + 1));
-        std::vector<KeyValues> own;
-        for (int r = 0; r < rows; ++r) own.push_back(self_kv(r, h));
-        attend(backend_, qkv.data() + h * kHeadDim, size_t(3) * d, rows, own[0], common, own.data(),
-               len0 + 1, p.data(), att.data() + h * kHeadDim, size_t(d));
-      });
-    } else {
-      pool.parallel_for(rows * heads_, [&](int item) {
-        const int r = item / heads_, h = item % heads_;
-        std::vector<float> p(size_t(padded_len(len0 + n)));
-        const KeyValues kv = self_kv(r, h);
-        for (int i = 0; i < n; ++i) {  // causal: token i sees positions up to its own
-          const size_t t = size_t(r) * n + i;
-          attend(backend_, qkv.data() + t * 3 * d + h * kHeadDim, 0, 1, kv, 0, &kv, len0 + i + 1,
-                 p.data(), att.data() + t * d + h * kHeadDim, 0);
-        }
-      });
+      std::vector<float> p(size_t(b.rows) * padded_len(len0 + 1));
+      std::vector<KeyValues> own;
+      for (int row = 0; row < b.rows; ++row) own.push_back(self_kv(row));
+      attend(backend_, qkv + t * 3 * d + h * kHeadDim, size_t(3) * d, b.rows, own[0], common,
+             own.data(), len0 + 1, p.data(), att + t * d + h * kHeadDim, size_t(d));
+      return;
     }
-    ops.self_out.apply(att.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
+    std::vector<float> p(size_t(padded_len(len0 + b.n)));
+    const KeyValues kv = self_kv(it.r);
+    for (int i = 0; i < b.n; ++i) {  // causal: token i sees positions up to its own
+      const size_t row = t + size_t(it.r) * b.n + i;
+      attend(backend_, qkv + row * 3 * d + h * kHeadDim, 0, 1, kv, 0, &kv, len0 + i + 1, p.data(),
+             att + row * d + h * kHeadDim, 0);
+    }
+  });
+  apply(ops.self_out, first, att, proj, pool);
+  add_inplace(x, proj, size_t(m) * d, backend_, pool);
+}
 
-    // Cross-attention to the window's encoder output.
-    layer_norm(x.data(), m, d, ops.cross_ln, ln.data(), backend_, pool);
-    ops.cross_q.apply(ln.data(), m, qkv.data(), pool);  // q only: [m][d]
-    // One item per head, all queries (beams) together: each head's K/V is
-    // read once per step.
-    pool.parallel_for(heads_, [&](int h) {
-      const size_t stride = size_t(padded_len(s.frames_));
-      std::vector<float> p(size_t(m) * stride);
-      const KeyValues kv{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
-                         cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
-      attend(backend_, qkv.data() + h * kHeadDim, size_t(d), m, kv, s.frames_, nullptr, s.frames_,
-             p.data(), att.data() + h * kHeadDim, size_t(d));
-      if (!heads) return;
-      for (size_t k = 0; k < heads->size(); ++k) {
-        if ((*heads)[k] != std::pair<int, int>(int(li), h)) continue;
-        for (int t = 0; t < m; ++t) {  // p: each query's exp(score - max), then 1 / sum
-          const float* pt = p.data() + t * stride;
-          float* a = attention + (k * m + t) * s.frames_;
-          for (int f = 0; f < s.frames_; ++f) a[f] = pt[f] * pt[stride - 1];
-        }
+void Decoder::cross_attention(const std::vector<DecoderStep>& batch, const std::vector<int>& first,
+                              size_t li, float* x, float* ln, float* q, float* att, float* proj,
+                              const std::vector<std::pair<int, int>>* heads, float* attention,
+                              ThreadPool& pool) const {
+  const LayerOps& ops = layers_[li];
+  const int m = first.back(), d = d_;
+  layer_norm(x, m, d, ops.cross_ln, ln, backend_, pool);
+  apply(ops.cross_q, first, ln, q, pool);  // q only: [m][d]
+  // One item per sequence and head, all its queries (beams) together: each
+  // head's K/V is read once per step.
+  pool.parallel_for(int(batch.size()) * heads_, [&](int item) {
+    const int g = item / heads_, h = item % heads_;
+    const DecoderState& s = *batch[g].state;
+    const DecoderState::Layer& cache = s.layers_[li];
+    const int rows = first[g + 1] - first[g];
+    const size_t stride = size_t(padded_len(s.frames_)), t = size_t(first[g]);
+    std::vector<float> p(size_t(rows) * stride);
+    const KeyValues kv{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
+                       cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
+    attend(backend_, q + t * d + h * kHeadDim, size_t(d), rows, kv, s.frames_, nullptr, s.frames_,
+           p.data(), att + t * d + h * kHeadDim, size_t(d));
+    if (!heads) return;
+    for (size_t k = 0; k < heads->size(); ++k) {
+      if ((*heads)[k] != std::pair<int, int>(int(li), h)) continue;
+      for (int r = 0; r < rows; ++r) {  // p: each query's exp(score - max), then 1 / sum
+        const float* pr = p.data() + r * stride;
+        float* a = attention + (k * rows + r) * s.frames_;
+        for (int f = 0; f < s.frames_; ++f) a[f] = pr[f] * pr[stride - 1];
       }
-    });
-    ops.cross_out.apply(att.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
-
-    layer_norm(x.data(), m, d, ops.mlp_ln, ln.data(), backend_, pool);
-    ops.fc1.apply(ln.data(), m, mlp.data(), pool);
-    gelu(mlp.data(), mlp.size(), backend_, pool);
-    ops.fc2.apply(mlp.data(), m, proj.data(), pool);
-    add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
-  }
-  s.length_ += n;
-  s.tokens_.resize(rows);
-  for (int r = 0; r < rows; ++r)
-    s.tokens_[r].insert(s.tokens_[r].end(), tokens + r * n, tokens + (r + 1) * n);
-  if (every_token) {
-    layer_norm(x.data(), m, d, ln_, ln.data(), backend_, pool);
-    logits_.apply(ln.data(), m, logits, pool);
-    return;
-  }
-  // Logits of each row's last token only.
-  for (int r = 0; r < rows; ++r)
-    std::copy_n(x.data() + (size_t(r) * n + n - 1) * d, d, proj.data() + size_t(r) * d);
-  layer_norm(proj.data(), rows, d, ln_, ln.data(), backend_, pool);
-  logits_.apply(ln.data(), rows, logits, pool);
+    }
+  });
+  apply(ops.cross_out, first, att, proj, pool);
+  add_inplace(x, proj, size_t(m) * d, backend_, pool);
 }
 
 }  // namespace amanuensis

@@ -1,7 +1,9 @@
 // The Whisper text decoder: tokens in, next-token logits out, one step at a
 // time with a key/value cache. Beams (or best-of samples) are the rows of one
-// batch. The model (Decoder) is immutable and shared; everything that changes
-// while decoding lives in a DecoderState owned by one session.
+// sequence's state; one step can also run several independent sequences
+// (other windows, other files, other requests) as one batch. The model
+// (Decoder) is immutable and shared; everything that changes while decoding
+// lives in a DecoderState per sequence.
 #pragma once
 
 #include <utility>
@@ -48,6 +50,14 @@ class DecoderState {
   std::vector<Layer> layers_;
 };
 
+// One sequence's part of a batched step: the tokens [rows][n] (row-major) to
+// append to each of its state's rows.
+struct DecoderStep {
+  DecoderState* state = nullptr;
+  const int* tokens = nullptr;
+  int rows = 1, n = 1;
+};
+
 class Decoder {
  public:
   Decoder(DecoderWeights weights, Precision precision, Backend backend = Backend::kAuto);
@@ -63,6 +73,9 @@ class Decoder {
   // or float, with their scales) and, for `frames` encoder frames, the
   // cross-attention K/V of every layer.
   size_t step_weight_bytes() const;
+  // Weights every row of a step multiplies (the per-token linear layers and
+  // the logits): a step's multiply-adds per row.
+  size_t step_weights() const;
   size_t cross_kv_bytes(int frames) const { return size_t(layers_.size()) * 2 * frames * d_ * 4; }
 
   // Starts a window: cross-attention K/V from the encoder output [frames][d],
@@ -79,6 +92,12 @@ class Decoder {
   // call of a window sets the row count (rows, <= max_rows).
   void step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
             ThreadPool& pool) const;
+  // The steps of several sequences (distinct states) at once: every linear
+  // layer is one GEMM over all their rows, attention stays per sequence.
+  // logits: [sum of rows][n_vocab], in batch order. Each sequence's logits and
+  // cache are the same bytes as its own step() gives, whatever else is in the
+  // batch. Throws, changing no state, if any part is invalid.
+  void step(const std::vector<DecoderStep>& batch, float* logits, ThreadPool& pool) const;
   // For word timings (openai-whisper's find_alignment): runs `tokens` as one
   // row with an empty self-attention cache against the window begin() set
   // up, and gives the logits after every token, [n][n_vocab], and the
@@ -93,10 +112,26 @@ class Decoder {
     LayerNormWeights self_ln, cross_ln, mlp_ln;
     LinearOp self_qkv, self_out, cross_q, cross_kv, cross_out, fc1, fc2;
   };
+  // The linear layers every token row of a step goes through.
+  std::vector<const LinearOp*> step_ops() const;
   void embed(const int* tokens, int rows, int n, int first_position, float* x) const;
+  void check_step(const std::vector<DecoderStep>& batch) const;
+  // op on the batch's rows, sequence g's being rows [first[g], first[g + 1]).
+  void apply(const LinearOp& op, const std::vector<int>& first, const float* in, float* out,
+             ThreadPool& pool) const;
+  // One layer's self-attention and cross-attention of the batch, in place on
+  // x: each sequence's rows * n token rows, from first[g] on (batch order).
+  void self_attention(const std::vector<DecoderStep>& batch, const std::vector<int>& first,
+                      size_t li, float* x, float* ln, float* qkv, float* att, float* proj,
+                      ThreadPool& pool) const;
+  void cross_attention(const std::vector<DecoderStep>& batch, const std::vector<int>& first,
+                       size_t li, float* x, float* ln, float* q, float* att, float* proj,
+                       const std::vector<std::pair<int, int>>* heads, float* attention,
+                       ThreadPool& pool) const;
   // step() and align(): logits of each row's last token, or of every token;
-  // `heads` (may be null): cross-attention probabilities to copy out.
-  void forward(DecoderState& s, const int* tokens, int rows, int n, bool every_token, float* logits,
+  // `heads` (may be null, one sequence only): cross-attention probabilities
+  // to copy out.
+  void forward(const std::vector<DecoderStep>& batch, bool every_token, float* logits,
                const std::vector<std::pair<int, int>>* heads, float* attention,
                ThreadPool& pool) const;
 
