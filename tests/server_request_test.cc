@@ -59,6 +59,7 @@ TEST(ServerRequest, EveryFieldHonoured) {
   EXPECT_FALSE(r.segments);  // only word granularity was asked
   EXPECT_TRUE(r.options.word_timestamps);
   EXPECT_TRUE(ok(form({{"stream", "true"}})).stream);
+  EXPECT_EQ(ok(form({{"batch_size", "8"}})).options.batch_size, 8);
   std::vector<FormField> alias = form({});
   alias[1].value = "whisper-1";
   EXPECT_EQ(ok(alias).response_format, "json");
@@ -98,6 +99,8 @@ TEST(ServerRequest, ErrorsNameTheParameter) {
       {{{"language", ""}}, "language"},
       {{{"response_format", "xml"}}, "response_format"},
       {{{"stream", "yes"}}, "stream"},
+      {{{"batch_size", "8.5"}}, "batch_size"},
+      {{{"batch_size", ""}}, "batch_size"},
       {{{"stream", "true"}, {"response_format", "srt"}}, "stream"},
       {{{"timestamp_granularities[]", "char"}}, "timestamp_granularities[]"},
       {{{"timestamp_granularities[]", "word"}}, "timestamp_granularities[]"},  // not verbose_json

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "text/tokenizer.h"
+#include "transcribe/batched.h"
 #include "transcribe/emit.h"
 #include "transcribe/fallback.h"
 #include "transcribe/language.h"
@@ -242,6 +243,39 @@ TEST(Options, EachBadValueNamesItsField) {
   expect_rejected(o, "vad_filter", ErrorKind::kUnsupported);  // no VAD weights
   o.vad.threshold = 1.5f;
   expect_rejected(o, "vad", ErrorKind::kBadInput, kSp, /*has_vad=*/true);
+  o = good;
+  o.batch_size = 0;
+  expect_rejected(o, "batch_size", ErrorKind::kBadInput);
+  o.batch_size = kMaxBatchSize + 1;
+  expect_rejected(o, "batch_size", ErrorKind::kBadInput);
+  o.batch_size = 8;
+  o.word_timestamps = true;
+  o.hallucination_silence_threshold = 2;  // moves windows: batched mode has none to move
+  expect_rejected(o, "hallucination_silence_threshold", ErrorKind::kBadInput);
+}
+
+// Batched mode's chunks: speech merged while it spans at most the window,
+// starts on the 10 ms grid (the third moves up past the second's end, not
+// down into it), long stretches cut.
+TEST(BatchedChunks, MergedUpToTheWindowOnTheFrameGrid) {
+  using C = AudioChunk;
+  auto same = [](const std::vector<C>& a, const std::vector<std::pair<int64_t, int64_t>>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].start != b[i].first || a[i].end != b[i].second) return false;
+    return true;
+  };
+  EXPECT_TRUE(merge_chunks({}, 1000).empty());
+  // Two stretches that fit in 1000 samples merge; the third starts a chunk.
+  EXPECT_TRUE(
+      same(merge_chunks({{165, 400}, {500, 900}, {950, 1700}}, 1000), {{160, 900}, {960, 1700}}));
+  // A stretch longer than the window is cut into windows.
+  EXPECT_TRUE(same(merge_chunks({{0, 2500}}, 1000), {{0, 1000}, {1000, 2000}, {2000, 2500}}));
+  // The whole audio (batched mode without VAD): consecutive windows.
+  EXPECT_TRUE(same(merge_chunks({{0, 480000 * 2 + 5}}, 480000),
+                   {{0, 480000}, {480000, 960000}, {960000, 960005}}));
+  // A stretch inside the previous chunk adds nothing.
+  EXPECT_TRUE(same(merge_chunks({{0, 500}, {100, 400}}, 1000), {{0, 500}}));
 }
 
 TEST(Options, EnglishOnlyModelsRefuseOtherLanguagesAndTranslation) {

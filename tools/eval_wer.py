@@ -14,6 +14,9 @@ count (--threads) and the language left to auto-detection, as a user would run t
 (the detected language is reported; the manifest's language only chooses the scoring):
   ours-int8, ours-fp32  `amanuensis transcribe FILE --model DIR --precision int8|fp32
                         --beam-size N --threads N --output-format json --quiet`, one process per clip.
+  ours-batched          ours-int8 with --batch-size 8 --vad (Silero VAD chunks decoded together).
+  fw-batched            faster-whisper's BatchedInferencePipeline(WhisperModel(..., compute_type=
+                        "int8")).transcribe(FILE, beam_size=N, batch_size=8), VAD at its default (on).
   fw-fp32, fw-int8      faster-whisper's WhisperModel(DIR, device="cpu",
                         compute_type="float32"|"int8", cpu_threads=N).transcribe(FILE,
                         beam_size=N), other options at their defaults. Results are cached in
@@ -62,7 +65,8 @@ from testdata import MODELS, SPEECH  # noqa: E402  (the tests' data, inside the 
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = SPEECH
-ENGINES = ("ours-int8", "ours-fp32", "fw-fp32", "fw-int8")
+ENGINES = ("ours-int8", "ours-fp32", "fw-fp32", "fw-int8", "ours-batched", "fw-batched")
+BATCH_SIZE = 8  # the batched engines' batch
 LABELS = {"ours-int8": "our int8", "ours-fp32": "our fp32", "fw-fp32": "fw fp32", "fw-int8": "fw int8"}
 CER_LANGUAGES = {"ja", "ko", "zh"}
 DEFAULT_CACHE = Path("/tmp/amanuensis_eval_wer_fw_cache.json")
@@ -136,10 +140,11 @@ def score(reference, hypothesis, language):
 # ----------------------------------------------------------------------------- engines
 
 
-def run_ours(exe, model, audio, precision, beam, threads, timeout=1800):
+def run_ours(exe, model, audio, precision, beam, threads, extra=(), timeout=1800):
     """Our CLI's JSON for one file. Waits and retries while the binary is being relinked."""
     cmd = [str(exe), "transcribe", str(audio), "--model", str(model), "--precision", precision,
-           "--beam-size", str(beam), "--threads", str(threads), "--output-format", "json", "--quiet"]
+           "--beam-size", str(beam), "--threads", str(threads), "--output-format", "json", "--quiet",
+           *extra]
     for attempt in range(30):
         if not os.access(exe, os.X_OK):
             log(f"  {exe} missing (relinking?), waiting ...")
@@ -185,15 +190,16 @@ class FasterWhisper:
         import faster_whisper
         self.version = faster_whisper.__version__
 
-    def key(self, compute_type, audio):
+    def key(self, compute_type, audio, batched):
         st = Path(audio).stat()
         mb = (self.model / "model.bin").stat()
         return "|".join([str(self.model.resolve()), f"model.bin:{mb.st_size}:{int(mb.st_mtime)}",
                          compute_type, f"beam{self.beam}", f"threads{self.threads}", f"fw{self.version}",
+                         f"batch{BATCH_SIZE}" if batched else "sequential",
                          str(Path(audio).resolve()), f"{st.st_size}:{int(st.st_mtime)}"])
 
-    def transcribe(self, compute_type, audio):
-        key = self.key(compute_type, audio)
+    def transcribe(self, compute_type, audio, batched=False):
+        key = self.key(compute_type, audio, batched)
         if key in self.cache:
             return dict(self.cache[key], cached=True)
         if compute_type not in self.models:
@@ -201,7 +207,12 @@ class FasterWhisper:
             self.models[compute_type] = WhisperModel(str(self.model), device="cpu", compute_type=compute_type,
                                                      cpu_threads=self.threads)
         t0 = time.perf_counter()
-        segments, info = self.models[compute_type].transcribe(str(audio), beam_size=self.beam)
+        if batched:
+            from faster_whisper import BatchedInferencePipeline
+            segments, info = BatchedInferencePipeline(self.models[compute_type]).transcribe(
+                str(audio), beam_size=self.beam, batch_size=BATCH_SIZE)
+        else:
+            segments, info = self.models[compute_type].transcribe(str(audio), beam_size=self.beam)
         segs = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in segments]
         res = {"text": "".join(s["text"] for s in segs), "language": info.language,
                "language_probability": info.language_probability, "segments": segs,
@@ -441,10 +452,14 @@ def main():
         notes = []
         for e in engines:
             if e.startswith("ours"):
-                run = run_ours(args.amanuensis, args.model, row["path"], e.split("-")[1], args.beam_size, args.threads)
+                batched = e == "ours-batched"
+                run = run_ours(args.amanuensis, args.model, row["path"], "int8" if batched else e.split("-")[1],
+                               args.beam_size, args.threads,
+                               ["--batch-size", str(BATCH_SIZE), "--vad"] if batched else [])
             else:
                 try:
-                    run = fw.transcribe({"fw-fp32": "float32", "fw-int8": "int8"}[e], row["path"])
+                    run = fw.transcribe({"fw-fp32": "float32", "fw-int8": "int8", "fw-batched": "int8"}[e],
+                                        row["path"], batched=e == "fw-batched")
                 except Exception as ex:  # noqa: BLE001 - report, keep going
                     run = {"error": f"{type(ex).__name__}: {ex}"}
             r["runs"][e] = run

@@ -121,6 +121,13 @@ struct TranscribeOptions {
   // original timeline. Needs ModelOptions::vad_model.
   bool vad_filter = false;
   VadOptions vad;
+  // > 1: batched mode. The audio is cut into chunks of at most 30 s (Silero
+  // VAD's speech, merged, when ModelOptions::vad_model is set; else 30 s
+  // windows) that are decoded together, up to batch_size at a time, as
+  // independent windows: no chunk is conditioned on another's text
+  // (condition_on_previous_text does not apply). faster-whisper's
+  // BatchedInferencePipeline works this way.
+  int batch_size = 1;
 };
 
 struct Word {

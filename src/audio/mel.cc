@@ -150,4 +150,12 @@ LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels, int64_
   return out;
 }
 
+UninitVector<float> window_features(const LogMel& mel, int64_t seek, int64_t frames) {
+  UninitVector<float> w(size_t(mel.n_mels) * kChunkFrames);
+  std::fill(w.begin(), w.end(), 0.0f);
+  for (int c = 0; c < mel.n_mels; ++c)
+    std::copy_n(mel.data.begin() + c * mel.frames + seek, frames, w.begin() + c * kChunkFrames);
+  return w;
+}
+
 }  // namespace amanuensis::audio

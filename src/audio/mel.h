@@ -8,6 +8,7 @@
 
 #include "audio/decode.h"
 #include "util/thread_pool.h"
+#include "util/uninit_vector.h"
 
 namespace amanuensis::audio {
 
@@ -47,5 +48,10 @@ std::vector<double> mel_filterbank(int n_mels);
 LogMel log_mel_spectrogram(const std::vector<float>& samples, int n_mels,
                            int64_t keep_frames = std::numeric_limits<int64_t>::max(),
                            ThreadPool* pool = nullptr);
+
+// The encoder's input for the window of `frames` frames at `seek`:
+// [n_mels][kChunkFrames], zero past `frames` (faster-whisper pads a short
+// window so).
+UninitVector<float> window_features(const LogMel& mel, int64_t seek, int64_t frames);
 
 }  // namespace amanuensis::audio

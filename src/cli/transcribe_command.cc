@@ -198,6 +198,11 @@ void add_transcribe_command(CLI::App& app) {
   cmd->add_flag("--without-timestamps", o.without_timestamps, "One segment per window");
   cmd->add_option("--max-new-tokens", o.max_new_tokens,
                   "At most this many tokens per window (0: up to the text context)");
+  cmd->add_option("--batch-size", o.batch_size,
+                  "Batched mode: decode up to N chunks of at most 30 s together, each without "
+                  "the text before it (with --vad the chunks are speech, as faster-whisper's "
+                  "batched pipeline cuts them)")
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -25,9 +25,10 @@ const std::set<std::string>& allowed_fields(Endpoint endpoint) {
                                                        "temperature",
                                                        "timestamp_granularities[]",
                                                        "timestamp_granularities",
-                                                       "stream"};
-  static const std::set<std::string> translations = {"file", "model", "prompt", "response_format",
-                                                     "temperature"};
+                                                       "stream",
+                                                       "batch_size"};
+  static const std::set<std::string> translations = {
+      "file", "model", "prompt", "response_format", "temperature", "batch_size"};
   return endpoint == Endpoint::kTranscriptions ? transcriptions : translations;
 }
 
@@ -50,8 +51,12 @@ std::vector<float> temperature_ladder(float t) {
 ApiError engine_error(const Error& e) {
   // TranscribeOptions fields -> the form fields they are read from.
   static const std::map<std::string, std::string> fields = {
-      {"language", "language"}, {"initial_prompt", "prompt"}, {"temperatures", "temperature"},
-      {"task", "model"}, {"word_timestamps", "timestamp_granularities[]"}};
+      {"language", "language"},
+      {"initial_prompt", "prompt"},
+      {"temperatures", "temperature"},
+      {"task", "model"},
+      {"word_timestamps", "timestamp_granularities[]"},
+      {"batch_size", "batch_size"}};
   const auto field = fields.find(e.option());
   const std::string param = field == fields.end() ? "" : field->second;
   switch (e.kind()) {
@@ -125,6 +130,12 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       if (v != "segment" && v != "word")
         return bad(name, "'" + v + "' is not a timestamp granularity (segment or word)");
       granularities.push_back(v);
+    } else if (name == "batch_size") {  // amanuensis's own: batched mode (engine-checked range)
+      int b = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), b);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size())
+        return bad(name, "'batch_size' must be a whole number, not '" + v + "'");
+      r.options.batch_size = b;
     } else if (name == "stream") {
       if (v != "true" && v != "false")
         return bad(name, "'stream' must be true or false, not '" + v + "'");

@@ -28,11 +28,35 @@ bool unsure(const Attempt& a, const TranscribeOptions& o) {
 
 }  // namespace
 
+decoding::SearchOptions attempt_options(const TranscribeOptions& o, size_t prompt_tokens, int n_ctx,
+                                        int64_t seek, float temperature, int attempt) {
+  decoding::SearchOptions so;
+  so.beam_size = o.beam_size;
+  so.patience = o.patience;
+  so.length_penalty = o.length_penalty;
+  so.best_of = o.best_of;
+  so.max_length =
+      o.max_new_tokens > 0 ? std::min(n_ctx, int(prompt_tokens) + o.max_new_tokens) : n_ctx;
+  if (int(prompt_tokens) >= so.max_length)
+    throw Error("the prompt (" + std::to_string(prompt_tokens) +
+                    " tokens) leaves no room to decode in the text context of " +
+                    std::to_string(n_ctx),
+                ErrorKind::kBadInput, "initial_prompt");
+  so.temperature = temperature;
+  so.seed = o.seed ^ (uint64_t(seek) * 0x9E3779B97F4A7C15ULL) ^ uint64_t(attempt);
+  return so;
+}
+
 bool needs_fallback(const Attempt& a, const TranscribeOptions& o) {
   const bool silence = !std::isnan(o.no_speech_threshold) &&
                        a.result.no_speech_prob > o.no_speech_threshold && unsure(a, o);
   if (silence) return false;  // no temperature will help
   return repeats_itself(a, o) || unsure(a, o);
+}
+
+bool no_speech(const decoding::SearchResult& r, const TranscribeOptions& o) {
+  return !std::isnan(o.no_speech_threshold) && r.no_speech_prob > o.no_speech_threshold &&
+         !(!std::isnan(o.log_prob_threshold) && r.avg_logprob > o.log_prob_threshold);
 }
 
 Attempt best_of_failed(const std::vector<Attempt>& attempts, const TranscribeOptions& o) {

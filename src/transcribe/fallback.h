@@ -3,6 +3,8 @@
 // or the model is unsure, unless the model says there is no speech.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,8 +20,22 @@ struct Attempt {
   float temperature = 0;
 };
 
+// The search of attempt `attempt` (at `temperature`) on the window at frame
+// `seek` whose prompt holds `prompt_tokens` tokens: the options' search
+// settings, the length limit (max_new_tokens within the text context n_ctx),
+// and a seed fixed by the options' seed, the window and the attempt. Throws
+// Error if the prompt leaves no room to decode.
+decoding::SearchOptions attempt_options(const TranscribeOptions& options, size_t prompt_tokens,
+                                        int n_ctx, int64_t seek, float temperature, int attempt);
+// Decoder rows a window's search needs: beams or samples.
+inline int search_rows(const TranscribeOptions& o) { return std::max(o.beam_size, o.best_of); }
+
 // Whether `a` is not good enough to keep and a hotter temperature may help.
 bool needs_fallback(const Attempt& a, const TranscribeOptions& options);
+
+// The model is sure there is no speech, and not sure of its text: the
+// window is skipped.
+bool no_speech(const decoding::SearchResult& r, const TranscribeOptions& options);
 
 // When every temperature failed: the likeliest attempt that did not repeat
 // itself (else the likeliest of all), reported at the last temperature.

@@ -41,6 +41,11 @@ void check_values(const TranscribeOptions& o) {
     bad("thresholds", "thresholds must be finite (NaN turns the log-prob and no-speech ones off)");
   for (int t : o.suppress_tokens)
     if (t < -1) bad("suppress_tokens", "suppressed token " + std::to_string(t) + " is not a token id");
+  if (o.batch_size < 1 || o.batch_size > kMaxBatchSize)
+    bad("batch_size", "batch size must be 1 to " + std::to_string(kMaxBatchSize));
+  if (o.batch_size > 1 && !std::isnan(o.hallucination_silence_threshold))
+    bad("hallucination_silence_threshold",
+        "the hallucination skip moves the next window, which batched mode does not have");
 }
 
 }  // namespace

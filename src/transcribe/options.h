@@ -8,6 +8,8 @@
 
 namespace amanuensis {
 
+inline constexpr int kMaxBatchSize = 64;  // chunks decoded together (TranscribeOptions::batch_size)
+
 // What the options are checked against: the model's vocabulary and whether
 // Silero VAD weights were loaded with it.
 struct OptionLimits {

@@ -7,6 +7,7 @@
 
 #include "audio/mel.h"
 #include "decoding/search.h"
+#include "transcribe/batched.h"
 #include "transcribe/emit.h"
 #include "transcribe/fallback.h"
 #include "transcribe/language.h"
@@ -52,11 +53,7 @@ class WindowEncoding {
   // faster-whisper pads a short one.
   void encode(int64_t seek, int64_t frames) {
     if (encoded_seek_ == seek) return;
-    UninitVector<float> w(size_t(mel_.n_mels) * kChunkFrames);
-    std::fill(w.begin(), w.end(), 0.0f);
-    for (int c = 0; c < mel_.n_mels; ++c)
-      std::copy_n(mel_.data.begin() + c * mel_.frames + seek, frames, w.begin() + c * kChunkFrames);
-    encoded_ = ctx_.encoder.encode(w.data(), ctx_.pool);
+    encoded_ = ctx_.encoder.encode(audio::window_features(mel_, seek, frames).data(), ctx_.pool);
     encoded_seek_ = seek;
   }
 
@@ -138,7 +135,7 @@ class LongForm {
     const WindowPrompt prompt = window_prompt(text_, previous, sot_, sp_, o_.without_timestamps,
                                               seek, ctx_.decoder.n_ctx());
     const Attempt chosen = decode(seek, prompt);
-    if (no_speech(chosen.result)) return progress(seek + frames);
+    if (no_speech(chosen.result, o_)) return progress(seek + frames);
 
     WindowCut cut = split_segments(chosen.result.tokens, sp_.timestamp_begin, seek, frames);
     if (o_.word_timestamps && !time_words(cut, seek, frames)) return cut.next_seek;
@@ -149,36 +146,15 @@ class LongForm {
 
   // Stage: decode with temperature fallback.
   Attempt decode(int64_t seek, const WindowPrompt& prompt) {
-    decoding::SearchOptions so;
-    so.beam_size = o_.beam_size;
-    so.patience = o_.patience;
-    so.length_penalty = o_.length_penalty;
-    so.best_of = o_.best_of;
-    const int n_ctx = ctx_.decoder.n_ctx();
-    so.max_length = o_.max_new_tokens > 0
-                        ? std::min(n_ctx, int(prompt.tokens.size()) + o_.max_new_tokens)
-                        : n_ctx;
-    if (int(prompt.tokens.size()) >= so.max_length)
-      throw Error("the prompt (" + std::to_string(prompt.tokens.size()) +
-                      " tokens) leaves no room to decode in the text context of " +
-                      std::to_string(n_ctx),
-                  ErrorKind::kBadInput, "initial_prompt");
-    const int rows = std::max(o_.beam_size, o_.best_of);
     auto search = [&](float temperature, int attempt) {
-      so.temperature = temperature;
-      so.seed = o_.seed ^ (uint64_t(seek) * 0x9E3779B97F4A7C15ULL) ^ uint64_t(attempt);
-      window_.begin_decoder(rows);
+      const decoding::SearchOptions so = attempt_options(
+          o_, prompt.tokens.size(), ctx_.decoder.n_ctx(), seek, temperature, attempt);
+      window_.begin_decoder(search_rows(o_));
       return decoding::search(ctx_.decoder, ctx_.state, rules_, prompt.tokens, prompt.sot_index, so,
                               ctx_.pool);
     };
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
     return decode_with_fallback(o_, search, text);
-  }
-
-  // The model is sure there is no speech, and not sure of its text.
-  bool no_speech(const decoding::SearchResult& r) const {
-    return !std::isnan(o_.no_speech_threshold) && r.no_speech_prob > o_.no_speech_threshold &&
-           !(!std::isnan(o_.log_prob_threshold) && r.avg_logprob > o_.log_prob_threshold);
   }
 
   // Stage: word timings, and the seek they imply; the hallucination skip.
@@ -261,11 +237,13 @@ Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>&
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
   Transcription t =
-      uses_vad(o) ? transcribe_with_vad(*ctx.vad, ctx.pool, samples, o, cb,
-                                        [&](const std::vector<float>& heard, const Callbacks& inner) {
-                                          return long_form(ctx, heard, o, inner);
-                                        })
-                  : long_form(ctx, samples, o, cb);
+      o.batch_size > 1 ? transcribe_batched(ctx, samples, o, cb)
+      : uses_vad(o)
+          ? transcribe_with_vad(*ctx.vad, ctx.pool, samples, o, cb,
+                                [&](const std::vector<float>& heard, const Callbacks& inner) {
+                                  return long_form(ctx, heard, o, inner);
+                                })
+          : long_form(ctx, samples, o, cb);
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return t;
 }

@@ -1,0 +1,44 @@
+// Batched mode (TranscribeOptions::batch_size > 1): the audio is cut into
+// chunks of at most 30 s, each decoded as an independent window, up to
+// batch_size of them in every decoder step (decoding::run_searches):
+//
+//   chunks (Silero VAD's speech merged up to 30 s with vad_filter, else
+//   consecutive 30 s windows) -> per group of batch_size chunks: features,
+//   encode, [detect language on the first] -> decode all with temperature
+//   fallback, one temperature a round, the chunks that still need it batched
+//   again -> per chunk in order: skip if no speech, split segments, time
+//   words, emit on the original timeline
+//
+// Where it differs from the sequential pipeline: no chunk is conditioned on
+// the text before it (the initial prompt, hotwords and prefix go to every
+// chunk), windows start at chunk boundaries rather than at the last
+// segment's end, and there is no hallucination skip. faster-whisper's
+// BatchedInferencePipeline makes the same choices. A chunk's transcript does
+// not depend on the batch size or on the other chunks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "transcribe/pipeline.h"
+
+namespace amanuensis {
+
+// A stretch of the audio decoded as one window: samples [start, end).
+struct AudioChunk {
+  int64_t start = 0, end = 0;
+};
+
+// Consecutive chunks of at most max_samples: speech stretches (sorted, not
+// overlapping) merged while the span from the first start to the last end
+// fits; a stretch longer than that is cut. Starts are moved down to a whole
+// 10 ms frame (up, where that would hear the previous chunk's audio again),
+// so that with a max_samples of whole frames (the 30 s window) times on the
+// original timeline stay on that grid.
+std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int64_t max_samples);
+
+// Options checked by the caller (transcribe()).
+Transcription transcribe_batched(const TranscribeContext& ctx, const std::vector<float>& samples,
+                                 const TranscribeOptions& options, const Callbacks& callbacks);
+
+}  // namespace amanuensis

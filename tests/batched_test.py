@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Batched mode (`--batch-size N`) end to end with base: a chunk's transcript
+does not depend on the batch it was decoded in. The same JSON (segments,
+words, figures) for batch sizes 2, 3 and 8 and for 1 and 2 threads, on the
+3.8-minute development file, with and without Silero VAD chunks and word
+timestamps; a clip of one window gives the sequential pipeline's bytes (one
+window with the same prompt is the same search); segments come back in
+order on the original timeline; and bad batch sizes are refused."""
+import argparse
+import json
+import subprocess
+import sys
+
+from testdata import JFK, MODELS, SPEECH
+from checks import check, finish
+
+LONG = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
+
+
+def transcribe(exe, path, *args, threads=2):
+    r = subprocess.run([exe, "transcribe", str(path), "--model", str(MODELS / "base"),
+                        "--output-format", "json", "--quiet", "--threads", str(threads), *args],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        return None, r.stderr
+    out = json.loads(r.stdout)
+    out.pop("timing", None)  # wall time: the only field that may differ
+    return out, r.stderr
+
+
+def in_order(result, duration):
+    last_end = 0.0
+    for s in result["segments"]:
+        if not (last_end - 1e-6 <= s["start"] <= s["end"] <= duration + 1e-6):
+            return f"segment {s['id']} [{s['start']}, {s['end']}] after {last_end}"
+        for w in s.get("words", []):
+            if not (s["start"] - 1e-6 <= w["start"] <= w["end"] <= s["end"] + 1e-6):
+                return f"word {w['word']!r} [{w['start']}, {w['end']}] outside its segment"
+        last_end = s["end"]
+    return ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    exe = ap.parse_args().amanuensis
+
+    for label, extra in [("30 s windows", []), ("VAD chunks, words", ["--vad", "--word-timestamps"])]:
+        runs = {}
+        for batch, threads in [(2, 2), (3, 2), (8, 2), (8, 1)]:
+            runs[(batch, threads)], err = transcribe(exe, LONG, "--batch-size", str(batch), *extra,
+                                                     threads=threads)
+            check(f"{label}: batch {batch}, {threads} threads runs", runs[(batch, threads)] is not None,
+                  err)
+        base = runs[(8, 2)]
+        if base is None:
+            continue
+        for key, r in runs.items():
+            check(f"{label}: batch {key[0]}, {key[1]} threads gives batch 8's bytes", r == base)
+        check(f"{label}: several segments", len(base["segments"]) >= 10, len(base["segments"]))
+        problem = in_order(base, base["duration"])
+        check(f"{label}: segments in order on the original timeline", not problem, problem)
+        ids = [s["id"] for s in base["segments"]]
+        check(f"{label}: ids count up from 1", ids == list(range(1, len(ids) + 1)), ids[:5])
+        words = base["text"].lower()
+        check(f"{label}: hears the start and the end of the file",
+              "printing" in words and "the earliest book" in words, words[:200])
+
+    # One window: the batched prompt is the sequential one, so the same search.
+    for extra in [[], ["--word-timestamps"]]:
+        seq, err = transcribe(exe, JFK, *extra)
+        bat, err2 = transcribe(exe, JFK, "--batch-size", "4", *extra)
+        check(f"jfk {' '.join(extra)}: batched equals sequential",
+              seq is not None and seq == bat, err + err2)
+
+    for bad in ["0", "65", "x"]:
+        r, err = transcribe(exe, JFK, "--batch-size", bad)
+        check(f"--batch-size {bad} is refused with a message", r is None and "batch" in err, err)
+    r, err = transcribe(exe, JFK, "--batch-size", "2", "--word-timestamps",
+                        "--hallucination-silence-threshold", "2")
+    check("batched mode refuses the hallucination skip", r is None and "hallucination" in err, err)
+    return finish("batched_test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
