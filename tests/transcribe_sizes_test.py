@@ -8,8 +8,9 @@ layers) written by CTranslate2's own writer (model_sizes_test.py's), with a
 real vocabulary: base's text tokens and the size's special tokens. Each must
 load and run `amanuensis transcribe` end to end in int8 and fp32 (random
 weights say nothing useful; the test is that every shape loads, decodes and
-writes valid JSON; 12 tokens a window keep it short), and int8 must give the
-same bytes on 1 and 2 threads.
+writes valid JSON; 12 tokens a window keep it short), int8 must give the
+same bytes on 1 and 2 threads, and batched mode (--batch-size 2) on its one
+window the sequential bytes.
 """
 import argparse
 import json
@@ -60,10 +61,10 @@ def vocabulary(n_vocab):
     return tokens
 
 
-def transcribe(exe, model, audio, precision, threads):
+def transcribe(exe, model, audio, precision, threads, batch=1):
     r = subprocess.run([exe, "transcribe", audio, "--model", model, "--precision", precision,
                         "--beam-size", "2", "--temperature", "0", "--max-new-tokens", "12", "--threads", str(threads),
-                        "--output-format", "json", "--quiet"],
+                        "--batch-size", str(batch), "--output-format", "json", "--quiet"],
                        capture_output=True, text=True, timeout=600)
     return r.returncode, r.stdout, r.stderr
 
@@ -93,8 +94,8 @@ def main():
             sizes.write_ct2_model(model, mels, d, heads, dtype, 100 + seed, tokens=vocabulary(n_vocab),
                                   decoder_layers=dec_layers)
             outputs = {}
-            for precision, threads in [("fp32", 2), ("int8", 2), ("int8", 1)]:
-                rc, out, err = transcribe(exe, model, audio, precision, threads)
+            for precision, threads, batch in [("fp32", 2, 1), ("int8", 2, 1), ("int8", 1, 1), ("int8", 2, 2)]:
+                rc, out, err = transcribe(exe, model, audio, precision, threads, batch)
                 ok = rc == 0
                 try:
                     j = json.loads(out) if ok else None
@@ -102,13 +103,18 @@ def main():
                 except (ValueError, KeyError, TypeError):
                     ok = False
                 check(f"{name} ({n_vocab} tokens, {dec_layers} decoder layers) {precision} "
-                      f"{threads} threads: transcribes", ok, err.strip() or out[:200])
+                      f"{threads} threads{', batched' if batch > 1 else ''}: transcribes", ok,
+                      err.strip() or out[:200])
                 if ok:
                     j.pop("timing")
-                    outputs[(precision, threads)] = j
-            if ("int8", 1) in outputs and ("int8", 2) in outputs:
+                    outputs[(precision, threads, batch)] = j
+            if ("int8", 1, 1) in outputs and ("int8", 2, 1) in outputs:
                 check(f"{name}: int8 same bytes on 1 and 2 threads",
-                      outputs[("int8", 1)] == outputs[("int8", 2)])
+                      outputs[("int8", 1, 1)] == outputs[("int8", 2, 1)])
+            if ("int8", 2, 2) in outputs and ("int8", 2, 1) in outputs:
+                # One window with the same prompt: batched mode is the same search.
+                check(f"{name}: batched mode gives the sequential bytes on one window",
+                      outputs[("int8", 2, 2)] == outputs[("int8", 2, 1)])
             for f in pathlib.Path(model).iterdir():
                 f.unlink()
     return finish("transcribe_sizes_test")

@@ -67,7 +67,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = SPEECH
 ENGINES = ("ours-int8", "ours-fp32", "fw-fp32", "fw-int8", "ours-batched", "fw-batched")
 BATCH_SIZE = 8  # the batched engines' batch
-LABELS = {"ours-int8": "our int8", "ours-fp32": "our fp32", "fw-fp32": "fw fp32", "fw-int8": "fw int8"}
+LABELS = {"ours-int8": "our int8", "ours-fp32": "our fp32", "fw-fp32": "fw fp32", "fw-int8": "fw int8",
+          "ours-batched": "our batched", "fw-batched": "fw batched"}
 CER_LANGUAGES = {"ja", "ko", "zh"}
 DEFAULT_CACHE = Path("/tmp/amanuensis_eval_wer_fw_cache.json")
 

@@ -19,9 +19,24 @@ void suppress_range(float* logits, int begin, int end) {
   for (int i = begin; i < end; ++i) logits[i] = kNegInf;
 }
 
+// The largest of x[0, n), 16 lanes at a time (as a plain loop the reduction
+// stays scalar). A maximum is the same value in any order; only the sign of
+// a zero maximum could differ, which no caller can tell (it is subtracted
+// from, added to and compared with other values).
 [[gnu::always_inline]] inline float max_of(const float* x, int n) {
+  constexpr int kLanes = 16;
+  Floats8 low = Floats8{} + kNegInf, high = low;
+  const int body = n / kLanes * kLanes;
+  for (int i = 0; i < body; i += kLanes) {
+    Floats8 a, b;
+    std::memcpy(&a, x + i, sizeof a);
+    std::memcpy(&b, x + i + 8, sizeof b);
+    low = a > low ? a : low;
+    high = b > high ? b : high;
+  }
   float m = kNegInf;
-  for (int i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int l = 0; l < 8; ++l) m = std::max({m, low[l], high[l]});
+  for (int i = body; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
 

@@ -1,6 +1,7 @@
 #include "transcribe/batched.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -39,17 +40,29 @@ std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int6
 
 namespace {
 
-// One chunk as a window: its decoder state (cross-attention K/V from its
-// encoding), the attempts of its temperature ladder, the one kept.
+// The last word's end, else the last segment's (faster-whisper's get_end);
+// NaN without segments.
+double last_end(const std::vector<WindowSegment>& segments) {
+  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
+    if (!s->words.empty()) return s->words.back().end;
+  return segments.empty() ? NAN : segments.back().end;
+}
+
+// A 30 s window inside a chunk: the chunk's first, or the rest of it when
+// the model ended its text early (as the sequential loop moves on to the
+// last segment's end). Its decoder state, the attempts of its temperature
+// ladder, the one kept, and what it heard.
 struct ChunkWindow {
-  AudioChunk chunk;
-  int64_t frames = 0;  // content frames
+  size_t chunk = 0;         // index in the group
+  int64_t chunk_frame = 0;  // the chunk's first frame on the original timeline
+  int64_t seek = 0;         // frames into the chunk
+  int64_t frames = 0;       // content frames from seek
   DecoderState state;
   std::unique_ptr<decoding::Search> search;
   std::vector<Attempt> attempts;
   Attempt chosen;
   bool decided = false;
-  int64_t seek() const { return chunk.start / kHop; }  // on the original timeline
+  std::vector<WindowSegment> segments;  // on the chunk's timeline
 };
 
 class Batched {
@@ -73,11 +86,7 @@ class Batched {
         break;
       }
       const size_t end = std::min(chunks.size(), first + size_t(o_.batch_size));
-      std::vector<ChunkWindow> group(end - first);
-      for (size_t i = 0; i < group.size(); ++i) encode(group[i], chunks[first + i]);
-      if (first == 0) start();
-      decode(group);
-      for (ChunkWindow& w : group) emit(w);
+      transcribe_group({chunks.begin() + first, chunks.begin() + end});
       if (cb_.on_progress)
         cb_.on_progress(double(chunks[end - 1].end) / kSampleRate, out_.info.duration);
     }
@@ -105,27 +114,61 @@ class Batched {
     return chunks;
   }
 
-  // Features and encoding of one chunk, into its decoder state.
-  void encode(ChunkWindow& w, const AudioChunk& chunk) {
-    w.chunk = chunk;
-    const std::vector<float> audio(samples_.begin() + chunk.start, samples_.begin() + chunk.end);
-    w.frames = int64_t(audio.size()) / kHop;
-    const audio::LogMel mel =
-        audio::log_mel_spectrogram(audio, ctx_.encoder.weights().n_mels, w.frames, &ctx_.pool);
+  // A group of chunks: their first windows decoded together, then the rest
+  // of the chunks whose text ended early, together, until every chunk is
+  // heard to its end; then their segments, in order.
+  void transcribe_group(const std::vector<AudioChunk>& chunks) {
+    std::vector<audio::LogMel> mels;
+    for (const AudioChunk& c : chunks) {
+      const std::vector<float> audio(samples_.begin() + c.start, samples_.begin() + c.end);
+      mels.push_back(audio::log_mel_spectrogram(audio, ctx_.encoder.weights().n_mels,
+                                                int64_t(audio.size()) / kHop, &ctx_.pool));
+    }
+    std::vector<std::vector<ChunkWindow>> heard(chunks.size());  // each chunk's windows, in order
+    std::vector<std::unique_ptr<ChunkWindow>> round;
+    for (size_t i = 0; i < chunks.size(); ++i) round.push_back(window(mels[i], chunks[i], i, 0));
+    while (!round.empty()) {
+      if (!started_) start();
+      decode(round);
+      std::vector<std::unique_ptr<ChunkWindow>> next;
+      for (std::unique_ptr<ChunkWindow>& w : round) {
+        const int64_t seek = cut_window(*w);
+        const int64_t chunk_frames = mels[w->chunk].frames;
+        if (seek < chunk_frames)
+          next.push_back(window(mels[w->chunk], chunks[w->chunk], w->chunk, seek));
+        w->search.reset();
+        w->state = DecoderState{};  // its K/V are no longer needed
+        heard[w->chunk].push_back(std::move(*w));
+      }
+      round = std::move(next);
+    }
+    for (size_t i = 0; i < chunks.size(); ++i)
+      for (ChunkWindow& w : heard[i]) emit(w, chunks[i]);
+  }
+
+  // The window at `seek` frames into a chunk: features, encoding, decoder state.
+  std::unique_ptr<ChunkWindow> window(const audio::LogMel& mel, const AudioChunk& chunk,
+                                      size_t index, int64_t seek) {
+    auto w = std::make_unique<ChunkWindow>();
+    w->chunk = index;
+    w->chunk_frame = chunk.start / kHop;
+    w->seek = seek;
+    w->frames = std::min<int64_t>(kChunkFrames, mel.frames - seek);
     const UninitVector<float> encoded =
-        ctx_.encoder.encode(audio::window_features(mel, 0, w.frames).data(), ctx_.pool);
-    ctx_.decoder.begin(w.state, encoded.data(), ctx_.encoder.weights().n_ctx, search_rows(o_),
+        ctx_.encoder.encode(audio::window_features(mel, seek, w->frames).data(), ctx_.pool);
+    ctx_.decoder.begin(w->state, encoded.data(), ctx_.encoder.weights().n_ctx, search_rows(o_),
                        ctx_.pool);
-    if (out_.info.language.empty()) {  // detected on the first chunk
+    if (out_.info.language.empty()) {  // detected on the first window
       DetectedLanguage d =
-          rank_languages(decoding::language_probabilities(ctx_.decoder, w.state, sp_, ctx_.pool));
+          rank_languages(decoding::language_probabilities(ctx_.decoder, w->state, sp_, ctx_.pool));
       out_.info.language = d.code;
       out_.info.language_probability = d.probability;
       out_.info.language_probabilities = std::move(d.ranked);
     }
+    return w;
   }
 
-  // Once the language is known: the rules and the one prompt of every chunk
+  // Once the language is known: the rules and the one prompt of every window
   // (the initial prompt as its previous text, the prefix, the hotwords).
   void start() {
     sot_ = sot_sequence(sp_, out_.info.language, o_.task);
@@ -133,49 +176,54 @@ class Batched {
     const int n_ctx = ctx_.decoder.n_ctx();
     const PromptText text = prompt_text(ctx_.tokenizer, o_, n_ctx);
     prompt_ = window_prompt(text, text.initial, sot_, sp_, o_.without_timestamps, 0, n_ctx);
+    started_ = true;
   }
 
-  // Stage: every chunk of the group up the temperature ladder, one
-  // temperature a round, the chunks that still need a hotter one batched again.
-  void decode(std::vector<ChunkWindow>& group) {
+  // Stage: every window of the round up the temperature ladder, one
+  // temperature a step of the ladder, the windows that still need a hotter
+  // one batched again.
+  void decode(std::vector<std::unique_ptr<ChunkWindow>>& windows) {
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
     for (size_t attempt = 0; attempt < o_.temperatures.size(); ++attempt) {
       const float temperature = o_.temperatures[attempt];
       std::vector<decoding::Search*> live;
-      for (ChunkWindow& w : group) {
-        if (w.decided) continue;
-        const decoding::SearchOptions so = attempt_options(
-            o_, prompt_.tokens.size(), ctx_.decoder.n_ctx(), w.seek(), temperature, int(attempt));
-        ctx_.decoder.restart(w.state, search_rows(o_));
-        w.search = std::make_unique<decoding::Search>(ctx_.decoder, w.state, rules_, prompt_.tokens,
-                                                      prompt_.sot_index, so);
-        live.push_back(w.search.get());
+      for (std::unique_ptr<ChunkWindow>& w : windows) {
+        if (w->decided) continue;
+        const decoding::SearchOptions so =
+            attempt_options(o_, prompt_.tokens.size(), ctx_.decoder.n_ctx(),
+                            w->chunk_frame + w->seek, temperature, int(attempt));
+        ctx_.decoder.restart(w->state, search_rows(o_));
+        w->search = std::make_unique<decoding::Search>(ctx_.decoder, w->state, rules_,
+                                                       prompt_.tokens, prompt_.sot_index, so);
+        live.push_back(w->search.get());
       }
       if (live.empty()) return;
       decoding::run_searches(ctx_.decoder, live, ctx_.pool);
-      for (ChunkWindow& w : group) {
-        if (w.decided) continue;
+      for (std::unique_ptr<ChunkWindow>& w : windows) {
+        if (w->decided) continue;
         Attempt a;
-        a.result = w.search->result();
+        a.result = w->search->result();
         a.temperature = temperature;
         a.compression_ratio = compression_ratio(text(a.result.tokens));
         if (!needs_fallback(a, o_)) {
-          w.chosen = std::move(a);
-          w.decided = true;
+          w->chosen = std::move(a);
+          w->decided = true;
         } else {
-          w.attempts.push_back(std::move(a));
+          w->attempts.push_back(std::move(a));
         }
       }
     }
-    for (ChunkWindow& w : group)
-      if (!w.decided) w.chosen = best_of_failed(w.attempts, o_);
+    for (std::unique_ptr<ChunkWindow>& w : windows)
+      if (!w->decided) w->chosen = best_of_failed(w->attempts, o_);
   }
 
-  // Stage: a chunk's segments (and words) on the original timeline.
-  void emit(ChunkWindow& w) {
-    if (no_speech(w.chosen.result, o_)) return;
-    WindowCut cut = split_segments(w.chosen.result.tokens, sp_.timestamp_begin, 0, w.frames);
+  // Stage: a window's segments and words; returns where in the chunk the
+  // next window starts (the sequential loop's rule).
+  int64_t cut_window(ChunkWindow& w) {
+    if (no_speech(w.chosen.result, o_)) return w.seek + w.frames;
+    WindowCut cut = split_segments(w.chosen.result.tokens, sp_.timestamp_begin, w.seek, w.frames);
     if (o_.word_timestamps) {
+      const double time_offset = double(w.seek) * kFrameSeconds;
       std::vector<int> text;
       for (const WindowSegment& s : cut.segments)
         for (int t : s.tokens)
@@ -184,12 +232,23 @@ class Batched {
           cut.segments,
           find_alignment(ctx_.decoder, w.state, ctx_.pool, ctx_.tokenizer, ctx_.alignment_heads,
                          sot_, out_.info.language, text, int(w.frames)),
-          sp_.eot, 0.0, o_, 0.0);
+          sp_.eot, time_offset, o_, time_offset);
+      const double last_word_end = last_end(cut.segments);
+      if (!cut.single_timestamp_ending && last_word_end > time_offset)
+        cut.next_seek = int64_t(std::nearbyint(last_word_end * kFramesPerSecond));
     }
-    const double offset = double(w.seek()) * kFrameSeconds;
-    for (Segment& s : finish_segments(std::move(cut.segments), ctx_.tokenizer,
-                                      double(w.frames) * kFrameSeconds, 0, w.chosen, last_id_)) {
-      s.seek = int(w.seek());
+    w.segments = std::move(cut.segments);
+    return cut.next_seek > w.seek ? cut.next_seek : w.seek + w.frames;  // never in place
+  }
+
+  // Stage: a window's segments on the original timeline.
+  void emit(ChunkWindow& w, const AudioChunk& chunk) {
+    if (w.segments.empty()) return;
+    const double offset = double(w.chunk_frame) * kFrameSeconds;
+    const double chunk_seconds = double(chunk.end - chunk.start) / kSampleRate;
+    for (Segment& s : finish_segments(std::move(w.segments), ctx_.tokenizer, chunk_seconds, w.seek,
+                                      w.chosen, last_id_)) {
+      s.seek += int(w.chunk_frame);
       s.start += offset;
       s.end += offset;
       for (Word& word : s.words) {
@@ -210,6 +269,7 @@ class Batched {
   const TranscribeOptions& o_;
   const Callbacks& cb_;
   std::vector<float> probabilities_;  // Silero VAD's, when the options use it
+  bool started_ = false;
   std::vector<int> sot_;
   decoding::LogitRules rules_;
   WindowPrompt prompt_;

@@ -6,13 +6,16 @@
 //   consecutive 30 s windows) -> per group of batch_size chunks: features,
 //   encode, [detect language on the first] -> decode all with temperature
 //   fallback, one temperature a round, the chunks that still need it batched
-//   again -> per chunk in order: skip if no speech, split segments, time
-//   words, emit on the original timeline
+//   again -> per window: skip if no speech, split segments, time words; a
+//   chunk whose text ended before its audio did gets a window for the rest,
+//   decoded with the group's other such windows -> emit, chunk by chunk, on
+//   the original timeline
 //
 // Where it differs from the sequential pipeline: no chunk is conditioned on
 // the text before it (the initial prompt, hotwords and prefix go to every
-// chunk), windows start at chunk boundaries rather than at the last
-// segment's end, and there is no hallucination skip. faster-whisper's
+// chunk, nor a chunk's later window on its first), chunks start where VAD
+// (or the 30 s grid) says rather than at the last segment's end, and there
+// is no hallucination skip. faster-whisper's
 // BatchedInferencePipeline makes the same choices. A chunk's transcript does
 // not depend on the batch size or on the other chunks.
 #pragma once
