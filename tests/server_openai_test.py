@@ -69,6 +69,8 @@ def check_formats(server, model_name, jfk, cli):
     check("json: the CLI's transcript", t.text == cli["text"].strip(), (t.text, cli["text"]))
     check("whisper-1 is an alias", c.audio.transcriptions.create(
         model="whisper-1", file=("jfk.wav", audio)).text == t.text)
+    check("batch_size (extra_body): batched mode, one window, the same transcript",
+          create(extra_body={"batch_size": 4}).text == t.text)
     txt = create(response_format="text")
     check("text: the transcript and a newline", txt == t.text + "\n", repr(txt))
     srt = create(response_format="srt")
@@ -122,6 +124,9 @@ def check_errors(server, model_name, jfk):
     check_error("unknown field: 400", post(server, {**base, "chunking_strategy": "auto"}, wav()), 400,
                 "chunking_strategy")
     check_error("bad language: 400", post(server, {**base, "language": "xx"}, wav()), 400, "language")
+    check_error("batch_size=0: 400", post(server, {**base, "batch_size": "0"}, wav()), 400, "batch_size")
+    check_error("batch_size=two: 400", post(server, {**base, "batch_size": "two"}, wav()), 400,
+                "batch_size")
     check_error("unknown model: 404", post(server, {"model": "gpt-4o-transcribe"}, wav()), 404, "model")
     check_error("truncated WAV: 415", post(server, base, wav(audio[: len(audio) // 2])), 415, "file",
                 "truncated")
