@@ -180,4 +180,35 @@ TEST_F(Api, EmptyAudioGivesNoSegments) {
   EXPECT_EQ(t.text, "");
 }
 
+// Several recordings in one batched call: each result is what that
+// recording gets alone, with its own callbacks; an empty one has no segments.
+TEST_F(Api, TranscribeManyBatchesRecordingsWithoutMixingThem) {
+  amanuensis::Session session(model_, 2);
+  amanuensis::TranscribeOptions o = greedy();
+  o.batch_size = 3;
+  const std::vector<float> half(audio_->begin(), audio_->begin() + audio_->size() / 2);
+  const std::vector<std::vector<float>> recordings = {*audio_, {}, half};
+  std::vector<int> seen(3, 0);
+  std::vector<amanuensis::Callbacks> cbs(3);
+  for (int i = 0; i < 3; ++i)
+    cbs[i].on_segment = [&seen, i](const amanuensis::Segment&) { ++seen[i]; };
+  const std::vector<amanuensis::Transcription> many = session.transcribe_many(recordings, o, cbs);
+  ASSERT_EQ(many.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const amanuensis::Transcription alone = session.transcribe(recordings[i], o);
+    EXPECT_EQ(many[i].text, alone.text) << i;
+    ASSERT_EQ(many[i].segments.size(), alone.segments.size()) << i;
+    for (size_t k = 0; k < alone.segments.size(); ++k) {
+      EXPECT_EQ(many[i].segments[k].tokens, alone.segments[k].tokens);
+      EXPECT_EQ(many[i].segments[k].start, alone.segments[k].start);
+      EXPECT_EQ(many[i].segments[k].end, alone.segments[k].end);
+      EXPECT_EQ(many[i].segments[k].avg_logprob, alone.segments[k].avg_logprob);
+    }
+    EXPECT_EQ(seen[i], int(alone.segments.size())) << i;
+  }
+  EXPECT_TRUE(many[1].segments.empty());
+  EXPECT_THROW(session.transcribe_many(recordings, o, std::vector<amanuensis::Callbacks>(2)),
+               amanuensis::Error);
+}
+
 }  // namespace

@@ -5,11 +5,14 @@ words, figures) for batch sizes 2, 3 and 8 and for 1 and 2 threads, on the
 3.8-minute development file, with and without Silero VAD chunks and word
 timestamps; a clip of one window gives the sequential pipeline's bytes (one
 window with the same prompt is the same search); segments come back in
-order on the original timeline; and bad batch sizes are refused."""
+order on the original timeline; several files in one call give each file's
+own bytes; and bad batch sizes are refused."""
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
 from testdata import JFK, MODELS, SPEECH
 from checks import check, finish
@@ -72,6 +75,21 @@ def main():
         bat, err2 = transcribe(exe, JFK, "--batch-size", "4", *extra)
         check(f"jfk {' '.join(extra)}: batched equals sequential",
               seq is not None and seq == bat, err + err2)
+
+    # Several files in one call: their chunks share the batches, each file's JSON is its own.
+    files = [LONG, JFK, SPEECH / "es_picovoice_test_es.wav"]
+    with tempfile.TemporaryDirectory() as out:
+        r = subprocess.run([exe, "transcribe", *map(str, files), "--model", str(MODELS / "base"),
+                            "--batch-size", "8", "--vad", "--word-timestamps", "--output-format", "json",
+                            "--output-dir", out, "--quiet"], capture_output=True, text=True, timeout=600)
+        check("three files in one batched call", r.returncode == 0, r.stderr)
+        for f in files:
+            alone, err = transcribe(exe, f, "--batch-size", "8", "--vad", "--word-timestamps")
+            path = os.path.join(out, f.stem + ".json")
+            together = json.load(open(path)) if os.path.exists(path) else None
+            if together:
+                together.pop("timing", None)
+            check(f"{f.name}: batched with the others = batched alone", together == alone, err)
 
     for bad in ["0", "65", "x"]:
         r, err = transcribe(exe, JFK, "--batch-size", bad)

@@ -60,6 +60,13 @@ class AMANUENSIS_API Session {
   // samples: 16 kHz mono, as load_audio gives them. Throws Error for bad options.
   Transcription transcribe(const std::vector<float>& samples, const TranscribeOptions& options = {},
                            const Callbacks& callbacks = {});
+  // Several recordings. With options.batch_size > 1 their chunks are decoded
+  // together (batched mode across recordings), each result the bytes that
+  // recording gets alone, `seconds` the whole batch's; else one after
+  // another. callbacks: one per recording, or none.
+  std::vector<Transcription> transcribe_many(const std::vector<std::vector<float>>& recordings,
+                                             const TranscribeOptions& options = {},
+                                             const std::vector<Callbacks>& callbacks = {});
 
  private:
   struct State;

@@ -124,6 +124,18 @@ Transcription Session::transcribe(const std::vector<float>& samples,
   });
 }
 
+std::vector<Transcription> Session::transcribe_many(
+    const std::vector<std::vector<float>>& recordings, const TranscribeOptions& options,
+    const std::vector<Callbacks>& callbacks) {
+  return translate_errors([&] {
+    const Model::Impl& m = model_->impl();
+    const ScratchScope scratch(state_->scratch);
+    const TranscribeContext ctx{m.encoder,   m.decoder,    *m.tokenizer,   m.alignment_heads,
+                                m.vad.get(), state_->pool, state_->decoder};
+    return amanuensis::transcribe(ctx, recordings, options, callbacks);
+  });
+}
+
 std::vector<float> load_audio(const std::string& path) {
   return translate_errors([&] { return audio::load_audio_16k_mono(path); });
 }

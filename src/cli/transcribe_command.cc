@@ -136,11 +136,54 @@ int run(TranscribeArgs& a) {
   Session session(model, a.threads);
   // Segments print as they finish, unless stdout carries a structured format.
   const bool print_segments = !a.quiet && (!a.output_dir.empty() || a.output_format == "txt");
+  // A transcript to its files in --output-dir, or to stdout in the asked formats.
+  auto write_out = [&](const std::string& file, const Transcription& t) {
+    if (!a.output_dir.empty()) {
+      const std::string stem = fs::path(file).stem().string();
+      for (const std::string& f : formats) {
+        const std::string ext = f == "verbose_json" ? "verbose.json" : f;
+        write_atomically(fs::path(a.output_dir) / (stem + "." + ext),
+                         render(t, f, o.task, a.subtitles));
+      }
+    } else if (!print_segments) {
+      for (const std::string& f : formats)
+        std::printf("%s", render(t, f, o.task, a.subtitles).c_str());
+    }
+  };
   int failures = 0;
+  auto fail = [&](const Error& e) {
+    std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
+    ++failures;
+  };
+  const bool multiple = a.files.size() > 1;
+  if (multiple && o.batch_size > 1) {
+    // Batched across files: every file's chunks share the decoder's batches;
+    // each file's segments print when the batch is done.
+    std::vector<std::string> names;
+    std::vector<std::vector<float>> recordings;
+    for (const std::string& file : a.files) try {
+        recordings.push_back(load_audio(file));
+        names.push_back(file);
+      } catch (const Error& e) {
+        fail(e);
+      }
+    try {
+      const std::vector<Transcription> ts = session.transcribe_many(recordings, o);
+      for (size_t i = 0; i < ts.size(); ++i) {
+        if (print_segments) {
+          std::printf("# %s\n", names[i].c_str());
+          for (const Segment& s : ts[i].segments) std::printf("%s\n", segment_line(s).c_str());
+        }
+        write_out(names[i], ts[i]);
+      }
+    } catch (const Error& e) {
+      fail(e);
+    }
+    return failures ? 1 : 0;
+  }
   for (const std::string& file : a.files) {
     try {
       const std::vector<float> samples = load_audio(file);
-      const bool multiple = a.files.size() > 1;
       if (multiple && print_segments) std::printf("# %s\n", file.c_str());
       ProgressBar bar(isatty(2) && samples.size() > 30 * 16000 && !a.quiet);
       Callbacks cb;
@@ -151,21 +194,9 @@ int run(TranscribeArgs& a) {
         std::fflush(stdout);
       };
       cb.on_progress = [&](double done, double total) { bar.update(done, total); };
-      const Transcription t = session.transcribe(samples, o, cb);
-      if (!a.output_dir.empty()) {
-        const std::string stem = fs::path(file).stem().string();
-        for (const std::string& f : formats) {
-          const std::string ext = f == "verbose_json" ? "verbose.json" : f;
-          write_atomically(fs::path(a.output_dir) / (stem + "." + ext),
-                           render(t, f, o.task, a.subtitles));
-        }
-      } else if (!print_segments) {
-        for (const std::string& f : formats)
-          std::printf("%s", render(t, f, o.task, a.subtitles).c_str());
-      }
+      write_out(file, session.transcribe(samples, o, cb));
     } catch (const Error& e) {
-      std::fprintf(stderr, "amanuensis: error: %s\n", e.what());
-      ++failures;
+      fail(e);
     }
   }
   return failures ? 1 : 0;

@@ -40,21 +40,14 @@ std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int6
 
 namespace {
 
-// The last word's end, else the last segment's (faster-whisper's get_end);
-// NaN without segments.
-double last_end(const std::vector<WindowSegment>& segments) {
-  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
-    if (!s->words.empty()) return s->words.back().end;
-  return segments.empty() ? NAN : segments.back().end;
-}
-
 // A 30 s window inside a chunk: the chunk's first, or the rest of it when
 // the model ended its text early (as the sequential loop moves on to the
 // last segment's end). Its decoder state, the attempts of its temperature
 // ladder, the one kept, and what it heard.
 struct ChunkWindow {
   size_t chunk = 0;         // index in the group
-  int64_t chunk_frame = 0;  // the chunk's first frame on the original timeline
+  size_t source = 0;        // which recording
+  int64_t chunk_frame = 0;  // the chunk's first frame on its recording's timeline
   int64_t seek = 0;         // frames into the chunk
   int64_t frames = 0;       // content frames from seek
   DecoderState state;
@@ -65,45 +58,85 @@ struct ChunkWindow {
   std::vector<WindowSegment> segments;  // on the chunk's timeline
 };
 
+// One recording of the batch: its audio and callbacks, what it has heard so
+// far, and its own language and prompt.
+struct Source {
+  const std::vector<float>* samples = nullptr;
+  const Callbacks* callbacks = nullptr;
+  std::vector<float> probabilities;  // Silero VAD's, when the options use it
+  std::vector<int> sot;              // set with the language
+  WindowPrompt prompt;
+  Transcription out;
+  int last_id = 0;
+};
+
+// A chunk of one recording.
+struct SourceChunk {
+  size_t source = 0;
+  AudioChunk chunk;
+};
+
 class Batched {
  public:
-  Batched(const TranscribeContext& ctx, const std::vector<float>& samples,
-          const TranscribeOptions& o, const Callbacks& cb)
-      : ctx_(ctx), sp_(ctx.tokenizer.special()), samples_(samples), o_(o), cb_(cb) {}
-
-  Transcription run() {
-    out_.info.duration = double(samples_.size()) / kSampleRate;
-    const std::string language = requested_language(o_);
-    out_.info.language = language.empty() && !sp_.multilingual ? "en" : language;
-    out_.info.language_probability = language.empty() && sp_.multilingual ? 0.0f : 1.0f;
-    const std::vector<AudioChunk> chunks = cut();
-    int64_t heard = 0;
-    for (const AudioChunk& c : chunks) heard += c.end - c.start;
-    out_.info.duration_after_vad = double(heard) / kSampleRate;
-    for (size_t first = 0; first < chunks.size(); first += size_t(o_.batch_size)) {
-      if (cb_.should_abort && cb_.should_abort()) {
-        out_.aborted = true;
-        break;
-      }
-      const size_t end = std::min(chunks.size(), first + size_t(o_.batch_size));
-      transcribe_group({chunks.begin() + first, chunks.begin() + end});
-      if (cb_.on_progress)
-        cb_.on_progress(double(chunks[end - 1].end) / kSampleRate, out_.info.duration);
+  Batched(const TranscribeContext& ctx, const std::vector<const std::vector<float>*>& recordings,
+          const TranscribeOptions& o, const std::vector<Callbacks>& callbacks)
+      : ctx_(ctx), sp_(ctx.tokenizer.special()), o_(o), rules_(logit_rules(ctx.tokenizer, o)) {
+    static const Callbacks kNone;
+    for (size_t i = 0; i < recordings.size(); ++i) {
+      Source s;
+      s.samples = recordings[i];
+      s.callbacks = callbacks.empty() ? &kNone : &callbacks[i];
+      sources_.push_back(std::move(s));
     }
-    if (out_.info.language.empty()) out_.info.language = "en";  // nothing was heard
-    return std::move(out_);
+  }
+
+  std::vector<Transcription> run() {
+    std::vector<SourceChunk> chunks;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      Source& s = sources_[i];
+      s.out.info.duration = double(s.samples->size()) / kSampleRate;
+      const std::string language = requested_language(o_);
+      s.out.info.language = language.empty() && !sp_.multilingual ? "en" : language;
+      s.out.info.language_probability = language.empty() && sp_.multilingual ? 0.0f : 1.0f;
+      int64_t heard = 0;
+      for (const AudioChunk& c : cut(s)) {
+        chunks.push_back({i, c});
+        heard += c.end - c.start;
+      }
+      s.out.info.duration_after_vad = double(heard) / kSampleRate;
+    }
+    for (size_t first = 0; first < chunks.size(); first += size_t(o_.batch_size)) {
+      for (Source& s : sources_)
+        if (!s.out.aborted && s.callbacks->should_abort && s.callbacks->should_abort())
+          s.out.aborted = true;
+      std::vector<SourceChunk> group;
+      for (size_t i = first; i < std::min(chunks.size(), first + size_t(o_.batch_size)); ++i)
+        if (!sources_[chunks[i].source].out.aborted) group.push_back(chunks[i]);
+      transcribe_group(group);
+      for (const SourceChunk& c : group) {
+        Source& s = sources_[c.source];
+        if (s.callbacks->on_progress)
+          s.callbacks->on_progress(double(c.chunk.end) / kSampleRate, s.out.info.duration);
+      }
+    }
+    std::vector<Transcription> out;
+    for (Source& s : sources_) {
+      if (s.out.info.language.empty()) s.out.info.language = "en";  // nothing was heard
+      out.push_back(std::move(s.out));
+    }
+    return out;
   }
 
  private:
-  // The chunks: Silero VAD's speech merged up to 30 s, or 30 s windows.
-  std::vector<AudioChunk> cut() {
-    const int64_t n = int64_t(samples_.size());
-    if (uses_vad(o_)) probabilities_ = ctx_.vad->probabilities(samples_, ctx_.pool);
+  // A recording's chunks: Silero VAD's speech merged up to 30 s, or 30 s windows.
+  std::vector<AudioChunk> cut(Source& s) {
+    const int64_t n = int64_t(s.samples->size());
+    if (uses_vad(o_)) s.probabilities = ctx_.vad->probabilities(*s.samples, ctx_.pool);
     std::vector<AudioChunk> stretches;
     if (o_.vad_filter) {
       VadOptions v = o_.vad;
       v.max_speech_duration_s = std::min(v.max_speech_duration_s, float(kChunkSeconds));
-      for (const vad::SpeechChunk& c : vad::speech_timestamps(probabilities_, n, v))
+      for (const vad::SpeechChunk& c : vad::speech_timestamps(s.probabilities, n, v))
         stretches.push_back({c.start, c.end});
     } else {
       stretches.push_back({0, n});
@@ -117,10 +150,12 @@ class Batched {
   // A group of chunks: their first windows decoded together, then the rest
   // of the chunks whose text ended early, together, until every chunk is
   // heard to its end; then their segments, in order.
-  void transcribe_group(const std::vector<AudioChunk>& chunks) {
+  void transcribe_group(const std::vector<SourceChunk>& chunks) {
     std::vector<audio::LogMel> mels;
-    for (const AudioChunk& c : chunks) {
-      const std::vector<float> audio(samples_.begin() + c.start, samples_.begin() + c.end);
+    for (const SourceChunk& c : chunks) {
+      const std::vector<float>& samples = *sources_[c.source].samples;
+      const std::vector<float> audio(samples.begin() + c.chunk.start,
+                                     samples.begin() + c.chunk.end);
       mels.push_back(audio::log_mel_spectrogram(audio, ctx_.encoder.weights().n_mels,
                                                 int64_t(audio.size()) / kHop, &ctx_.pool));
     }
@@ -128,13 +163,11 @@ class Batched {
     std::vector<std::unique_ptr<ChunkWindow>> round;
     for (size_t i = 0; i < chunks.size(); ++i) round.push_back(window(mels[i], chunks[i], i, 0));
     while (!round.empty()) {
-      if (!started_) start();
       decode(round);
       std::vector<std::unique_ptr<ChunkWindow>> next;
       for (std::unique_ptr<ChunkWindow>& w : round) {
         const int64_t seek = cut_window(*w);
-        const int64_t chunk_frames = mels[w->chunk].frames;
-        if (seek < chunk_frames)
+        if (seek < mels[w->chunk].frames)
           next.push_back(window(mels[w->chunk], chunks[w->chunk], w->chunk, seek));
         w->search.reset();
         w->state = DecoderState{};  // its K/V are no longer needed
@@ -143,45 +176,45 @@ class Batched {
       round = std::move(next);
     }
     for (size_t i = 0; i < chunks.size(); ++i)
-      for (ChunkWindow& w : heard[i]) emit(w, chunks[i]);
+      for (ChunkWindow& w : heard[i]) emit(w, chunks[i].chunk);
   }
 
-  // The window at `seek` frames into a chunk: features, encoding, decoder state.
-  std::unique_ptr<ChunkWindow> window(const audio::LogMel& mel, const AudioChunk& chunk,
+  // The window at `seek` frames into a chunk: features, encoding, decoder
+  // state; the recording's language and prompt on its first window.
+  std::unique_ptr<ChunkWindow> window(const audio::LogMel& mel, const SourceChunk& chunk,
                                       size_t index, int64_t seek) {
     auto w = std::make_unique<ChunkWindow>();
     w->chunk = index;
-    w->chunk_frame = chunk.start / kHop;
+    w->source = chunk.source;
+    w->chunk_frame = chunk.chunk.start / kHop;
     w->seek = seek;
     w->frames = std::min<int64_t>(kChunkFrames, mel.frames - seek);
     const UninitVector<float> encoded =
         ctx_.encoder.encode(audio::window_features(mel, seek, w->frames).data(), ctx_.pool);
     ctx_.decoder.begin(w->state, encoded.data(), ctx_.encoder.weights().n_ctx, search_rows(o_),
                        ctx_.pool);
-    if (out_.info.language.empty()) {  // detected on the first window
+    Source& s = sources_[chunk.source];
+    if (s.out.info.language.empty()) {  // detected on the recording's first window
       DetectedLanguage d =
           rank_languages(decoding::language_probabilities(ctx_.decoder, w->state, sp_, ctx_.pool));
-      out_.info.language = d.code;
-      out_.info.language_probability = d.probability;
-      out_.info.language_probabilities = std::move(d.ranked);
+      s.out.info.language = d.code;
+      s.out.info.language_probability = d.probability;
+      s.out.info.language_probabilities = std::move(d.ranked);
+    }
+    if (s.sot.empty()) {
+      // Every window's prompt: the initial prompt as its previous text, the
+      // hotwords, the sot sequence, the prefix.
+      s.sot = sot_sequence(sp_, s.out.info.language, o_.task);
+      const int n_ctx = ctx_.decoder.n_ctx();
+      const PromptText text = prompt_text(ctx_.tokenizer, o_, n_ctx);
+      s.prompt = window_prompt(text, text.initial, s.sot, sp_, o_.without_timestamps, 0, n_ctx);
     }
     return w;
   }
 
-  // Once the language is known: the rules and the one prompt of every window
-  // (the initial prompt as its previous text, the prefix, the hotwords).
-  void start() {
-    sot_ = sot_sequence(sp_, out_.info.language, o_.task);
-    rules_ = logit_rules(ctx_.tokenizer, o_);
-    const int n_ctx = ctx_.decoder.n_ctx();
-    const PromptText text = prompt_text(ctx_.tokenizer, o_, n_ctx);
-    prompt_ = window_prompt(text, text.initial, sot_, sp_, o_.without_timestamps, 0, n_ctx);
-    started_ = true;
-  }
-
   // Stage: every window of the round up the temperature ladder, one
-  // temperature a step of the ladder, the windows that still need a hotter
-  // one batched again.
+  // temperature at a time, the windows that still need a hotter one
+  // batched again.
   void decode(std::vector<std::unique_ptr<ChunkWindow>>& windows) {
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
     for (size_t attempt = 0; attempt < o_.temperatures.size(); ++attempt) {
@@ -189,12 +222,13 @@ class Batched {
       std::vector<decoding::Search*> live;
       for (std::unique_ptr<ChunkWindow>& w : windows) {
         if (w->decided) continue;
+        const WindowPrompt& prompt = sources_[w->source].prompt;
         const decoding::SearchOptions so =
-            attempt_options(o_, prompt_.tokens.size(), ctx_.decoder.n_ctx(),
+            attempt_options(o_, prompt.tokens.size(), ctx_.decoder.n_ctx(),
                             w->chunk_frame + w->seek, temperature, int(attempt));
         ctx_.decoder.restart(w->state, search_rows(o_));
         w->search = std::make_unique<decoding::Search>(ctx_.decoder, w->state, rules_,
-                                                       prompt_.tokens, prompt_.sot_index, so);
+                                                       prompt.tokens, prompt.sot_index, so);
         live.push_back(w->search.get());
       }
       if (live.empty()) return;
@@ -223,15 +257,16 @@ class Batched {
     if (no_speech(w.chosen.result, o_)) return w.seek + w.frames;
     WindowCut cut = split_segments(w.chosen.result.tokens, sp_.timestamp_begin, w.seek, w.frames);
     if (o_.word_timestamps) {
+      const Source& s = sources_[w.source];
       const double time_offset = double(w.seek) * kFrameSeconds;
       std::vector<int> text;
-      for (const WindowSegment& s : cut.segments)
-        for (int t : s.tokens)
+      for (const WindowSegment& seg : cut.segments)
+        for (int t : seg.tokens)
           if (t < sp_.eot) text.push_back(t);
       add_word_timestamps(
           cut.segments,
           find_alignment(ctx_.decoder, w.state, ctx_.pool, ctx_.tokenizer, ctx_.alignment_heads,
-                         sot_, out_.info.language, text, int(w.frames)),
+                         s.sot, s.out.info.language, text, int(w.frames)),
           sp_.eot, time_offset, o_, time_offset);
       const double last_word_end = last_end(cut.segments);
       if (!cut.single_timestamp_ending && last_word_end > time_offset)
@@ -241,47 +276,44 @@ class Batched {
     return cut.next_seek > w.seek ? cut.next_seek : w.seek + w.frames;  // never in place
   }
 
-  // Stage: a window's segments on the original timeline.
+  // Stage: a window's segments on its recording's timeline.
   void emit(ChunkWindow& w, const AudioChunk& chunk) {
     if (w.segments.empty()) return;
+    Source& s = sources_[w.source];
     const double offset = double(w.chunk_frame) * kFrameSeconds;
     const double chunk_seconds = double(chunk.end - chunk.start) / kSampleRate;
-    for (Segment& s : finish_segments(std::move(w.segments), ctx_.tokenizer, chunk_seconds, w.seek,
-                                      w.chosen, last_id_)) {
-      s.seek += int(w.chunk_frame);
-      s.start += offset;
-      s.end += offset;
-      for (Word& word : s.words) {
+    for (Segment& seg : finish_segments(std::move(w.segments), ctx_.tokenizer, chunk_seconds,
+                                        w.seek, w.chosen, s.last_id)) {
+      seg.seek += int(w.chunk_frame);
+      seg.start += offset;
+      seg.end += offset;
+      for (Word& word : seg.words) {
         word.start += offset;
         word.end += offset;
       }
       if (o_.word_timestamps && o_.word_starts_at_speech)
-        vad::start_words_at_speech(s, probabilities_);
-      out_.text += s.text;
-      if (cb_.on_segment) cb_.on_segment(s);
-      out_.segments.push_back(std::move(s));
+        vad::start_words_at_speech(seg, s.probabilities);
+      s.out.text += seg.text;
+      if (s.callbacks->on_segment) s.callbacks->on_segment(seg);
+      s.out.segments.push_back(std::move(seg));
     }
   }
 
   const TranscribeContext& ctx_;
   const text::SpecialTokens& sp_;
-  const std::vector<float>& samples_;
   const TranscribeOptions& o_;
-  const Callbacks& cb_;
-  std::vector<float> probabilities_;  // Silero VAD's, when the options use it
-  bool started_ = false;
-  std::vector<int> sot_;
-  decoding::LogitRules rules_;
-  WindowPrompt prompt_;
-  Transcription out_;
-  int last_id_ = 0;
+  const decoding::LogitRules rules_;
+  std::vector<Source> sources_;
 };
 
 }  // namespace
 
-Transcription transcribe_batched(const TranscribeContext& ctx, const std::vector<float>& samples,
-                                 const TranscribeOptions& o, const Callbacks& cb) {
-  return Batched(ctx, samples, o, cb).run();
+std::vector<Transcription> transcribe_batched(
+    const TranscribeContext& ctx, const std::vector<const std::vector<float>*>& recordings,
+    const TranscribeOptions& o, const std::vector<Callbacks>& callbacks) {
+  if (!callbacks.empty() && callbacks.size() != recordings.size())
+    throw std::invalid_argument("transcribe: one Callbacks per recording, or none");
+  return Batched(ctx, recordings, o, callbacks).run();
 }
 
 }  // namespace amanuensis

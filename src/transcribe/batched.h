@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "amanuensis/types.h"
 #include "transcribe/pipeline.h"
 
 namespace amanuensis {
@@ -40,8 +41,11 @@ struct AudioChunk {
 // original timeline stay on that grid.
 std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int64_t max_samples);
 
-// Options checked by the caller (transcribe()).
-Transcription transcribe_batched(const TranscribeContext& ctx, const std::vector<float>& samples,
-                                 const TranscribeOptions& options, const Callbacks& callbacks);
+// Several recordings (one or more) whose chunks share the groups: a
+// recording's transcript is the same bytes alone or with others. callbacks:
+// one per recording, or none. Options checked by the caller (transcribe()).
+std::vector<Transcription> transcribe_batched(
+    const TranscribeContext& ctx, const std::vector<const std::vector<float>*>& recordings,
+    const TranscribeOptions& options, const std::vector<Callbacks>& callbacks);
 
 }  // namespace amanuensis

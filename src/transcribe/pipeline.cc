@@ -34,14 +34,6 @@ bool is_silent(const std::vector<float>& samples, int64_t seek, int64_t frames) 
   return std::all_of(begin, begin + n, [](float x) { return std::fabs(x) < kSilentPeak; });
 }
 
-// The end of the last word of the last segment that has words, else the
-// last segment's end (faster-whisper's get_end); NaN without segments.
-double last_end(const std::vector<WindowSegment>& segments) {
-  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
-    if (!s->words.empty()) return s->words.back().end;
-  return segments.empty() ? NAN : segments.back().end;
-}
-
 // The encoder output of the current window, and the decoder's cross-attention
 // K/V made from it: made once a window, whether the window is decoded once or
 // detected, decoded and decoded again.
@@ -237,7 +229,7 @@ Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>&
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
   Transcription t =
-      o.batch_size > 1 ? transcribe_batched(ctx, samples, o, cb)
+      o.batch_size > 1 ? std::move(transcribe_batched(ctx, {&samples}, o, {cb})[0])
       : uses_vad(o)
           ? transcribe_with_vad(*ctx.vad, ctx.pool, samples, o, cb,
                                 [&](const std::vector<float>& heard, const Callbacks& inner) {
@@ -246,6 +238,33 @@ Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>&
           : long_form(ctx, samples, o, cb);
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return t;
+}
+
+std::vector<Transcription> transcribe(const TranscribeContext& ctx,
+                                      const std::vector<std::vector<float>>& recordings,
+                                      const TranscribeOptions& o,
+                                      const std::vector<Callbacks>& callbacks) {
+  if (!callbacks.empty() && callbacks.size() != recordings.size())
+    throw Error("transcribe: give one Callbacks per recording, or none", ErrorKind::kBadInput);
+  static const Callbacks kNone;
+  auto callbacks_of = [&](size_t i) -> const Callbacks& {
+    return callbacks.empty() ? kNone : callbacks[i];
+  };
+  if (o.batch_size <= 1 || recordings.size() <= 1) {  // one at a time: nothing to share
+    std::vector<Transcription> out;
+    for (size_t i = 0; i < recordings.size(); ++i)
+      out.push_back(transcribe(ctx, recordings[i], o, callbacks_of(i)));
+    return out;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
+  std::vector<const std::vector<float>*> pointers;
+  for (const std::vector<float>& r : recordings) pointers.push_back(&r);
+  std::vector<Transcription> out = transcribe_batched(ctx, pointers, o, callbacks);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (Transcription& t : out) t.seconds = seconds;  // the batch's wall time
+  return out;
 }
 
 }  // namespace amanuensis

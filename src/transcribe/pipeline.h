@@ -44,4 +44,12 @@ struct TranscribeContext {
 Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>& samples,
                          const TranscribeOptions& options, const Callbacks& callbacks);
 
+// Several recordings: with batch_size > 1 their chunks share the decoder's
+// batches (each result the bytes it gets alone; `seconds` is the whole
+// batch's); else one after another. callbacks: one per recording, or none.
+std::vector<Transcription> transcribe(const TranscribeContext& ctx,
+                                      const std::vector<std::vector<float>>& recordings,
+                                      const TranscribeOptions& options,
+                                      const std::vector<Callbacks>& callbacks);
+
 }  // namespace amanuensis

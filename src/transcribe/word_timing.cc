@@ -406,4 +406,10 @@ std::optional<HallucinationSkip> skip_hallucinations(std::vector<WindowSegment>&
   return std::nullopt;
 }
 
+double last_end(const std::vector<WindowSegment>& segments) {
+  for (auto s = segments.rbegin(); s != segments.rend(); ++s)
+    if (!s->words.empty()) return s->words.back().end;
+  return segments.empty() ? NAN : segments.back().end;
+}
+
 }  // namespace amanuensis

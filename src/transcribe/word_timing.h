@@ -68,6 +68,10 @@ struct WindowSegment {
   std::vector<Word> words;
 };
 
+// The end of the last word of the last segment that has words, else the
+// last segment's end (faster-whisper's get_end); NaN without segments.
+double last_end(const std::vector<WindowSegment>& segments);
+
 // faster-whisper's add_word_timestamps for one window: `alignment` (from
 // find_alignment over the text tokens of every segment, in order) becomes
 // each segment's words, on the timeline (time_offset = the window start);
