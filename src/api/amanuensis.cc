@@ -113,27 +113,34 @@ Session::Session(std::shared_ptr<const Model> model, int threads) : model_(std::
 }
 Session::~Session() = default;
 
+// Runs `work(context)` on a session's pool, decoder state and scratch pool,
+// with the engine's exceptions as Error.
+template <typename Work>
+auto in_session(const Model::Impl& m, ScratchPool& scratch_pool, ThreadPool& pool,
+                DecoderState& decoder, Work&& work) {
+  return translate_errors([&] {
+    const ScratchScope scratch(scratch_pool);
+    const TranscribeContext ctx{m.encoder,   m.decoder, *m.tokenizer, m.alignment_heads,
+                                m.vad.get(), pool,      decoder};
+    return work(ctx);
+  });
+}
+
 Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
-  return translate_errors([&] {
-    const Model::Impl& m = model_->impl();
-    const ScratchScope scratch(state_->scratch);
-    const TranscribeContext ctx{m.encoder,      m.decoder,    *m.tokenizer,   m.alignment_heads,
-                                m.vad.get(),    state_->pool, state_->decoder};
-    return amanuensis::transcribe(ctx, samples, options, callbacks);
-  });
+  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder,
+                    [&](const TranscribeContext& ctx) {
+                      return amanuensis::transcribe(ctx, samples, options, callbacks);
+                    });
 }
 
 std::vector<Transcription> Session::transcribe_many(
     const std::vector<std::vector<float>>& recordings, const TranscribeOptions& options,
     const std::vector<Callbacks>& callbacks) {
-  return translate_errors([&] {
-    const Model::Impl& m = model_->impl();
-    const ScratchScope scratch(state_->scratch);
-    const TranscribeContext ctx{m.encoder,   m.decoder,    *m.tokenizer,   m.alignment_heads,
-                                m.vad.get(), state_->pool, state_->decoder};
-    return amanuensis::transcribe(ctx, recordings, options, callbacks);
-  });
+  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder,
+                    [&](const TranscribeContext& ctx) {
+                      return amanuensis::transcribe(ctx, recordings, options, callbacks);
+                    });
 }
 
 std::vector<float> load_audio(const std::string& path) {
