@@ -40,6 +40,15 @@ bool spin_until(Ready ready) {
   }
 }
 
+constexpr int kIndexBits = 24;
+constexpr uint64_t kIndexMask = (uint64_t(1) << kIndexBits) - 1;
+constexpr int kMaxItems = int(kIndexMask);
+
+uint64_t generation_of(uint64_t work) { return work >> (2 * kIndexBits); }
+uint64_t pack(uint64_t generation, uint64_t items) {
+  return (generation << (2 * kIndexBits)) | (items << kIndexBits);
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -51,39 +60,48 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
+    work_.store(pack(generation_of(work_.load()) + 1, 0), std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
 void ThreadPool::run_items() {
-  for (int i = next_.fetch_add(1); i < job_size_; i = next_.fetch_add(1)) {
+  for (;;) {
+    uint64_t work = work_.load(std::memory_order_acquire);
+    uint64_t index;
+    do {
+      index = work & kIndexMask;
+      if (index >= ((work >> kIndexBits) & kIndexMask)) return;  // none left
+    } while (!work_.compare_exchange_weak(work, work + 1, std::memory_order_acq_rel,
+                                          std::memory_order_acquire));
     try {
-      (*job_)(i);
+      (*job_)(int(index));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
+    }
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Under the lock, so a caller between its check and its wait cannot miss it.
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_all();
     }
   }
 }
 
 void ThreadPool::worker_loop() {
-  long seen = 0;
+  uint64_t seen = 0;
   for (;;) {
-    auto new_job = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    auto new_job = [&] {  // stop_ too: the 16-bit generation may wrap onto `seen`
+      return generation_of(work_.load(std::memory_order_acquire)) != seen || stop_.load();
+    };
     if (!spin_until(new_job)) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, new_job);
     }
     if (stop_) return;
-    seen = generation_.load(std::memory_order_acquire);
+    seen = generation_of(work_.load(std::memory_order_acquire));
     run_items();
-    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // Under the lock, so a caller between its check and its wait cannot miss it.
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_all();
-    }
   }
 }
 
@@ -92,22 +110,20 @@ void ThreadPool::parallel_for(int n, const std::function<void(int)>& fn) {
     for (int i = 0; i < n; ++i) fn(i);
     return;
   }
+  if (n > kMaxItems) throw std::invalid_argument("parallel_for: too many items");
   job_ = &fn;
-  job_size_ = n;
-  next_ = 0;
-  busy_ = int(workers_.size());
+  remaining_.store(n, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);  // so a worker between check and wait cannot miss it
-    generation_.fetch_add(1, std::memory_order_release);
+    work_.store(pack(generation_of(work_.load()) + 1, uint64_t(n)), std::memory_order_release);
   }
   wake_.notify_all();
   run_items();
-  auto all_done = [&] { return busy_.load(std::memory_order_acquire) == 0; };
+  auto all_done = [&] { return remaining_.load(std::memory_order_acquire) == 0; };
   if (!spin_until(all_done)) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, all_done);
   }
-  job_ = nullptr;
   std::lock_guard<std::mutex> lock(mutex_);
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

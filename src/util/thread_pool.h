@@ -5,11 +5,14 @@
 // An encoder pass calls parallel_for about a hundred times, often for jobs of
 // a millisecond or less. Waking a sleeping thread costs tens to hundreds of
 // microseconds under a hypervisor, so idle workers (and the caller waiting for
-// them) spin for a short while before they block.
+// them) spin for a short while before they block. The caller waits for the
+// job's items, not for the workers: on a busy machine a worker the scheduler
+// has not run yet holds nothing up, the running threads take its share.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -37,13 +40,15 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;  // guards the sleeping side: condition waits and error_
   std::condition_variable wake_, done_;
-  // The job: written by the caller before generation_ is bumped (release),
-  // read by workers after they see the new generation (acquire).
+  // The job: written by the caller before work_ publishes it (release), read
+  // by a thread after it claims one of its items (acquire). An unfinished
+  // item keeps the job, and so these, in place.
   const std::function<void(int)>* job_ = nullptr;
-  int job_size_ = 0;
-  std::atomic<int> next_{0};
-  std::atomic<int> busy_{0};  // workers still inside the current job
-  std::atomic<long> generation_{0};
+  // generation (16 bits) | items (24) | next item to claim (24), claimed by
+  // compare-and-swap: a thread claims an item of the job it sees, and a
+  // worker that wakes late finds none left instead of being waited for.
+  std::atomic<uint64_t> work_{0};
+  std::atomic<int> remaining_{0};  // items of the current job not yet finished
   std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };
