@@ -4,6 +4,7 @@
 #include <amanuensis/amanuensis.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -66,6 +67,49 @@ TEST_F(Api, CallbacksSeeEverySegmentAndTheEnd) {
   EXPECT_NEAR(t.info.duration, 11.0, 0.01);
   EXPECT_FALSE(t.aborted);
   EXPECT_NE(t.text.find("ask not what your country can do for you"), std::string::npos) << t.text;
+}
+
+// on_info comes once, before the first segment, with the info the result
+// ends with; in batched mode too.
+TEST_F(Api, InfoComesOnceBeforeTheFirstSegment) {
+  amanuensis::Session session(model_, 2);
+  for (int batch : {1, 4}) {
+    amanuensis::TranscribeOptions o = greedy();
+    o.batch_size = batch;
+    int infos = 0, segments_before_info = 0, segments = 0;
+    amanuensis::TranscriptionInfo seen;
+    amanuensis::Callbacks cb;
+    cb.on_info = [&](const amanuensis::TranscriptionInfo& info) {
+      ++infos;
+      segments_before_info = segments;
+      seen = info;
+    };
+    cb.on_segment = [&](const amanuensis::Segment&) { ++segments; };
+    const amanuensis::Transcription t = session.transcribe(*audio_, o, cb);
+    EXPECT_EQ(infos, 1) << batch;
+    EXPECT_EQ(segments_before_info, 0) << batch;
+    EXPECT_GT(segments, 0) << batch;
+    EXPECT_EQ(seen.language, t.info.language);
+    EXPECT_EQ(seen.duration, t.info.duration);
+    EXPECT_EQ(seen.duration_after_vad, t.info.duration_after_vad);
+  }
+}
+
+TEST_F(Api, NonFiniteSamplesAreRefused) {
+  amanuensis::Session session(model_, 1);
+  std::vector<float> audio = *audio_;
+  audio[1234] = NAN;
+  try {
+    session.transcribe(audio, greedy());
+    ADD_FAILURE() << "a NaN sample was transcribed";
+  } catch (const amanuensis::Error& e) {
+    EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("sample 1234"), std::string::npos) << e.what();
+  }
+  audio[1234] = INFINITY;
+  amanuensis::TranscribeOptions o = greedy();
+  o.batch_size = 2;
+  EXPECT_THROW(session.transcribe_many({*audio_, audio}, o), amanuensis::Error);
 }
 
 TEST_F(Api, AbortStopsBeforeTheNextWindow) {

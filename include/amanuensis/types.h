@@ -165,6 +165,10 @@ struct Transcription {
 
 struct Callbacks {
   std::function<void(const Segment&)> on_segment;                  // each finished segment
+  // Once, when the recording's language is known (given, or detected on its
+  // first window), before its first segment; not called for a recording too
+  // short to hold a window. Lets a caller show the language early.
+  std::function<void(const TranscriptionInfo&)> on_info;
   std::function<void(double done_s, double total_s)> on_progress;  // after each window
   std::function<bool()> should_abort;                              // checked before each window
 };

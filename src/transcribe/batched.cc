@@ -208,6 +208,7 @@ class Batched {
       const int n_ctx = ctx_.decoder.n_ctx();
       const PromptText text = prompt_text(ctx_.tokenizer, o_, n_ctx);
       s.prompt = window_prompt(text, text.initial, s.sot, sp_, o_.without_timestamps, 0, n_ctx);
+      if (s.callbacks->on_info) s.callbacks->on_info(s.out.info);
     }
     return w;
   }

@@ -90,6 +90,8 @@ class LongForm {
       return std::move(out_);
     }
     if (out_.info.language.empty()) detect_language();
+    out_.info.duration_after_vad = out_.info.duration;
+    if (cb_.on_info) cb_.on_info(out_.info);
     sot_ = sot_sequence(sp_, out_.info.language, o_.task);
     rules_ = logit_rules(ctx_.tokenizer, o_);
     text_ = prompt_text(ctx_.tokenizer, o_, ctx_.decoder.n_ctx());
@@ -217,9 +219,18 @@ class LongForm {
 
 Transcription long_form(const TranscribeContext& ctx, const std::vector<float>& samples,
                         const TranscribeOptions& o, const Callbacks& cb) {
-  Transcription t = LongForm(ctx, samples, o, cb).run();
-  t.info.duration_after_vad = t.info.duration;
-  return t;
+  return LongForm(ctx, samples, o, cb).run();
+}
+
+// Samples from a caller of the library (the decoders never make these):
+// a NaN or infinity would turn every feature of its window into NaN.
+void check_samples(const std::vector<float>& samples) {
+  const auto bad =
+      std::find_if(samples.begin(), samples.end(), [](float x) { return !std::isfinite(x); });
+  if (bad != samples.end())
+    throw Error(
+        "audio: sample " + std::to_string(bad - samples.begin()) + " is not a finite number",
+        ErrorKind::kBadInput);
 }
 
 }  // namespace
@@ -228,6 +239,7 @@ Transcription transcribe(const TranscribeContext& ctx, const std::vector<float>&
                          const TranscribeOptions& o, const Callbacks& cb) {
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
+  check_samples(samples);
   Transcription t =
       o.batch_size > 1 ? std::move(transcribe_batched(ctx, {&samples}, o, {cb})[0])
       : uses_vad(o)
@@ -259,7 +271,10 @@ std::vector<Transcription> transcribe(const TranscribeContext& ctx,
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o, {ctx.tokenizer.special(), ctx.vad != nullptr});
   std::vector<const std::vector<float>*> pointers;
-  for (const std::vector<float>& r : recordings) pointers.push_back(&r);
+  for (const std::vector<float>& r : recordings) {
+    check_samples(r);
+    pointers.push_back(&r);
+  }
   std::vector<Transcription> out = transcribe_batched(ctx, pointers, o, callbacks);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

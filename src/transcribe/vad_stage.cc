@@ -24,13 +24,20 @@ Transcription transcribe_with_vad(const vad::SileroVad& vad, ThreadPool& pool,
     if (starts_at_speech) vad::start_words_at_speech(s, probabilities);
   };
   Callbacks inner = callbacks;
+  const std::vector<float>& heard = o.vad_filter ? joined : samples;
+  if (callbacks.on_info)
+    inner.on_info = [&](const TranscriptionInfo& info) {
+      TranscriptionInfo restored = info;
+      restored.duration = double(samples.size()) / kSampleRate;
+      restored.duration_after_vad = double(heard.size()) / kSampleRate;
+      callbacks.on_info(restored);
+    };
   if (callbacks.on_segment)
     inner.on_segment = [&](const Segment& s) {
       Segment finished = s;
       finish(finished);
       callbacks.on_segment(finished);
     };
-  const std::vector<float>& heard = o.vad_filter ? joined : samples;
   Transcription t = transcribe(heard, inner);
   for (Segment& s : t.segments) finish(s);
   t.info.duration = double(samples.size()) / kSampleRate;
