@@ -29,3 +29,7 @@ python3 scripts/fetch_models.py tiny.en base silero-vad >/dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
+# The Python package (`import amanuensis`, faster-whisper's API): its own CMake
+# tree build/wheel/ (incremental), the build tools installed above.
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+  --no-build-isolation .
