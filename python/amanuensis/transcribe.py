@@ -436,7 +436,11 @@ def _start(model: WhisperModel, audio, a: dict, vad: VadOptions, batch_size: int
     model._core.check(o)  # every option error before any work
     samples = samples_of(audio)
     run = _Run(model, samples, o, a["word_timestamps"], a["log_progress"])
-    language, probability, ranked, duration, after_vad = run.wait_for_info()
+    try:
+        language, probability, ranked, duration, after_vad = run.wait_for_info()
+    except BaseException:  # an error, or Ctrl-C while waiting: no caller will iterate
+        run.close()
+        raise
     info = TranscriptionInfo(
         language=language, language_probability=probability,
         duration=duration, duration_after_vad=after_vad,

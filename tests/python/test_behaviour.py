@@ -60,29 +60,26 @@ def test_whole_run_asks_once_a_window(tiny, windows_asked):
     assert windows_asked[0] >= 8  # 3.8 minutes: at least 8 windows
 
 
-def test_one_model_four_threads(tiny):
+def test_one_model_four_threads():
+    """One model, four Python threads at once (num_workers=4): each thread's
+    transcript is the one a lone call gives."""
+    model = amanuensis.WhisperModel("tiny.en", cpu_threads=1, num_workers=4)
     clips = [str(JFK), str(LONG)]
 
     def run(clip):
-        segments, _ = tiny.transcribe(clip, beam_size=1)
+        segments, _ = model.transcribe(clip, beam_size=1)
         return [(s.text, s.start, s.end, s.tokens, s.avg_logprob) for s in segments]
     alone = {clip: run(clip) for clip in clips}
     results = {}
-
-    def worker(i):
-        results[i] = run(clips[i % 2])
-    model = amanuensis.WhisperModel("tiny.en", cpu_threads=1, num_workers=4)
-    tiny_backup, globals_model = tiny, model  # the shared model is `model`
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(
-        i, [(s.text, s.start, s.end, s.tokens, s.avg_logprob)
-            for s in model.transcribe(clips[i % 2], beam_size=1)[0]])) for i in range(4)]
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, run(clips[i % 2])))
+               for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=600)
     for i in range(4):
         assert results[i] == alone[clips[i % 2]], i
-    del tiny_backup, globals_model, worker
+    assert len(model._idle_sessions) >= 2  # the two long ones overlapped, each on its own session
 
 
 def test_bad_input_raises_the_engines_error(tiny, tmp_path):
