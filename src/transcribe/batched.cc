@@ -45,7 +45,7 @@ namespace {
 // last segment's end). Its decoder state, the attempts of its temperature
 // ladder, the one kept, and what it heard.
 struct ChunkWindow {
-  size_t chunk = 0;         // index in the group
+  size_t chunk = 0;         // index among every recording's chunks
   size_t source = 0;        // which recording
   int64_t chunk_frame = 0;  // the chunk's first frame on its recording's timeline
   int64_t seek = 0;         // frames into the chunk
@@ -91,7 +91,6 @@ class Batched {
   }
 
   std::vector<Transcription> run() {
-    std::vector<SourceChunk> chunks;
     for (size_t i = 0; i < sources_.size(); ++i) {
       Source& s = sources_[i];
       s.out.info.duration = double(s.samples->size()) / kSampleRate;
@@ -100,24 +99,44 @@ class Batched {
       s.out.info.language_probability = language.empty() && sp_.multilingual ? 0.0f : 1.0f;
       int64_t heard = 0;
       for (const AudioChunk& c : cut(s)) {
-        chunks.push_back({i, c});
+        chunks_.push_back({i, c});
         heard += c.end - c.start;
       }
       s.out.info.duration_after_vad = double(heard) / kSampleRate;
     }
-    for (size_t first = 0; first < chunks.size(); first += size_t(o_.batch_size)) {
-      for (Source& s : sources_)
-        if (!s.out.aborted && s.callbacks->should_abort && s.callbacks->should_abort())
-          s.out.aborted = true;
-      std::vector<SourceChunk> group;
-      for (size_t i = first; i < std::min(chunks.size(), first + size_t(o_.batch_size)); ++i)
-        if (!sources_[chunks[i].source].out.aborted) group.push_back(chunks[i]);
-      transcribe_group(group);
-      for (const SourceChunk& c : group) {
-        Source& s = sources_[c.source];
-        if (s.callbacks->on_progress)
-          s.callbacks->on_progress(double(c.chunk.end) / kSampleRate, s.out.info.duration);
+    progress_.resize(chunks_.size());
+    // Rounds of up to batch_size windows: the windows that finish chunks
+    // whose text ended early come first, then new chunks' first windows fill
+    // the batch. Chunks are emitted in order as each is heard to its end.
+    std::vector<std::unique_ptr<ChunkWindow>> follow_ups;
+    size_t next_chunk = 0, next_emit = 0;
+    while (next_emit < chunks_.size()) {
+      stop_aborted(follow_ups);
+      std::vector<std::unique_ptr<ChunkWindow>> round = std::move(follow_ups);
+      follow_ups.clear();
+      for (; round.size() < size_t(o_.batch_size) && next_chunk < chunks_.size(); ++next_chunk) {
+        const SourceChunk& c = chunks_[next_chunk];
+        if (sources_[c.source].out.aborted) {
+          progress_[next_chunk].done = true;
+          continue;
+        }
+        progress_[next_chunk].mel = features(c);
+        round.push_back(window(next_chunk, 0));
       }
+      decode(round);
+      for (std::unique_ptr<ChunkWindow>& w : round) {
+        ChunkProgress& p = progress_[w->chunk];
+        const int64_t seek = cut_window(*w);
+        w->search.reset();
+        w->state = DecoderState{};  // its K/V are no longer needed
+        const size_t chunk = w->chunk;
+        p.heard.push_back(std::move(*w));
+        if (seek < p.mel->frames)
+          follow_ups.push_back(window(chunk, seek));
+        else
+          p.done = true;
+      }
+      for (; next_emit < next_chunk && progress_[next_emit].done; ++next_emit) finish(next_emit);
     }
     std::vector<Transcription> out;
     for (Source& s : sources_) {
@@ -128,6 +147,44 @@ class Batched {
   }
 
  private:
+  // A chunk from its first window to its emission.
+  struct ChunkProgress {
+    std::unique_ptr<audio::LogMel> mel;
+    std::vector<ChunkWindow> heard;  // its windows, in order
+    bool done = false;               // heard to its end (or its recording aborted)
+  };
+
+  // Before each round: a recording whose caller asks to stop takes no new
+  // window; its chunks end with what they have heard.
+  void stop_aborted(std::vector<std::unique_ptr<ChunkWindow>>& follow_ups) {
+    for (Source& s : sources_)
+      if (!s.out.aborted && s.callbacks->should_abort && s.callbacks->should_abort())
+        s.out.aborted = true;
+    std::erase_if(follow_ups, [&](const std::unique_ptr<ChunkWindow>& w) {
+      if (!sources_[w->source].out.aborted) return false;
+      progress_[w->chunk].done = true;
+      return true;
+    });
+  }
+
+  std::unique_ptr<audio::LogMel> features(const SourceChunk& c) {
+    const std::vector<float>& samples = *sources_[c.source].samples;
+    const std::vector<float> audio(samples.begin() + c.chunk.start, samples.begin() + c.chunk.end);
+    return std::make_unique<audio::LogMel>(audio::log_mel_spectrogram(
+        audio, ctx_.encoder.weights().n_mels, int64_t(audio.size()) / kHop, &ctx_.pool));
+  }
+
+  // A chunk heard to its end: its segments out, its features freed.
+  void finish(size_t chunk) {
+    ChunkProgress& p = progress_[chunk];
+    for (ChunkWindow& w : p.heard) emit(w, chunks_[chunk].chunk);
+    p.mel.reset();
+    p.heard.clear();
+    const Source& s = sources_[chunks_[chunk].source];
+    if (s.callbacks->on_progress)
+      s.callbacks->on_progress(double(chunks_[chunk].chunk.end) / kSampleRate, s.out.info.duration);
+  }
+
   // A recording's chunks: Silero VAD's speech merged up to 30 s, or 30 s windows.
   std::vector<AudioChunk> cut(Source& s) {
     const int64_t n = int64_t(s.samples->size());
@@ -147,42 +204,11 @@ class Batched {
     return chunks;
   }
 
-  // A group of chunks: their first windows decoded together, then the rest
-  // of the chunks whose text ended early, together, until every chunk is
-  // heard to its end; then their segments, in order.
-  void transcribe_group(const std::vector<SourceChunk>& chunks) {
-    std::vector<audio::LogMel> mels;
-    for (const SourceChunk& c : chunks) {
-      const std::vector<float>& samples = *sources_[c.source].samples;
-      const std::vector<float> audio(samples.begin() + c.chunk.start,
-                                     samples.begin() + c.chunk.end);
-      mels.push_back(audio::log_mel_spectrogram(audio, ctx_.encoder.weights().n_mels,
-                                                int64_t(audio.size()) / kHop, &ctx_.pool));
-    }
-    std::vector<std::vector<ChunkWindow>> heard(chunks.size());  // each chunk's windows, in order
-    std::vector<std::unique_ptr<ChunkWindow>> round;
-    for (size_t i = 0; i < chunks.size(); ++i) round.push_back(window(mels[i], chunks[i], i, 0));
-    while (!round.empty()) {
-      decode(round);
-      std::vector<std::unique_ptr<ChunkWindow>> next;
-      for (std::unique_ptr<ChunkWindow>& w : round) {
-        const int64_t seek = cut_window(*w);
-        if (seek < mels[w->chunk].frames)
-          next.push_back(window(mels[w->chunk], chunks[w->chunk], w->chunk, seek));
-        w->search.reset();
-        w->state = DecoderState{};  // its K/V are no longer needed
-        heard[w->chunk].push_back(std::move(*w));
-      }
-      round = std::move(next);
-    }
-    for (size_t i = 0; i < chunks.size(); ++i)
-      for (ChunkWindow& w : heard[i]) emit(w, chunks[i].chunk);
-  }
-
   // The window at `seek` frames into a chunk: features, encoding, decoder
   // state; the recording's language and prompt on its first window.
-  std::unique_ptr<ChunkWindow> window(const audio::LogMel& mel, const SourceChunk& chunk,
-                                      size_t index, int64_t seek) {
+  std::unique_ptr<ChunkWindow> window(size_t index, int64_t seek) {
+    const SourceChunk& chunk = chunks_[index];
+    const audio::LogMel& mel = *progress_[index].mel;
     auto w = std::make_unique<ChunkWindow>();
     w->chunk = index;
     w->source = chunk.source;
@@ -305,6 +331,8 @@ class Batched {
   const TranscribeOptions& o_;
   const decoding::LogitRules rules_;
   std::vector<Source> sources_;
+  std::vector<SourceChunk> chunks_;      // every recording's, in order
+  std::vector<ChunkProgress> progress_;  // one per chunk
 };
 
 }  // namespace

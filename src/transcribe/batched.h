@@ -3,13 +3,14 @@
 // batch_size of them in every decoder step (decoding::run_searches):
 //
 //   chunks (Silero VAD's speech merged up to 30 s with vad_filter, else
-//   consecutive 30 s windows) -> per group of batch_size chunks: features,
-//   encode, [detect language on the first] -> decode all with temperature
-//   fallback, one temperature a round, the chunks that still need it batched
-//   again -> per window: skip if no speech, split segments, time words; a
-//   chunk whose text ended before its audio did gets a window for the rest,
-//   decoded with the group's other such windows -> emit, chunk by chunk, on
-//   the original timeline
+//   consecutive 30 s windows) -> rounds of up to batch_size windows: the
+//   windows for the rest of chunks whose text ended before their audio did,
+//   then new chunks' first windows (features, encode, [detect language on a
+//   recording's first]) -> decode all with temperature fallback, one
+//   temperature at a time, the windows that still need it batched again ->
+//   per window: skip if no speech, split segments, time words, and a window
+//   for the rest of the chunk into the next round -> emit each chunk, in
+//   order, once it is heard to its end, on the original timeline
 //
 // Where it differs from the sequential pipeline: no chunk is conditioned on
 // the text before it (the initial prompt, hotwords and prefix go to every
