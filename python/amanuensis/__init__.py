@@ -11,9 +11,10 @@ ResourceLimitError a MemoryError)."""
 from ._core import (Error, InvalidInputError, ModelError, ResourceLimitError,
                     UnsupportedError)
 from .audio import decode_audio
-from .models import available_models
+from .models import available_models, download_model
 from .transcribe import (BatchedInferencePipeline, Segment, TranscriptionInfo,
                          TranscriptionOptions, WhisperModel, Word)
+from .utils import format_timestamp
 from .vad import VadOptions
 
 __version__ = "0.1.0"
@@ -22,5 +23,5 @@ __all__ = [
     "BatchedInferencePipeline", "Error", "InvalidInputError", "ModelError",
     "ResourceLimitError", "Segment", "TranscriptionInfo", "TranscriptionOptions",
     "UnsupportedError", "VadOptions", "WhisperModel", "Word", "available_models",
-    "decode_audio",
+    "decode_audio", "download_model", "format_timestamp",
 ]

@@ -42,6 +42,10 @@ def output_name(path: str) -> str:
     return f"{base}.{hashlib.sha1(path.encode()).hexdigest()[:10]}.json"
 
 
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
+
+
 def _filesystem(uri: str):
     from pyarrow import fs
     return fs.FileSystem.from_uri(uri)  # local paths too
@@ -119,7 +123,10 @@ def transcribe_archive(files: Iterable[str], output: str, model: str = "base",
     WhisperModel.transcribe's keyword arguments."""
     import ray
 
-    files = list(dict.fromkeys(files))  # each file once, in the order given
+    # Local paths made absolute here, where they were meant: an actor's
+    # working folder is not the caller's.
+    files = list(dict.fromkeys(_absolute(f) for f in files))  # each once, in the order given
+    output = _absolute(output)
     done_before = _existing(output)
     rows, skipped = [], []
     for f in files:

@@ -196,17 +196,19 @@ class WhisperModel:
 
     @contextlib.contextmanager
     def _session(self):
-        """A session (threads, caches) of this model; num_workers at a time."""
-        with self._workers:
+        """A session (threads, caches) of this model, made on first need and
+        kept for the next call. Holding one is not working: `_workers` (taken
+        around the engine's work, not while a run waits for its caller) keeps
+        num_workers at work at once."""
+        with self._lock:
+            session = self._idle_sessions.pop() if self._idle_sessions else None
+        if session is None:
+            session = _core.Session(self._core, self._threads)
+        try:
+            yield session
+        finally:
             with self._lock:
-                session = self._idle_sessions.pop() if self._idle_sessions else None
-            if session is None:
-                session = _core.Session(self._core, self._threads)
-            try:
-                yield session
-            finally:
-                with self._lock:
-                    self._idle_sessions.append(session)
+                self._idle_sessions.append(session)
 
     def transcribe(
         self,
@@ -284,7 +286,7 @@ class WhisperModel:
         _check_vad(self, options)
         samples = samples_of(audio)
         self._core.check(options)
-        with self._session() as session:  # detection, then the abort before the first window
+        with self._session() as session, self._workers:  # detection, then the abort
             t = session.transcribe(samples, options, should_abort=lambda: True)
         probabilities = list(t.info.language_probabilities) or [(t.info.language, 1.0)]
         return t.info.language, t.info.language_probability, probabilities
@@ -346,8 +348,9 @@ class BatchedInferencePipeline:
         if clip_timestamps:
             raise NotImplementedError("clip_timestamps: amanuensis finds the chunks itself")
         # faster-whisper's batched defaults: VAD chunks of at most 30 s, cut at 160 ms silences.
-        vad = vad_options_of(vad_parameters if vad_parameters is not None
-                             else {"min_silence_duration_ms": 160})
+        vad = vad_options_of(
+            vad_parameters if vad_parameters is not None
+            else {"min_silence_duration_ms": _core.BATCHED_VAD_MIN_SILENCE_MS})
         vad.max_speech_duration_s = 30.0
         return _start(self.model, audio, args, vad, batch_size=batch_size)
 
@@ -374,8 +377,7 @@ def _engine_options(a: dict, vad: VadOptions, batch_size: int) -> "_core.Transcr
     o.length_penalty = a["length_penalty"]
     o.repetition_penalty = a["repetition_penalty"]
     o.no_repeat_ngram_size = a["no_repeat_ngram_size"]
-    t = a["temperature"]
-    o.temperatures = [float(t)] if isinstance(t, (int, float)) else [float(x) for x in t]
+    o.temperatures = [float(t) for t in _temperatures(a["temperature"])]
     nan = float("nan")
     o.compression_ratio_threshold = (0.0 if a["compression_ratio_threshold"] is None
                                      else a["compression_ratio_threshold"])
@@ -402,6 +404,12 @@ def _engine_options(a: dict, vad: VadOptions, batch_size: int) -> "_core.Transcr
     return o
 
 
+def _temperatures(temperature) -> list:
+    """faster-whisper's rule: a list or tuple is the ladder, anything else one
+    temperature."""
+    return list(temperature) if isinstance(temperature, (list, tuple)) else [temperature]
+
+
 def _check_vad(model: WhisperModel, o: "_core.TranscribeOptions") -> None:
     if o.vad_filter and not vad_weights():
         raise _core.InvalidInputError(
@@ -419,7 +427,7 @@ def _recorded_options(a: dict, o: "_core.TranscribeOptions") -> TranscriptionOpt
         compression_ratio_threshold=a["compression_ratio_threshold"],
         condition_on_previous_text=a["condition_on_previous_text"],
         prompt_reset_on_temperature=a["prompt_reset_on_temperature"],
-        temperatures=list(o.temperatures), initial_prompt=a["initial_prompt"],
+        temperatures=_temperatures(a["temperature"]), initial_prompt=a["initial_prompt"],
         prefix=a["prefix"], suppress_blank=a["suppress_blank"],
         suppress_tokens=a["suppress_tokens"], without_timestamps=a["without_timestamps"],
         max_initial_timestamp=a["max_initial_timestamp"], word_timestamps=a["word_timestamps"],
@@ -435,7 +443,8 @@ def _start(model: WhisperModel, audio, a: dict, vad: VadOptions, batch_size: int
     _check_vad(model, o)
     model._core.check(o)  # every option error before any work
     samples = samples_of(audio)
-    run = _Run(model, samples, o, a["word_timestamps"], a["log_progress"])
+    run = _Run(model, samples, o, a["word_timestamps"], a["log_progress"],
+               _temperatures(a["temperature"]))
     try:
         language, probability, ranked, duration, after_vad = run.wait_for_info()
     except BaseException:  # an error, or Ctrl-C while waiting: no caller will iterate
@@ -445,18 +454,20 @@ def _start(model: WhisperModel, audio, a: dict, vad: VadOptions, batch_size: int
         language=language, language_probability=probability,
         duration=duration, duration_after_vad=after_vad,
         all_language_probs=ranked or None,
-        transcription_options=_recorded_options(a, o), vad_options=vad)
+        transcription_options=_recorded_options(a, o),
+        # As faster-whisper: the options VAD ran with, else what was given.
+        vad_options=vad if a["vad_filter"] else a["vad_parameters"])
     segments = run.segments()
     weakref.finalize(segments, run.close)  # a generator dropped unstarted stops the work too
     return segments, info
 
 
-def _segment(s: "_core.Segment", with_words: bool) -> Segment:
+def _segment(s: "_core.Segment", with_words: bool, temperatures: dict) -> Segment:
     words = [Word(w.start, w.end, w.word, w.probability) for w in s.words] if with_words else None
     return Segment(id=s.id, seek=s.seek, start=s.start, end=s.end, text=s.text,
                    tokens=list(s.tokens), avg_logprob=s.avg_logprob,
                    compression_ratio=s.compression_ratio, no_speech_prob=s.no_speech_prob,
-                   words=words, temperature=s.temperature)
+                   words=words, temperature=temperatures.get(s.temperature, s.temperature))
 
 
 _live_runs = set()  # the transcriptions running now, stopped when Python exits
@@ -469,13 +480,16 @@ class _Run:
     segment or has stopped."""
 
     def __init__(self, model: WhisperModel, samples: np.ndarray, options, with_words: bool,
-                 log_progress: bool):
+                 log_progress: bool, temperatures: list):
         self._cond = threading.Condition()
         self._queue: collections.deque = collections.deque()
         self._info = None
         self._done = self._wanted = self._closed = False
         self._error: Optional[BaseException] = None
         self._with_words = with_words
+        # The engine's float32 temperatures -> the caller's values (0.2, not 0.2000000029).
+        self._temperatures = {float(np.float32(t)): t for t in temperatures}
+        self._workers = model._workers  # taken while the engine works
         self._progress = _Progress() if log_progress else None
         self._thread = threading.Thread(target=self._work, args=(model, samples, options),
                                         name="amanuensis-transcribe")
@@ -485,17 +499,21 @@ class _Run:
     def _work(self, model, samples, options):
         try:
             with model._session() as session:
-                result = session.transcribe(
-                    samples, options, self._on_segment, self._on_info,
-                    self._progress.update if self._progress else None, self._should_abort)
+                self._workers.acquire()
+                try:
+                    result = session.transcribe(
+                        samples, options, self._on_segment, self._on_info,
+                        self._progress.update if self._progress else None, self._should_abort)
+                finally:
+                    self._workers.release()
             with self._cond:
                 if self._info is None:  # too short for a window: no on_info
                     self._info = _info_tuple(result.info)
+            if self._progress:
+                self._progress.close()
         except BaseException as e:  # handed to the caller's thread
             self._error = e
         finally:
-            if self._progress:
-                self._progress.close()
             with self._cond:
                 self._done = True
                 self._cond.notify_all()
@@ -507,7 +525,7 @@ class _Run:
             self._cond.notify_all()
 
     def _on_segment(self, s):
-        segment = _segment(s, self._with_words)  # copied now: `s` lives for this call only
+        segment = _segment(s, self._with_words, self._temperatures)  # copied: `s` lives for this call
         with self._cond:
             self._queue.append(segment)
             self._wanted = False
@@ -515,9 +533,21 @@ class _Run:
 
     def _should_abort(self) -> bool:
         with self._cond:
-            while self._info is not None and not self._wanted and not self._closed:
-                self._cond.wait()
-            return self._closed
+            if self._closed:
+                return True
+            if self._info is None or self._wanted:
+                return False
+        # Waiting for the caller is not work: another run of this model (the
+        # caller's next transcribe(), say) may work meanwhile.
+        self._workers.release()
+        try:
+            with self._cond:
+                while not self._wanted and not self._closed:
+                    self._cond.wait()
+                closed = self._closed
+        finally:
+            self._workers.acquire()
+        return closed
 
     def wait_for_info(self):
         with self._cond:

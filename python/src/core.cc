@@ -74,6 +74,7 @@ NB_MODULE(_core, m) {
   nb::object base = new_error_type(m, "Error", PyExc_Exception,
                                    "An error of the amanuensis engine; .option names the option "
                                    "at fault, or is empty");
+  base.attr("option") = "";  // errors raised from Python name no option
   auto bases = [&](PyObject* builtin) { return nb::make_tuple(base, nb::handle(builtin)); };
   error_types = new ErrorTypes{
       base,
@@ -251,6 +252,7 @@ NB_MODULE(_core, m) {
         return to_numpy(std::move(samples));
       },
       "data"_a, "name"_a, "An audio file's bytes -> 16 kHz mono float32 samples");
+  m.attr("BATCHED_VAD_MIN_SILENCE_MS") = am::kBatchedVadMinSilenceMs;
   m.def("model_cache_dir", &am::model_cache_dir);
   m.def("language_name", &am::language_name, "code"_a);
 }

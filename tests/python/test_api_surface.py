@@ -18,6 +18,9 @@ CALLABLES = [
     ("BatchedInferencePipeline.__init__", lambda m: m.BatchedInferencePipeline.__init__),
     ("BatchedInferencePipeline.transcribe", lambda m: m.BatchedInferencePipeline.transcribe),
     ("decode_audio", lambda m: m.decode_audio),
+    ("download_model", lambda m: m.download_model),
+    ("available_models", lambda m: m.available_models),
+    ("format_timestamp", lambda m: m.format_timestamp),
 ]
 
 
@@ -43,9 +46,15 @@ def test_same_result_fields(ours, theirs):
     assert fields(ours) == fields(theirs)
 
 
-def test_every_public_name_of_faster_whisper_that_programs_import():
-    for name in ("WhisperModel", "BatchedInferencePipeline", "decode_audio", "available_models"):
-        assert callable(getattr(amanuensis, name)), name
+def test_every_public_name_of_faster_whisper():
+    for name in faster_whisper.__all__:
+        assert hasattr(amanuensis, name), name
+    assert set(faster_whisper.available_models()) == set(amanuensis.available_models())
+
+
+@pytest.mark.parametrize("args", [(0.0,), (1.2344,), (61.5,), (3725.0125, True), (9.5, False, ",")])
+def test_format_timestamp(args):
+    assert amanuensis.format_timestamp(*args) == faster_whisper.format_timestamp(*args)
 
 
 def test_model_attributes(tiny):

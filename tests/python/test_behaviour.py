@@ -170,4 +170,30 @@ def test_no_leak_over_200_calls(tiny):
     gc.collect()
     grown = rss_kib() - before
     assert grown < 8 * 1024, f"RSS grew {grown} KiB over 200 calls"
-    assert not any(t.name == "amanuensis-transcribe" for t in threading.enumerate())
+    wait_for_workers()  # every run's thread ends
+
+
+def in_thread(f, timeout=300):
+    """f() on another thread; a hang fails the test instead of holding it."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("value", f()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "hung"
+    return result["value"]
+
+
+def test_pending_generators_do_not_hold_the_only_worker():
+    """num_workers=1: a generator that is not iterated (yet) waits without
+    holding the model's one worker, so the next call, a language detection
+    and then the first generator all finish, on one thread."""
+    model = amanuensis.WhisperModel("base", cpu_threads=2, num_workers=1)
+
+    def program():
+        first, info = model.transcribe(str(JFK), beam_size=1)
+        second, _ = model.transcribe(str(LONG), beam_size=1)
+        language = model.detect_language(amanuensis.decode_audio(str(JFK)))[0]
+        return info.language, language, next(second).start, [s.text for s in first]
+    language, detected, start, texts = in_thread(program)
+    assert language == detected == "en" and start == 0.0
+    assert "ask not what your country can do for you" in "".join(texts)

@@ -50,10 +50,10 @@ def cli_transcripts():
     return {str(f): cli_json(f, "--threads", "2") for f in FILES}
 
 
-def run_job(address, output, manifest):
+def run_job(address, output, manifest, cwd=None):
     return subprocess.Popen([sys.executable, "-m", "amanuensis.ray", str(manifest), str(output),
                              "--model", "base", "--cpu-threads", "1"],
-                            env=dict(os.environ, RAY_ADDRESS=address),
+                            env=dict(os.environ, RAY_ADDRESS=address), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -163,14 +163,18 @@ def test_a_bad_file_is_reported_not_fatal(cluster, tmp_path):
     address, _ = cluster
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
+    (tmp_path / "relative.flac").write_bytes(FILES[0].read_bytes())
     manifest = tmp_path / "manifest.txt"
-    manifest.write_text(f"{junk}\n{FILES[0]}\n{tmp_path / 'missing.flac'}\n")
-    out = tmp_path / "out"
-    job = run_job(address, out, manifest)
+    manifest.write_text(f"{junk}\n{FILES[0]}\n{tmp_path / 'missing.flac'}\nrelative.flac\n")
+    job = run_job(address, "out", manifest, cwd=tmp_path)  # relative: the caller's folder
     log = job.communicate(timeout=600)[0]
     assert job.returncode == 1, log[-4000:]  # some failed
+    out = tmp_path / "out"
     rows = {r["file"]: r for r in summary(out)}
     assert rows[str(FILES[0])]["status"] == "done"
+    assert rows[str(tmp_path / "relative.flac")]["status"] == "done"
     assert rows[str(junk)]["status"] == "failed" and "junk.wav" in rows[str(junk)]["error"]
     assert rows[str(tmp_path / "missing.flac")]["status"] == "failed"
-    assert list(transcripts(out)) == [str(FILES[0])]
+    done = transcripts(out)
+    assert sorted(done) == sorted([str(FILES[0]), str(tmp_path / "relative.flac")])
+    assert done[str(FILES[0])]["segments"] == done[str(tmp_path / "relative.flac")]["segments"]

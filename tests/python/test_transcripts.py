@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from faster_whisper import BatchedInferencePipeline as FwBatched
 from faster_whisper import WhisperModel as FwModel
 
 import amanuensis
@@ -65,11 +64,16 @@ def test_int8_word_timestamps_and_vad_equal_the_cli(base_int8):
 
 
 def test_batched_pipeline_equals_the_cli_batched_mode(base_int8):
+    # faster-whisper's batched defaults (VAD on, cut at 160 ms silences, no
+    # timestamps) are the CLI's batched mode with --vad --without-timestamps.
     pipeline = amanuensis.BatchedInferencePipeline(base_int8)
-    segments, info = pipeline.transcribe(str(LONG), batch_size=8, without_timestamps=False,
-                                         vad_parameters={"min_silence_duration_ms": 160})
-    cli = cli_json(LONG, "--threads", "2", "--batch-size", "8", "--vad",
-                   "--vad-min-silence-ms", "160", "--vad-max-speech-s", "30")
+    segments, info = pipeline.transcribe(str(LONG), batch_size=8)
+    cli = cli_json(LONG, "--threads", "2", "--batch-size", "8", "--vad", "--without-timestamps")
+    same_as_cli(as_cli(segments, info), cli)
+    segments, info = pipeline.transcribe(str(LONG), batch_size=3, without_timestamps=False,
+                                         vad_parameters={"min_silence_duration_ms": 500})
+    cli = cli_json(LONG, "--threads", "2", "--batch-size", "3", "--vad",
+                   "--vad-min-silence-ms", "500")
     same_as_cli(as_cli(segments, info), cli)
 
 
@@ -132,4 +136,17 @@ def test_info_describes_the_run(base_int8):
     assert info.duration == pytest.approx(11.0)
     assert info.transcription_options.temperatures == [0.0]
     assert info.transcription_options.log_prob_threshold is None
-    assert info.vad_options == amanuensis.VadOptions()
+    assert info.vad_options is None  # no VAD, no options given: as faster-whisper
+    segments, info = base_int8.transcribe(str(JFK), vad_filter=True,
+                                          vad_parameters={"min_silence_duration_ms": 500})
+    assert {s.temperature for s in segments} == {0.0}
+    assert info.vad_options == amanuensis.VadOptions(min_silence_duration_ms=500)
+    assert info.transcription_options.temperatures == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_temperatures_are_the_callers_values(tiny):
+    # The engine samples at float32's 0.2 (0.20000000298...); the segment says 0.2.
+    segments, info = tiny.transcribe(str(JFK), temperature=0.2, best_of=2)
+    segments = list(segments)
+    assert segments and [s.temperature for s in segments] == [0.2] * len(segments)
+    assert info.transcription_options.temperatures == [0.2]
