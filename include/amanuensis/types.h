@@ -80,12 +80,6 @@ struct VadOptions {
   int speech_pad_ms = 400;
 };
 
-// faster-whisper's BatchedInferencePipeline cuts speech at silences this
-// long (not VadOptions' 2000 ms); the CLI and the Python package use it in
-// batched mode unless told otherwise. Short cuts make chunks that end at a
-// pause, so fewer chunks need a second window.
-inline constexpr int kBatchedVadMinSilenceMs = 160;
-
 struct TranscribeOptions {
   std::string language;  // "" or "auto": detect (multilingual models)
   Task task = Task::kTranscribe;

@@ -25,6 +25,9 @@ from .models import model_path, vad_weights
 from .vad import VadOptions, engine_vad_options, vad_options_of
 
 _TEMPERATURES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+# faster-whisper's batched pipeline cuts speech at silences this long (its
+# sequential default, VadOptions', is 2000 ms).
+_BATCHED_MIN_SILENCE_MS = 160
 _PREPEND = "\"'\u201c\u00bf([{-"
 _APPEND = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
 
@@ -348,9 +351,8 @@ class BatchedInferencePipeline:
         if clip_timestamps:
             raise NotImplementedError("clip_timestamps: amanuensis finds the chunks itself")
         # faster-whisper's batched defaults: VAD chunks of at most 30 s, cut at 160 ms silences.
-        vad = vad_options_of(
-            vad_parameters if vad_parameters is not None
-            else {"min_silence_duration_ms": _core.BATCHED_VAD_MIN_SILENCE_MS})
+        vad = vad_options_of(vad_parameters if vad_parameters is not None
+                             else {"min_silence_duration_ms": _BATCHED_MIN_SILENCE_MS})
         vad.max_speech_duration_s = 30.0
         return _start(self.model, audio, args, vad, batch_size=batch_size)
 

@@ -252,7 +252,6 @@ NB_MODULE(_core, m) {
         return to_numpy(std::move(samples));
       },
       "data"_a, "name"_a, "An audio file's bytes -> 16 kHz mono float32 samples");
-  m.attr("BATCHED_VAD_MIN_SILENCE_MS") = am::kBatchedVadMinSilenceMs;
   m.def("model_cache_dir", &am::model_cache_dir);
   m.def("language_name", &am::language_name, "code"_a);
 }

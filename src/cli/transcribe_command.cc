@@ -232,8 +232,7 @@ void add_transcribe_command(CLI::App& app) {
   cmd->add_option("--batch-size", o.batch_size,
                   "Batched mode: decode up to N chunks of at most 30 s together, each without "
                   "the text before it (with --vad the chunks are speech, as faster-whisper's "
-                  "batched pipeline cuts them: at silences of 160 ms unless "
-                  "--vad-min-silence-ms says otherwise)")
+                  "batched pipeline cuts them)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads")
       ->capture_default_str()
@@ -262,9 +261,7 @@ void add_transcribe_command(CLI::App& app) {
                   "srt/vtt, with --word-timestamps: at most this many lines a subtitle");
   cmd->add_option("--max-words-per-line", args->subtitles.max_words_per_line,
                   "srt/vtt, with --word-timestamps: at most this many words a line");
-  cmd->callback([args, cmd] {
-    if (args->options.batch_size > 1 && cmd->count("--vad-min-silence-ms") == 0)
-      args->options.vad.min_silence_duration_ms = kBatchedVadMinSilenceMs;
+  cmd->callback([args] {
     const int status = run(*args);
     if (status != 0) throw CLI::RuntimeError(status);
   });

@@ -340,8 +340,6 @@ class Batched {
 std::vector<Transcription> transcribe_batched(
     const TranscribeContext& ctx, const std::vector<const std::vector<float>*>& recordings,
     const TranscribeOptions& o, const std::vector<Callbacks>& callbacks) {
-  if (!callbacks.empty() && callbacks.size() != recordings.size())
-    throw std::invalid_argument("transcribe: one Callbacks per recording, or none");
   return Batched(ctx, recordings, o, callbacks).run();
 }
 

@@ -44,7 +44,8 @@ std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int6
 
 // Several recordings (one or more) whose chunks share the groups: a
 // recording's transcript is the same bytes alone or with others. callbacks:
-// one per recording, or none. Options checked by the caller (transcribe()).
+// one per recording, or none. Options and callbacks checked by the caller
+// (transcribe()).
 std::vector<Transcription> transcribe_batched(
     const TranscribeContext& ctx, const std::vector<const std::vector<float>*>& recordings,
     const TranscribeOptions& options, const std::vector<Callbacks>& callbacks);

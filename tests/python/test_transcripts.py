@@ -64,11 +64,11 @@ def test_int8_word_timestamps_and_vad_equal_the_cli(base_int8):
 
 
 def test_batched_pipeline_equals_the_cli_batched_mode(base_int8):
-    # faster-whisper's batched defaults (VAD on, cut at 160 ms silences, no
-    # timestamps) are the CLI's batched mode with --vad --without-timestamps.
+    # faster-whisper's batched defaults: VAD on, cut at 160 ms silences, no timestamps.
     pipeline = amanuensis.BatchedInferencePipeline(base_int8)
     segments, info = pipeline.transcribe(str(LONG), batch_size=8)
-    cli = cli_json(LONG, "--threads", "2", "--batch-size", "8", "--vad", "--without-timestamps")
+    cli = cli_json(LONG, "--threads", "2", "--batch-size", "8", "--vad", "--vad-min-silence-ms",
+                   "160", "--without-timestamps")
     same_as_cli(as_cli(segments, info), cli)
     segments, info = pipeline.transcribe(str(LONG), batch_size=3, without_timestamps=False,
                                          vad_parameters={"min_silence_duration_ms": 500})
