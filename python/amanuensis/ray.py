@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional
 
 SUMMARY = "summary.tsv"
 _SUMMARY_COLUMNS = ["file", "output", "status", "language", "duration", "seconds", "started",
@@ -49,12 +49,6 @@ def _absolute(path: str) -> str:
 def _filesystem(uri: str):
     from pyarrow import fs
     return fs.FileSystem.from_uri(uri)  # local paths too
-
-
-def _read_bytes(uri: str) -> bytes:
-    filesystem, path = _filesystem(uri)
-    with filesystem.open_input_stream(path) as f:
-        return f.read()
 
 
 def _write_atomically(directory: str, name: str, text: str) -> None:
@@ -93,8 +87,12 @@ class _Transcriber:
         result = dict(row, status="done", language="", duration=0.0, seconds=0.0,
                       started=round(time.time(), 3), error="")
         try:
-            local = _filesystem(path)[0].type_name == "local"
-            audio = _filesystem(path)[1] if local else io.BytesIO(_read_bytes(path))
+            filesystem, where = _filesystem(path)
+            if filesystem.type_name == "local":
+                audio = where  # the engine reads it
+            else:
+                with filesystem.open_input_stream(where) as f:
+                    audio = io.BytesIO(f.read())
             segments, info = self._model.transcribe(audio, **self._options)
             segments = list(segments)
             transcript = {

@@ -4,7 +4,6 @@ the CLI's JSON (segments, tokens, figures, words) byte for byte, in the
 sequential and the batched mode; every kind of audio argument gives the
 same result."""
 import io
-import math
 
 import numpy as np
 import pytest
