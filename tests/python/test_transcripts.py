@@ -1,8 +1,8 @@
 """Transcripts through Python against independent references and the CLI:
-float32 gives faster-whisper float32's text and segment times; int8 gives
-the CLI's JSON (segments, tokens, figures, words) byte for byte, in the
-sequential and the batched mode; every kind of audio argument gives the
-same result."""
+float32 gives faster-whisper float32's text and segment times (up to the
+first sampled window); int8 gives the CLI's JSON (segments, tokens, figures,
+words) byte for byte, in the sequential and the batched mode; every kind of
+audio argument gives the same result."""
 import io
 
 import numpy as np
@@ -106,8 +106,24 @@ def test_float32_equals_faster_whisper_float32(fp32_models, clip):
     # One difference, by design: a timestamp that Whisper puts past the end of
     # the audio (a short clip's window is mostly padding) ends with the audio.
     end = reference_info.duration
-    assert [(s.text, s.start, s.end) for s in segments] == \
-           [(s.text, min(s.start, end), min(s.end, end)) for s in reference]
+    ours_, theirs_ = greedy_part(segments), greedy_part(reference)
+    assert [(s.text, s.start, s.end) for s in ours_[0]] == \
+           [(s.text, min(s.start, end), min(s.end, end)) for s in theirs_[0]]
+    assert ours_[1] == theirs_[1]
+
+
+def greedy_part(segments):
+    """(the segments before the first sampled window, where that window starts).
+    A window that falls back to temperature > 0 holds random samples, drawn
+    by faster-whisper from CTranslate2's generator (not seeded by it, not
+    ours), and every later window is conditioned on them: the comparison ends
+    there, but both sides must have fallen back at the same place (that
+    decision comes from the window's greedy pass)."""
+    segments = list(segments)
+    for i, s in enumerate(segments):
+        if s.temperature > 0:
+            return segments[:i], s.seek
+    return segments, None
 
 
 @pytest.fixture(scope="module")
