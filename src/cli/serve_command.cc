@@ -45,6 +45,10 @@ int run(ServeArgs a) {
   check_range("--queue-size", a.config.queue_size, 0, 10000);
   check_range("--max-upload-mb", a.max_upload_mb, 1, 4096);
   check_range("--request-timeout", a.config.request_timeout_s, 1, 86400);
+  check_range("--header-timeout", a.config.header_timeout_s, 1, 3600);
+  check_range("--idle-timeout", a.config.idle_timeout_s, 1, 86400);
+  check_range("--min-upload-rate", a.config.min_upload_rate, 0, 1e9);
+  check_range("--max-connections", a.config.max_connections, 1, 100000);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
 
   // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
@@ -100,6 +104,15 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload, in MiB; beyond: 413");
   cmd->add_option("--request-timeout", args->config.request_timeout_s,
                   "Seconds a request may take in all, queue included; beyond: 504");
+  cmd->add_option("--header-timeout", args->config.header_timeout_s,
+                  "Seconds from a request's first byte to its last header; beyond: dropped");
+  cmd->add_option("--idle-timeout", args->config.idle_timeout_s,
+                  "Seconds a kept-alive connection may wait for its next request, or a client "
+                  "for its answer");
+  cmd->add_option("--min-upload-rate", args->config.min_upload_rate,
+                  "Bytes per second an upload must average after --header-timeout; below: 408");
+  cmd->add_option("--max-connections", args->config.max_connections,
+                  "Open connections at once; beyond: 503 and closed");
   add_precision_option(*cmd, args->model_options.precision);
   args->config.word_starts_at_speech = true;  // the CLI's default: --word-starts speech
   add_word_starts_option(*cmd, args->config.word_starts_at_speech);

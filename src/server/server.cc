@@ -1,19 +1,20 @@
 #include "server/server.h"
 
-#include <httplib.h>
 #include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server/multipart.h"
 #include "server/openai_format.h"
-#include "server/peer.h"
 #include "server/request.h"
 #include "server/session_pool.h"
+#include "server/transport.h"
 
 namespace amanuensis::server {
 namespace {
@@ -21,27 +22,41 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// Connection threads beyond workers + queue: for /health, 429s and 503s while
-// every admitted request holds one, and for slow or idle keep-alive clients.
-constexpr int kSpareConnections = 16;
 // Multipart boundaries and headers on top of the field values, which are what
 // --max-upload-mb counts.
 constexpr size_t kFormOverheadBytes = 64 * 1024;
 constexpr int kHeaps = 4;  // glibc malloc arenas for the whole process
 
-void reply(httplib::Response& res, const ApiError& e) {
-  const Body b = error_body(e);
-  res.status = e.status;
-  res.set_content(b.text, b.content_type);
+HttpResponse reply(const ApiError& e) {
+  Body b = error_body(e);
+  return {e.status, std::move(b.content_type), std::move(b.text), {}, false};
 }
 
-// Counts a request from its first byte to its response's last, so that a
-// drain waits for it.
+// Counts an admitted request until its answer is sent, so that a drain waits for it.
 struct InFlight {
   explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
   ~InFlight() { --n_; }
   std::atomic<int>& n_;
 };
+
+enum class Route { kHealth, kModels, kTranscriptions, kTranslations };
+
+struct RouteInfo {
+  const char* path;
+  const char* method;
+  Route route;
+};
+
+constexpr RouteInfo kRoutes[] = {{"/health", "GET", Route::kHealth},
+                                 {"/v1/models", "GET", Route::kModels},
+                                 {"/v1/audio/transcriptions", "POST", Route::kTranscriptions},
+                                 {"/v1/audio/translations", "POST", Route::kTranslations}};
+
+const RouteInfo* find_route(const std::string& path) {
+  for (const RouteInfo& r : kRoutes)
+    if (path == r.path) return &r;
+  return nullptr;
+}
 
 }  // namespace
 
@@ -54,14 +69,36 @@ struct Server::Impl {
                 ? config.threads_per_worker
                 : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
         pool(model, config.workers, threads_per_worker, config.queue_size),
-        facts{config.model_name, model->languages(), model->multilingual()} {}
+        facts{config.model_name, model->languages(), model->multilingual()},
+        transport(limits(config), handler()) {}
 
-  void routes();
-  void audio(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
-             const httplib::ContentReader& reader);
-  bool read_form(const httplib::Request& req, const httplib::ContentReader& reader,
-                 Clock::time_point deadline, std::vector<FormField>& fields,
-                 httplib::Response& res);
+  static TransportLimits limits(const ServerConfig& c) {
+    TransportLimits l;
+    l.header_timeout_s = c.header_timeout_s;
+    l.idle_timeout_s = c.idle_timeout_s;
+    l.body_min_rate = c.min_upload_rate;
+    l.body_timeout_s = c.request_timeout_s;
+    l.write_timeout_s = c.idle_timeout_s;
+    l.max_connections = c.max_connections;
+    l.max_body_bytes = c.max_upload_bytes + kFormOverheadBytes;
+    return l;
+  }
+  Handler handler() {
+    Handler h;
+    h.on_head = [this](const RequestHead& head) { return on_head(head); };
+    h.on_request = [this](const RequestHead& head, std::string body, std::shared_ptr<Exchange> x) {
+      on_request(head, std::move(body), std::move(x));
+    };
+    h.on_refusal = [this](int status, const RequestHead*) { return refusal(status); };
+    h.on_done = [](const RequestHead&, int) {};
+    return h;
+  }
+
+  std::optional<HttpResponse> on_head(const RequestHead& head);
+  void on_request(const RequestHead& head, std::string body, std::shared_ptr<Exchange> x);
+  void audio(Endpoint endpoint, const RequestHead& head, std::string body, Exchange& x);
+  HttpResponse refusal(int status) const;
+  HttpResponse busy() const;
   json health() const;
   ApiError timeout_error() const {
     return {504,
@@ -75,7 +112,7 @@ struct Server::Impl {
   int threads_per_worker;
   SessionPool pool;
   ModelFacts facts;
-  httplib::Server http;
+  Transport transport;
   const Clock::time_point started = Clock::now();
   const std::time_t created = std::time(nullptr);
   std::atomic<bool> draining{false};
@@ -94,131 +131,145 @@ json Server::Impl::health() const {
           {"workers_busy", load.busy},
           {"queue_depth", load.queued},
           {"queue_size", config.queue_size},
+          {"connections", transport.connections()},
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()}};
 }
 
-void Server::Impl::routes() {
-  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    res.status = draining ? 503 : 200;
-    res.set_content(health().dump() + "\n", "application/json");
-  });
-  http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    json data = json::array();
-    for (const std::string& id : {config.model_name, std::string("whisper-1")})
-      data.push_back(
-          {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
-    res.set_content(json{{"object", "list"}, {"data", data}}.dump() + "\n", "application/json");
-  });
-  http.Post("/v1/audio/transcriptions", [this](const httplib::Request& req, httplib::Response& res,
-                                               const httplib::ContentReader& reader) {
-    audio(Endpoint::kTranscriptions, req, res, reader);
-  });
-  http.Post("/v1/audio/translations", [this](const httplib::Request& req, httplib::Response& res,
-                                             const httplib::ContentReader& reader) {
-    audio(Endpoint::kTranslations, req, res, reader);
-  });
-  // httplib's own errors (no route, unreadable request line) in OpenAI's shape.
-  http.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        ApiError e{res.status,
-                   "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path, "",
-                   ""};
-        if (res.status == 404) e.message = "No such endpoint: " + req.method + " " + req.path;
-        if (res.status >= 500) e.type = "server_error";
-        reply(res, e);
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  http.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown error";
-        try {
-          std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        reply(res, {500, "Internal error: " + what, "", "", "server_error"});
-      });
-}
-
-// The multipart fields, at most kMaxFormFields and max_upload_bytes of values.
-// On failure the response is set and false returned.
-bool Server::Impl::read_form(const httplib::Request& req, const httplib::ContentReader& reader,
-                             Clock::time_point deadline, std::vector<FormField>& fields,
-                             httplib::Response& res) {
-  if (!req.is_multipart_form_data()) {
-    reply(res, {400, "Expected a multipart/form-data body (Content-Type)", "", ""});
-    return false;
+HttpResponse Server::Impl::refusal(int status) const {
+  switch (status) {
+    case 408:
+      return reply({408,
+                    "The request's headers or body arrived too slowly (the server wants the "
+                    "headers within " +
+                        std::to_string(int(config.header_timeout_s)) + " s and at least " +
+                        std::to_string(int(config.min_upload_rate)) + " bytes/s of body)",
+                    "", "request_timeout"});
+    case 413:
+      return reply({413,
+                    "The upload is larger than the server's limit of " +
+                        std::to_string(config.max_upload_bytes >> 20) + " MB",
+                    "file", "file_too_large"});
+    case 431:
+      return reply({431, "The request's headers are too large", "", "headers_too_large"});
+    case 503: {
+      HttpResponse r = reply({503, "The server has too many open connections; retry later", "",
+                              "too_many_connections", "server_error"});
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
   }
-  size_t bytes = 0;
-  bool too_big = false, too_many = false, too_late = false;
-  // Over the limit by its Content-Length, httplib reads and drops the body
-  // (so that the client sees the 413) and the reader fails.
-  const bool ok = reader(
-      [&](const httplib::MultipartFormData& part) {
-        too_many = fields.size() >= kMaxFormFields;
-        fields.push_back({part.name, part.filename, part.content_type, ""});
-        return !too_many;
-      },
-      [&](const char* data, size_t n) {
-        bytes += n;
-        too_big = bytes > config.max_upload_bytes;
-        too_late = Clock::now() > deadline;
-        if (fields.empty() || too_big || too_late) return false;
-        fields.back().value.append(data, n);
-        return true;
-      });
-  if (ok) return true;
-  too_big = too_big || req.get_header_value<uint64_t>("Content-Length") >
-                           config.max_upload_bytes + kFormOverheadBytes;
-  if (too_big)
-    reply(res, {413,
-                "The upload is larger than the server's limit of " +
-                    std::to_string(config.max_upload_bytes >> 20) + " MB",
-                "file", "file_too_large"});
-  else if (too_many)
-    reply(res, {400, "More than " + std::to_string(kMaxFormFields) + " form fields", "", ""});
-  else if (too_late)
-    reply(res, timeout_error());
-  else
-    reply(res, {400, "The multipart/form-data body is malformed or incomplete", "", ""});
-  if (too_big) res.set_header("Connection", "close");  // the rest of the body is not read
-  return false;
+  return reply({400, "The request is not valid HTTP/1.1", "", "bad_request"});
 }
 
-void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib::Response& res,
-                         const httplib::ContentReader& reader) {
-  auto in = std::make_shared<InFlight>(in_flight);
+HttpResponse Server::Impl::busy() const {
+  HttpResponse r =
+      reply({429,
+             "All " + std::to_string(config.workers) + " workers are busy and " +
+                 std::to_string(config.queue_size) + " requests are queued; retry later",
+             "", "rate_limit_exceeded", "requests"});
+  r.headers.emplace_back("Retry-After",
+                         std::to_string(std::max(1, int(std::ceil(mean_seconds.load())))));
+  return r;
+}
+
+std::optional<HttpResponse> Server::Impl::on_head(const RequestHead& head) {
+  const RouteInfo* route = find_route(head.path());
+  if (!route) return reply({404, "No such endpoint: " + head.method + " " + head.path(), "", ""});
+  if (head.method != route->method) {
+    HttpResponse r = reply(
+        {405, head.method + " is not allowed on " + route->path + " (only " + route->method + ")",
+         "", "method_not_allowed"});
+    r.headers.emplace_back("Allow", route->method);
+    return r;
+  }
+  if (route->route != Route::kTranscriptions && route->route != Route::kTranslations)
+    return std::nullopt;
   if (draining)
-    return reply(res, {503, "The server is shutting down", "", "shutting_down", "server_error"});
+    return reply({503, "The server is shutting down", "", "shutting_down", "server_error"});
+  if (multipart_boundary(head.header("Content-Type")).empty())
+    return reply(
+        {400, "Expected a multipart/form-data body with a boundary (Content-Type)", "", ""});
+  if (pool.full()) return busy();  // before the upload, not after it
+  return std::nullopt;
+}
+
+void Server::Impl::on_request(const RequestHead& head, std::string body,
+                              std::shared_ptr<Exchange> x) {
+  const RouteInfo* route = find_route(head.path());
+  switch (route->route) {
+    case Route::kHealth: {
+      HttpResponse r{draining ? 503 : 200, "application/json", health().dump() + "\n", {}, false};
+      return x->respond(std::move(r));
+    }
+    case Route::kModels: {
+      json data = json::array();
+      for (const std::string& id : {config.model_name, std::string("whisper-1")})
+        data.push_back(
+            {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
+      return x->respond({200,
+                         "application/json",
+                         json{{"object", "list"}, {"data", data}}.dump() + "\n",
+                         {},
+                         false});
+    }
+    case Route::kTranscriptions:
+    case Route::kTranslations:
+      break;
+  }
+  // The work runs on its own thread; the I/O thread goes on serving.
+  const Endpoint endpoint =
+      route->route == Route::kTranslations ? Endpoint::kTranslations : Endpoint::kTranscriptions;
+  auto in = std::make_shared<InFlight>(in_flight);
+  std::thread([this, endpoint, head, body = std::move(body), x = std::move(x), in]() mutable {
+    try {
+      audio(endpoint, head, std::move(body), *x);
+    } catch (const std::exception& e) {  // a bug: said to the log, not to the client
+      std::fprintf(stderr, "amanuensis serve: internal error: %s\n", e.what());
+      x->respond(
+          reply({500, "The server failed on this request", "", "internal_error", "server_error"}));
+    }
+  }).detach();
+}
+
+void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string body,
+                         Exchange& x) {
   const Clock::time_point deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
+      head.arrived + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(config.request_timeout_s));
   std::vector<FormField> fields;
-  if (!read_form(req, reader, deadline, fields, res)) return;
+  switch (parse_multipart(body, multipart_boundary(head.header("Content-Type")), kMaxFormFields,
+                          fields)) {
+    case FormError::kNone:
+      break;
+    case FormError::kTooManyFields:
+      return x.respond(
+          reply({400, "More than " + std::to_string(kMaxFormFields) + " form fields", "", ""}));
+    case FormError::kMalformed:
+      return x.respond(
+          reply({400, "The multipart/form-data body is malformed or incomplete", "", ""}));
+  }
+  body = {};
+  size_t values = 0;
+  for (const FormField& f : fields) values += f.value.size();
+  if (values > config.max_upload_bytes) return x.respond(refusal(413));
+  if (draining)
+    return x.respond(
+        reply({503, "The server is shutting down", "", "shutting_down", "server_error"}));
   auto parsed = parse_request(endpoint, fields, facts);
-  if (const ApiError* e = std::get_if<ApiError>(&parsed)) return reply(res, *e);
+  if (const ApiError* e = std::get_if<ApiError>(&parsed)) return x.respond(reply(*e));
   AudioRequest r = std::get<AudioRequest>(std::move(parsed));
   r.options.word_starts_at_speech = config.word_starts_at_speech;
   try {
     model->check(r.options);
   } catch (const Error& e) {
-    return reply(res, engine_error(e));
+    return x.respond(reply(engine_error(e)));
   }
 
   std::shared_ptr<SessionPool::Ticket> ticket = pool.admit();
-  if (!ticket) {
-    res.set_header("Retry-After", std::to_string(std::max(1, int(std::ceil(mean_seconds.load())))));
-    return reply(res, {429,
-                       "All " + std::to_string(config.workers) + " workers are busy and " +
-                           std::to_string(config.queue_size) + " requests are queued; retry later",
-                       "", "rate_limit_exceeded", "requests"});
-  }
-  const int sock = find_connection_socket(req.local_port, req.remote_addr, req.remote_port);
-  const auto give_up = [sock, deadline] { return peer_gone(sock) || Clock::now() > deadline; };
+  if (!ticket) return x.respond(busy());
+  const auto give_up = [&x, deadline] { return x.client_gone() || Clock::now() > deadline; };
   Session* session = ticket->wait(give_up);
-  if (!session) return reply(res, timeout_error());  // or nobody is listening any more
+  if (!session) return x.respond(reply(timeout_error()));  // or nobody is listening any more
 
   std::vector<float> samples;
   try {
@@ -226,8 +277,8 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
     samples = decode_audio(file.value.data(), file.value.size(),
                            file.filename.empty() ? "file" : file.filename);
   } catch (const Error& e) {
-    return reply(res, {415, std::string("Not audio that can be decoded: ") + e.what(), "file",
-                       "invalid_file_format"});
+    return x.respond(reply({415, std::string("Not audio that can be decoded: ") + e.what(), "file",
+                            "invalid_file_format"}));
   }
   fields = {};  // the upload's bytes, no longer needed
 
@@ -238,73 +289,54 @@ void Server::Impl::audio(Endpoint endpoint, const httplib::Request& req, httplib
     try {
       t = session->transcribe(samples, r.options, cb);
     } catch (const Error& e) {
-      return reply(res, engine_error(e));
+      return x.respond(reply(engine_error(e)));
     }
-    if (t.aborted) return reply(res, timeout_error());
+    ticket.reset();
+    if (t.aborted) return x.respond(reply(timeout_error()));
     mean_seconds = 0.8 * mean_seconds + 0.2 * t.seconds;
-    const Body b = response_body(t, r);
-    res.set_content(b.text, b.content_type);
-    return;
+    Body b = response_body(t, r);
+    return x.respond({200, std::move(b.content_type), std::move(b.text), {}, draining});
   }
-  // Streamed: the provider runs after the headers are sent; it keeps the
-  // Session (ticket) and the in-flight count until the last event.
-  auto audio = std::make_shared<std::vector<float>>(std::move(samples));
-  res.set_chunked_content_provider("text/event-stream", [this, r, audio, ticket, in, session,
-                                                         give_up](size_t,
-                                                                  httplib::DataSink& sink) mutable {
-    bool first = true, lost = false;
-    const auto send = [&](const std::string& e) { lost = lost || !sink.write(e.data(), e.size()); };
-    Callbacks cb;
-    cb.on_segment = [&](const Segment& s) {
-      send(delta_event(s, first));
-      first = false;
-    };
-    cb.should_abort = [&] { return lost || give_up(); };
-    try {
-      const Transcription t = session->transcribe(*audio, r.options, cb);
-      send(t.aborted ? error_event(timeout_error()) : done_event(t));
-    } catch (const Error& e) {
-      send(error_event(engine_error(e)));
-    }
-    ticket.reset();  // the next request may start while this one's end is sent
-    send(kEventStreamEnd);
-    sink.done();
-    return true;
-  });
+  // Streamed: one event per segment as it is decoded.
+  if (!x.begin(200, "text/event-stream", {{"Cache-Control", "no-cache"}})) return;
+  bool first = true, lost = false;
+  const auto send = [&](const std::string& e) { lost = lost || !x.write(e); };
+  Callbacks cb;
+  cb.on_segment = [&](const Segment& s) {
+    send(delta_event(s, first));
+    first = false;
+  };
+  cb.should_abort = [&] { return lost || give_up(); };
+  try {
+    const Transcription t = session->transcribe(samples, r.options, cb);
+    send(t.aborted ? error_event(timeout_error()) : done_event(t));
+  } catch (const Error& e) {
+    send(error_event(engine_error(e)));
+  }
+  ticket.reset();  // the next request may start while this one's end is sent
+  send(kEventStreamEnd);
+  x.end();
 }
 
-Server::Server(std::shared_ptr<const Model> model, ServerConfig config)
-    : impl_(std::make_unique<Impl>(std::move(model), std::move(config))) {
-  Impl& s = *impl_;
+Server::Server(std::shared_ptr<const Model> model, ServerConfig config) {
   // glibc gives each busy thread its own heap, and the engine asks it never
-  // to trim them (util/allocator.cc): across ~70 connection threads, uploads
+  // to trim them (util/allocator.cc): across many request threads, uploads
   // freed in one heap stayed resident while the next went to another (1.1 GB
   // peak under load). A few shared heaps keep the peak near what is live.
   mallopt(M_ARENA_MAX, kHeaps);
-  const int connections = s.config.workers + s.config.queue_size + kSpareConnections;
-  s.http.new_task_queue = [connections] { return new httplib::ThreadPool(size_t(connections)); };
-  s.http.set_read_timeout(s.config.read_timeout_s);
-  s.http.set_write_timeout(s.config.read_timeout_s);
-  s.http.set_tcp_nodelay(true);
-  s.http.set_payload_max_length(s.config.max_upload_bytes + kFormOverheadBytes);
-  s.routes();
+  impl_ = std::make_unique<Impl>(std::move(model), std::move(config));
 }
 
 Server::~Server() = default;
 
-int Server::bind(const std::string& host, int port) {
-  const int bound = port == 0 ? impl_->http.bind_to_any_port(host)
-                              : (impl_->http.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) throw Error("cannot listen on " + host + ":" + std::to_string(port));
-  return bound;
-}
+int Server::bind(const std::string& host, int port) { return impl_->transport.bind(host, port); }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+void Server::run() { impl_->transport.run(); }
 
 void Server::drain() {
   impl_->draining = true;
   while (impl_->in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  impl_->http.stop();
+  impl_->transport.stop();
 }
 
 }  // namespace amanuensis::server

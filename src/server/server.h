@@ -17,8 +17,12 @@ struct ServerConfig {
   int threads_per_worker = 0;  // 0: the machine's cores / workers
   int queue_size = 16;         // requests that may wait for a worker
   size_t max_upload_bytes = size_t(25) << 20;  // OpenAI's limit
-  double request_timeout_s = 600;  // from the first byte of the body to the last of the response
-  int read_timeout_s = 10;         // a client silent this long while sending is dropped
+  double request_timeout_s = 600;  // from the request's headers to its answer's last byte
+  // The transport's deadlines and caps (server/transport.h).
+  double header_timeout_s = 10;   // from a request's first byte to its last header
+  double idle_timeout_s = 60;     // a kept-alive connection without a request
+  double min_upload_rate = 4096;  // bytes per second, on average, after header_timeout_s
+  int max_connections = 512;
   // Word timings: starts where speech resumes after a pause inside a word
   // (TranscribeOptions::word_starts_at_speech; the model needs VAD weights).
   bool word_starts_at_speech = false;

@@ -42,6 +42,11 @@ SessionPool::Load SessionPool::load() const {
   return {int(sessions_.size() - free_.size()), int(queue_.size())};
 }
 
+bool SessionPool::full() const {
+  std::lock_guard lock(mu_);
+  return free_.empty() && queue_.size() >= queue_size_;
+}
+
 Session* SessionPool::Ticket::wait(const std::function<bool()>& give_up) {
   std::unique_lock lock(pool_.mu_);
   while (!session_) {

@@ -41,6 +41,7 @@ class SessionPool {
     int busy = 0, queued = 0;
   };
   Load load() const;
+  bool full() const;  // admit() would refuse now
 
  private:
   void dispatch();  // under mu_: free Sessions to the queue's front

@@ -1,0 +1,396 @@
+#include "server/transport.h"
+
+#include <poll.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+
+#include "amanuensis/types.h"
+
+namespace amanuensis::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+// How long a closing connection keeps reading (and dropping) what the client
+// still sends, so that our answer is not lost to a reset (RFC 9112 §9.6).
+constexpr auto kLingerTime = std::chrono::seconds(2);
+// After a failed accept (out of descriptors), wait before the next.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// Sent once to a client that closed its sending side while its request runs:
+// a client that only half-closed reads past it (RFC 9110 §15.2), one that
+// closed the socket answers with a reset, and so is found gone.
+constexpr std::string_view kProbe = "HTTP/1.1 102 Processing\r\n\r\n";
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace
+
+std::string RequestHead::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+  return "";
+}
+
+struct Transport::Impl {
+  Impl(TransportLimits l, Handler h) : limits(l), handler(std::move(h)) {}
+  void accept();
+  void refuse(tcp::socket socket);
+
+  const TransportLimits limits;
+  const Handler handler;
+  std::atomic<int> live{0};  // before ioc: connections die with its handlers
+  net::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer retry{ioc};
+};
+
+namespace {
+
+class Connection : public Exchange, public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Transport::Impl& t) : stream_(std::move(socket)), t_(t) {
+    ++t_.live;
+    error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    client_ = ec ? "" : peer.address().to_string();
+    fd_ = stream_.socket().native_handle();
+  }
+  ~Connection() override { --t_.live; }
+
+  void start() { wait_for_request(); }
+
+  void respond(HttpResponse r) override {
+    if (t_.ioc.get_executor().running_in_this_thread()) return send(std::move(r));
+    on_io_thread([&](std::function<void(bool)> sent) { send(std::move(r), std::move(sent)); });
+  }
+  bool begin(int status, const std::string& content_type, const HeaderList& headers) override;
+  bool write(std::string chunk) override;
+  void end() override;
+  bool client_gone() override;
+
+ private:
+  void wait_for_request();
+  void read_head();
+  void on_head(error_code ec);
+  void read_body();
+  void on_body(error_code ec, size_t n);
+  void refuse(int status, bool head_read);
+  // `sent`: told once the answer is written (true) or abandoned (false).
+  void send(HttpResponse r, std::function<void(bool)> sent = {});
+  void after_answer(int status, bool close);
+  void close_gracefully();
+  void linger(std::shared_ptr<std::array<char, 4096>> scratch);
+  // Runs `op` on the I/O thread and waits until it reports.
+  bool on_io_thread(std::function<void(std::function<void(bool)>)> op);
+
+  beast::tcp_stream stream_;
+  Transport::Impl& t_;
+  std::string client_;
+  int fd_ = -1;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  RequestHead head_;
+  bool keep_alive_ = true;
+  Clock::time_point body_start_;
+  size_t body_bytes_ = 0;
+  // Set from the request's worker thread, read on the I/O thread.
+  std::atomic<bool> gone_{false}, half_closed_{false}, streaming_{false};
+  bool answer_started_ = false;  // I/O thread only: the probe must not cut into an answer
+  std::optional<http::response<http::empty_body>> stream_head_;
+  std::optional<http::response_serializer<http::empty_body>> serializer_;
+  int stream_status_ = 0;
+};
+
+void Connection::wait_for_request() {
+  head_ = {};
+  answer_started_ = false;
+  streaming_ = false;
+  if (buffer_.size() > 0) return read_head();  // a pipelined request is here
+  stream_.expires_after(seconds(t_.limits.idle_timeout_s));
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](error_code ec, size_t n) {
+                            if (ec) return;  // idle, closed or reset: the connection ends
+                            self->buffer_.commit(n);
+                            self->read_head();
+                          });
+}
+
+void Connection::read_head() {
+  parser_.emplace();
+  parser_->header_limit(uint32_t(t_.limits.max_header_bytes));
+  parser_->body_limit(t_.limits.max_body_bytes);
+  stream_.expires_after(seconds(t_.limits.header_timeout_s));
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](error_code ec, size_t) { self->on_head(ec); });
+}
+
+void Connection::on_head(error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset)
+    return;  // gone, or too slow: the stream closed the socket
+  if (ec == http::error::body_limit) return refuse(413, false);
+  if (ec == http::error::header_limit) return refuse(431, false);
+  if (ec) return refuse(400, false);
+  const auto& req = parser_->get();
+  head_.method = std::string(req.method_string());
+  head_.target = std::string(req.target());
+  head_.client = client_;
+  head_.arrived = Clock::now();
+  for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
+  keep_alive_ = req.keep_alive();
+  if (std::optional<HttpResponse> early = t_.handler.on_head(head_)) {
+    if (!parser_->is_done()) early->close = true;  // the body stays unread
+    return send(std::move(*early));
+  }
+  if (parser_->is_done()) return on_body({}, 0);
+  body_start_ = head_.arrived;
+  body_bytes_ = 0;
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
+    auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    stream_.expires_after(seconds(t_.limits.write_timeout_s));
+    return http::async_write(stream_, *cont,
+                             [self = shared_from_this(), cont](error_code ec, size_t) {
+                               if (!ec) self->read_body();
+                             });
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  // Silence is bounded by the grace period; slowness by the mean rate (on_body).
+  const Clock::time_point last = body_start_ + seconds(t_.limits.body_timeout_s);
+  stream_.expires_at(std::min(last, Clock::now() + seconds(t_.limits.header_timeout_s)));
+  http::async_read_some(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](error_code ec, size_t n) { self->on_body(ec, n); });
+}
+
+void Connection::on_body(error_code ec, size_t n) {
+  if (ec == http::error::body_limit) return refuse(413, true);
+  if (ec == beast::error::timeout) return t_.handler.on_done(head_, 0);
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == net::error::connection_reset || ec == net::error::operation_aborted)
+    return t_.handler.on_done(head_, 0);  // the client left mid-body
+  if (ec) return refuse(400, true);
+  body_bytes_ += n;
+  if (!parser_->is_done()) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - body_start_).count();
+    const double grace = t_.limits.header_timeout_s;
+    if (elapsed > grace && double(body_bytes_) < t_.limits.body_min_rate * (elapsed - grace))
+      return refuse(408, true);
+    return read_body();
+  }
+  stream_.expires_never();  // the handler's own deadline governs from here
+  t_.handler.on_request(head_, std::move(parser_->get().body()), shared_from_this());
+}
+
+void Connection::refuse(int status, bool head_read) {
+  HttpResponse r = t_.handler.on_refusal(status, head_read ? &head_ : nullptr);
+  r.close = true;
+  send(std::move(r));
+}
+
+void Connection::send(HttpResponse r, std::function<void(bool)> sent) {
+  answer_started_ = true;
+  auto res = std::make_shared<http::response<http::string_body>>(http::status(r.status), 11);
+  for (const auto& [k, v] : r.headers) res->set(k, v);
+  if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
+  res->body() = std::move(r.body);
+  const bool close = r.close || !keep_alive_ || half_closed_;
+  res->keep_alive(!close);
+  res->prepare_payload();
+  stream_.expires_after(seconds(t_.limits.write_timeout_s));
+  http::async_write(stream_, *res,
+                    [self = shared_from_this(), res, close, status = r.status,
+                     sent = std::move(sent)](error_code ec, size_t) {
+                      if (sent) sent(!ec);
+                      self->after_answer(ec ? 0 : status, close || bool(ec));
+                    });
+}
+
+void Connection::after_answer(int status, bool close) {
+  t_.handler.on_done(head_, status);
+  if (close) return close_gracefully();
+  wait_for_request();
+}
+
+void Connection::close_gracefully() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;
+  stream_.expires_after(kLingerTime);
+  linger(std::make_shared<std::array<char, 4096>>());
+}
+
+void Connection::linger(std::shared_ptr<std::array<char, 4096>> scratch) {
+  stream_.async_read_some(net::buffer(*scratch),
+                          [self = shared_from_this(), scratch](error_code ec, size_t) {
+                            if (!ec)
+                              self->linger(scratch);  // dropped; ends at EOF, error or kLingerTime
+                          });
+}
+
+bool Connection::on_io_thread(std::function<void(std::function<void(bool)>)> op) {
+  auto done = std::make_shared<std::promise<bool>>();
+  std::future<bool> result = done->get_future();
+  net::post(stream_.get_executor(), [self = shared_from_this(), op = std::move(op), done] {
+    op([done](bool ok) { done->set_value(ok); });
+  });
+  return result.get();
+}
+
+bool Connection::begin(int status, const std::string& content_type, const HeaderList& headers) {
+  stream_status_ = status;
+  streaming_ = true;
+  return on_io_thread([&, self = shared_from_this()](std::function<void(bool)> done) {
+    answer_started_ = true;
+    stream_head_.emplace(http::status(status), 11);
+    for (const auto& [k, v] : headers) stream_head_->set(k, v);
+    stream_head_->set(http::field::content_type, content_type);
+    stream_head_->chunked(true);
+    stream_head_->keep_alive(keep_alive_ && !half_closed_);
+    serializer_.emplace(*stream_head_);
+    stream_.expires_after(seconds(t_.limits.write_timeout_s));
+    http::async_write_header(stream_, *serializer_, [self, done](error_code ec, size_t) {
+      if (ec) self->gone_ = true;
+      done(!ec);
+    });
+  });
+}
+
+bool Connection::write(std::string chunk) {
+  if (gone_) return false;
+  auto data = std::make_shared<std::string>(std::move(chunk));
+  return on_io_thread([self = shared_from_this(), data](std::function<void(bool)> done) {
+    self->stream_.expires_after(seconds(self->t_.limits.write_timeout_s));
+    net::async_write(self->stream_, http::make_chunk(net::buffer(*data)),
+                     [self, data, done](error_code ec, size_t) {
+                       if (ec) self->gone_ = true;
+                       done(!ec);
+                     });
+  });
+}
+
+void Connection::end() {
+  const bool ok = !gone_ && on_io_thread([self =
+                                              shared_from_this()](std::function<void(bool)> done) {
+    self->stream_.expires_after(seconds(self->t_.limits.write_timeout_s));
+    net::async_write(self->stream_, http::make_chunk_last(), [self, done](error_code ec, size_t) {
+      if (ec) self->gone_ = true;
+      done(!ec);
+    });
+  });
+  const int status = ok ? stream_status_ : 0;
+  const bool close = !ok || !keep_alive_ || half_closed_;
+  net::post(stream_.get_executor(), [self = shared_from_this(), status, close] {
+    self->serializer_.reset();
+    self->stream_head_.reset();
+    self->after_answer(status, close);
+  });
+}
+
+bool Connection::client_gone() {
+  if (gone_) return true;
+  pollfd p{fd_, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return gone_ = true;
+  if ((p.revents & POLLRDHUP) && !half_closed_.exchange(true) && !streaming_) {
+    // Probe once, from the I/O thread, unless an answer has started there.
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      error_code ec;
+      if (!self->answer_started_) net::write(self->stream_.socket(), net::buffer(kProbe), ec);
+      if (ec) self->gone_ = true;
+    });
+  }
+  return false;
+}
+
+}  // namespace
+
+void Transport::Impl::accept() {
+  acceptor.async_accept([this](error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;  // stopped
+    if (ec) {
+      retry.expires_after(kAcceptRetry);
+      retry.async_wait([this](error_code e) {
+        if (!e) accept();
+      });
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (live >= limits.max_connections)
+      refuse(std::move(socket));
+    else
+      std::make_shared<Connection>(std::move(socket), *this)->start();
+    accept();
+  });
+}
+
+void Transport::Impl::refuse(tcp::socket socket) {
+  // One non-blocking write of a short answer; a client that does not take
+  // it at once just sees the connection close.
+  const HttpResponse r = handler.on_refusal(503, nullptr);
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: " + r.content_type +
+      "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
+  for (const auto& [k, v] : r.headers) text += k + ": " + v + "\r\n";
+  text += "\r\n" + r.body;
+  error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(text), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+Transport::Transport(TransportLimits limits, Handler handler)
+    : impl_(std::make_unique<Impl>(limits, std::move(handler))) {}
+
+Transport::~Transport() = default;
+
+int Transport::bind(const std::string& host, int port) {
+  error_code ec;
+  const net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) throw Error("cannot listen on " + host + ": not an IP address", ErrorKind::kBadInput);
+  const tcp::endpoint at(address, uint16_t(port));
+  tcp::acceptor& a = impl_->acceptor;
+  a.open(at.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(at, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw Error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
+                ErrorKind::kBadInput);
+  return a.local_endpoint().port();
+}
+
+void Transport::run() {
+  impl_->accept();
+  impl_->ioc.run();
+}
+
+void Transport::stop() {
+  net::post(impl_->ioc, [this] {
+    error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->ioc.stop();
+  });
+}
+
+int Transport::connections() const { return impl_->live; }
+
+}  // namespace amanuensis::server

@@ -1,0 +1,104 @@
+// The server's HTTP/1.1 transport (Boost.Beast on one I/O thread): accepts
+// connections, reads requests under deadlines, writes answers, keeps
+// connections alive or closes them. It knows nothing of Whisper: a Handler
+// routes each request and answers it, at once or later from any thread.
+//
+// The rules it enforces, whatever the handler does:
+//  * a request's headers arrive within header_timeout_s of its first byte;
+//    its body at body_min_rate bytes/s on average (after a grace of
+//    header_timeout_s) and within body_timeout_s; a kept-alive connection
+//    idle for idle_timeout_s is closed; an answer not taken by the client
+//    within write_timeout_s is dropped with the connection;
+//  * no byte of a body is ever read as a request: an answer given before
+//    the body is read (Handler::on_head) closes the connection;
+//  * at most max_connections at once; beyond, a 503 and the connection closed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace amanuensis::server {
+
+struct TransportLimits {
+  double header_timeout_s = 10;
+  double idle_timeout_s = 60;
+  double body_min_rate = 4096;  // bytes per second
+  double body_timeout_s = 600;
+  double write_timeout_s = 60;
+  int max_connections = 512;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 << 10;
+};
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct RequestHead {
+  std::string method, target, client;  // client: the peer's address
+  HeaderList headers;
+  std::chrono::steady_clock::time_point arrived;  // when the headers were complete
+  // The first value of a header (case-insensitive name); "" if absent.
+  std::string header(const std::string& name) const;
+  std::string path() const { return target.substr(0, target.find('?')); }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type, body;
+  HeaderList headers;
+  bool close = false;  // Connection: close after this answer
+};
+
+// One request's answer channel, handed to Handler::on_request. Thread-safe.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // The whole answer, once. Called from another thread than the I/O
+  // thread, returns once the answer is written or abandoned.
+  virtual void respond(HttpResponse response) = 0;
+  // Or a chunked answer: its head, then chunks, each sent before write()
+  // returns (false: the client is gone), then end().
+  virtual bool begin(int status, const std::string& content_type, const HeaderList& headers) = 0;
+  virtual bool write(std::string chunk) = 0;
+  virtual void end() = 0;
+  // Whether the client has gone away (reset, or closed and not listening):
+  // a cheap poll, for cancellation checks.
+  virtual bool client_gone() = 0;
+};
+
+struct Handler {
+  // After the headers: an answer now (a body, if any, is not read and the
+  // connection closes after the answer), or nullopt to read the body.
+  std::function<std::optional<HttpResponse>(const RequestHead&)> on_head;
+  // The whole request; answer through the Exchange, now or from any thread.
+  std::function<void(const RequestHead&, std::string body, std::shared_ptr<Exchange>)> on_request;
+  // The transport's own refusals (400 unparsable, 408 too slow, 413 body
+  // over the limit, 431 headers over the limit, 503 too many connections)
+  // in the handler's format. `head` is null when the headers were not read.
+  std::function<HttpResponse(int status, const RequestHead* head)> on_refusal;
+  // Every answer, once sent or abandoned (status 0: none was sent), for the access log.
+  std::function<void(const RequestHead&, int status)> on_done;
+};
+
+class Transport {
+ public:
+  Transport(TransportLimits limits, Handler handler);
+  ~Transport();
+  // Port 0: any free port. Returns the port bound; throws amanuensis::Error.
+  int bind(const std::string& host, int port);
+  void run();   // serves on this thread until stop()
+  void stop();  // from any thread: stops accepting and serving; run() returns
+  int connections() const;
+
+  struct Impl;  // transport.cc: its connections share it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace amanuensis::server
