@@ -22,9 +22,9 @@ start=$SECONDS
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-fuzz --target npy_fuzzer audio_fuzzer ct2_fuzzer safetensors_fuzzer \
-  ggml_fuzzer tokenizer_fuzzer request_fuzzer
-seconds="${FUZZ_SECONDS:-30}"  # 7 targets: 3.5 minutes of CI's 45
-for target in npy audio ct2 safetensors ggml tokenizer request; do
+  ggml_fuzzer tokenizer_fuzzer request_fuzzer http_fuzzer
+seconds="${FUZZ_SECONDS:-30}"  # 8 targets: 4 minutes of CI's 45
+for target in npy audio ct2 safetensors ggml tokenizer request http; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$target"/* "$work"/
   ./build-fuzz/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3

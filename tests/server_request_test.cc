@@ -116,6 +116,24 @@ TEST(ServerRequest, ErrorsNameTheParameter) {
   }
 }
 
+TEST(ServerRequest, FieldsMustBeUtf8) {
+  const std::string bad = "\xff\xfe";
+  EXPECT_EQ(err(form({{"language", bad}})).param, "language");
+  EXPECT_EQ(err(form({{"temperature", "0" + bad}})).param, "temperature");
+  const ApiError name = err(form({{"x" + bad, "1"}}));
+  EXPECT_EQ(name.status, 400);
+  EXPECT_EQ(name.param, "");
+  auto f = form({});
+  f[0].filename = "a" + bad + ".wav";
+  EXPECT_EQ(err(f).param, "file");
+  f = form({});
+  f[1].value = bad;
+  EXPECT_EQ(err(f).param, "model");  // 400, not a 404 quoting the bytes
+  f = form({});
+  f[0].value = bad;  // the audio itself is bytes
+  ok(f);
+}
+
 TEST(ServerRequest, MissingFileOrModel) {
   EXPECT_EQ(err({{"model", "", "", "base"}}).param, "file");
   EXPECT_EQ(err({{"file", "a.wav", "", "RIFF"}}).param, "model");

@@ -25,7 +25,7 @@ json error_json(const ApiError& e) {
             {"code", null_if_empty(e.code)}}}};
 }
 
-std::string event(const json& j) { return "data: " + j.dump() + "\n\n"; }
+std::string event(const json& j) { return "data: " + json_text(j) + "\n\n"; }
 
 // OpenAI's verbose_json: segments unless only word granularity was asked,
 // and a top-level words array when it was.
@@ -39,17 +39,21 @@ std::string verbose_json(const Transcription& t, const AudioRequest& r) {
         words.push_back({{"word", trimmed(w.word)}, {"start", w.start}, {"end", w.end}});
     j["words"] = words;
   }
-  return j.dump(2) + "\n";
+  return json_text(j, 2) + "\n";
 }
 
 }  // namespace
+
+std::string json_text(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
 
 Body response_body(const Transcription& t, const AudioRequest& r) {
   const std::string& f = r.response_format;
   if (f == "json") {
     const json j = {{"text", trimmed(t.text)},
                     {"usage", {{"type", "duration"}, {"seconds", std::ceil(t.info.duration)}}}};
-    return {j.dump() + "\n", "application/json"};
+    return {json_text(j) + "\n", "application/json"};
   }
   if (f == "text") return {trimmed(t.text) + "\n", "text/plain; charset=utf-8"};
   if (f == "verbose_json") return {verbose_json(t, r), "application/json"};
@@ -57,7 +61,7 @@ Body response_body(const Transcription& t, const AudioRequest& r) {
   return {output::render(t, "srt", r.options.task), "application/x-subrip; charset=utf-8"};
 }
 
-Body error_body(const ApiError& e) { return {error_json(e).dump() + "\n", "application/json"}; }
+Body error_body(const ApiError& e) { return {json_text(error_json(e)) + "\n", "application/json"}; }
 
 std::string delta_event(const Segment& s, bool first) {
   const size_t skip = first ? std::min(s.text.find_first_not_of(' '), s.text.size()) : 0;

@@ -2,6 +2,7 @@
 // events for stream=true, and the error object.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "amanuensis/types.h"
@@ -12,6 +13,10 @@ namespace amanuensis::server {
 struct Body {
   std::string text, content_type;
 };
+
+// JSON text; bytes that are not UTF-8 (a path, a header) become U+FFFD
+// rather than an exception.
+std::string json_text(const nlohmann::json& j, int indent = -1);
 
 Body response_body(const Transcription& t, const AudioRequest& request);
 Body error_body(const ApiError& e);

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "text/utf8.h"
+
 namespace amanuensis::server {
 namespace {
 
@@ -86,6 +88,12 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
   for (size_t i = 0; i < fields.size(); ++i) {
     const std::string& name = fields[i].name;
     const std::string& v = fields[i].value;
+    // Before any message quotes them: JSON holds only UTF-8.
+    if (!text::valid_utf8(name)) return bad("", "A form field's name is not valid UTF-8");
+    if (!text::valid_utf8(fields[i].filename))
+      return bad(name, "The filename of '" + name + "' is not valid UTF-8");
+    if (name != "file" && !text::valid_utf8(v))
+      return bad(name, "'" + name + "' is not valid UTF-8");
     if (!allowed.count(name))
       return bad(name, "Unrecognized request argument supplied: " + name, "unknown_parameter");
     if (!seen.insert(name).second && !repeatable(name))

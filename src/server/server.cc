@@ -151,6 +151,9 @@ HttpResponse Server::Impl::refusal(int status) const {
                     "file", "file_too_large"});
     case 431:
       return reply({431, "The request's headers are too large", "", "headers_too_large"});
+    case 500:
+      return reply(
+          {500, "The server failed on this request", "", "internal_error", "server_error"});
     case 503: {
       HttpResponse r = reply({503, "The server has too many open connections; retry later", "",
                               "too_many_connections", "server_error"});
@@ -198,7 +201,8 @@ void Server::Impl::on_request(const RequestHead& head, std::string body,
   const RouteInfo* route = find_route(head.path());
   switch (route->route) {
     case Route::kHealth: {
-      HttpResponse r{draining ? 503 : 200, "application/json", health().dump() + "\n", {}, false};
+      HttpResponse r{
+          draining ? 503 : 200, "application/json", json_text(health()) + "\n", {}, false};
       return x->respond(std::move(r));
     }
     case Route::kModels: {
@@ -208,7 +212,7 @@ void Server::Impl::on_request(const RequestHead& head, std::string body,
             {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
       return x->respond({200,
                          "application/json",
-                         json{{"object", "list"}, {"data", data}}.dump() + "\n",
+                         json_text({{"object", "list"}, {"data", data}}) + "\n",
                          {},
                          false});
     }

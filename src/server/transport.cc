@@ -153,7 +153,13 @@ void Connection::on_head(error_code ec) {
   head_.arrived = Clock::now();
   for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
   keep_alive_ = req.keep_alive();
-  if (std::optional<HttpResponse> early = t_.handler.on_head(head_)) {
+  std::optional<HttpResponse> early;
+  try {
+    early = t_.handler.on_head(head_);
+  } catch (const std::exception&) {  // a bug in the handler: this request fails, not the server
+    return refuse(500, true);
+  }
+  if (early) {
     if (!parser_->is_done()) early->close = true;  // the body stays unread
     return send(std::move(*early));
   }
@@ -196,7 +202,11 @@ void Connection::on_body(error_code ec, size_t n) {
     return read_body();
   }
   stream_.expires_never();  // the handler's own deadline governs from here
-  t_.handler.on_request(head_, std::move(parser_->get().body()), shared_from_this());
+  try {
+    t_.handler.on_request(head_, std::move(parser_->get().body()), shared_from_this());
+  } catch (const std::exception&) {
+    refuse(500, true);
+  }
 }
 
 void Connection::refuse(int status, bool head_read) {

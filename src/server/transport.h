@@ -78,7 +78,8 @@ struct Handler {
   // The whole request; answer through the Exchange, now or from any thread.
   std::function<void(const RequestHead&, std::string body, std::shared_ptr<Exchange>)> on_request;
   // The transport's own refusals (400 unparsable, 408 too slow, 413 body
-  // over the limit, 431 headers over the limit, 503 too many connections)
+  // over the limit, 431 headers over the limit, 500 the handler threw,
+  // 503 too many connections)
   // in the handler's format. `head` is null when the headers were not read.
   std::function<HttpResponse(int status, const RequestHead* head)> on_refusal;
   // Every answer, once sent or abandoned (status 0: none was sent), for the access log.

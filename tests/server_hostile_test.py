@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""`amanuensis serve` against clients that misbehave, over raw sockets:
+  * request smuggling: a body the server refuses early is never read as
+    requests (exactly one answer, then the connection closes);
+  * slow clients: 50 that trickle headers and 50 that trickle bodies; /health
+    answers each probe within 1 s, a jfk.wav request within 2x its idle time,
+    the tricklers are dropped (headers: after --header-timeout, bodies: 408
+    below --min-upload-rate), SIGTERM exits at once;
+  * a client that half-closes after its request gets its answer;
+  * more than --max-connections: 503 and closed; idle keep-alive: closed;
+  * 100-continue, 405, 431, unparsable requests, pipelining."""
+import argparse
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_process import MODELS, ServerProcess  # noqa: E402
+from testdata import JFK  # noqa: E402
+from checks import check, finish  # noqa: E402
+
+BOUNDARY = b"b0undary"
+
+
+def multipart(audio, model=b"tiny.en"):
+    b = BOUNDARY
+    return (b"--" + b + b'\r\nContent-Disposition: form-data; name="model"\r\n\r\n' + model +
+            b"\r\n--" + b + b'\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            b"Content-Type: audio/wav\r\n\r\n" + audio + b"\r\n--" + b + b"--\r\n")
+
+
+def connect(server, timeout=30):
+    s = socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=timeout)
+    return s
+
+
+def post_head(length, content_type=b"multipart/form-data; boundary=" + BOUNDARY, extra=b""):
+    return (b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nContent-Type: " + content_type +
+            b"\r\nContent-Length: %d\r\n" % length + extra + b"\r\n")
+
+
+def read_all(s, timeout=10):
+    """Everything the server sends until it closes (or `timeout` of silence)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+    except ConnectionResetError:
+        return data, True
+
+
+def statuses(data):
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+
+
+def answer(server, raw, timeout=30):
+    s = connect(server, timeout)
+    s.sendall(raw)
+    data, closed = read_all(s, timeout=3)
+    s.close()
+    return data, closed
+
+
+def timed_health(server):
+    t = time.time()
+    try:
+        s = connect(server, 5)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data, _ = read_all(s, 5)
+        s.close()
+        ok = statuses(data) == [200]
+    except OSError:
+        ok = False
+    return ok, time.time() - t
+
+
+def jfk_request(server, audio):
+    """(status, seconds) of one transcription over a fresh connection."""
+    body = multipart(audio)
+    t = time.time()
+    s = connect(server, 60)
+    s.sendall(post_head(len(body), extra=b"Connection: close\r\n") + body)
+    data, _ = read_all(s, 60)
+    s.close()
+    codes = statuses(data)
+    return (codes[-1] if codes else 0), time.time() - t, data
+
+
+def check_smuggling(server):
+    hidden = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"x" * 4096 + hidden + b"y" * 100
+    for name, raw in [
+        ("not multipart", post_head(len(body), b"text/plain") + body),
+        ("unknown path", b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+         % len(body) + body),
+        ("wrong method", b"PUT /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+         b"Content-Length: %d\r\n\r\n" % len(body) + body),
+        ("body over the limit", post_head(3 << 20) + body),
+    ]:
+        data, closed = answer(server, raw)
+        check(f"smuggling, {name}: one answer, then closed", len(statuses(data)) == 1 and closed
+              and b'"object":"list"' not in data, (statuses(data), closed, data[:200]))
+    # A body the server reads (a malformed form) is consumed: one 400, and
+    # the connection stays usable.
+    s = connect(server)
+    s.sendall(post_head(len(body)) + body + b"GET /health HTTP/1.1\r\nHost: x\r\n"
+              b"Connection: close\r\n\r\n")
+    data, closed = read_all(s)
+    check("malformed form read to its end: its 400, then the next request's 200",
+          statuses(data) == [400, 200] and b'"object":"list"' not in data, statuses(data))
+
+
+def check_protocol(server, audio):
+    data, closed = answer(server, b"GET /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n\r\n")
+    check("GET on a POST route: 405 with Allow: POST", statuses(data) == [405] and
+          b"Allow: POST" in data and b'"error"' in data, data[:300])
+    data, closed = answer(server, b"HELLO\r\n\r\n")
+    check("not HTTP: 400, closed", statuses(data) == [400] and closed, data[:200])
+    data, closed = answer(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 +
+                          b"\r\n\r\n")
+    check("headers over the limit: 431, closed", statuses(data) == [431] and closed, data[:200])
+    data, closed = answer(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check("two pipelined requests: two answers in order", statuses(data) == [200, 200] and
+          data.index(b'"status"') < data.index(b'"object":"list"'), data[:300])
+    # 100-continue: over the limit, refused before the body is sent; else continued.
+    s = connect(server)
+    s.sendall(post_head(3 << 20, extra=b"Expect: 100-continue\r\n"))
+    data, closed = read_all(s, 5)
+    check("100-continue over the limit: 413 without the body", statuses(data) == [413] and closed,
+          data[:200])
+    body = multipart(audio)
+    s = connect(server)
+    s.sendall(post_head(len(body), extra=b"Expect: 100-continue\r\nConnection: close\r\n"))
+    s.settimeout(5)
+    first = s.recv(100)
+    s.sendall(body)
+    data, _ = read_all(s, 60)
+    check("100-continue: 100, then the transcript", first.startswith(b"HTTP/1.1 100 ") and
+          statuses(data) == [200] and b"ask not" in data, (first, data[:200]))
+    # Half-closed after the whole request: the answer still comes.
+    s = connect(server, 60)
+    s.sendall(post_head(len(body)) + body)
+    s.shutdown(socket.SHUT_WR)
+    data, closed = read_all(s, 60)
+    codes = [c for c in statuses(data) if c >= 200]
+    check("half-closed client: its transcript, then closed", codes == [200] and
+          b"ask not" in data and closed, data[:300])
+
+
+def check_slow_clients(server, audio, header_timeout):
+    idle = sorted(jfk_request(server, audio)[1] for _ in range(3))[1]
+    stop = threading.Event()
+    dropped = {"headers": [], "bodies": []}
+    refused = []
+
+    def header_trickler():
+        while not stop.is_set():
+            try:
+                s = connect(server, 30)
+                t = time.time()
+                for byte in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 1000:
+                    if stop.is_set():
+                        break
+                    s.send(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                dropped["headers"].append(time.time() - t)
+            finally:
+                s.close()
+
+    def body_trickler():
+        while not stop.is_set():
+            try:
+                s = connect(server, 30)
+                s.sendall(post_head(1 << 20))
+                t = time.time()
+                while not stop.is_set():
+                    s.send(b"x" * 10)
+                    time.sleep(0.2)
+                    s.settimeout(0)
+                    try:
+                        got = s.recv(4096)
+                    except BlockingIOError:
+                        got = None
+                    s.settimeout(30)
+                    if got is not None:
+                        refused.append((statuses(got), time.time() - t))
+                        break
+            except OSError:
+                dropped["bodies"].append(time.time() - t)
+            finally:
+                s.close()
+
+    threads = [threading.Thread(target=header_trickler) for _ in range(50)] + \
+              [threading.Thread(target=body_trickler) for _ in range(50)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    probes = []
+    end = time.time() + 3 * header_timeout + 4
+    while time.time() < end:
+        probes.append(timed_health(server))
+        time.sleep(0.2)
+    status, loaded, _ = jfk_request(server, audio)
+    check(f"100 slow clients: /health answers each of {len(probes)} probes within 1 s",
+          all(ok and t < 1.0 for ok, t in probes), max(t for _, t in probes))
+    check(f"100 slow clients: jfk.wav within 2x its idle time ({loaded:.2f} s vs {idle:.2f} s)",
+          status == 200 and loaded < 2 * idle + 0.25, (status, loaded, idle))
+    heads = dropped["headers"]
+    check("header tricklers dropped after --header-timeout",
+          len(heads) > 0 and all(t < header_timeout + 1.5 for t in heads),
+          (len(heads), max(heads, default=None)))
+    check("body tricklers answered 408 below --min-upload-rate",
+          len(refused) > 0 and all(codes == [408] and t < 2 * header_timeout + 2
+                                   for codes, t in refused), refused[:5])
+    t0 = time.time()
+    server.proc.send_signal(signal.SIGTERM)
+    status = server.stop(timeout=30)
+    check(f"SIGTERM among slow clients: exit 0 in {time.time() - t0:.1f} s",
+          status == 0 and time.time() - t0 < 5, status)
+    stop.set()
+    for t in threads:
+        t.join()
+
+
+def check_connection_cap(exe, model, audio):
+    server = ServerProcess(exe, model, "--max-connections", "8", "--idle-timeout", "2")
+    try:
+        opened = time.time()
+        held = [connect(server) for _ in range(8)]
+        time.sleep(0.5)
+        data, closed = answer(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        check("over --max-connections: 503, Retry-After, closed", statuses(data) == [503] and
+              b"Retry-After" in data and closed, data[:200])
+        data, closed = read_all(held[0], 10)
+        check("an idle connection is closed after --idle-timeout",
+              data == b"" and closed and 1.9 < time.time() - opened < 4, time.time() - opened)
+        for s in held:
+            s.close()
+        time.sleep(0.5)
+        ok, _ = timed_health(server)
+        check("the connections closed: served again", ok)
+    finally:
+        server.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--amanuensis", required=True)
+    exe = ap.parse_args().amanuensis
+    model = os.path.join(MODELS, "tiny.en")
+    audio = open(JFK, "rb").read()
+    header_timeout = 2
+    server = ServerProcess(exe, model, "--header-timeout", str(header_timeout), "--workers", "1",
+                           "--max-upload-mb", "1", "--request-timeout", "30",
+                           "--word-starts", "attention")
+    try:
+        check_smuggling(server)
+        check_protocol(server, audio)
+        check_slow_clients(server, audio, header_timeout)
+    finally:
+        server.stop()
+    check_connection_cap(exe, model, audio)
+    return finish("server_hostile_test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
