@@ -8,13 +8,16 @@
     below --min-upload-rate), SIGTERM exits at once;
   * a client that half-closes after its request gets its answer;
   * more than --max-connections: 503 and closed; idle keep-alive: closed;
+  * bad flags (key, access log, limits): a one-line error;
   * 100-continue, 405, 431, unparsable requests, pipelining."""
 import argparse
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -255,6 +258,29 @@ def check_connection_cap(exe, model, audio):
         server.stop()
 
 
+def check_flags(exe, model, tmp):
+    """Bad serve flags: one line 'amanuensis: error: ...', exit > 0, nothing served."""
+    key = os.path.join(tmp, "key")
+    with open(key, "w") as f:
+        f.write("k\n")
+    for name, flags, needle in [
+        ("a missing key file", ["--api-key-file", os.path.join(tmp, "none")], "cannot read an API key"),
+        ("a key with a space", ["--api-key", "a b"], "printable ASCII"),
+        ("a key given twice", ["--api-key", "a", "--api-key-file", key], "not both"),
+        ("an unknown log format", ["--access-log-format", "xml"], "plain or json"),
+        ("an unwritable log", ["--access-log", "/nonexistent/dir/log"], "cannot open the access log"),
+        ("--header-timeout 0", ["--header-timeout", "0"], "--header-timeout must be"),
+        ("--max-connections 0", ["--max-connections", "0"], "--max-connections must be"),
+        ("--min-upload-rate -1", ["--min-upload-rate", "-1"], "--min-upload-rate must be"),
+    ]:
+        r = subprocess.run([exe, "serve", "--model", model, "--port", "0", *flags],
+                           capture_output=True, text=True, timeout=60)
+        lines = r.stderr.splitlines()
+        check(f"serve with {name}: one-line error, exit > 0", r.returncode > 0 and len(lines) == 1
+              and lines[0].startswith("amanuensis: error: ") and needle in lines[0],
+              (r.returncode, r.stderr))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
@@ -272,6 +298,8 @@ def main():
     finally:
         server.stop()
     check_connection_cap(exe, model, audio)
+    with tempfile.TemporaryDirectory() as tmp:
+        check_flags(exe, model, tmp)
     return finish("server_hostile_test")
 
 

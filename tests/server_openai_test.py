@@ -6,6 +6,7 @@ disconnects, and the drain on SIGTERM."""
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -238,6 +239,84 @@ def check_drain(server, model_name, long_wav):
     check("drain: exit status 0", code == 0, code)
 
 
+def check_access(exe, model, jfk, tmp):
+    """--api-key-file, --cors-origin and the access log (JSON, then plain)."""
+    key_file, log = os.path.join(tmp, "key"), os.path.join(tmp, "access.jsonl")
+    with open(key_file, "w") as f:
+        f.write("sk-test-123\n")
+    s = ServerProcess(exe, model, "--api-key-file", key_file, "--cors-origin",
+                      "https://a.example, https://b.example", "--access-log", log,
+                      "--access-log-format", "json")
+    with open(jfk, "rb") as f:
+        audio = f.read()
+    try:
+        wrong = openai.OpenAI(base_url=s.url + "/v1", api_key="sk-wrong", max_retries=0)
+        try:
+            wrong.audio.transcriptions.create(model="tiny.en", file=("jfk.wav", audio))
+            raised = False
+        except openai.AuthenticationError:
+            raised = True
+        check("api key: a wrong key raises AuthenticationError (401)", raised)
+        right = openai.OpenAI(base_url=s.url + "/v1", api_key="sk-test-123", max_retries=0)
+        text = right.audio.transcriptions.create(model="tiny.en", file=("jfk.wav", audio),
+                                                 prompt="SECRET-PROMPT").text
+        check("api key: the right key transcribes", "country" in text, text)
+        r = httpx.get(s.url + "/v1/models")
+        check_error("api key: none given is 401", r, 401)
+        check("api key: 401 says WWW-Authenticate: Bearer",
+              r.headers.get("www-authenticate") == "Bearer", r.headers)
+        check("api key: /health stays open", httpx.get(s.url + "/health").status_code == 200)
+        r = httpx.options(s.url + "/v1/audio/transcriptions",
+                          headers={"Origin": "https://b.example",
+                                   "Access-Control-Request-Method": "POST",
+                                   "Access-Control-Request-Headers": "authorization, x-stainless-os"})
+        check("cors: a preflight from a listed origin, without the key: 204 allowing it",
+              r.status_code == 204 and
+              r.headers.get("access-control-allow-origin") == "https://b.example" and
+              r.headers.get("access-control-allow-methods") == "POST" and
+              "x-stainless-os" in r.headers.get("access-control-allow-headers", ""), r.headers)
+        r = httpx.get(s.url + "/v1/models", headers={"Origin": "https://b.example",
+                                                     "Authorization": "Bearer sk-test-123"})
+        check("cors: an answer to a listed origin allows it",
+              r.status_code == 200 and
+              r.headers.get("access-control-allow-origin") == "https://b.example", r.headers)
+        r = httpx.get(s.url + "/v1/models", headers={"Origin": "https://evil.example",
+                                                     "Authorization": "Bearer sk-test-123"})
+        check("cors: another origin is not allowed",
+              "access-control-allow-origin" not in r.headers, r.headers)
+    finally:
+        s.stop()
+    with open(log) as f:
+        lines = [json.loads(line) for line in f]
+    every = lines
+    lines = [e for e in lines if e["path"] != "/health"]  # ServerProcess polls it
+    posts = [e for e in lines if e["method"] == "POST"]
+    check("access log: a JSON line per request", len(lines) == 6 and len(posts) == 2 and
+          all({"time", "client", "method", "path", "status", "seconds"} <= e.keys() for e in every),
+          lines)
+    ok = [e for e in posts if e["status"] == 200]
+    check("access log: the transcription's audio, queue and run seconds",
+          len(ok) == 1 and abs(ok[0]["audio_s"] - 11.0) < 0.01 and ok[0]["queue_s"] >= 0 and
+          0 < ok[0]["run_s"] <= ok[0]["seconds"], ok)
+    check("access log: a 401 and a 204 are logged",
+          sorted(e["status"] for e in lines) == [200, 200, 200, 204, 401, 401], lines)
+    body = open(log).read()
+    check("access log: no text, prompt or key", all(w not in body for w in
+                                                    ["country", "SECRET", "sk-test"]), body)
+
+    plain = os.path.join(tmp, "access.log")
+    s = ServerProcess(exe, model, "--access-log", plain)
+    try:
+        httpx.get(s.url + "/v1/nothing")
+    finally:
+        s.stop()
+    with open(plain) as f:
+        text = f.read()
+    check("access log (plain): time, client, request, status, seconds",
+          re.search(r'^\d{4}-\d\d-\d\dT[\d:.]+Z 127\.0\.0\.1 - "GET /v1/nothing" 404 seconds=[\d.]+$',
+                    text, re.M) is not None, text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amanuensis", required=True)
@@ -277,6 +356,7 @@ def main():
                     path="/v1/audio/translations"), 400, "language")
         finally:
             check("SIGTERM when idle: exit 0", s.stop() == 0)
+        check_access(args.amanuensis, tiny, jfk, tmp)
 
     return finish("server_openai_test")
 

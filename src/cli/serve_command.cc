@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "amanuensis/amanuensis.h"
@@ -19,7 +21,7 @@ namespace {
 int stop_pipe[2];  // written by the SIGINT/SIGTERM handler
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", vad_model;
+  std::string model, host = "127.0.0.1", vad_model, api_key_file;
   ModelOptions model_options;
   int port = 8000, max_upload_mb = 25;
   server::ServerConfig config;
@@ -38,6 +40,23 @@ void check_range(const char* flag, double value, double lo, double hi) {
                 std::to_string(int(hi)));
 }
 
+// --api-key, else --api-key-file's first line, else $AMANUENSIS_API_KEY; "" for none.
+std::string api_key(const ServeArgs& a) {
+  std::string key = a.config.api_key;
+  if (!a.api_key_file.empty()) {
+    if (!key.empty()) throw Error("give --api-key or --api-key-file, not both");
+    std::ifstream f(a.api_key_file);
+    if (!f || !std::getline(f, key)) throw Error("cannot read an API key from " + a.api_key_file);
+    if (!key.empty() && key.back() == '\r') key.pop_back();
+    if (key.empty()) throw Error("the first line of " + a.api_key_file + " is empty");
+  } else if (key.empty()) {
+    if (const char* env = std::getenv("AMANUENSIS_API_KEY")) key = env;
+  }
+  for (char c : key)
+    if (c < 0x21 || c > 0x7e) throw Error("the API key must be printable ASCII without spaces");
+  return key;
+}
+
 int run(ServeArgs a) {
   check_range("--port", a.port, 0, 65535);
   check_range("--workers", a.config.workers, 1, 64);
@@ -50,6 +69,7 @@ int run(ServeArgs a) {
   check_range("--min-upload-rate", a.config.min_upload_rate, 0, 1e9);
   check_range("--max-connections", a.config.max_connections, 1, 100000);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
+  a.config.api_key = api_key(a);
 
   // SIGINT and SIGTERM wake a thread that drains the server. A handler and a
   // pipe, not a blocked mask: libraries (OpenBLAS) start threads at load time.
@@ -69,6 +89,12 @@ int run(ServeArgs a) {
   std::fprintf(stderr, "amanuensis: serving %s (%s, %s) on http://%s:%d\n",
                a.config.model_name.c_str(), to_string(model->precision()), to_string(model->backend()),
                a.host.c_str(), port);
+  const bool loopback = a.host == "127.0.0.1" || a.host == "::1" || a.host == "localhost";
+  if (a.config.api_key.empty() && !loopback)
+    std::fprintf(stderr,
+                 "amanuensis: warning: no API key (--api-key-file): anyone who reaches %s:%d can "
+                 "use this server\n",
+                 a.host.c_str(), port);
   std::atomic<bool> serving{true};
   std::thread waiter([&] {
     char byte;
@@ -113,6 +139,15 @@ void add_serve_command(CLI::App& app) {
                   "Bytes per second an upload must average after --header-timeout; below: 408");
   cmd->add_option("--max-connections", args->config.max_connections,
                   "Open connections at once; beyond: 503 and closed");
+  cmd->add_option("--api-key", args->config.api_key,
+                  "Requests but /health need 'Authorization: Bearer KEY' (visible to ps: prefer "
+                  "--api-key-file or AMANUENSIS_API_KEY)");
+  cmd->add_option("--api-key-file", args->api_key_file, "Read the API key from this file");
+  cmd->add_option("--cors-origin", args->config.cors_origins,
+                  "Browser origins allowed to call (comma-separated, or *)");
+  cmd->add_option("--access-log", args->config.access_log,
+                  "A line per request to this file (- : stderr); never audio or text");
+  cmd->add_option("--access-log-format", args->config.access_log_format, "plain or json");
   add_precision_option(*cmd, args->model_options.precision);
   args->config.word_starts_at_speech = true;  // the CLI's default: --word-starts speech
   add_word_starts_option(*cmd, args->config.word_starts_at_speech);

@@ -4,17 +4,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server/access_log.h"
 #include "server/multipart.h"
 #include "server/openai_format.h"
 #include "server/request.h"
 #include "server/session_pool.h"
 #include "server/transport.h"
+#include "util/whisper_geometry.h"
 
 namespace amanuensis::server {
 namespace {
@@ -29,7 +32,7 @@ constexpr int kHeaps = 4;  // glibc malloc arenas for the whole process
 
 HttpResponse reply(const ApiError& e) {
   Body b = error_body(e);
-  return {e.status, std::move(b.content_type), std::move(b.text), {}, false};
+  return {e.status, std::move(b.content_type), std::move(b.text)};
 }
 
 // Counts an admitted request until its answer is sent, so that a drain waits for it.
@@ -58,6 +61,24 @@ const RouteInfo* find_route(const std::string& path) {
   return nullptr;
 }
 
+// Compares in a time that depends only on the lengths, so that the key
+// cannot be guessed byte by byte from response times.
+bool same_secret(const std::string& given, const std::string& key) {
+  unsigned char diff = given.size() != key.size();
+  for (size_t i = 0; i < given.size(); ++i) diff |= given[i] ^ key[i % key.size()];
+  return diff == 0;
+}
+
+// A list of header names as a browser sends it in a preflight; "" if it
+// holds anything else.
+std::string header_names(const std::string& s) {
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ',' ||
+          c == ' '))
+      return "";
+  return s;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -70,6 +91,7 @@ struct Server::Impl {
                 : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
         pool(model, config.workers, threads_per_worker, config.queue_size),
         facts{config.model_name, model->languages(), model->multilingual()},
+        access_log(config.access_log, config.access_log_format),
         transport(limits(config), handler()) {}
 
   static TransportLimits limits(const ServerConfig& c) {
@@ -90,7 +112,12 @@ struct Server::Impl {
       on_request(head, std::move(body), std::move(x));
     };
     h.on_refusal = [this](int status, const RequestHead*) { return refusal(status); };
-    h.on_done = [](const RequestHead&, int) {};
+    h.add_headers = [this](const RequestHead& head, HeaderList& headers) {
+      cors_headers(head, headers);
+    };
+    h.on_done = [this](const RequestHead& head, int status, const LogFigures& figures) {
+      access_log.write(head, status, figures);
+    };
     return h;
   }
 
@@ -98,6 +125,8 @@ struct Server::Impl {
   void on_request(const RequestHead& head, std::string body, std::shared_ptr<Exchange> x);
   void audio(Endpoint endpoint, const RequestHead& head, std::string body, Exchange& x);
   HttpResponse refusal(int status) const;
+  std::optional<HttpResponse> refuse_access(const RequestHead& head, const RouteInfo& route) const;
+  void cors_headers(const RequestHead& head, HeaderList& headers) const;
   HttpResponse busy() const;
   json health() const;
   ApiError timeout_error() const {
@@ -112,6 +141,7 @@ struct Server::Impl {
   int threads_per_worker;
   SessionPool pool;
   ModelFacts facts;
+  AccessLog access_log;
   Transport transport;
   const Clock::time_point started = Clock::now();
   const std::time_t created = std::time(nullptr);
@@ -175,9 +205,57 @@ HttpResponse Server::Impl::busy() const {
   return r;
 }
 
+// A CORS preflight's answer, or a 401 without the API key; nullopt to go on.
+std::optional<HttpResponse> Server::Impl::refuse_access(const RequestHead& head,
+                                                        const RouteInfo& route) const {
+  if (head.method == "OPTIONS" && !config.cors_origins.empty()) {
+    HttpResponse r{204};
+    const std::string asked = header_names(head.header("Access-Control-Request-Headers"));
+    r.headers = {
+        {"Access-Control-Allow-Methods", route.method},
+        {"Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked},
+        {"Access-Control-Max-Age", "600"}};
+    return r;
+  }
+  if (config.api_key.empty() || route.route == Route::kHealth) return std::nullopt;
+  const std::string auth = head.header("Authorization");
+  if (same_secret(auth, "Bearer " + config.api_key)) return std::nullopt;
+  HttpResponse r = reply({401,
+                          auth.empty() ? "No API key was given (Authorization: Bearer <key>)"
+                                       : "The API key is not this server's",
+                          "", "invalid_api_key"});
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+void Server::Impl::cors_headers(const RequestHead& head, HeaderList& headers) const {
+  const std::string origin = head.header("Origin");
+  if (config.cors_origins.empty() || origin.empty()) return;
+  if (config.cors_origins == "*") {
+    headers.emplace_back("Access-Control-Allow-Origin", "*");
+  } else {
+    size_t start = 0;
+    bool listed = false;
+    while (start <= config.cors_origins.size() && !listed) {
+      size_t end = config.cors_origins.find(',', start);
+      if (end == std::string::npos) end = config.cors_origins.size();
+      std::string o = config.cors_origins.substr(start, end - start);
+      o.erase(0, o.find_first_not_of(' '));
+      o.erase(o.find_last_not_of(' ') + 1);
+      listed = o == origin;
+      start = end + 1;
+    }
+    headers.emplace_back("Vary", "Origin");
+    if (!listed) return;
+    headers.emplace_back("Access-Control-Allow-Origin", origin);
+  }
+  headers.emplace_back("Access-Control-Expose-Headers", "Retry-After");
+}
+
 std::optional<HttpResponse> Server::Impl::on_head(const RequestHead& head) {
   const RouteInfo* route = find_route(head.path());
   if (!route) return reply({404, "No such endpoint: " + head.method + " " + head.path(), "", ""});
+  if (std::optional<HttpResponse> refused = refuse_access(head, *route)) return refused;
   if (head.method != route->method) {
     HttpResponse r = reply(
         {405, head.method + " is not allowed on " + route->path + " (only " + route->method + ")",
@@ -271,9 +349,20 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
 
   std::shared_ptr<SessionPool::Ticket> ticket = pool.admit();
   if (!ticket) return x.respond(busy());
+  // From here every answer carries what the access log reports.
+  LogFigures figures;
+  const auto answer = [&](HttpResponse response) {
+    response.figures = figures;
+    x.respond(std::move(response));
+  };
+  const auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
   const auto give_up = [&x, deadline] { return x.client_gone() || Clock::now() > deadline; };
+  const Clock::time_point queued = Clock::now();
   Session* session = ticket->wait(give_up);
-  if (!session) return x.respond(reply(timeout_error()));  // or nobody is listening any more
+  figures.emplace_back("queue_s", since(queued));
+  if (!session) return answer(reply(timeout_error()));  // or nobody is listening any more
 
   std::vector<float> samples;
   try {
@@ -281,10 +370,12 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     samples = decode_audio(file.value.data(), file.value.size(),
                            file.filename.empty() ? "file" : file.filename);
   } catch (const Error& e) {
-    return x.respond(reply({415, std::string("Not audio that can be decoded: ") + e.what(), "file",
-                            "invalid_file_format"}));
+    return answer(reply({415, std::string("Not audio that can be decoded: ") + e.what(), "file",
+                         "invalid_file_format"}));
   }
   fields = {};  // the upload's bytes, no longer needed
+  figures.emplace_back("audio_s", double(samples.size()) / kSampleRate);
+  const Clock::time_point started_run = Clock::now();
 
   if (!r.stream) {
     Callbacks cb;
@@ -293,13 +384,15 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     try {
       t = session->transcribe(samples, r.options, cb);
     } catch (const Error& e) {
-      return x.respond(reply(engine_error(e)));
+      figures.emplace_back("run_s", since(started_run));
+      return answer(reply(engine_error(e)));
     }
     ticket.reset();
-    if (t.aborted) return x.respond(reply(timeout_error()));
+    figures.emplace_back("run_s", since(started_run));
+    if (t.aborted) return answer(reply(timeout_error()));
     mean_seconds = 0.8 * mean_seconds + 0.2 * t.seconds;
     Body b = response_body(t, r);
-    return x.respond({200, std::move(b.content_type), std::move(b.text), {}, draining});
+    return answer({200, std::move(b.content_type), std::move(b.text), {}, draining, {}});
   }
   // Streamed: one event per segment as it is decoded.
   if (!x.begin(200, "text/event-stream", {{"Cache-Control", "no-cache"}})) return;
@@ -318,8 +411,9 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     send(error_event(engine_error(e)));
   }
   ticket.reset();  // the next request may start while this one's end is sent
+  figures.emplace_back("run_s", since(started_run));
   send(kEventStreamEnd);
-  x.end();
+  x.end(figures);
 }
 
 Server::Server(std::shared_ptr<const Model> model, ServerConfig config) {

@@ -23,6 +23,11 @@ struct ServerConfig {
   double idle_timeout_s = 60;     // a kept-alive connection without a request
   double min_upload_rate = 4096;  // bytes per second, on average, after header_timeout_s
   int max_connections = 512;
+  // Access: requests other than /health need `Authorization: Bearer <key>`
+  // when api_key is set; browsers from these origins may call (comma-separated,
+  // or "*"); "" for neither.
+  std::string api_key, cors_origins;
+  std::string access_log, access_log_format = "plain";  // server/access_log.h
   // Word timings: starts where speech resumes after a pause inside a word
   // (TranscribeOptions::word_starts_at_speech; the model needs VAD weights).
   bool word_starts_at_speech = false;

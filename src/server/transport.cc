@@ -79,7 +79,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   }
   bool begin(int status, const std::string& content_type, const HeaderList& headers) override;
   bool write(std::string chunk) override;
-  void end() override;
+  void end(LogFigures figures) override;
   bool client_gone() override;
 
  private:
@@ -91,7 +91,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   void refuse(int status, bool head_read);
   // `sent`: told once the answer is written (true) or abandoned (false).
   void send(HttpResponse r, std::function<void(bool)> sent = {});
-  void after_answer(int status, bool close);
+  void after_answer(int status, bool close, const LogFigures& figures);
   void close_gracefully();
   void linger(std::shared_ptr<std::array<char, 4096>> scratch);
   // Runs `op` on the I/O thread and waits until it reports.
@@ -117,6 +117,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
 
 void Connection::wait_for_request() {
   head_ = {};
+  head_.client = client_;
   answer_started_ = false;
   streaming_ = false;
   if (buffer_.size() > 0) return read_head();  // a pipelined request is here
@@ -140,16 +141,16 @@ void Connection::read_head() {
 }
 
 void Connection::on_head(error_code ec) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset)
-    return;  // gone, or too slow: the stream closed the socket
+  if (ec == beast::error::timeout) return t_.handler.on_done(head_, 0, {});  // too slow
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+      ec == net::error::connection_reset)
+    return;  // gone before its request was whole
   if (ec == http::error::body_limit) return refuse(413, false);
   if (ec == http::error::header_limit) return refuse(431, false);
   if (ec) return refuse(400, false);
   const auto& req = parser_->get();
   head_.method = std::string(req.method_string());
   head_.target = std::string(req.target());
-  head_.client = client_;
   head_.arrived = Clock::now();
   for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
   keep_alive_ = req.keep_alive();
@@ -188,10 +189,10 @@ void Connection::read_body() {
 
 void Connection::on_body(error_code ec, size_t n) {
   if (ec == http::error::body_limit) return refuse(413, true);
-  if (ec == beast::error::timeout) return t_.handler.on_done(head_, 0);
+  if (ec == beast::error::timeout) return t_.handler.on_done(head_, 0, {});
   if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
       ec == net::error::connection_reset || ec == net::error::operation_aborted)
-    return t_.handler.on_done(head_, 0);  // the client left mid-body
+    return t_.handler.on_done(head_, 0, {});  // the client left mid-body
   if (ec) return refuse(400, true);
   body_bytes_ += n;
   if (!parser_->is_done()) {
@@ -218,6 +219,7 @@ void Connection::refuse(int status, bool head_read) {
 void Connection::send(HttpResponse r, std::function<void(bool)> sent) {
   answer_started_ = true;
   auto res = std::make_shared<http::response<http::string_body>>(http::status(r.status), 11);
+  t_.handler.add_headers(head_, r.headers);
   for (const auto& [k, v] : r.headers) res->set(k, v);
   if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
   res->body() = std::move(r.body);
@@ -225,16 +227,17 @@ void Connection::send(HttpResponse r, std::function<void(bool)> sent) {
   res->keep_alive(!close);
   res->prepare_payload();
   stream_.expires_after(seconds(t_.limits.write_timeout_s));
-  http::async_write(stream_, *res,
-                    [self = shared_from_this(), res, close, status = r.status,
-                     sent = std::move(sent)](error_code ec, size_t) {
-                      if (sent) sent(!ec);
-                      self->after_answer(ec ? 0 : status, close || bool(ec));
-                    });
+  http::async_write(
+      stream_, *res,
+      [self = shared_from_this(), res, close, status = r.status, figures = std::move(r.figures),
+       sent = std::move(sent)](error_code ec, size_t) {
+        if (sent) sent(!ec);
+        self->after_answer(ec ? 0 : status, close || bool(ec), figures);
+      });
 }
 
-void Connection::after_answer(int status, bool close) {
-  t_.handler.on_done(head_, status);
+void Connection::after_answer(int status, bool close, const LogFigures& figures) {
+  t_.handler.on_done(head_, status, figures);
   if (close) return close_gracefully();
   wait_for_request();
 }
@@ -270,7 +273,9 @@ bool Connection::begin(int status, const std::string& content_type, const Header
   return on_io_thread([&, self = shared_from_this()](std::function<void(bool)> done) {
     answer_started_ = true;
     stream_head_.emplace(http::status(status), 11);
-    for (const auto& [k, v] : headers) stream_head_->set(k, v);
+    HeaderList all = headers;
+    t_.handler.add_headers(head_, all);
+    for (const auto& [k, v] : all) stream_head_->set(k, v);
     stream_head_->set(http::field::content_type, content_type);
     stream_head_->chunked(true);
     stream_head_->keep_alive(keep_alive_ && !half_closed_);
@@ -296,7 +301,7 @@ bool Connection::write(std::string chunk) {
   });
 }
 
-void Connection::end() {
+void Connection::end(LogFigures figures) {
   const bool ok = !gone_ && on_io_thread([self =
                                               shared_from_this()](std::function<void(bool)> done) {
     self->stream_.expires_after(seconds(self->t_.limits.write_timeout_s));
@@ -307,11 +312,12 @@ void Connection::end() {
   });
   const int status = ok ? stream_status_ : 0;
   const bool close = !ok || !keep_alive_ || half_closed_;
-  net::post(stream_.get_executor(), [self = shared_from_this(), status, close] {
-    self->serializer_.reset();
-    self->stream_head_.reset();
-    self->after_answer(status, close);
-  });
+  net::post(stream_.get_executor(),
+            [self = shared_from_this(), status, close, figures = std::move(figures)] {
+              self->serializer_.reset();
+              self->stream_head_.reset();
+              self->after_answer(status, close, figures);
+            });
 }
 
 bool Connection::client_gone() {
@@ -354,17 +360,22 @@ void Transport::Impl::accept() {
 void Transport::Impl::refuse(tcp::socket socket) {
   // One non-blocking write of a short answer; a client that does not take
   // it at once just sees the connection close.
-  const HttpResponse r = handler.on_refusal(503, nullptr);
+  RequestHead head;
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (!ec) head.client = peer.address().to_string();
+  HttpResponse r = handler.on_refusal(503, nullptr);
+  handler.add_headers(head, r.headers);
   std::string text =
       "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: " + r.content_type +
       "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
   for (const auto& [k, v] : r.headers) text += k + ": " + v + "\r\n";
   text += "\r\n" + r.body;
-  error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(net::buffer(text), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
+  handler.on_done(head, 503, {});
 }
 
 Transport::Transport(TransportLimits limits, Handler handler)
@@ -374,9 +385,13 @@ Transport::~Transport() = default;
 
 int Transport::bind(const std::string& host, int port) {
   error_code ec;
-  const net::ip::address address = net::ip::make_address(host, ec);
-  if (ec) throw Error("cannot listen on " + host + ": not an IP address", ErrorKind::kBadInput);
-  const tcp::endpoint at(address, uint16_t(port));
+  tcp::resolver resolver(impl_->ioc);  // a name ("localhost") or an address
+  const auto found = resolver.resolve(host, std::to_string(port),
+                                      tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty())
+    throw Error("cannot listen on " + host + ": " + (ec ? ec.message() : "no address"),
+                ErrorKind::kBadInput);
+  const tcp::endpoint at = found.begin()->endpoint();
   tcp::acceptor& a = impl_->acceptor;
   a.open(at.protocol(), ec);
   if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);

@@ -37,6 +37,9 @@ struct TransportLimits {
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+// Named figures of an answer for the access log (seconds of audio, of
+// queueing...), opaque to the transport.
+using LogFigures = std::vector<std::pair<std::string, double>>;
 
 struct RequestHead {
   std::string method, target, client;  // client: the peer's address
@@ -52,6 +55,7 @@ struct HttpResponse {
   std::string content_type, body;
   HeaderList headers;
   bool close = false;  // Connection: close after this answer
+  LogFigures figures;  // handed back to Handler::on_done
 };
 
 // One request's answer channel, handed to Handler::on_request. Thread-safe.
@@ -65,7 +69,7 @@ class Exchange {
   // returns (false: the client is gone), then end().
   virtual bool begin(int status, const std::string& content_type, const HeaderList& headers) = 0;
   virtual bool write(std::string chunk) = 0;
-  virtual void end() = 0;
+  virtual void end(LogFigures figures = {}) = 0;
   // Whether the client has gone away (reset, or closed and not listening):
   // a cheap poll, for cancellation checks.
   virtual bool client_gone() = 0;
@@ -82,8 +86,12 @@ struct Handler {
   // 503 too many connections)
   // in the handler's format. `head` is null when the headers were not read.
   std::function<HttpResponse(int status, const RequestHead* head)> on_refusal;
-  // Every answer, once sent or abandoned (status 0: none was sent), for the access log.
-  std::function<void(const RequestHead&, int status)> on_done;
+  // Headers for every answer (CORS...); `head` has no method when the
+  // request's headers were not read.
+  std::function<void(const RequestHead& head, HeaderList& headers)> add_headers;
+  // Every request, once answered or abandoned (status 0: no answer went out,
+  // the client was too slow or left), for the access log.
+  std::function<void(const RequestHead& head, int status, const LogFigures& figures)> on_done;
 };
 
 class Transport {
