@@ -87,6 +87,18 @@ def check_formats(server, model_name, jfk, cli):
     check("verbose_json: the CLI's segments", [(s.start, s.end, s.text) for s in v.segments] ==
           [(s["start"], s["end"], s["text"]) for s in cli["segments"]], v.segments)
     check("verbose_json: no words unless asked", getattr(v, "words", None) is None)
+    check("verbose_json: usage in seconds, as OpenAI's", v.usage is not None and
+          v.usage.type == "duration" and v.usage.seconds == 11, v.usage)
+    vad = cli_json(server.exe, server.model, jfk, "--vad")
+    check("chunking_strategy auto: VAD's chunks, the CLI's --vad transcript",
+          create(chunking_strategy="auto").text == vad["text"].strip())
+    vad = cli_json(server.exe, server.model, jfk, "--vad", "--vad-threshold", "0.3",
+                   "--vad-speech-pad-ms", "100", "--vad-min-silence-ms", "300")
+    got = create(response_format="verbose_json", chunking_strategy={
+        "type": "server_vad", "threshold": 0.3, "prefix_padding_ms": 100, "silence_duration_ms": 300})
+    check("chunking_strategy server_vad: its threshold, padding and silence, the CLI's segments",
+          [(x.start, x.end, x.text) for x in got.segments] ==
+          [(x["start"], x["end"], x["text"]) for x in vad["segments"]], (got.segments, vad))
     seg = create(response_format="verbose_json", timestamp_granularities=["segment"])
     check("granularity segment: segments, no words", seg.segments and getattr(seg, "words", None) is None)
     try:
@@ -112,6 +124,8 @@ def check_formats(server, model_name, jfk, cli):
           len(done) == 1 and events[-1].type == "transcript.text.done", events)
     check("stream: done is the transcript, the deltas add up to it",
           done and done[0].text == t.text and "".join(deltas).strip() == t.text, (deltas, done))
+    times = [x for e in events if e.type == "transcript.text.delta" for x in (e.start, e.end)]
+    check("stream: times to the millisecond", times and all(round(x, 3) == x for x in times), times)
 
 
 def check_errors(server, model_name, jfk):
@@ -122,8 +136,11 @@ def check_errors(server, model_name, jfk):
     check_error("missing file: 400", post(server, base, files={"prompt": (None, "hi")}), 400, "file")
     check_error("temperature=abc: 400", post(server, {**base, "temperature": "abc"}, wav()), 400, "temperature")
     check_error("stream=maybe: 400", post(server, {**base, "stream": "maybe"}, wav()), 400, "stream")
-    check_error("unknown field: 400", post(server, {**base, "chunking_strategy": "auto"}, wav()), 400,
-                "chunking_strategy")
+    check_error("unknown field: 400", post(server, {**base, "speakers": "2"}, wav()), 400,
+                "speakers")
+    check_error("chunking_strategy not OpenAI's: 400", post(
+        server, {**base, "chunking_strategy": '{"type": "semantic_vad"}'}, wav()), 400,
+        "chunking_strategy")
     check_error("bad language: 400", post(server, {**base, "language": "xx"}, wav()), 400, "language")
     check_error("batch_size=0: 400", post(server, {**base, "batch_size": "0"}, wav()), 400, "batch_size")
     check_error("batch_size=two: 400", post(server, {**base, "batch_size": "two"}, wav()), 400,

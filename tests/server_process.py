@@ -13,6 +13,7 @@ MODELS = str(MODELS_PATH)
 
 class ServerProcess:
     def __init__(self, exe, model, *flags, ready_timeout=120):
+        self.exe, self.model = exe, model
         self.proc = subprocess.Popen([exe, "serve", "--model", model, "--port", "0", *flags],
                                      stderr=subprocess.PIPE, text=True)
         self.log = []

@@ -134,6 +134,42 @@ TEST(ServerRequest, FieldsMustBeUtf8) {
   ok(f);
 }
 
+TEST(ServerRequest, ChunkingStrategy) {
+  EXPECT_FALSE(ok(form({})).options.vad_filter);
+  const AudioRequest automatic = ok(form({{"chunking_strategy", "auto"}}));
+  EXPECT_TRUE(automatic.options.vad_filter);
+  EXPECT_EQ(automatic.options.vad.min_silence_duration_ms, VadOptions{}.min_silence_duration_ms);
+  const AudioRequest vad = ok(form({{"chunking_strategy",
+                                     R"({"type": "server_vad", "threshold": 0.3,
+                                         "prefix_padding_ms": 250, "silence_duration_ms": 700})"}}));
+  EXPECT_TRUE(vad.options.vad_filter);
+  EXPECT_FLOAT_EQ(vad.options.vad.threshold, 0.3f);
+  EXPECT_EQ(vad.options.vad.speech_pad_ms, 250);
+  EXPECT_EQ(vad.options.vad.min_silence_duration_ms, 700);
+  for (const char* bad : {"", "manual", "{}", R"({"type": "semantic_vad"})", R"({"type": 1})",
+                          R"({"type": "server_vad", "threshold": 2})",
+                          R"({"type": "server_vad", "threshold": [0.5]})",
+                          R"({"type": "server_vad", "eagerness": 1})", "[[[[", "null"})
+    EXPECT_EQ(err(form({{"chunking_strategy", bad}})).param, "chunking_strategy") << bad;
+  EXPECT_EQ(err(form({{"chunking_strategy", "auto"}}), Endpoint::kTranslations).param,
+            "chunking_strategy");  // transcriptions only, as OpenAI's
+  // The openai client sends an object's members as bracketed fields.
+  const AudioRequest members = ok(form({{"chunking_strategy[type]", "server_vad"},
+                                        {"chunking_strategy[silence_duration_ms]", "300"}}));
+  EXPECT_TRUE(members.options.vad_filter);
+  EXPECT_EQ(members.options.vad.min_silence_duration_ms, 300);
+  EXPECT_EQ(err(form({{"chunking_strategy[silence_duration_ms]", "300"}})).param,
+            "chunking_strategy");  // no type
+  EXPECT_EQ(err(form({{"chunking_strategy[type]", "server_vad"},
+                      {"chunking_strategy[threshold]", "0.5x"}}))
+                .param,
+            "chunking_strategy");
+  EXPECT_EQ(
+      err(form({{"chunking_strategy", "auto"}, {"chunking_strategy[type]", "server_vad"}})).param,
+      "chunking_strategy");
+  EXPECT_EQ(err(form({{"chunking_strategy[]", "auto"}})).param, "chunking_strategy[]");
+}
+
 TEST(ServerRequest, MissingFileOrModel) {
   EXPECT_EQ(err({{"model", "", "", "base"}}).param, "file");
   EXPECT_EQ(err({{"file", "a.wav", "", "RIFF"}}).param, "model");

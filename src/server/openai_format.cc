@@ -29,8 +29,17 @@ std::string event(const json& j) { return "data: " + json_text(j) + "\n\n"; }
 
 // OpenAI's verbose_json: segments unless only word granularity was asked,
 // and a top-level words array when it was.
+// OpenAI's usage for audio: the duration, in whole seconds rounded up.
+json usage(const Transcription& t) {
+  return {{"type", "duration"}, {"seconds", std::ceil(t.info.duration)}};
+}
+
+// Seconds in a streamed event, to the millisecond (no 24.560000000000002).
+double rounded(double seconds) { return std::round(seconds * 1000) / 1000; }
+
 std::string verbose_json(const Transcription& t, const AudioRequest& r) {
   json j = json::parse(output::render(t, "verbose_json", r.options.task));
+  j["usage"] = usage(t);
   if (!r.segments) j.erase("segments");
   if (r.words) {
     json words = json::array();
@@ -51,8 +60,7 @@ std::string json_text(const json& j, int indent) {
 Body response_body(const Transcription& t, const AudioRequest& r) {
   const std::string& f = r.response_format;
   if (f == "json") {
-    const json j = {{"text", trimmed(t.text)},
-                    {"usage", {{"type", "duration"}, {"seconds", std::ceil(t.info.duration)}}}};
+    const json j = {{"text", trimmed(t.text)}, {"usage", usage(t)}};
     return {json_text(j) + "\n", "application/json"};
   }
   if (f == "text") return {trimmed(t.text) + "\n", "text/plain; charset=utf-8"};
@@ -67,8 +75,8 @@ std::string delta_event(const Segment& s, bool first) {
   const size_t skip = first ? std::min(s.text.find_first_not_of(' '), s.text.size()) : 0;
   return event({{"type", "transcript.text.delta"},
                 {"delta", s.text.substr(skip)},
-                {"start", s.start},
-                {"end", s.end}});
+                {"start", rounded(s.start)},
+                {"end", rounded(s.end)}});
 }
 
 std::string done_event(const Transcription& t) {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "text/utf8.h"
@@ -14,6 +16,8 @@ namespace {
 
 // Whisper conditions on at most 224 prompt tokens; 4 KiB holds that many in any script.
 constexpr size_t kMaxPromptBytes = 4096;
+// A chunking_strategy object has four short members.
+constexpr size_t kMaxChunkingBytes = 1024;
 // OpenAI's temperature: 0 means "fall back upwards from 0 as Whisper does";
 // t > 0 starts the fallback ladder at t (openai-whisper's CLI, same step).
 constexpr float kTemperatureStep = 0.2f;
@@ -28,6 +32,7 @@ const std::set<std::string>& allowed_fields(Endpoint endpoint) {
                                                        "timestamp_granularities[]",
                                                        "timestamp_granularities",
                                                        "stream",
+                                                       "chunking_strategy",
                                                        "batch_size"};
   static const std::set<std::string> translations = {
       "file", "model", "prompt", "response_format", "temperature", "batch_size"};
@@ -36,8 +41,69 @@ const std::set<std::string>& allowed_fields(Endpoint endpoint) {
 
 bool repeatable(const std::string& name) { return name.starts_with("timestamp_granularities"); }
 
+const std::string kChunking = "chunking_strategy";
+// chunking_strategy[member], as clients send an object's members in a form.
+bool chunking_member(const std::string& name) {
+  return name.size() > kChunking.size() + 2 && name.starts_with(kChunking + "[") &&
+         name.back() == ']';
+}
+
 ApiError bad(const std::string& param, const std::string& message, const std::string& code = "") {
   return {400, message, param, code};
+}
+
+// OpenAI's chunking_strategy: "auto", or {"type": "server_vad",
+// "prefix_padding_ms", "silence_duration_ms", "threshold"}, sent as a JSON
+// string or, as the openai client sends an object, as bracketed fields
+// (chunking_strategy[type]=server_vad...). Either cuts the audio at Silero
+// VAD's silences (vad_filter): "auto" with faster-whisper's defaults,
+// server_vad with the given threshold, padding and silence.
+using Members = std::map<std::string, std::string>;
+
+std::optional<ApiError> chunking(const Members& members, TranscribeOptions& o) {
+  const auto wrong = [] {
+    return bad("chunking_strategy",
+               "'chunking_strategy' must be \"auto\" or {\"type\": \"server_vad\", "
+               "\"prefix_padding_ms\": 0-10000, \"silence_duration_ms\": 0-60000, "
+               "\"threshold\": 0-1}");
+  };
+  o.vad_filter = true;
+  const auto type = members.find("type");
+  if (type == members.end() || type->second != "server_vad") return wrong();
+  for (const auto& [key, v] : members) {
+    if (key == "type") continue;
+    double x = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return wrong();
+    if (key == "threshold" && x > 0 && x < 1) {
+      o.vad.threshold = float(x);
+    } else if (key == "prefix_padding_ms" && x >= 0 && x <= 10000) {
+      o.vad.speech_pad_ms = int(x);
+    } else if (key == "silence_duration_ms" && x >= 0 && x <= 60000) {
+      o.vad.min_silence_duration_ms = int(x);
+    } else {
+      return wrong();
+    }
+  }
+  return std::nullopt;
+}
+
+// The members of a chunking_strategy given as one JSON object; nullopt if
+// it is not an object of strings and numbers.
+std::optional<Members> json_members(const std::string& v) {
+  if (v.size() > kMaxChunkingBytes) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  Members m;
+  for (const auto& [key, value] : j.items()) {
+    if (value.is_string())
+      m[key] = value.get<std::string>();
+    else if (value.is_number())
+      m[key] = value.dump();
+    else
+      return std::nullopt;
+  }
+  return m;
 }
 
 std::vector<float> temperature_ladder(float t) {
@@ -58,7 +124,8 @@ ApiError engine_error(const Error& e) {
       {"temperatures", "temperature"},
       {"task", "model"},
       {"word_timestamps", "timestamp_granularities[]"},
-      {"batch_size", "batch_size"}};
+      {"batch_size", "batch_size"},
+      {"vad_filter", "chunking_strategy"}};
   const auto field = fields.find(e.option());
   const std::string param = field == fields.end() ? "" : field->second;
   switch (e.kind()) {
@@ -85,6 +152,7 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
   std::set<std::string> seen;
   std::vector<std::string> granularities;
   bool has_file = false, has_model = false;
+  Members bracketed;  // chunking_strategy[member] fields
   for (size_t i = 0; i < fields.size(); ++i) {
     const std::string& name = fields[i].name;
     const std::string& v = fields[i].value;
@@ -94,7 +162,7 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       return bad(name, "The filename of '" + name + "' is not valid UTF-8");
     if (name != "file" && !text::valid_utf8(v))
       return bad(name, "'" + name + "' is not valid UTF-8");
-    if (!allowed.count(name))
+    if (!allowed.count(name) && !(endpoint == Endpoint::kTranscriptions && chunking_member(name)))
       return bad(name, "Unrecognized request argument supplied: " + name, "unknown_parameter");
     if (!seen.insert(name).second && !repeatable(name))
       return bad(name, "'" + name + "' is given more than once");
@@ -144,11 +212,26 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       if (v.empty() || ec != std::errc() || end != v.data() + v.size())
         return bad(name, "'batch_size' must be a whole number, not '" + v + "'");
       r.options.batch_size = b;
+    } else if (name == "chunking_strategy") {
+      if (v == "auto") {
+        r.options.vad_filter = true;
+      } else if (const std::optional<Members> m = json_members(v)) {
+        if (const std::optional<ApiError> e = chunking(*m, r.options)) return *e;
+      } else {
+        return chunking({}, r.options).value();
+      }
+    } else if (chunking_member(name)) {
+      bracketed[name.substr(kChunking.size() + 1, name.size() - kChunking.size() - 2)] = v;
     } else if (name == "stream") {
       if (v != "true" && v != "false")
         return bad(name, "'stream' must be true or false, not '" + v + "'");
       r.stream = v == "true";
     }
+  }
+  if (!bracketed.empty()) {
+    if (seen.count(kChunking))
+      return bad(kChunking, "'chunking_strategy' is given both whole and by its members");
+    if (const std::optional<ApiError> e = chunking(bracketed, r.options)) return *e;
   }
   if (!has_file) return bad("file", "Missing required parameter: 'file'");
   if (!has_model) return bad("model", "Missing required parameter: 'model'");

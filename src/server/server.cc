@@ -200,8 +200,11 @@ HttpResponse Server::Impl::busy() const {
              "All " + std::to_string(config.workers) + " workers are busy and " +
                  std::to_string(config.queue_size) + " requests are queued; retry later",
              "", "rate_limit_exceeded", "requests"});
-  r.headers.emplace_back("Retry-After",
-                         std::to_string(std::max(1, int(std::ceil(mean_seconds.load())))));
+  // The queue's expected wait: the requests in it, then this one, shared
+  // among the workers at the recent mean time each.
+  const SessionPool::Load load = pool.load();
+  const double wait = mean_seconds.load() * (load.queued + 1) / config.workers;
+  r.headers.emplace_back("Retry-After", std::to_string(std::max(1, int(std::ceil(wait)))));
   return r;
 }
 
