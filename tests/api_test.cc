@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,6 +112,29 @@ TEST_F(Api, NonFiniteSamplesAreRefused) {
   amanuensis::TranscribeOptions o = greedy();
   o.batch_size = 2;
   EXPECT_THROW(session.transcribe_many({*audio_, audio}, o), amanuensis::Error);
+}
+
+TEST(ApiAudio, DecodeRefusesAudioOverItsLimit) {
+  std::ifstream f(jfk(), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(amanuensis::decode_audio(bytes.data(), bytes.size(), "jfk.wav", 11.5),
+            amanuensis::decode_audio(bytes.data(), bytes.size(), "jfk.wav"));
+  try {
+    amanuensis::decode_audio(bytes.data(), bytes.size(), "jfk.wav", 10);
+    ADD_FAILURE() << "11 s of audio passed a 10 s limit";
+  } catch (const amanuensis::Error& e) {
+    EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kResourceLimit);
+    EXPECT_NE(std::string(e.what()).find("limit is 10 s"), std::string::npos) << e.what();
+  }
+  for (double bad : {0.0, -1.0, double(NAN), 5 * 3600.0}) {
+    try {
+      amanuensis::decode_audio(bytes.data(), bytes.size(), "jfk.wav", bad);
+      ADD_FAILURE() << bad;
+    } catch (const amanuensis::Error& e) {
+      EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kBadInput);
+      EXPECT_EQ(e.option(), "max_seconds");
+    }
+  }
 }
 
 TEST_F(Api, AbortStopsBeforeTheNextWindow) {

@@ -8,6 +8,7 @@
     below --min-upload-rate), SIGTERM exits at once;
   * a client that half-closes after its request gets its answer;
   * more than --max-connections: 503 and closed; idle keep-alive: closed;
+  * --max-audio-seconds refuses a small upload holding long audio (413);
   * bad flags (key, access log, limits): a one-line error;
   * 100-continue, 405, 431, unparsable requests, pipelining."""
 import argparse
@@ -258,6 +259,28 @@ def check_connection_cap(exe, model, audio):
         server.stop()
 
 
+def check_audio_caps(exe, model, audio, tmp):
+    """--max-audio-seconds: a small upload holding long audio is refused with
+    413 before it is decoded (its container says how long it is), and the
+    server's memory stays small."""
+    opus = os.path.join(tmp, "noise.opus")  # 20 minutes of noise in about 1 MB
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "anoisesrc=d=1200:c=white:a=0.1:r=16000", "-ac", "1", "-c:a", "libopus",
+                    "-b:a", "6k", opus], check=True, timeout=300)
+    server = ServerProcess(exe, model, "--max-audio-seconds", "10")
+    try:
+        for name, data in [("jfk.wav, 11 s", audio), ("noise.opus, 20 min", open(opus, "rb").read())]:
+            t = time.time()
+            status, _, body = jfk_request(server, data)
+            check(f"--max-audio-seconds 10, {name}: 413 audio_too_long at once",
+                  status == 413 and b"audio_too_long" in body and time.time() - t < 3,
+                  (status, time.time() - t, body[-300:]))
+        rss = server.peak_rss_kb() / 1024
+        check(f"--max-audio-seconds: peak RSS {rss:.0f} MB stays under 400 MB", rss < 400, rss)
+    finally:
+        server.stop()
+
+
 def check_flags(exe, model, tmp):
     """Bad serve flags: one line 'amanuensis: error: ...', exit > 0, nothing served."""
     key = os.path.join(tmp, "key")
@@ -272,6 +295,7 @@ def check_flags(exe, model, tmp):
         ("--header-timeout 0", ["--header-timeout", "0"], "--header-timeout must be"),
         ("--max-connections 0", ["--max-connections", "0"], "--max-connections must be"),
         ("--min-upload-rate -1", ["--min-upload-rate", "-1"], "--min-upload-rate must be"),
+        ("--max-audio-seconds 0", ["--max-audio-seconds", "0"], "--max-audio-seconds must be"),
     ]:
         r = subprocess.run([exe, "serve", "--model", model, "--port", "0", *flags],
                            capture_output=True, text=True, timeout=60)
@@ -299,6 +323,7 @@ def main():
         server.stop()
     check_connection_cap(exe, model, audio)
     with tempfile.TemporaryDirectory() as tmp:
+        check_audio_caps(exe, model, audio, tmp)
         check_flags(exe, model, tmp)
     return finish("server_hostile_test")
 

@@ -78,6 +78,11 @@ class AMANUENSIS_API Session {
 AMANUENSIS_API std::vector<float> load_audio(const std::string& path);
 // The same from bytes in memory; `name` appears in errors.
 AMANUENSIS_API std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name);
+// ...refusing audio longer than `max_seconds` (at most 4 hours) with a
+// kResourceLimit Error: before decoding when the container says so, else as
+// soon as the decoded samples pass it, so memory stays within the limit.
+AMANUENSIS_API std::vector<float> decode_audio(const void* bytes, size_t size,
+                                               const std::string& name, double max_seconds);
 
 // Where models are cached (scripts/fetch_models.py puts them there):
 // $AMANUENSIS_MODELS if set, else ~/.cache/amanuensis/models.

@@ -28,6 +28,8 @@ auto translate_errors(F&& f) -> decltype(f()) {
     throw Error(e.what(), ErrorKind::kBadModel);
   } catch (const text::TokenizerError& e) {
     throw Error(e.what(), ErrorKind::kBadModel);
+  } catch (const audio::AudioTooLong& e) {
+    throw Error(e.what(), ErrorKind::kResourceLimit);
   } catch (const audio::AudioError& e) {
     throw Error(e.what(), ErrorKind::kBadInput);
   } catch (const std::bad_alloc&) {
@@ -150,6 +152,18 @@ std::vector<float> load_audio(const std::string& path) {
 std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name) {
   return translate_errors(
       [&] { return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name); });
+}
+
+std::vector<float> decode_audio(const void* bytes, size_t size, const std::string& name,
+                                double max_seconds) {
+  return translate_errors([&] {
+    if (!(max_seconds > 0 && max_seconds <= audio::kMaxSeconds))
+      throw Error(
+          "max_seconds must be above 0 and at most " + std::to_string(int(audio::kMaxSeconds)),
+          ErrorKind::kBadInput, "max_seconds");
+    return audio::decode_audio_16k_mono(static_cast<const uint8_t*>(bytes), size, name,
+                                        max_seconds);
+  });
 }
 
 std::string model_cache_dir() {

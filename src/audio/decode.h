@@ -24,6 +24,10 @@ constexpr int kMaxChannels = 1024;  // libsndfile's own limit
 struct AudioError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// The audio is longer than the caller's limit (a resource limit, not bad input).
+struct AudioTooLong : AudioError {
+  using AudioError::AudioError;
+};
 
 // Throws AudioError naming the file for anything but a complete, readable audio
 // stream of at least one sample, at most `max_seconds` long, all samples finite.

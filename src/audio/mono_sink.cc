@@ -13,8 +13,8 @@ namespace amanuensis::audio {
 }
 
 [[noreturn]] void too_long(const std::string& what, double seconds, double max_seconds) {
-  fail(what, "is " + std::to_string(int64_t(seconds)) + " s long; the limit is " +
-                 std::to_string(int64_t(max_seconds)) + " s");
+  throw AudioTooLong(what + ": is " + std::to_string(int64_t(seconds)) + " s long; the limit is " +
+                     std::to_string(int64_t(max_seconds)) + " s");
 }
 
 // One channel of float32 through libsoxr at SOXR_HQ: 20-bit precision

@@ -68,6 +68,7 @@ int run(ServeArgs a) {
   check_range("--idle-timeout", a.config.idle_timeout_s, 1, 86400);
   check_range("--min-upload-rate", a.config.min_upload_rate, 0, 1e9);
   check_range("--max-connections", a.config.max_connections, 1, 100000);
+  check_range("--max-audio-seconds", a.config.max_audio_seconds, 1, 4 * 3600);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
   a.config.api_key = api_key(a);
 
@@ -137,6 +138,8 @@ void add_serve_command(CLI::App& app) {
                   "for its answer");
   cmd->add_option("--min-upload-rate", args->config.min_upload_rate,
                   "Bytes per second an upload must average after --header-timeout; below: 408");
+  cmd->add_option("--max-audio-seconds", args->config.max_audio_seconds,
+                  "Longest decoded audio a request may hold (at most 4 hours); beyond: 413");
   cmd->add_option("--max-connections", args->config.max_connections,
                   "Open connections at once; beyond: 503 and closed");
   cmd->add_option("--api-key", args->config.api_key,

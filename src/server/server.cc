@@ -370,9 +370,13 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   std::vector<float> samples;
   try {
     const FormField& file = fields[r.file];
-    samples = decode_audio(file.value.data(), file.value.size(),
-                           file.filename.empty() ? "file" : file.filename);
+    samples =
+        decode_audio(file.value.data(), file.value.size(),
+                     file.filename.empty() ? "file" : file.filename, config.max_audio_seconds);
   } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kResourceLimit)
+      return answer(reply({413, std::string("The audio is too long for this server: ") + e.what(),
+                           "file", "audio_too_long"}));
     return answer(reply({415, std::string("Not audio that can be decoded: ") + e.what(), "file",
                          "invalid_file_format"}));
   }

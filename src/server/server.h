@@ -23,6 +23,9 @@ struct ServerConfig {
   double idle_timeout_s = 60;     // a kept-alive connection without a request
   double min_upload_rate = 4096;  // bytes per second, on average, after header_timeout_s
   int max_connections = 512;
+  // Decoded audio longer than this is refused (413) before or while it is
+  // decoded, so that a small compressed upload cannot hold hours.
+  double max_audio_seconds = 3600;
   // Access: requests other than /health need `Authorization: Bearer <key>`
   // when api_key is set; browsers from these origins may call (comma-separated,
   // or "*"); "" for neither.
