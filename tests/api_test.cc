@@ -146,6 +146,52 @@ TEST_F(Api, AbortStopsBeforeTheNextWindow) {
   EXPECT_TRUE(t.segments.empty());
 }
 
+TEST_F(Api, InterruptStopsWithinAWindow) {
+  amanuensis::Session session(model_, 1);
+  std::vector<float> three;  // 33 s: two windows
+  for (int i = 0; i < 3; ++i) three.insert(three.end(), audio_->begin(), audio_->end());
+  const amanuensis::Transcription whole = session.transcribe(three, greedy());
+  ASSERT_GE(whole.segments.size(), 2u);
+
+  // Never firing: checked many times a window (layers, steps), nothing changes.
+  int calls = 0;
+  amanuensis::Callbacks cb;
+  cb.interrupt = [&] { return ++calls < 0; };
+  amanuensis::Transcription t = session.transcribe(three, greedy(), cb);
+  EXPECT_GT(calls, 40);
+  EXPECT_FALSE(t.aborted);
+  EXPECT_EQ(t.text, whole.text);
+
+  // Firing inside the first window's encoder: aborted, nothing heard.
+  calls = 0;
+  cb.interrupt = [&] { return ++calls >= 2; };
+  t = session.transcribe(three, greedy(), cb);
+  EXPECT_TRUE(t.aborted);
+  EXPECT_TRUE(t.segments.empty());
+  EXPECT_EQ(calls, 2);
+
+  // Firing once the first window's segments are out, inside the second: they stay.
+  bool emitted = false;
+  cb.on_segment = [&](const amanuensis::Segment&) { emitted = true; };
+  cb.interrupt = [&] { return emitted; };
+  t = session.transcribe(three, greedy(), cb);
+  EXPECT_TRUE(t.aborted);
+  ASSERT_FALSE(t.segments.empty());
+  EXPECT_LT(t.segments.size(), whole.segments.size());
+  EXPECT_EQ(t.segments[0].text, whole.segments[0].text);
+
+  // Batched: the same, and the session is whole afterwards.
+  amanuensis::TranscribeOptions batched = greedy();
+  batched.batch_size = 2;
+  calls = 0;
+  cb = {};
+  cb.interrupt = [&] { return ++calls >= 3; };
+  t = session.transcribe(three, batched, cb);
+  EXPECT_TRUE(t.aborted);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(session.transcribe(three, greedy()).text, whole.text);
+}
+
 TEST_F(Api, BadOptionsAndFilesThrowError) {
   amanuensis::Session session(model_, 1);
   amanuensis::TranscribeOptions o = greedy();

@@ -8,10 +8,12 @@
     below --min-upload-rate), SIGTERM exits at once;
   * a client that half-closes after its request gets its answer;
   * more than --max-connections: 503 and closed; idle keep-alive: closed;
+  * --request-timeout and a gone client stop a transcription within a second;
   * --max-audio-seconds refuses a small upload holding long audio (413);
   * bad flags (key, access log, limits): a one-line error;
   * 100-continue, 405, 431, unparsable requests, pipelining."""
 import argparse
+import io
 import os
 import re
 import signal
@@ -88,9 +90,9 @@ def timed_health(server):
     return ok, time.time() - t
 
 
-def jfk_request(server, audio):
-    """(status, seconds) of one transcription over a fresh connection."""
-    body = multipart(audio)
+def jfk_request(server, audio, model=b"tiny.en"):
+    """(status, seconds, bytes) of one transcription over a fresh connection."""
+    body = multipart(audio, model)
     t = time.time()
     s = connect(server, 60)
     s.sendall(post_head(len(body), extra=b"Connection: close\r\n") + body)
@@ -281,6 +283,38 @@ def check_audio_caps(exe, model, audio, tmp):
         server.stop()
 
 
+def check_deadline_and_gone(exe, model, audio):
+    """--request-timeout and a client that leaves stop a transcription inside
+    its window (Callbacks::interrupt), not at the window's end."""
+    import numpy as np
+    import soundfile
+    samples, rate = soundfile.read(io.BytesIO(audio), dtype="int16")
+    buf = io.BytesIO()
+    soundfile.write(buf, np.tile(samples, 30), rate, format="WAV", subtype="PCM_16")  # 5.5 min
+    long_audio = buf.getvalue()
+    server = ServerProcess(exe, os.path.join(MODELS, "base"), "--request-timeout", "3",
+                           "--workers", "1", "--max-upload-mb", "20")
+    try:
+        t = time.time()
+        status, _, body = jfk_request(server, long_audio, b"base")
+        took = time.time() - t
+        check(f"--request-timeout 3: 504 after {took:.2f} s (within 1 s of it)",
+              status == 504 and took < 4.0, (status, took, body[-200:]))
+        s = connect(server, 60)
+        body = multipart(long_audio, b"base")
+        s.sendall(post_head(len(body)) + body)
+        busy = server.wait_until(lambda h: h["workers_busy"] == 1, 10)
+        time.sleep(0.5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # a reset, as a client killed mid-request leaves it
+        t = time.time()
+        freed = server.wait_until(lambda h: h["workers_busy"] == 0, 10)
+        check(f"a client gone mid-window frees its worker in {time.time() - t:.2f} s (< 1 s)",
+              busy and freed and time.time() - t < 1.0, server.health())
+    finally:
+        server.stop()
+
+
 def check_flags(exe, model, tmp):
     """Bad serve flags: one line 'amanuensis: error: ...', exit > 0, nothing served."""
     key = os.path.join(tmp, "key")
@@ -322,6 +356,7 @@ def main():
     finally:
         server.stop()
     check_connection_cap(exe, model, audio)
+    check_deadline_and_gone(exe, model, audio)
     with tempfile.TemporaryDirectory() as tmp:
         check_audio_caps(exe, model, audio, tmp)
         check_flags(exe, model, tmp)

@@ -171,6 +171,10 @@ struct Callbacks {
   std::function<void(const TranscriptionInfo&)> on_info;
   std::function<void(double done_s, double total_s)> on_progress;  // after each window
   std::function<bool()> should_abort;                              // checked before each window
+  // Checked far more often (before each encoder layer and decoder step, every
+  // few milliseconds), so keep it cheap: true stops the transcription at
+  // once, with Transcription::aborted and the segments finished before.
+  std::function<bool()> interrupt;
 };
 
 }  // namespace amanuensis

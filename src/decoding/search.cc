@@ -265,7 +265,8 @@ const SearchResult& Search::result() const {
   return result_;
 }
 
-void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool) {
+void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool,
+                  const Interrupt& interrupt) {
   std::vector<DecoderStep> batch;
   std::vector<Search*> live;
   std::vector<float> logits;
@@ -280,6 +281,7 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
         rows += batch.back().rows;
       }
     if (batch.empty()) return;
+    interrupt.check();
     logits.resize(size_t(rows) * decoder.n_vocab());
     decoder.step(batch, logits.data(), pool);
     float* at = logits.data();
@@ -292,9 +294,9 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
 
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& o,
-                    ThreadPool& pool) {
+                    ThreadPool& pool, const Interrupt& interrupt) {
   Search s(decoder, state, rules, prompt, sot_index, o);
-  run_searches(decoder, {&s}, pool);
+  run_searches(decoder, {&s}, pool, interrupt);
   return s.result();
 }
 

@@ -10,6 +10,7 @@
 
 #include "decoding/logit_rules.h"
 #include "model/decoder.h"
+#include "util/interrupt.h"
 #include "util/thread_pool.h"
 
 namespace amanuensis::decoding {
@@ -97,13 +98,15 @@ class Search {
   SearchResult result_;
 };
 
-// Runs the searches to their ends, every step of all the live ones as one batch.
-void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool);
+// Runs the searches to their ends, every step of all the live ones as one
+// batch; `interrupt` is checked before each step.
+void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool,
+                  const Interrupt& interrupt = {});
 
 // One search alone.
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& options,
-                    ThreadPool& pool);
+                    ThreadPool& pool, const Interrupt& interrupt = {});
 
 // The indices of the k largest of x[0, n), best first, ties to the lower
 // index (the order std::partial_sort gives with that comparison); k <= n.

@@ -75,7 +75,8 @@ Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
 }
 
 UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderTimings* timings,
-                                   const AttentionObserver& observe) const {
+                                    const AttentionObserver& observe,
+                                    const Interrupt& interrupt) const {
   const EncoderWeights& w = w_;
   const int d = w.d_model, n = w.n_ctx, heads = w.n_heads;
   StageClock clock(timings);
@@ -98,6 +99,7 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
   UninitVector<float> ln(size_t(n) * d), qkv(size_t(n) * 3 * d), att(size_t(n) * d),
       proj(size_t(n) * d), mlp(size_t(n) * 4 * d);
   for (size_t li = 0; li < w.layers.size(); ++li) {
+    interrupt.check();
     const EncoderLayerWeights& l = w.layers[li];
     const LayerOps& ops = layers_[li];
     layer_norm(x.data(), n, d, l.attn_ln, ln.data(), backend_, pool);

@@ -8,6 +8,7 @@
 #include "layers/attention.h"
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
+#include "util/interrupt.h"
 #include "util/thread_pool.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
@@ -34,8 +35,10 @@ class Encoder {
   using AttentionObserver =
       std::function<void(int layer, const float* q, const float* k, const float* v)>;
 
+  // `interrupt` is checked before each layer.
   UninitVector<float> encode(const float* mel, ThreadPool& pool, EncoderTimings* timings = nullptr,
-                            const AttentionObserver& observe = nullptr) const;
+                             const AttentionObserver& observe = nullptr,
+                             const Interrupt& interrupt = {}) const;
 
  private:
   struct LayerOps {

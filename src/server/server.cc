@@ -387,6 +387,8 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   if (!r.stream) {
     Callbacks cb;
     cb.should_abort = give_up;
+    cb.interrupt =
+        give_up;  // between layers and steps: a deadline or a gone client frees the worker at once
     Transcription t;
     try {
       t = session->transcribe(samples, r.options, cb);
@@ -411,6 +413,7 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     first = false;
   };
   cb.should_abort = [&] { return lost || give_up(); };
+  cb.interrupt = cb.should_abort;
   try {
     const Transcription t = session->transcribe(samples, r.options, cb);
     send(t.aborted ? error_event(timeout_error()) : done_event(t));

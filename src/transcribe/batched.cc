@@ -15,6 +15,7 @@
 #include "transcribe/segments.h"
 #include "transcribe/vad_stage.h"
 #include "transcribe/word_timing.h"
+#include "util/interrupt.h"
 #include "util/whisper_geometry.h"
 #include "vad/speech_timestamps.h"
 
@@ -90,6 +91,15 @@ class Batched {
     }
   }
 
+  // Windows of many recordings share each step: it stops only when every
+  // recording's Callbacks::interrupt says so (one recording, the usual
+  // case: when its own does).
+  bool all_interrupted() const {
+    for (const Source& s : sources_)
+      if (!s.callbacks->interrupt || !s.callbacks->interrupt()) return false;
+    return true;
+  }
+
   std::vector<Transcription> run() {
     for (size_t i = 0; i < sources_.size(); ++i) {
       Source& s = sources_[i];
@@ -114,27 +124,36 @@ class Batched {
       stop_aborted(follow_ups);
       std::vector<std::unique_ptr<ChunkWindow>> round = std::move(follow_ups);
       follow_ups.clear();
-      for (; round.size() < size_t(o_.batch_size) && next_chunk < chunks_.size(); ++next_chunk) {
-        const SourceChunk& c = chunks_[next_chunk];
-        if (sources_[c.source].out.aborted) {
-          progress_[next_chunk].done = true;
-          continue;
+      try {
+        for (; round.size() < size_t(o_.batch_size) && next_chunk < chunks_.size(); ++next_chunk) {
+          const SourceChunk& c = chunks_[next_chunk];
+          if (sources_[c.source].out.aborted) {
+            progress_[next_chunk].done = true;
+            continue;
+          }
+          progress_[next_chunk].mel = features(c);
+          round.push_back(window(next_chunk, 0));
         }
-        progress_[next_chunk].mel = features(c);
-        round.push_back(window(next_chunk, 0));
-      }
-      decode(round);
-      for (std::unique_ptr<ChunkWindow>& w : round) {
-        ChunkProgress& p = progress_[w->chunk];
-        const int64_t seek = cut_window(*w);
-        w->search.reset();
-        w->state = DecoderState{};  // its K/V are no longer needed
-        const size_t chunk = w->chunk;
-        p.heard.push_back(std::move(*w));
-        if (seek < p.mel->frames)
-          follow_ups.push_back(window(chunk, seek));
-        else
-          p.done = true;
+        decode(round);
+        for (std::unique_ptr<ChunkWindow>& w : round) {
+          ChunkProgress& p = progress_[w->chunk];
+          const int64_t seek = cut_window(*w);
+          w->search.reset();
+          w->state = DecoderState{};  // its K/V are no longer needed
+          const size_t chunk = w->chunk;
+          p.heard.push_back(std::move(*w));
+          if (seek < p.mel->frames)
+            follow_ups.push_back(window(chunk, seek));
+          else
+            p.done = true;
+        }
+      } catch (const Interrupted&) {
+        // Every recording asked to stop: the chunks begun end with what they
+        // have heard, the rest are skipped.
+        for (Source& s : sources_) s.out.aborted = true;
+        follow_ups.clear();
+        for (size_t c = 0; c < std::min(next_chunk + 1, chunks_.size()); ++c)
+          progress_[c].done = true;
       }
       for (; next_emit < next_chunk && progress_[next_emit].done; ++next_emit) finish(next_emit);
     }
@@ -216,7 +235,8 @@ class Batched {
     w->seek = seek;
     w->frames = std::min<int64_t>(kChunkFrames, mel.frames - seek);
     const UninitVector<float> encoded =
-        ctx_.encoder.encode(audio::window_features(mel, seek, w->frames).data(), ctx_.pool);
+        ctx_.encoder.encode(audio::window_features(mel, seek, w->frames).data(), ctx_.pool, nullptr,
+                            nullptr, interrupt_);
     ctx_.decoder.begin(w->state, encoded.data(), ctx_.encoder.weights().n_ctx, search_rows(o_),
                        ctx_.pool);
     Source& s = sources_[chunk.source];
@@ -259,7 +279,7 @@ class Batched {
         live.push_back(w->search.get());
       }
       if (live.empty()) return;
-      decoding::run_searches(ctx_.decoder, live, ctx_.pool);
+      decoding::run_searches(ctx_.decoder, live, ctx_.pool, interrupt_);
       for (std::unique_ptr<ChunkWindow>& w : windows) {
         if (w->decided) continue;
         Attempt a;
@@ -333,6 +353,7 @@ class Batched {
   std::vector<Source> sources_;
   std::vector<SourceChunk> chunks_;      // every recording's, in order
   std::vector<ChunkProgress> progress_;  // one per chunk
+  const Interrupt interrupt_{[this] { return all_interrupted(); }};
 };
 
 }  // namespace

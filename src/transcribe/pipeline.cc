@@ -16,6 +16,7 @@
 #include "transcribe/segments.h"
 #include "transcribe/vad_stage.h"
 #include "transcribe/word_timing.h"
+#include "util/interrupt.h"
 #include "util/uninit_vector.h"
 #include "util/whisper_geometry.h"
 
@@ -39,13 +40,15 @@ bool is_silent(const std::vector<float>& samples, int64_t seek, int64_t frames) 
 // detected, decoded and decoded again.
 class WindowEncoding {
  public:
-  WindowEncoding(const TranscribeContext& ctx, const audio::LogMel& mel) : ctx_(ctx), mel_(mel) {}
+  WindowEncoding(const TranscribeContext& ctx, const audio::LogMel& mel, const Interrupt& interrupt)
+      : ctx_(ctx), mel_(mel), interrupt_(interrupt) {}
 
   // The window of `frames` frames at `seek`, padded with zeros to 30 s as
   // faster-whisper pads a short one.
   void encode(int64_t seek, int64_t frames) {
     if (encoded_seek_ == seek) return;
-    encoded_ = ctx_.encoder.encode(audio::window_features(mel_, seek, frames).data(), ctx_.pool);
+    encoded_ = ctx_.encoder.encode(audio::window_features(mel_, seek, frames).data(), ctx_.pool,
+                                   nullptr, nullptr, interrupt_);
     encoded_seek_ = seek;
   }
 
@@ -59,6 +62,7 @@ class WindowEncoding {
  private:
   const TranscribeContext& ctx_;
   const audio::LogMel& mel_;
+  const Interrupt& interrupt_;
   UninitVector<float> encoded_;
   int64_t encoded_seek_ = -1, begun_seek_ = -1;
 };
@@ -78,7 +82,8 @@ class LongForm {
         content_frames_(int64_t(samples.size()) / kHop),
         mel_(audio::log_mel_spectrogram(samples, ctx.encoder.weights().n_mels, content_frames_,
                                         &ctx.pool)),
-        window_(ctx, mel_) {}
+        interrupt_(cb.interrupt),
+        window_(ctx, mel_, interrupt_) {}
 
   Transcription run() {
     out_.info.duration = double(samples_.size()) / kSampleRate;
@@ -89,6 +94,16 @@ class LongForm {
       if (out_.info.language.empty()) out_.info.language = "en";
       return std::move(out_);
     }
+    try {
+      windows();
+    } catch (const Interrupted&) {  // Callbacks::interrupt: what was finished stays
+      out_.aborted = true;
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void windows() {
     if (out_.info.language.empty()) detect_language();
     out_.info.duration_after_vad = out_.info.duration;
     if (cb_.on_info) cb_.on_info(out_.info);
@@ -105,10 +120,8 @@ class LongForm {
       }
       seek = transcribe_window(seek);
     }
-    return std::move(out_);
   }
 
- private:
   // Stage: language detection on the first window.
   void detect_language() {
     window_.encode(0, std::min<int64_t>(kChunkFrames, content_frames_));
@@ -145,7 +158,7 @@ class LongForm {
           o_, prompt.tokens.size(), ctx_.decoder.n_ctx(), seek, temperature, attempt);
       window_.begin_decoder(search_rows(o_));
       return decoding::search(ctx_.decoder, ctx_.state, rules_, prompt.tokens, prompt.sot_index, so,
-                              ctx_.pool);
+                              ctx_.pool, interrupt_);
     };
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
     return decode_with_fallback(o_, search, text);
@@ -206,6 +219,7 @@ class LongForm {
   const Callbacks& cb_;
   const int64_t content_frames_;
   const audio::LogMel mel_;
+  const Interrupt interrupt_;
   WindowEncoding window_;
   std::vector<int> sot_;
   decoding::LogitRules rules_;
