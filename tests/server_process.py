@@ -12,9 +12,9 @@ MODELS = str(MODELS_PATH)
 
 
 class ServerProcess:
-    def __init__(self, exe, model, *flags, ready_timeout=120):
+    def __init__(self, exe, model, *flags, port=0, ready_timeout=120):
         self.exe, self.model = exe, model
-        self.proc = subprocess.Popen([exe, "serve", "--model", model, "--port", "0", *flags],
+        self.proc = subprocess.Popen([exe, "serve", "--model", model, "--port", str(port), *flags],
                                      stderr=subprocess.PIPE, text=True)
         self.log = []
         port = None
