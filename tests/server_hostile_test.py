@@ -164,11 +164,15 @@ def check_protocol(server, audio):
           b"ask not" in data and closed, data[:300])
 
 
-def check_slow_clients(server, audio, header_timeout):
-    idle = sorted(jfk_request(server, audio)[1] for _ in range(3))[1]
+def slow_clients(server, audio, seconds, tricklers=50, model=b"tiny.en"):
+    """`tricklers` clients trickling headers and as many trickling bodies for
+    `seconds`, while /health is probed every 0.2 s and jfk.wav is sent every
+    2 s; then SIGTERM. What each saw, for the checks below and for
+    tools/hostile_clients.py."""
+    idle = sorted(jfk_request(server, audio, model)[1] for _ in range(3))[1]
     stop = threading.Event()
-    dropped = {"headers": [], "bodies": []}
-    refused = []
+    out = {"idle_s": idle, "probes": [], "loaded": [], "header_drops": [], "body_refusals": [],
+           "body_drops": []}
 
     def header_trickler():
         while not stop.is_set():
@@ -181,7 +185,7 @@ def check_slow_clients(server, audio, header_timeout):
                     s.send(bytes([byte]))
                     time.sleep(0.2)
             except OSError:
-                dropped["headers"].append(time.time() - t)
+                out["header_drops"].append(time.time() - t)
             finally:
                 s.close()
 
@@ -200,44 +204,60 @@ def check_slow_clients(server, audio, header_timeout):
                     except BlockingIOError:
                         got = None
                     s.settimeout(30)
+                    if got == b"":  # closed unanswered: the server stopping, at the end
+                        out["body_drops"].append(time.time() - t)
+                        break
                     if got is not None:
-                        refused.append((statuses(got), time.time() - t))
+                        out["body_refusals"].append((statuses(got), time.time() - t))
                         break
             except OSError:
-                dropped["bodies"].append(time.time() - t)
+                out["body_drops"].append(time.time() - t)
             finally:
                 s.close()
 
-    threads = [threading.Thread(target=header_trickler) for _ in range(50)] + \
-              [threading.Thread(target=body_trickler) for _ in range(50)]
+    def transcriber():
+        while not stop.wait(2.0):
+            status, took, _ = jfk_request(server, audio, model)
+            out["loaded"].append((status, took))
+
+    threads = [threading.Thread(target=header_trickler) for _ in range(tricklers)] + \
+              [threading.Thread(target=body_trickler) for _ in range(tricklers)] + \
+              [threading.Thread(target=transcriber)]
     for t in threads:
         t.start()
-    time.sleep(2)
-    probes = []
-    end = time.time() + 3 * header_timeout + 4
+    end = time.time() + seconds
     while time.time() < end:
-        probes.append(timed_health(server))
+        out["probes"].append(timed_health(server))
         time.sleep(0.2)
-    status, loaded, _ = jfk_request(server, audio)
-    check(f"100 slow clients: /health answers each of {len(probes)} probes within 1 s",
-          all(ok and t < 1.0 for ok, t in probes), max(t for _, t in probes))
-    check(f"100 slow clients: jfk.wav within 2x its idle time ({loaded:.2f} s vs {idle:.2f} s)",
-          status == 200 and loaded < 2 * idle + 0.25, (status, loaded, idle))
-    heads = dropped["headers"]
-    check("header tricklers dropped after --header-timeout",
-          len(heads) > 0 and all(t < header_timeout + 1.5 for t in heads),
-          (len(heads), max(heads, default=None)))
-    check("body tricklers answered 408 below --min-upload-rate",
-          len(refused) > 0 and all(codes == [408] and t < 2 * header_timeout + 2
-                                   for codes, t in refused), refused[:5])
     t0 = time.time()
     server.proc.send_signal(signal.SIGTERM)
-    status = server.stop(timeout=30)
-    check(f"SIGTERM among slow clients: exit 0 in {time.time() - t0:.1f} s",
-          status == 0 and time.time() - t0 < 5, status)
+    out["exit_status"] = server.stop(timeout=30)
+    out["sigterm_s"] = time.time() - t0
     stop.set()
     for t in threads:
         t.join()
+    return out
+
+
+def check_slow_clients(server, audio, header_timeout):
+    r = slow_clients(server, audio, 3 * header_timeout + 6)
+    probes, loaded, idle = r["probes"], r["loaded"], r["idle_s"]
+    check(f"100 slow clients: /health answers each of {len(probes)} probes within 1 s",
+          all(ok and t < 1.0 for ok, t in probes), max(t for _, t in probes))
+    worst = max((t for _, t in loaded), default=None)
+    check(f"100 slow clients: jfk.wav {len(loaded)} times, each within 2x its idle time "
+          f"(at worst {worst} s vs {idle:.2f} s)",
+          loaded and all(c == 200 and t < 2 * idle + 0.25 for c, t in loaded), (loaded, idle))
+    heads = r["header_drops"]
+    check("header tricklers dropped after --header-timeout",
+          len(heads) > 0 and all(t < header_timeout + 1.5 for t in heads),
+          (len(heads), max(heads, default=None)))
+    refused = r["body_refusals"]
+    check("body tricklers answered 408 below --min-upload-rate",
+          len(refused) > 0 and all(codes == [408] and t < 2 * header_timeout + 2
+                                   for codes, t in refused), refused[:5])
+    check(f"SIGTERM among slow clients: exit 0 in {r['sigterm_s']:.1f} s",
+          r["exit_status"] == 0 and r["sigterm_s"] < 5, r["exit_status"])
 
 
 def check_connection_cap(exe, model, audio):
@@ -292,8 +312,10 @@ def check_deadline_and_gone(exe, model, audio):
     buf = io.BytesIO()
     soundfile.write(buf, np.tile(samples, 30), rate, format="WAV", subtype="PCM_16")  # 5.5 min
     long_audio = buf.getvalue()
+    # base on one thread: a window takes 2-3 s here, so a check only between
+    # windows would miss both bounds below.
     server = ServerProcess(exe, os.path.join(MODELS, "base"), "--request-timeout", "3",
-                           "--workers", "1", "--max-upload-mb", "20")
+                           "--workers", "1", "--threads-per-worker", "1", "--max-upload-mb", "20")
     try:
         t = time.time()
         status, _, body = jfk_request(server, long_audio, b"base")
@@ -309,8 +331,8 @@ def check_deadline_and_gone(exe, model, audio):
         s.close()  # a reset, as a client killed mid-request leaves it
         t = time.time()
         freed = server.wait_until(lambda h: h["workers_busy"] == 0, 10)
-        check(f"a client gone mid-window frees its worker in {time.time() - t:.2f} s (< 1 s)",
-              busy and freed and time.time() - t < 1.0, server.health())
+        check(f"a client gone mid-window frees its worker in {time.time() - t:.2f} s (< 1.5 s)",
+              busy and freed and time.time() - t < 1.5, server.health())
     finally:
         server.stop()
 
