@@ -301,6 +301,20 @@ def check_audio_caps(exe, model, audio, tmp):
         check(f"--max-audio-seconds: peak RSS {rss:.0f} MB stays under 400 MB", rss < 400, rss)
     finally:
         server.stop()
+    # 20 minutes in 685 KiB is about 1790 s per MiB: over a cap of 1000, under the default 2048.
+    noise = open(opus, "rb").read()
+    for per_mb, refused in [("1000", True), ("2048", False)]:
+        server = ServerProcess(exe, model, "--max-audio-seconds-per-mb", per_mb, "--workers", "1",
+                               "--request-timeout", "2")
+        try:
+            status, _, body = jfk_request(server, noise)
+            check(f"--max-audio-seconds-per-mb {per_mb}: 20 min in {len(noise) >> 10} KiB "
+                  + ("refused (413)" if refused else "taken (then cut by the deadline: 504)"),
+                  status == (413 if refused else 504), (status, body[-200:]))
+            status, _, _ = jfk_request(server, audio)
+            check(f"--max-audio-seconds-per-mb {per_mb}: jfk.wav is taken", status == 200, status)
+        finally:
+            server.stop()
 
 
 def check_deadline_and_gone(exe, model, audio):

@@ -69,6 +69,7 @@ int run(ServeArgs a) {
   check_range("--min-upload-rate", a.config.min_upload_rate, 0, 1e9);
   check_range("--max-connections", a.config.max_connections, 1, 100000);
   check_range("--max-audio-seconds", a.config.max_audio_seconds, 1, 4 * 3600);
+  check_range("--max-audio-seconds-per-mb", a.config.max_audio_seconds_per_mb, 1, 1e9);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
   a.config.api_key = api_key(a);
 
@@ -140,6 +141,8 @@ void add_serve_command(CLI::App& app) {
                   "Bytes per second an upload must average after --header-timeout; below: 408");
   cmd->add_option("--max-audio-seconds", args->config.max_audio_seconds,
                   "Longest decoded audio a request may hold (at most 4 hours); beyond: 413");
+  cmd->add_option("--max-audio-seconds-per-mb", args->config.max_audio_seconds_per_mb,
+                  "...and at most this many per MiB of upload (2048: 4 kbps); beyond: 413");
   cmd->add_option("--max-connections", args->config.max_connections,
                   "Open connections at once; beyond: 503 and closed");
   cmd->add_option("--api-key", args->config.api_key,

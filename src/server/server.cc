@@ -370,12 +370,17 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   std::vector<float> samples;
   try {
     const FormField& file = fields[r.file];
-    samples =
-        decode_audio(file.value.data(), file.value.size(),
-                     file.filename.empty() ? "file" : file.filename, config.max_audio_seconds);
+    const double mb = double(file.value.size()) / (1 << 20);
+    samples = decode_audio(
+        file.value.data(), file.value.size(), file.filename.empty() ? "file" : file.filename,
+        std::min(config.max_audio_seconds, std::max(1.0, config.max_audio_seconds_per_mb * mb)));
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kResourceLimit)
-      return answer(reply({413, std::string("The audio is too long for this server: ") + e.what(),
+      return answer(reply({413,
+                           "The audio is too long for this server (at most " +
+                               std::to_string(int(config.max_audio_seconds)) + " s, and " +
+                               std::to_string(int(config.max_audio_seconds_per_mb)) +
+                               " s per MiB uploaded): " + e.what(),
                            "file", "audio_too_long"}));
     return answer(reply({415, std::string("Not audio that can be decoded: ") + e.what(), "file",
                          "invalid_file_format"}));

@@ -26,6 +26,10 @@ struct ServerConfig {
   // Decoded audio longer than this is refused (413) before or while it is
   // decoded, so that a small compressed upload cannot hold hours.
   double max_audio_seconds = 3600;
+  // ...and at most this many seconds per MiB of upload: below 512 bytes a
+  // second (4 kbps) no common codec carries speech; Opus at its lowest
+  // useful rate for speech (6 kbps) is 1365 s per MiB.
+  double max_audio_seconds_per_mb = 2048;
   // Access: requests other than /health need `Authorization: Bearer <key>`
   // when api_key is set; browsers from these origins may call (comma-separated,
   // or "*"); "" for neither.
