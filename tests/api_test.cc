@@ -50,6 +50,42 @@ TEST_F(Api, ModelDescribesItself) {
   EXPECT_EQ(amanuensis::language_name("de"), "german");
 }
 
+// Each segment's tokens carry their log-probabilities, and their bytes
+// (Model::token_bytes, text tokens only) spell the segment's text.
+TEST_F(Api, TokensHaveLogprobsAndSpellTheText) {
+  amanuensis::Session session(model_, 2);
+  const amanuensis::Transcription t = session.transcribe(*audio_);  // beam 5
+  ASSERT_FALSE(t.segments.empty());
+  const int eot = 50256;  // tiny.en's first special token
+  EXPECT_TRUE(model_->is_text_token(eot - 1));
+  EXPECT_FALSE(model_->is_text_token(eot));
+  EXPECT_FALSE(model_->is_text_token(-1));
+  for (const amanuensis::Segment& s : t.segments) {
+    ASSERT_EQ(s.token_logprobs.size(), s.tokens.size());
+    std::string spelled;
+    double sum = 0;
+    for (size_t k = 0; k < s.tokens.size(); ++k) {
+      EXPECT_LE(s.token_logprobs[k], 0.0f);
+      EXPECT_TRUE(std::isfinite(s.token_logprobs[k]));
+      sum += s.token_logprobs[k];
+      if (model_->is_text_token(s.tokens[k])) spelled += model_->token_bytes(s.tokens[k]);
+    }
+    EXPECT_EQ(spelled, s.text);
+  }
+  // One window: its segments' terms and eot's average to avg_logprob.
+  double window = 0;
+  size_t n = 0;
+  for (const amanuensis::Segment& s : t.segments) {
+    for (float lp : s.token_logprobs) window += lp;
+    n += s.tokens.size();
+  }
+  EXPECT_LE(t.segments[0].avg_logprob * double(n + 1), window + 1e-9) << "eot's term is > 0";
+  EXPECT_EQ(model_->token_bytes(eot), "<|endoftext|>");
+  EXPECT_EQ(model_->token_bytes(50363 + 54), "<|1.08|>");
+  EXPECT_THROW(model_->token_bytes(-1), amanuensis::Error);
+  EXPECT_THROW(model_->token_bytes(51864), amanuensis::Error);
+}
+
 TEST_F(Api, CallbacksSeeEverySegmentAndTheEnd) {
   amanuensis::Session session(model_, 2);
   std::vector<amanuensis::Segment> seen;

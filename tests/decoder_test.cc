@@ -806,11 +806,12 @@ std::string describe(const decoding::SearchResult& r) {
 }
 
 // Teacher-forced log-probability of `tokens` + eot, as one row with the same
-// chunking as search's (prompt to sot, rest of the prompt, one token a step).
+// chunking as search's (prompt to sot, rest of the prompt, one token a step);
+// `per_token` gets each of tokens' (not eot's).
 double rescore(const Decoder& dec, const std::vector<float>& enc, int frames,
                const decoding::LogitRules& rules, const std::vector<int>& prompt,
                const std::vector<int>& tokens, bool ends_with_eot, ThreadPool& pool,
-               bool* all_argmax) {
+               bool* all_argmax, std::vector<float>* per_token) {
   const int v = dec.n_vocab();
   DecoderState s;
   dec.begin(s, enc.data(), frames, 1, pool);
@@ -820,6 +821,7 @@ double rescore(const Decoder& dec, const std::vector<float>& enc, int frames,
   std::vector<int> seq;
   double sum = 0;
   *all_argmax = true;
+  per_token->clear();
   std::vector<int> targets = tokens;
   if (ends_with_eot) targets.push_back(rules.special.eot);
   for (size_t k = 0; k < targets.size(); ++k) {
@@ -827,6 +829,7 @@ double rescore(const Decoder& dec, const std::vector<float>& enc, int frames,
     decoding::log_softmax(l.data(), v, lp.data());
     const int t = targets[k];
     sum += lp[t];
+    if (k < tokens.size()) per_token->push_back(lp[t]);
     *all_argmax = *all_argmax && int(std::max_element(l.begin(), l.end()) - l.begin()) == t;
     seq.push_back(t);
     if (k + 1 < targets.size()) dec.step(s, &t, 1, 1, l.data(), pool);
@@ -890,16 +893,36 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
     // sequence ended with eot: shorter than the length limit allows.
     const bool ended = a.tokens.size() + prompt_.size() < size_t(m.o.max_length);
     bool all_argmax = false;
-    const double s =
-        rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, ended, pool, &all_argmax);
+    std::vector<float> per_token;
+    const double s = rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, ended, pool,
+                             &all_argmax, &per_token);
+    // Each token's log-probability as chosen, the terms of the sum (eot's the rest).
+    ASSERT_EQ(a.token_logprobs.size(), a.tokens.size()) << m.name;
+    EXPECT_EQ(a.token_logprobs, b.token_logprobs) << m.name;
+    EXPECT_EQ(a.token_logprobs, c.token_logprobs) << m.name << ": 1 vs 2 threads";
+    double terms = 0;
+    for (float lp : a.token_logprobs) {
+      EXPECT_LE(lp, 0.0f) << m.name;
+      terms += lp;
+    }
+    EXPECT_LE(terms, 0.0) << m.name;
+    if (ended) {
+      EXPECT_LE(a.sum_logprob, terms) << m.name << ": eot's term is not positive";
+    } else {
+      EXPECT_EQ(a.sum_logprob, terms) << m.name << ": no eot";
+    }
     std::printf("    rescored sum %.9g (search %.9g)\n", s, a.sum_logprob);
     // Same chunking, and int8 rows are independent of the batch: the same
     // bytes for every mode (fp32: greedy only, one row). Greedy: every token
     // was the argmax.
     if (std::string(m.name) == "greedy" || GetParam() == Precision::kInt8) {
       EXPECT_EQ(s, a.sum_logprob) << m.name;
+      EXPECT_EQ(per_token, a.token_logprobs) << m.name;
     } else {
       EXPECT_NEAR(s, a.sum_logprob, 1e-3) << m.name;
+      ASSERT_EQ(per_token.size(), a.token_logprobs.size());
+      for (size_t k = 0; k < per_token.size(); ++k)
+        EXPECT_NEAR(per_token[k], a.token_logprobs[k], 1e-4) << m.name << " token " << k;
     }
     if (std::string(m.name) == "greedy") {
       EXPECT_TRUE(all_argmax);
@@ -958,6 +981,7 @@ TEST_P(DecoderSearch, BatchedSearchesEqualEachAlone) {
       const decoding::SearchResult& want = alone[order[j]];
       EXPECT_EQ(got.tokens, want.tokens) << "search " << order[j];
       EXPECT_EQ(got.sum_logprob, want.sum_logprob) << "search " << order[j];
+      EXPECT_EQ(got.token_logprobs, want.token_logprobs) << "search " << order[j];
       EXPECT_EQ(got.no_speech_prob, want.no_speech_prob) << "search " << order[j];
     }
   }

@@ -35,11 +35,21 @@ const text::Tokenizer& byte_tokenizer() {
 
 // ---- split segments ---------------------------------------------------------
 
+// -0, -1, -2, ...: each token's log-probability says where it was.
+std::vector<float> positions(size_t n) {
+  std::vector<float> lp(n);
+  for (size_t i = 0; i < n; ++i) lp[i] = -float(i);
+  return lp;
+}
+
 TEST(SplitSegments, CutsAtConsecutiveTimestampsAndSeeksToTheLastComplete) {
   // <|0.00|> a <|1.00|><|1.00|> b <|2.00|><|2.00|> c   (the last is unfinished)
   const std::vector<int> tokens = {kTs, 'a', kTs + 50, kTs + 50, 'b', kTs + 100, kTs + 100, 'c'};
-  const WindowCut cut = split_segments(tokens, kTs, /*seek=*/300, /*size=*/3000);
+  const WindowCut cut = split_segments(tokens, positions(tokens.size()), kTs, /*seek=*/300,
+                                       /*size=*/3000);
   ASSERT_EQ(cut.segments.size(), 2u);
+  EXPECT_EQ(cut.segments[0].logprobs, (std::vector<float>{-0.f, -1, -2}));
+  EXPECT_EQ(cut.segments[1].logprobs, (std::vector<float>{-3, -4, -5}));
   EXPECT_DOUBLE_EQ(cut.segments[0].start, 3.0);
   EXPECT_DOUBLE_EQ(cut.segments[0].end, 4.0);
   EXPECT_DOUBLE_EQ(cut.segments[1].start, 4.0);
@@ -50,23 +60,29 @@ TEST(SplitSegments, CutsAtConsecutiveTimestampsAndSeeksToTheLastComplete) {
 
 TEST(SplitSegments, ALoneFinalTimestampEndsTheWindow) {
   const std::vector<int> tokens = {kTs, 'a', kTs + 50, kTs + 50, 'b', kTs + 75};
-  const WindowCut cut = split_segments(tokens, kTs, 0, 2000);
+  const WindowCut cut = split_segments(tokens, positions(tokens.size()), kTs, 0, 2000);
   EXPECT_TRUE(cut.single_timestamp_ending);
   ASSERT_EQ(cut.segments.size(), 2u);
   EXPECT_DOUBLE_EQ(cut.segments[1].end, 1.5);
+  EXPECT_EQ(cut.segments[1].logprobs, (std::vector<float>{-3, -4, -5}));
   EXPECT_EQ(cut.next_seek, 2000);
 }
 
 TEST(SplitSegments, NoPairIsOneSegmentToTheLastTimestamp) {
-  const WindowCut ended = split_segments({kTs, 'a', 'b', kTs + 40}, kTs, 100, 3000);
+  const WindowCut ended = split_segments({kTs, 'a', 'b', kTs + 40}, positions(4), kTs, 100, 3000);
   ASSERT_EQ(ended.segments.size(), 1u);
+  EXPECT_EQ(ended.segments[0].logprobs, positions(4));
   EXPECT_DOUBLE_EQ(ended.segments[0].start, 1.0);
   EXPECT_DOUBLE_EQ(ended.segments[0].end, 1.0 + 40 * kTimestampSeconds);
   EXPECT_EQ(ended.next_seek, 3100);
-  const WindowCut untimed = split_segments({'a', 'b'}, kTs, 0, 1234);  // without timestamps
+  const WindowCut untimed = split_segments({'a', 'b'}, positions(2), kTs, 0, 1234);  // untimed
   ASSERT_EQ(untimed.segments.size(), 1u);
   EXPECT_DOUBLE_EQ(untimed.segments[0].end, 12.34);
   EXPECT_EQ(untimed.next_seek, 1234);
+}
+
+TEST(SplitSegments, RefusesLogprobsThatDoNotMatchTheTokens) {
+  EXPECT_THROW(split_segments({kTs, 'a'}, positions(1), kTs, 0, 3000), std::invalid_argument);
 }
 
 // ---- temperature fallback ---------------------------------------------------
@@ -188,9 +204,13 @@ TEST(Language, RankedLikeliestFirstTiesInTokenOrder) {
 
 TEST(Emit, ClampsToTheAudioDropsEmptyAndNumbers) {
   std::vector<WindowSegment> pieces = {
-      {0.0, 1.0, {kTs, 'h', 'i', kTs + 50}, {}},
-      {1.0, 2.0, {kTs + 50, ' ', kTs + 100}, {}},              // blank text: dropped
-      {2.0, 9.0, {kTs + 100, 'y', 'o', kTs + 450}, {{2.0, 9.0, " yo", 0.9f}}},  // past the end
+      {0.0, 1.0, {kTs, 'h', 'i', kTs + 50}, {-1, -2, -3, -4}, {}},
+      {1.0, 2.0, {kTs + 50, ' ', kTs + 100}, {-5, -6, -7}, {}},  // blank text: dropped
+      {2.0,
+       9.0,
+       {kTs + 100, 'y', 'o', kTs + 450},
+       {-8, -9, -10, -11},  // past the end
+       {{2.0, 9.0, " yo", 0.9f}}},
   };
   Attempt chosen = attempt(-0.25, 1.1);
   chosen.temperature = 0.2f;
@@ -205,6 +225,8 @@ TEST(Emit, ClampsToTheAudioDropsEmptyAndNumbers) {
   EXPECT_EQ(s[1].words[0].end, 5.0);
   EXPECT_FLOAT_EQ(s[1].temperature, 0.2f);
   EXPECT_DOUBLE_EQ(s[0].avg_logprob, -0.25);
+  EXPECT_EQ(s[1].tokens, (std::vector<int>{kTs + 100, 'y', 'o', kTs + 450}));
+  EXPECT_EQ(s[1].token_logprobs, (std::vector<float>{-8, -9, -10, -11}));
 }
 
 // ---- options: the one check -------------------------------------------------

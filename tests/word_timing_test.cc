@@ -99,7 +99,8 @@ TEST(MergePunctuations, SpaceBeforeAppendedStopsIt) {
 }
 
 WindowSegment segment(double start, double end, std::vector<int> tokens) {
-  return {start, end, std::move(tokens), {}};
+  const size_t n = tokens.size();
+  return {start, end, std::move(tokens), std::vector<float>(n), {}};
 }
 
 TEST(AddWordTimestamps, WordsGoToTheirSegmentsOnTheTimeline) {

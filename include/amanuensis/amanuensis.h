@@ -35,6 +35,13 @@ class AMANUENSIS_API Model {
   Precision precision() const;
   Backend backend() const;  // the instruction set the int8 kernels run on (never kAuto)
   int n_mels() const;
+  // What token `id` stands for: a text token's bytes (which may be part of a
+  // UTF-8 character: Whisper's tokens are byte pairs), a special token's name
+  // ("<|en|>", "<|1.08|>"). Throws Error (kBadInput) outside the vocabulary.
+  std::string token_bytes(int id) const;
+  // False for the special tokens (end of text, start, languages, tasks,
+  // timestamps) and ids outside the vocabulary.
+  bool is_text_token(int id) const;
   // The one check of TranscribeOptions, which Session::transcribe makes too:
   // throws Error naming the option if this model cannot honour them (an
   // unknown language, translation with an English-only model, VAD without

@@ -142,6 +142,10 @@ struct Segment {
   double start = 0, end = 0;  // seconds
   std::string text;
   std::vector<int> tokens;
+  // Each token's log-probability as decoded: log-softmax of the logits after
+  // Whisper's rules (suppression, timestamp rules), at temperature 1; the
+  // terms of avg_logprob. Model::token_bytes gives a token's text.
+  std::vector<float> token_logprobs;
   double avg_logprob = 0, compression_ratio = 0;
   float no_speech_prob = 0, temperature = 0;
   std::vector<Word> words;  // with TranscribeOptions::word_timestamps

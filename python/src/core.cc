@@ -157,6 +157,7 @@ NB_MODULE(_core, m) {
       .def_ro("end", &S::end)
       .def_ro("text", &S::text)
       .def_ro("tokens", &S::tokens)
+      .def_ro("token_logprobs", &S::token_logprobs)
       .def_ro("avg_logprob", &S::avg_logprob)
       .def_ro("compression_ratio", &S::compression_ratio)
       .def_ro("no_speech_prob", &S::no_speech_prob)
@@ -203,6 +204,13 @@ NB_MODULE(_core, m) {
       .def_prop_ro("backend",
                    [](const PyModel& m) { return std::string(am::to_string(m.model->backend())); })
       .def_prop_ro("n_mels", [](const PyModel& m) { return m.model->n_mels(); })
+      .def(
+          "token_bytes",
+          [](const PyModel& m, int id) {
+            const std::string b = m.model->token_bytes(id);
+            return nb::bytes(b.data(), b.size());
+          },
+          "id"_a, "A text token's bytes, or a special token's name")
       .def(
           "check", [](const PyModel& m, const O& options) { m.model->check(options); }, "options"_a,
           "Raises the engine's error naming the option if this model cannot honour them");

@@ -94,6 +94,15 @@ std::string Model::format() const { return impl_->format; }
 Precision Model::precision() const { return impl_->precision; }
 Backend Model::backend() const { return impl_->backend; }
 int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
+std::string Model::token_bytes(int id) const {
+  const int n = impl_->tokenizer->n_vocab();
+  if (id < 0 || id >= n)
+    throw Error(
+        "token " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(n) + ")",
+        ErrorKind::kBadInput);
+  return impl_->tokenizer->token_bytes(id);
+}
+bool Model::is_text_token(int id) const { return id >= 0 && id < impl_->tokenizer->special().eot; }
 void Model::check(const TranscribeOptions& options) const {
   translate_errors([&] {
     check_options(options, {impl_->tokenizer->special(), impl_->vad != nullptr});

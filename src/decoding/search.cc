@@ -122,6 +122,7 @@ void Search::start(float* first, ThreadPool& pool) {
   if (beams_) {
     rows_ = 1;
     seqs_.assign(1, {});
+    seq_logprobs_.assign(1, {});
     sums_.assign(1, 0.0);
     logprobs_.resize(size_t(o_.beam_size) * v_);
     return select_beams(first, pool);
@@ -131,6 +132,7 @@ void Search::start(float* first, ThreadPool& pool) {
   for (int r = 0; r < rows_; ++r) std::copy_n(first, v_, logits.begin() + size_t(r) * v_);
   if (rows_ > 1) state_.replicate(rows_);
   seqs_.assign(rows_, {});
+  seq_logprobs_.assign(rows_, {});
   sums_.assign(rows_, 0.0);
   draws_.assign(rows_, 0.0);
   done_.assign(rows_, false);
@@ -167,10 +169,12 @@ void Search::select_samples(float* logits, ThreadPool& pool) {
     }
     if (t < 0) t = argmax(row, v_);  // greedy, or rounding left the draw above the total
     sums_[r] += lp[t];
-    if (t == sp.eot)
+    if (t == sp.eot) {
       done_[r] = true;
-    else
+    } else {
       seqs_[r].push_back(t);
+      seq_logprobs_[r].push_back(lp[t]);
+    }
     next_[r] = t;
   });
   const bool all_done = std::all_of(done_.begin(), done_.end(), [](char d) { return d; });
@@ -180,7 +184,7 @@ void Search::select_samples(float* logits, ThreadPool& pool) {
     if (normalized(sums_[r], seqs_[r].size(), o_.length_penalty) >
         normalized(sums_[best], seqs_[best].size(), o_.length_penalty))
       best = r;
-  finish(std::move(seqs_[best]), sums_[best]);
+  finish(std::move(seqs_[best]), std::move(seq_logprobs_[best]), sums_[best]);
 }
 
 // CTranslate2's beam search: the best 2 x beam (row, token) candidates by
@@ -193,6 +197,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
   struct Candidate {
     double sum;
     int row, token;
+    float logprob;
   };
   // Rows are independent until their candidates meet: one pool item each.
   std::vector<Candidate> pool_c(size_t(rows_) * candidates);
@@ -205,7 +210,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     std::vector<int> best(candidates);
     top_k(lp, v_, candidates, best.data());
     for (int k = 0; k < candidates; ++k)
-      pool_c[size_t(r) * candidates + k] = {sums_[r] + lp[best[k]], r, best[k]};
+      pool_c[size_t(r) * candidates + k] = {sums_[r] + lp[best[k]], r, best[k], lp[best[k]]};
   });
   std::stable_sort(pool_c.begin(), pool_c.end(), [](const Candidate& a, const Candidate& b) {
     return a.sum != b.sum ? a.sum > b.sum : (a.row != b.row ? a.row < b.row : a.token < b.token);
@@ -214,6 +219,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
   const bool last_step = step_ + 1 == max_new_;
   std::vector<int> from;
   std::vector<std::vector<int>> new_seqs;
+  std::vector<std::vector<float>> new_logprobs;
   std::vector<double> new_sums;
   next_.clear();
   size_t secondary = size_t(beam);
@@ -221,8 +227,13 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     Candidate c = pool_c[k];
     if (c.token == sp.eot || last_step) {
       std::vector<int> toks = seqs_[c.row];
-      if (c.token != sp.eot) toks.push_back(c.token);
-      finished_.push_back({toks, c.sum, normalized(c.sum, toks.size(), o_.length_penalty)});
+      std::vector<float> lps = seq_logprobs_[c.row];
+      if (c.token != sp.eot) {
+        toks.push_back(c.token);
+        lps.push_back(c.logprob);
+      }
+      const double score = normalized(c.sum, toks.size(), o_.length_penalty);
+      finished_.push_back({std::move(toks), std::move(lps), c.sum, score});
       for (; secondary < pool_c.size(); ++secondary)
         if (pool_c[secondary].token != sp.eot) {
           c = pool_c[secondary++];
@@ -233,6 +244,8 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     next_.push_back(c.token);
     new_seqs.push_back(seqs_[c.row]);
     new_seqs.back().push_back(c.token);
+    new_logprobs.push_back(seq_logprobs_[c.row]);
+    new_logprobs.back().push_back(c.logprob);
     new_sums.push_back(c.sum);
   }
   ++step_;
@@ -241,7 +254,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     const auto best = std::max_element(
         finished_.begin(), finished_.end(),
         [](const Hypothesis& a, const Hypothesis& b) { return a.score < b.score; });
-    return finish(best->tokens, best->sum_logprob);
+    return finish(best->tokens, best->logprobs, best->sum_logprob);
   }
   if (rows_ == 1)
     state_.replicate(beam);  // every candidate of the first step extends row 0
@@ -249,12 +262,14 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     state_.reorder(from);
   rows_ = beam;
   seqs_ = std::move(new_seqs);
+  seq_logprobs_ = std::move(new_logprobs);
   sums_ = std::move(new_sums);
 }
 
-void Search::finish(std::vector<int> tokens, double sum_logprob) {
+void Search::finish(std::vector<int> tokens, std::vector<float> logprobs, double sum_logprob) {
   result_.avg_logprob = sum_logprob / double(tokens.size() + 1);
   result_.tokens = std::move(tokens);
+  result_.token_logprobs = std::move(logprobs);
   result_.sum_logprob = sum_logprob;
   result_.no_speech_prob = no_speech_;
   phase_ = Phase::kDone;

@@ -27,6 +27,9 @@ struct SearchOptions {
 
 struct SearchResult {
   std::vector<int> tokens;      // sampled tokens, without the prompt and the final eot
+  // Each token's log-probability where it was chosen: log-softmax of the
+  // logits after the rules, at temperature 1 (sum_logprob's terms but eot's).
+  std::vector<float> token_logprobs;
   double sum_logprob = 0;       // of the tokens and the eot that ended them
   double avg_logprob = 0;       // sum_logprob / (tokens + 1)
   float no_speech_prob = 0;     // P(<|nospeech|>) right after <|startoftranscript|>
@@ -70,12 +73,13 @@ class Search {
   enum class Phase { kPromptToSot, kPromptRest, kTokens, kDone };
   struct Hypothesis {
     std::vector<int> tokens;
+    std::vector<float> logprobs;
     double sum_logprob, score;
   };
   void start(float* first, ThreadPool& pool);
   void select_samples(float* logits, ThreadPool& pool);
   void select_beams(float* logits, ThreadPool& pool);
-  void finish(std::vector<int> tokens, double sum_logprob);
+  void finish(std::vector<int> tokens, std::vector<float> logprobs, double sum_logprob);
 
   const Decoder& decoder_;
   DecoderState& state_;
@@ -90,6 +94,7 @@ class Search {
   float no_speech_ = 0;
   Rng rng_;
   std::vector<std::vector<int>> seqs_;  // each row's tokens after the prompt
+  std::vector<std::vector<float>> seq_logprobs_;  // and their log-probabilities
   std::vector<double> sums_, draws_;
   std::vector<char> done_;  // not vector<bool>: rows write theirs in parallel
   std::vector<float> logprobs_, scaled_;

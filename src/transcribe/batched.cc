@@ -302,7 +302,8 @@ class Batched {
   // next window starts (the sequential loop's rule).
   int64_t cut_window(ChunkWindow& w) {
     if (no_speech(w.chosen.result, o_)) return w.seek + w.frames;
-    WindowCut cut = split_segments(w.chosen.result.tokens, sp_.timestamp_begin, w.seek, w.frames);
+    WindowCut cut = split_segments(w.chosen.result.tokens, w.chosen.result.token_logprobs,
+                                   sp_.timestamp_begin, w.seek, w.frames);
     if (o_.word_timestamps) {
       const Source& s = sources_[w.source];
       const double time_offset = double(w.seek) * kFrameSeconds;

@@ -27,6 +27,7 @@ std::vector<Segment> finish_segments(std::vector<WindowSegment> pieces,
     s.start = p.start;
     s.end = p.end;
     s.tokens = std::move(p.tokens);
+    s.token_logprobs = std::move(p.logprobs);
     s.temperature = chosen.temperature;
     s.avg_logprob = chosen.result.avg_logprob;
     s.compression_ratio = chosen.compression_ratio;

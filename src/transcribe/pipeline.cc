@@ -144,7 +144,8 @@ class LongForm {
     const Attempt chosen = decode(seek, prompt);
     if (no_speech(chosen.result, o_)) return progress(seek + frames);
 
-    WindowCut cut = split_segments(chosen.result.tokens, sp_.timestamp_begin, seek, frames);
+    WindowCut cut = split_segments(chosen.result.tokens, chosen.result.token_logprobs,
+                                   sp_.timestamp_begin, seek, frames);
     if (o_.word_timestamps && !time_words(cut, seek, frames)) return cut.next_seek;
     const int64_t next = cut.next_seek > seek ? cut.next_seek : seek + frames;  // never loop in place
     emit(std::move(cut.segments), seek, chosen);

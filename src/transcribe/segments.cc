@@ -1,8 +1,13 @@
 #include "transcribe/segments.h"
 
+#include <stdexcept>
+
 namespace amanuensis {
 
-WindowCut split_segments(const std::vector<int>& tokens, int ts, int64_t seek, int64_t size) {
+WindowCut split_segments(const std::vector<int>& tokens, const std::vector<float>& logprobs, int ts,
+                         int64_t seek, int64_t size) {
+  if (logprobs.size() != tokens.size())
+    throw std::invalid_argument("split_segments: one log-probability per token");
   WindowCut cut;
   const double time_offset = double(seek) * kFrameSeconds;
   const size_t n = tokens.size();
@@ -17,7 +22,7 @@ WindowCut split_segments(const std::vector<int>& tokens, int ts, int64_t seek, i
     for (int t : tokens)
       if (t >= ts) last_ts = t;
     if (last_ts >= 0 && last_ts != ts) duration = (last_ts - ts) * kTimestampSeconds;
-    cut.segments.push_back({time_offset, time_offset + duration, tokens, {}});
+    cut.segments.push_back({time_offset, time_offset + duration, tokens, logprobs, {}});
     cut.next_seek = seek + size;
     return cut;
   }
@@ -28,6 +33,7 @@ WindowCut split_segments(const std::vector<int>& tokens, int ts, int64_t seek, i
     cut.segments.push_back({time_offset + (part.front() - ts) * kTimestampSeconds,
                             time_offset + (part.back() - ts) * kTimestampSeconds,
                             part,
+                            {logprobs.begin() + last, logprobs.begin() + end},
                             {}});
     last = end;
   }

@@ -19,9 +19,9 @@ struct WindowCut {
   bool single_timestamp_ending = false;
 };
 
-// tokens: a window's decoded tokens (text and timestamps, no eot); the window
-// starts at frame `seek` and holds `size` frames of audio.
-WindowCut split_segments(const std::vector<int>& tokens, int timestamp_begin, int64_t seek,
-                         int64_t size);
+// tokens: a window's decoded tokens (text and timestamps, no eot), logprobs
+// theirs; the window starts at frame `seek` and holds `size` frames of audio.
+WindowCut split_segments(const std::vector<int>& tokens, const std::vector<float>& logprobs,
+                         int timestamp_begin, int64_t seek, int64_t size);
 
 }  // namespace amanuensis

@@ -65,6 +65,7 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
 struct WindowSegment {
   double start = 0, end = 0;
   std::vector<int> tokens;  // text and timestamp tokens
+  std::vector<float> logprobs;  // of each of tokens
   std::vector<Word> words;
 };
 
