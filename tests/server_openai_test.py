@@ -126,6 +126,39 @@ def check_formats(server, model_name, jfk, cli):
           done and done[0].text == t.text and "".join(deltas).strip() == t.text, (deltas, done))
     times = [x for e in events if e.type == "transcript.text.delta" for x in (e.start, e.end)]
     check("stream: times to the millisecond", times and all(round(x, 3) == x for x in times), times)
+    check_logprobs(create, t.text, cli)
+
+
+def check_logprobs(create, text, cli):
+    """include[]=logprobs: each text token's, in json and in the stream's events."""
+    lp = create(include=["logprobs"])
+    got = [(x.token, x.logprob, x.bytes) for x in (lp.logprobs or [])]
+    text_tokens = [tok for s in cli["segments"] for tok in s["tokens"] if tok < 50257]
+    check("logprobs: the transcript, one entry per text token",
+          lp.text == text and len(got) == len(text_tokens), (lp, text_tokens))
+    check("logprobs: the tokens spell the text, their bytes spell them",
+          "".join(t for t, _, _ in got).strip() == text and
+          all(bytes(int(x) for x in b).decode() == t for t, _, b in got), got)
+    # The window's avg_logprob averages every token's (timestamps and eot too,
+    # all <= 0): the text tokens' sum can only be higher.
+    total = cli["segments"][0]["avg_logprob"] * (sum(len(s["tokens"]) for s in cli["segments"]) + 1)
+    check("logprobs: each <= 0, their sum within avg_logprob's",
+          all(x <= 0 for _, x, _ in got) and sum(x for _, x, _ in got) >= total - 1e-3,
+          (got, total))
+    check("logprobs: not asked, not listed", create().logprobs is None)
+    events = list(create(stream=True, include=["logprobs"]))
+    deltas = [(x.token, x.logprob) for e in events if e.type == "transcript.text.delta"
+              for x in (e.logprobs or [])]
+    done = [[(x.token, x.logprob) for x in (e.logprobs or [])]
+            for e in events if e.type == "transcript.text.done"]
+    check("logprobs streamed: the deltas' add up to done's, which are json's",
+          done and deltas == done[0] == [(t, x) for t, x, _ in got], (deltas, done))
+    try:
+        create(include=["logprobs"], response_format="verbose_json")
+        check("logprobs with verbose_json: 400", False)
+    except openai.BadRequestError as e:
+        check("logprobs with verbose_json: 400 naming include[]",
+              e.body and e.body.get("param") == "include[]", e.body)
 
 
 def check_errors(server, model_name, jfk):

@@ -170,6 +170,26 @@ TEST(ServerRequest, ChunkingStrategy) {
   EXPECT_EQ(err(form({{"chunking_strategy[]", "auto"}})).param, "chunking_strategy[]");
 }
 
+// OpenAI's include[]: 'logprobs' (for json, streamed or not); the openai
+// client sends include[]=..., a hand-made form may say include.
+TEST(ServerRequest, IncludeLogprobs) {
+  EXPECT_FALSE(ok(form({})).logprobs);
+  EXPECT_TRUE(ok(form({{"include[]", "logprobs"}})).logprobs);
+  EXPECT_TRUE(ok(form({{"include", "logprobs"}})).logprobs);
+  EXPECT_TRUE(ok(form({{"include[]", "logprobs"}, {"include[]", "logprobs"}})).logprobs);
+  EXPECT_TRUE(ok(form({{"include[]", "logprobs"}, {"stream", "true"}})).logprobs);
+  ApiError e = err(form({{"include[]", "words"}}));
+  EXPECT_EQ(e.param, "include[]");
+  EXPECT_EQ(e.code, "unsupported_value");
+  for (const char* format : {"text", "verbose_json", "srt", "vtt"}) {
+    e = err(form({{"include[]", "logprobs"}, {"response_format", format}}));
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.param, "include[]") << format;
+  }
+  e = err(form({{"include[]", "logprobs"}}), Endpoint::kTranslations);
+  EXPECT_EQ(e.code, "unknown_parameter");  // OpenAI's translations have no include[]
+}
+
 TEST(ServerRequest, MissingFileOrModel) {
   EXPECT_EQ(err({{"model", "", "", "base"}}).param, "file");
   EXPECT_EQ(err({{"file", "a.wav", "", "RIFF"}}).param, "model");

@@ -34,6 +34,19 @@ json usage(const Transcription& t) {
   return {{"type", "duration"}, {"seconds", std::ceil(t.info.duration)}};
 }
 
+// OpenAI's logprobs: [{"token", "logprob", "bytes"}] for each text token.
+// A token may hold part of a UTF-8 character: its "token" string then shows
+// U+FFFD (json_text), its bytes are exact.
+void add_logprobs(const Segment& s, const TokenText& text, json& out) {
+  for (size_t k = 0; k < s.tokens.size(); ++k) {
+    const std::optional<std::string> bytes = text(s.tokens[k]);
+    if (!bytes) continue;
+    json b = json::array();
+    for (unsigned char c : *bytes) b.push_back(int(c));
+    out.push_back({{"token", *bytes}, {"logprob", s.token_logprobs[k]}, {"bytes", std::move(b)}});
+  }
+}
+
 // Seconds in a streamed event, to the millisecond (no 24.560000000000002).
 double rounded(double seconds) { return std::round(seconds * 1000) / 1000; }
 
@@ -57,10 +70,15 @@ std::string json_text(const json& j, int indent) {
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
-Body response_body(const Transcription& t, const AudioRequest& r) {
+Body response_body(const Transcription& t, const AudioRequest& r, const TokenText& tokens) {
   const std::string& f = r.response_format;
   if (f == "json") {
-    const json j = {{"text", trimmed(t.text)}, {"usage", usage(t)}};
+    json j = {{"text", trimmed(t.text)}};
+    if (r.logprobs) {
+      json& lp = j["logprobs"] = json::array();
+      for (const Segment& s : t.segments) add_logprobs(s, tokens, lp);
+    }
+    j["usage"] = usage(t);
     return {json_text(j) + "\n", "application/json"};
   }
   if (f == "text") return {trimmed(t.text) + "\n", "text/plain; charset=utf-8"};
@@ -71,18 +89,25 @@ Body response_body(const Transcription& t, const AudioRequest& r) {
 
 Body error_body(const ApiError& e) { return {json_text(error_json(e)) + "\n", "application/json"}; }
 
-std::string delta_event(const Segment& s, bool first) {
+std::string delta_event(const Segment& s, bool first, const TokenText* logprobs) {
   const size_t skip = first ? std::min(s.text.find_first_not_of(' '), s.text.size()) : 0;
-  return event({{"type", "transcript.text.delta"},
-                {"delta", s.text.substr(skip)},
-                {"start", rounded(s.start)},
-                {"end", rounded(s.end)}});
+  json j = {{"type", "transcript.text.delta"},
+            {"delta", s.text.substr(skip)},
+            {"start", rounded(s.start)},
+            {"end", rounded(s.end)}};
+  if (logprobs) add_logprobs(s, *logprobs, j["logprobs"] = json::array());
+  return event(j);
 }
 
-std::string done_event(const Transcription& t) {
-  return event({{"type", "transcript.text.done"},
-                {"text", trimmed(t.text)},
-                {"languages", json::array({{{"code", t.info.language}}})}});
+std::string done_event(const Transcription& t, const TokenText* logprobs) {
+  json j = {{"type", "transcript.text.done"},
+            {"text", trimmed(t.text)},
+            {"languages", json::array({{{"code", t.info.language}}})}};
+  if (logprobs) {
+    json& lp = j["logprobs"] = json::array();
+    for (const Segment& s : t.segments) add_logprobs(s, *logprobs, lp);
+  }
+  return event(j);
 }
 
 std::string error_event(const ApiError& e) { return event(error_json(e)); }

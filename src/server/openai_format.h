@@ -2,7 +2,9 @@
 // events for stream=true, and the error object.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "amanuensis/types.h"
@@ -18,13 +20,18 @@ struct Body {
 // rather than an exception.
 std::string json_text(const nlohmann::json& j, int indent = -1);
 
-Body response_body(const Transcription& t, const AudioRequest& request);
+// A text token's bytes (Model::token_bytes); nullopt for a special token.
+// include[]=logprobs lists the text tokens: timestamps are not text.
+using TokenText = std::function<std::optional<std::string>(int)>;
+
+Body response_body(const Transcription& t, const AudioRequest& request, const TokenText& tokens);
 Body error_body(const ApiError& e);
 
 // Server-sent events: one delta per finished segment (`first`: the
-// transcript's first, which loses its leading space), then done, then the end.
-std::string delta_event(const Segment& s, bool first);
-std::string done_event(const Transcription& t);
+// transcript's first, which loses its leading space), then done, then the end;
+// with `logprobs` (include[]=logprobs), each lists its tokens'.
+std::string delta_event(const Segment& s, bool first, const TokenText* logprobs = nullptr);
+std::string done_event(const Transcription& t, const TokenText* logprobs = nullptr);
 std::string error_event(const ApiError& e);
 inline constexpr const char* kEventStreamEnd = "data: [DONE]\n\n";
 

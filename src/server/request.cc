@@ -33,13 +33,17 @@ const std::set<std::string>& allowed_fields(Endpoint endpoint) {
                                                        "timestamp_granularities",
                                                        "stream",
                                                        "chunking_strategy",
+                                                       "include[]",
+                                                       "include",
                                                        "batch_size"};
   static const std::set<std::string> translations = {
       "file", "model", "prompt", "response_format", "temperature", "batch_size"};
   return endpoint == Endpoint::kTranscriptions ? transcriptions : translations;
 }
 
-bool repeatable(const std::string& name) { return name.starts_with("timestamp_granularities"); }
+bool granularity(const std::string& name) { return name.starts_with("timestamp_granularities"); }
+bool inclusion(const std::string& name) { return name == "include[]" || name == "include"; }
+bool repeatable(const std::string& name) { return granularity(name) || inclusion(name); }
 
 const std::string kChunking = "chunking_strategy";
 // chunking_strategy[member], as clients send an object's members in a form.
@@ -202,7 +206,7 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
           t < 0.0f || t > 1.0f)
         return bad(name, "'temperature' must be a number from 0 to 1, not '" + v + "'");
       r.options.temperatures = temperature_ladder(t);
-    } else if (repeatable(name)) {
+    } else if (granularity(name)) {
       if (v != "segment" && v != "word")
         return bad(name, "'" + v + "' is not a timestamp granularity (segment or word)");
       granularities.push_back(v);
@@ -222,6 +226,11 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       }
     } else if (chunking_member(name)) {
       bracketed[name.substr(kChunking.size() + 1, name.size() - kChunking.size() - 2)] = v;
+    } else if (inclusion(name)) {
+      if (v != "logprobs")
+        return bad(name, "'" + v + "' cannot be included; the one choice is 'logprobs'",
+                   "unsupported_value");
+      r.logprobs = true;
     } else if (name == "stream") {
       if (v != "true" && v != "false")
         return bad(name, "'stream' must be true or false, not '" + v + "'");
@@ -245,6 +254,9 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
     r.words = std::count(granularities.begin(), granularities.end(), "word") > 0;
     r.options.word_timestamps = r.words;
   }
+  if (r.logprobs && r.response_format != "json")
+    return bad("include[]", "'include[]=logprobs' needs response_format 'json', not '" +
+                                r.response_format + "'");
   if (r.stream && r.response_format != "json" && r.response_format != "text")
     return bad("stream",
                "'stream' works with response_format json or text, not '" + r.response_format + "'");

@@ -42,6 +42,7 @@ struct AudioRequest {
   bool stream = false;
   bool segments = true;  // verbose_json lists segments
   bool words = false;    // verbose_json lists words
+  bool logprobs = false;  // include[]=logprobs: json lists the text tokens' log-probabilities
   size_t file = 0;       // index of the audio in the fields
 };
 

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "server/access_log.h"
@@ -91,6 +93,10 @@ struct Server::Impl {
                 : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
         pool(model, config.workers, threads_per_worker, config.queue_size),
         facts{config.model_name, model->languages(), model->multilingual()},
+        token_text([m = model.get()](int id) -> std::optional<std::string> {
+          if (!m->is_text_token(id)) return std::nullopt;
+          return m->token_bytes(id);
+        }),
         access_log(config.access_log, config.access_log_format),
         transport(limits(config), handler()) {}
 
@@ -141,6 +147,7 @@ struct Server::Impl {
   int threads_per_worker;
   SessionPool pool;
   ModelFacts facts;
+  const TokenText token_text;  // for include[]=logprobs
   AccessLog access_log;
   Transport transport;
   const Clock::time_point started = Clock::now();
@@ -405,7 +412,7 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     figures.emplace_back("run_s", since(started_run));
     if (t.aborted) return answer(reply(timeout_error()));
     mean_seconds = 0.8 * mean_seconds + 0.2 * t.seconds;
-    Body b = response_body(t, r);
+    Body b = response_body(t, r, token_text);
     return answer({200, std::move(b.content_type), std::move(b.text), {}, draining, {}});
   }
   // Streamed: one event per segment as it is decoded.
@@ -414,14 +421,15 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   const auto send = [&](const std::string& e) { lost = lost || !x.write(e); };
   Callbacks cb;
   cb.on_segment = [&](const Segment& s) {
-    send(delta_event(s, first));
+    send(delta_event(s, first, r.logprobs ? &token_text : nullptr));
     first = false;
   };
   cb.should_abort = [&] { return lost || give_up(); };
   cb.interrupt = cb.should_abort;
   try {
     const Transcription t = session->transcribe(samples, r.options, cb);
-    send(t.aborted ? error_event(timeout_error()) : done_event(t));
+    send(t.aborted ? error_event(timeout_error())
+                   : done_event(t, r.logprobs ? &token_text : nullptr));
   } catch (const Error& e) {
     send(error_event(engine_error(e)));
   }
