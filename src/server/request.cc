@@ -64,21 +64,22 @@ ApiError bad(const std::string& param, const std::string& message, const std::st
 // server_vad with the given threshold, padding and silence.
 using Members = std::map<std::string, std::string>;
 
+ApiError bad_chunking() {
+  return bad("chunking_strategy",
+             "'chunking_strategy' must be \"auto\" or {\"type\": \"server_vad\", "
+             "\"prefix_padding_ms\": 0-10000, \"silence_duration_ms\": 0-60000, "
+             "\"threshold\": 0-1}");
+}
+
 std::optional<ApiError> chunking(const Members& members, TranscribeOptions& o) {
-  const auto wrong = [] {
-    return bad("chunking_strategy",
-               "'chunking_strategy' must be \"auto\" or {\"type\": \"server_vad\", "
-               "\"prefix_padding_ms\": 0-10000, \"silence_duration_ms\": 0-60000, "
-               "\"threshold\": 0-1}");
-  };
   o.vad_filter = true;
   const auto type = members.find("type");
-  if (type == members.end() || type->second != "server_vad") return wrong();
+  if (type == members.end() || type->second != "server_vad") return bad_chunking();
   for (const auto& [key, v] : members) {
     if (key == "type") continue;
     double x = 0;
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return wrong();
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return bad_chunking();
     if (key == "threshold" && x > 0 && x < 1) {
       o.vad.threshold = float(x);
     } else if (key == "prefix_padding_ms" && x >= 0 && x <= 10000) {
@@ -86,7 +87,7 @@ std::optional<ApiError> chunking(const Members& members, TranscribeOptions& o) {
     } else if (key == "silence_duration_ms" && x >= 0 && x <= 60000) {
       o.vad.min_silence_duration_ms = int(x);
     } else {
-      return wrong();
+      return bad_chunking();
     }
   }
   return std::nullopt;
@@ -222,7 +223,7 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
       } else if (const std::optional<Members> m = json_members(v)) {
         if (const std::optional<ApiError> e = chunking(*m, r.options)) return *e;
       } else {
-        return chunking({}, r.options).value();
+        return bad_chunking();
       }
     } else if (chunking_member(name)) {
       bracketed[name.substr(kChunking.size() + 1, name.size() - kChunking.size() - 2)] = v;
