@@ -81,6 +81,37 @@ class AMANUENSIS_API Session {
   std::unique_ptr<State> state_;
 };
 
+// Live transcription of one stream (types.h: StreamingOptions): push samples
+// as they arrive, get committed and partial text through the callbacks. The
+// hypotheses run at fixed sample counts (every step_seconds), on the caller's
+// thread inside push(), so the same audio gives the same events however it
+// is cut into pushes.
+class AMANUENSIS_API StreamingSession {
+ public:
+  // threads <= 0: the machine's cores. Throws Error for bad options.
+  StreamingSession(std::shared_ptr<const Model> model, int threads = 0,
+                   const StreamingOptions& options = {}, StreamingCallbacks callbacks = {});
+  ~StreamingSession();
+  StreamingSession(const StreamingSession&) = delete;
+  StreamingSession& operator=(const StreamingSession&) = delete;
+
+  // 16 kHz mono samples; throws Error for non-finite ones or after finish().
+  void push(const float* samples, size_t count);
+  // The end of the stream: the rest is transcribed and committed.
+  void finish();
+  const std::string& committed_text() const;
+  double received_seconds() const;
+  // The audio the latest hypothesis covered, in seconds since the first
+  // sample (inside a callback: the one that reports).
+  double hypothesized_seconds() const;
+  // The stream's language ("" until known).
+  const std::string& language() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Any audio or video file with an audio stream -> 16 kHz mono float samples.
 AMANUENSIS_API std::vector<float> load_audio(const std::string& path);
 // The same from bytes in memory; `name` appears in errors.

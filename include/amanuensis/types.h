@@ -167,6 +167,29 @@ struct Transcription {
   bool aborted = false;
 };
 
+// Live transcription (StreamingSession): a hypothesis of the audio buffer
+// every step; words on which two hypotheses in a row agree are committed
+// (LocalAgreement-2), the buffer is cut behind them, and the committed text
+// before the buffer is the prompt.
+struct StreamingOptions {
+  // As for a file, but word_timestamps is always on and
+  // condition_on_previous_text off; a language left "" is detected on the
+  // first hypothesis with words and kept.
+  TranscribeOptions transcribe;
+  double step_seconds = 1.0;         // new audio between two hypotheses
+  double trim_seconds = 15.0;        // a longer buffer is cut at a committed segment's end
+  double max_buffer_seconds = 25.0;  // a longer one is committed as it stands
+  size_t prompt_characters = 200;    // of committed text before the buffer
+};
+
+struct StreamingCallbacks {
+  // Final words, in order, never revisited; times in seconds since the first sample.
+  std::function<void(const std::vector<Word>& words)> on_commit;
+  // After each hypothesis: the text after the committed words, which may
+  // still change ("" when there is none).
+  std::function<void(const std::string& text)> on_partial;
+};
+
 struct Callbacks {
   std::function<void(const Segment&)> on_segment;                  // each finished segment
   // Once, when the recording's language is known (given, or detected on its
