@@ -1,4 +1,4 @@
-// The `amanuensis` program's subcommands (transcribe, serve), each in its own
+// The `amanuensis` program's subcommands (transcribe, serve, stream), each in its own
 // file, and the flags they share with the developer's tool (src/devtool/).
 #pragma once
 
@@ -10,6 +10,7 @@ namespace amanuensis::cli {
 
 void add_transcribe_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_stream_command(CLI::App& app);
 
 // Flags shared by several commands (options.cc), bound to the library's
 // types: the names are the library's (parse_task, ...), checked as parsed.

@@ -1,0 +1,171 @@
+// amanuensis stream: live transcription of a file or of raw PCM on stdin
+// (arecord or ffmpeg can pipe a microphone in). Committed text is printed as
+// it is confirmed; on a terminal the partial text follows it in grey. A
+// client of the public API (amanuensis/amanuensis.h) only.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "amanuensis/amanuensis.h"
+#include "cli/commands.h"
+#include "cli/default_model.h"
+
+namespace amanuensis::cli {
+namespace {
+
+struct StreamArgs {
+  std::string input = "-", model, format = "s16le";
+  ModelOptions model_options;
+  StreamingOptions options = [] {
+    StreamingOptions o;
+    o.transcribe.beam_size = 1;  // live: greedy keeps a step short (--beam-size to change)
+    return o;
+  }();
+  int threads = 2;
+  double chunk_ms = 100;
+  bool realtime = false, jsonl = false;
+};
+
+// Reads stdin's raw PCM, `chunk` samples at a time; false at its end.
+bool read_pcm(const std::string& format, size_t chunk, std::vector<float>& out) {
+  out.clear();
+  if (format == "f32le") {
+    out.resize(chunk);
+    const size_t n = std::fread(out.data(), sizeof(float), chunk, stdin);
+    out.resize(n);
+    return n > 0;
+  }
+  std::vector<int16_t> pcm(chunk);
+  const size_t n = std::fread(pcm.data(), sizeof(int16_t), chunk, stdin);
+  for (size_t i = 0; i < n; ++i) out.push_back(float(pcm[i]) / 32768.0f);
+  return n > 0;
+}
+
+int run(StreamArgs& a) {
+  if (a.format != "s16le" && a.format != "f32le")
+    throw Error("--format: s16le or f32le, not '" + a.format + "'");
+  if (!(a.chunk_ms >= 10 && a.chunk_ms <= 10000)) throw Error("--chunk-ms: 10 to 10000");
+  std::vector<float> file;
+  if (a.input != "-") file = load_audio(a.input);
+  const auto model = Model::load(a.model.empty() ? default_model() : a.model, a.model_options);
+  const bool terminal = isatty(1) && !a.jsonl;
+  const auto start = std::chrono::steady_clock::now();
+  const auto wall = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::string committed, partial;
+  StreamingSession* session = nullptr;
+  const auto redraw = [&] {
+    // The committed text stays; the partial text after it is rewritten.
+    std::printf("\r\033[K%s\033[90m%s\033[0m", committed.c_str(), partial.c_str());
+    std::fflush(stdout);
+  };
+  StreamingCallbacks cb;
+  cb.on_commit = [&](const std::vector<Word>& words) {
+    if (a.jsonl) {
+      nlohmann::json ws = nlohmann::json::array();
+      for (const Word& w : words)
+        ws.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}});
+      std::printf("%s\n", nlohmann::json{{"type", "commit"},
+                                         {"words", ws},
+                                         {"audio", session->hypothesized_seconds()},
+                                         {"wall", wall()}}
+                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                              .c_str());
+      std::fflush(stdout);
+      return;
+    }
+    std::string text;
+    for (const Word& w : words) text += w.word;
+    if (terminal) {
+      // A terminal line holds the recent text: start a new one past 60 bytes.
+      committed += text;
+      if (committed.size() > 60) {
+        std::printf("\r\033[K%s\n", committed.c_str());
+        committed.clear();
+      }
+      return;
+    }
+    std::printf("%s", text.c_str());
+    std::fflush(stdout);
+  };
+  cb.on_partial = [&](const std::string& text) {
+    if (a.jsonl) {
+      std::printf("%s\n", nlohmann::json{{"type", "partial"},
+                                         {"text", text},
+                                         {"audio", session->hypothesized_seconds()},
+                                         {"wall", wall()}}
+                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                              .c_str());
+      std::fflush(stdout);
+      return;
+    }
+    partial = text;
+    if (terminal) redraw();
+  };
+  StreamingSession stream(model, a.threads, a.options, cb);
+  session = &stream;
+  const size_t chunk = size_t(a.chunk_ms * 16);  // samples at 16 kHz
+  std::vector<float> piece;
+  for (size_t at = 0;;) {
+    if (a.input == "-") {
+      if (!read_pcm(a.format, chunk, piece)) break;
+    } else {
+      if (at >= file.size()) break;
+      piece.assign(file.begin() + long(at), file.begin() + long(std::min(file.size(), at + chunk)));
+      at += piece.size();
+      if (a.realtime)  // the audio's own pace: this chunk is due when it has been spoken
+        std::this_thread::sleep_until(start + std::chrono::duration<double>(double(at) / 16000));
+    }
+    stream.push(piece.data(), piece.size());
+  }
+  stream.finish();
+  if (terminal)
+    std::printf("\r\033[K%s\n", committed.c_str());
+  else if (!a.jsonl)
+    std::printf("\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_stream_command(CLI::App& app) {
+  auto args = std::make_shared<StreamArgs>();
+  TranscribeOptions& o = args->options.transcribe;
+  CLI::App* cmd = app.add_subcommand(
+      "stream", "Live transcription: raw 16 kHz mono PCM on stdin, or a file played through");
+  cmd->add_option("input", args->input, "An audio file, or - (the default) for raw PCM on stdin");
+  cmd->add_option("--format", args->format, "stdin's samples: s16le (the default) or f32le");
+  cmd->add_flag("--realtime", args->realtime,
+                "Play a file at its own pace, not as fast as possible");
+  cmd->add_option("--chunk-ms", args->chunk_ms, "Samples pushed at a time, in milliseconds")
+      ->capture_default_str();
+  cmd->add_flag("--jsonl", args->jsonl,
+                "One JSON line per event (commit: words and times; partial: text), with the "
+                "audio each hypothesis covered and the wall time");
+  cmd->add_option("--model", args->model,
+                  "Model folder or file (default: base in ~/.cache/amanuensis/models)");
+  cmd->add_option("--language", o.language, "Language code, or auto to detect (the default)");
+  cmd->add_option("--beam-size", o.beam_size, "Beam size (1: greedy)")->capture_default_str();
+  cmd->add_option("--step", args->options.step_seconds, "Seconds of new audio between hypotheses")
+      ->capture_default_str();
+  cmd->add_option("--trim", args->options.trim_seconds,
+                  "Cut the buffer at a committed segment's end past this many seconds")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  add_precision_option(*cmd, args->model_options.precision);
+  add_backend_option(*cmd, args->model_options.backend);
+  cmd->callback([args] {
+    const int status = run(*args);
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace amanuensis::cli

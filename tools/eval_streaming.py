@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Live transcription measured on the development set: each recording goes
+through `amanuensis stream --jsonl` (as fast as it runs; every hypothesis's
+compute time is measured) and is replayed on a simulated real-time clock: a
+hypothesis of the audio up to t starts at max(t, the previous one's end) and
+takes its measured time, which is what a real-time feed on an idle machine
+sees. Reported, pooled over the recordings:
+
+  * latency of each committed word: its commit time minus the word's end in
+    the offline transcript (`transcribe --word-timestamps`, matched by text);
+    mean, median, p90;
+  * WER of the committed text and of the offline transcript against the
+    reference (Whisper's normalizer, jiwer: tools/eval_wer.py), and of the
+    committed text against the offline one;
+  * retractions: committed text is append-only by construction; checked here
+    as "the commit events add up to the final text";
+  * --realtime: play the files at real pace instead (wall-clock latencies).
+
+  python3 tools/eval_streaming.py --amanuensis build/amanuensis [--step 1.0] [--all]
+"""
+import argparse
+import difflib
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import eval_wer  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from testdata import MODELS, SPEECH  # noqa: E402
+
+
+def comparable(word):
+    w = "".join(c.lower() for c in word if c.isalnum() or ord(c) >= 0x80)
+    return w or word.strip()
+
+
+def offline_words(exe, model, clip, language, threads):
+    out = subprocess.run([exe, "transcribe", str(clip), "--model", str(model), "--language", language,
+                          "--output-format", "json", "--word-timestamps", "--word-starts",
+                          "attention", "--threads", str(threads), "--quiet"],
+                         capture_output=True, text=True, check=True).stdout
+    j = json.loads(out)
+    words = [w for s in j["segments"] for w in s["words"]]
+    return j["text"], words
+
+
+def stream_events(exe, model, clip, language, threads, extra):
+    r = subprocess.run([exe, "stream", str(clip), "--model", str(model), "--language", language,
+                        "--jsonl", "--threads", str(threads), *extra],
+                       capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def simulate(events, realtime):
+    """[(committed word, commit time)] on the real-time clock, and the text."""
+    committed, pending = [], []
+    finish = 0.0
+    last_wall = 0.0
+    for e in events:
+        if e["type"] == "commit":
+            pending.extend(e["words"])
+            continue
+        # A partial event closes each hypothesis.
+        compute = e["wall"] - last_wall
+        last_wall = e["wall"]
+        finish = e["wall"] if realtime else max(e["audio"], finish) + compute
+        committed.extend((w, finish) for w in pending)
+        pending = []
+    committed.extend((w, finish) for w in pending)  # after the last partial: none expected
+    return committed
+
+
+def latencies(committed, offline):
+    a = [comparable(w["word"]) for w, _ in committed]
+    b = [comparable(w["word"]) for w in offline]
+    out = []
+    for block in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            word, when = committed[block.a + k]
+            out.append(when - offline[block.b + k]["end"])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--amanuensis", default=str(REPO / "build" / "amanuensis"))
+    ap.add_argument("--model", default=str(MODELS / "base"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--all", action="store_true", help="every language, not English only")
+    ap.add_argument("--realtime", action="store_true")
+    ap.add_argument("--only", help="clips whose name contains this")
+    ap.add_argument("stream_args", nargs="*", help="after --: flags for `amanuensis stream`")
+    a = ap.parse_args()
+    extra = list(a.stream_args) + (["--realtime"] if a.realtime else [])
+    rows = [r for r in eval_wer.read_manifest(SPEECH)
+            if r["path"].is_file() and eval_wer.reference_text(r) and "-" not in r["language"]
+            and (a.all or r["language"] == "en") and (not a.only or a.only in r["file"])]
+    all_lat, totals = [], {"stream": [0, 0], "offline": [0, 0], "stream_vs_offline": [0, 0]}
+    retractions = 0
+    print("| clip | s | words | mean latency s | p90 s | WER stream % | WER offline % |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        lang = r["language"]
+        offline_text, offline = offline_words(a.amanuensis, a.model, r["path"], lang, a.threads)
+        events = stream_events(a.amanuensis, a.model, r["path"], lang, a.threads, extra)
+        committed = simulate(events, a.realtime)
+        text = "".join(w["word"] for w, _ in committed)
+        final = [e for e in events if e["type"] == "partial"][-1]
+        retractions += final["text"] != ""  # the stream ended with nothing tentative
+        lat = latencies(committed, offline)
+        all_lat += lat
+        ref = eval_wer.reference_text(r)
+        s_stream = eval_wer.score(ref, text, lang)
+        s_off = eval_wer.score(ref, offline_text, lang)
+        s_vs = eval_wer.score(offline_text, text, lang)
+        for key, s in (("stream", s_stream), ("offline", s_off), ("stream_vs_offline", s_vs)):
+            if s["errors"] is not None:
+                totals[key][0] += s["errors"]
+                totals[key][1] += s["ref_len"]
+        print(f"| {r['file']} | {float(r['duration_s']):.1f} | {len(committed)} | "
+              f"{statistics.mean(lat) if lat else float('nan'):.2f} | "
+              f"{sorted(lat)[int(0.9 * (len(lat) - 1))] if lat else float('nan'):.2f} | "
+              f"{100 * s_stream['rate']:.1f} | {100 * s_off['rate']:.1f} |", flush=True)
+    lat = sorted(all_lat)
+    print(f"\nwords matched to the offline transcript: {len(lat)}")
+    print(f"latency: mean {statistics.mean(lat):.2f} s, median {statistics.median(lat):.2f} s, "
+          f"p90 {lat[int(0.9 * (len(lat) - 1))]:.2f} s")
+    for key, (e, n) in totals.items():
+        print(f"pooled WER {key}: {100 * e / n:.2f} % ({e}/{n})")
+    print(f"streams that ended with tentative text left: {retractions}")
+
+
+if __name__ == "__main__":
+    main()
