@@ -72,6 +72,15 @@ TEST(LocalAgreement, ARestatedTailIsDroppedByText) {
   EXPECT_EQ(a.committed_text(), " so my fellow Americans ask");
 }
 
+TEST(LocalAgreement, AProposalCommitsNothingButIsAgreedWith) {
+  LocalAgreement a;
+  a.propose(words({"how", "do"}));
+  a.propose(words({"had", "he"}));  // replaces, never commits
+  EXPECT_EQ(a.committed_text(), "");
+  EXPECT_EQ(text(a.tentative()), " had he");
+  EXPECT_EQ(text(a.insert(words({"had", "he", "married"}))), " had he");
+}
+
 TEST(LocalAgreement, EmptyHypothesesCommitNothing) {
   LocalAgreement a;
   EXPECT_TRUE(a.insert({}).empty());

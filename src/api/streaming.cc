@@ -12,6 +12,10 @@
 namespace amanuensis {
 namespace {
 
+// Whisper reads a second or two of speech with little context, and two such
+// readings can agree on a wrong one: a buffer this short only proposes.
+constexpr double kMinCommitSeconds = 2.0;
+
 int64_t samples(double seconds) { return int64_t(std::llround(seconds * kSampleRate)); }
 double seconds(int64_t samples) { return double(samples) / kSampleRate; }
 
@@ -75,7 +79,10 @@ struct StreamingSession::State {
       segment_ends.push_back(s.end + offset);
     }
     if (language.empty() && !words.empty()) language = r.info.language;
-    report(agreement.insert(words));
+    if (seconds(end - buffer_start) <= kMinCommitSeconds && !finished)
+      agreement.propose(words);
+    else
+      report(agreement.insert(words));
     if (callbacks.on_partial) {
       std::string text;
       for (const Word& w : agreement.tentative()) text += w.word;

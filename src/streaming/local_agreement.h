@@ -22,6 +22,9 @@ class LocalAgreement {
   // end, its word times on the stream's timeline. Returns the words it
   // commits (in order, never revisited).
   std::vector<Word> insert(const std::vector<Word>& hypothesis);
+  // The same, but committing nothing: a hypothesis too short to trust sets
+  // what the next one must agree with.
+  void propose(const std::vector<Word>& hypothesis) { tentative_ = unseen(hypothesis); }
   // Commits the tentative words as they stand (end of turn or stream).
   std::vector<Word> commit_all();
   // The latest hypothesis's words after the committed ones: may change.
