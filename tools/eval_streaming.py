@@ -14,9 +14,12 @@ sees. Reported, pooled over the recordings:
     committed text against the offline one;
   * retractions: committed text is append-only by construction; checked here
     as "the commit events add up to the final text";
-  * --realtime: play the files at real pace instead (wall-clock latencies).
+  * --realtime: play the files at real pace instead (wall-clock latencies);
+  * --streams N: N streams of the first --seconds of the long recording at
+    once, at real pace, one thread each: how far each falls behind (the wall
+    time of each hypothesis minus the audio it covered) and its latency.
 
-  python3 tools/eval_streaming.py --amanuensis build/amanuensis [--step 1.0] [--all]
+  python3 tools/eval_streaming.py [--all] [--streams N] [-- --step 0.5 ...]
 """
 import argparse
 import difflib
@@ -86,6 +89,33 @@ def latencies(committed, offline):
     return out
 
 
+def capacity(a, extra):
+    """N real-time streams at once, one thread each."""
+    import tempfile
+    import soundfile
+    long = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
+    audio, rate = soundfile.read(str(long), dtype="float32")
+    with tempfile.TemporaryDirectory() as d:
+        clip = pathlib.Path(d) / "excerpt.wav"
+        soundfile.write(str(clip), audio[: int(a.seconds * rate)], rate, subtype="PCM_16")
+        _, offline = offline_words(a.amanuensis, a.model, clip, "en", 2)
+        procs = [subprocess.Popen([a.amanuensis, "stream", str(clip), "--model", a.model,
+                                   "--language", "en", "--jsonl", "--threads", "1", "--realtime",
+                                   *extra], stdout=subprocess.PIPE, text=True)
+                 for _ in range(a.streams)]
+        outs = [p.communicate()[0] for p in procs]
+    print(f"{a.streams} streams of {a.seconds:.0f} s at real pace, 1 thread each, "
+          f"flags {' '.join(extra) or '(defaults)'}")
+    print("| stream | hypotheses | lag mean s | lag max s | lag at the end s | latency mean s | p90 s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for i, out in enumerate(outs):
+        events = [json.loads(line) for line in out.splitlines()]
+        lags = [e["wall"] - e["audio"] for e in events if e["type"] == "partial"]
+        lat = sorted(latencies(simulate(events, realtime=True), offline))
+        print(f"| {i} | {len(lags)} | {statistics.mean(lags):.2f} | {max(lags):.2f} | "
+              f"{lags[-1]:.2f} | {statistics.mean(lat):.2f} | {lat[int(0.9 * (len(lat) - 1))]:.2f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--amanuensis", default=str(REPO / "build" / "amanuensis"))
@@ -94,8 +124,12 @@ def main():
     ap.add_argument("--all", action="store_true", help="every language, not English only")
     ap.add_argument("--realtime", action="store_true")
     ap.add_argument("--only", help="clips whose name contains this")
+    ap.add_argument("--streams", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("stream_args", nargs="*", help="after --: flags for `amanuensis stream`")
     a = ap.parse_args()
+    if a.streams:
+        return capacity(a, list(a.stream_args))
     extra = list(a.stream_args) + (["--realtime"] if a.realtime else [])
     rows = [r for r in eval_wer.read_manifest(SPEECH)
             if r["path"].is_file() and eval_wer.reference_text(r) and "-" not in r["language"]
