@@ -17,6 +17,8 @@ void add_stream_command(CLI::App& app);
 void add_task_option(CLI::App& cmd, Task& task);
 void add_precision_option(CLI::App& cmd, Precision& precision);
 void add_backend_option(CLI::App& cmd, Backend& backend);
+// --threads, --precision, --backend: how a command that loads a model runs it.
+void add_run_options(CLI::App& cmd, int& threads, ModelOptions& model);
 void add_vad_options(CLI::App& cmd, VadOptions& options);
 // --word-starts speech|attention: TranscribeOptions::word_starts_at_speech.
 void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech);

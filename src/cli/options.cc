@@ -34,6 +34,12 @@ void add_backend_option(CLI::App& cmd, Backend& backend) {
                   "int8 kernels: auto, avx512, avx2 or reference");
 }
 
+void add_run_options(CLI::App& cmd, int& threads, ModelOptions& model) {
+  cmd.add_option("--threads", threads, "Threads")->capture_default_str()->check(CLI::Range(1, 256));
+  add_precision_option(cmd, model.precision);
+  add_backend_option(cmd, model.backend);
+}
+
 void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech) {
   cmd.add_option_function<std::string>(
          "--word-starts",

@@ -66,19 +66,20 @@ int run(StreamArgs& a) {
     std::fflush(stdout);
   };
   StreamingCallbacks cb;
+  // --jsonl: one line per event, with the audio its hypothesis covered.
+  const auto print_event = [&](nlohmann::json event) {
+    event["audio"] = session->hypothesized_seconds();
+    event["wall"] = wall();
+    std::printf("%s\n",
+                event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::fflush(stdout);
+  };
   cb.on_commit = [&](const std::vector<Word>& words) {
     if (a.jsonl) {
       nlohmann::json ws = nlohmann::json::array();
       for (const Word& w : words)
         ws.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}});
-      std::printf("%s\n", nlohmann::json{{"type", "commit"},
-                                         {"words", ws},
-                                         {"audio", session->hypothesized_seconds()},
-                                         {"wall", wall()}}
-                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                              .c_str());
-      std::fflush(stdout);
-      return;
+      return print_event({{"type", "commit"}, {"words", ws}});
     }
     std::string text;
     for (const Word& w : words) text += w.word;
@@ -95,16 +96,7 @@ int run(StreamArgs& a) {
     std::fflush(stdout);
   };
   cb.on_partial = [&](const std::string& text) {
-    if (a.jsonl) {
-      std::printf("%s\n", nlohmann::json{{"type", "partial"},
-                                         {"text", text},
-                                         {"audio", session->hypothesized_seconds()},
-                                         {"wall", wall()}}
-                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                              .c_str());
-      std::fflush(stdout);
-      return;
-    }
+    if (a.jsonl) return print_event({{"type", "partial"}, {"text", text}});
     partial = text;
     if (terminal) redraw();
   };
@@ -157,11 +149,7 @@ void add_stream_command(CLI::App& app) {
   cmd->add_option("--trim", args->options.trim_seconds,
                   "Cut the buffer at a committed segment's end past this many seconds")
       ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  add_precision_option(*cmd, args->model_options.precision);
-  add_backend_option(*cmd, args->model_options.backend);
+  add_run_options(*cmd, args->threads, args->model_options);
   cmd->callback([args] {
     const int status = run(*args);
     if (status != 0) throw CLI::RuntimeError(status);

@@ -234,11 +234,7 @@ void add_transcribe_command(CLI::App& app) {
                   "the text before it (with --vad the chunks are speech, as faster-whisper's "
                   "batched pipeline cuts them)")
       ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  add_precision_option(*cmd, args->model_options.precision);
-  add_backend_option(*cmd, args->model_options.backend);
+  add_run_options(*cmd, args->threads, args->model_options);
   cmd->add_option("--output-format", args->output_format,
                   "txt, srt, vtt, json, verbose_json or all");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
