@@ -14,13 +14,14 @@ cmake --build "$work/build" >/dev/null
 # The library exports its public API and no other function: no kernel, model
 # or server code is callable from the program that loads it.
 lib="$(find "$work/prefix" -name 'libamanuensis.so*' -type f | head -n 1)"
-api='amanuensis::(Model|Session|Error|load_audio|decode_audio|language_name|model_cache_dir|parse_|to_string)'
+api='amanuensis::(Model|Session|StreamingSession|Error|load_audio|decode_audio|language_name|model_cache_dir|parse_|to_string)'
 symbols="$(nm -DC --defined-only "$lib")"
 leaked="$(awk '$2 == "T" || $2 == "i"' <<<"$symbols" | grep -Ev "$api" || true)"
 if [ -n "$leaked" ]; then
   echo "install_consumer_test: internal functions exported:"; head -n 5 <<<"$leaked"; exit 1
 fi
 grep -q 'amanuensis::Session::transcribe' <<<"$symbols"
+grep -q 'amanuensis::StreamingSession::push' <<<"$symbols"
 models="${AMANUENSIS_MODELS:-$HOME/.cache/amanuensis/models}"
 out="$("$work/build/minimal" "$models/tiny.en" "$repo/samples/jfk.wav")"
 echo "$out"
