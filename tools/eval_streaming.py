@@ -135,7 +135,7 @@ def main():
             if r["path"].is_file() and eval_wer.reference_text(r) and "-" not in r["language"]
             and (a.all or r["language"] == "en") and (not a.only or a.only in r["file"])]
     all_lat, totals = [], {"stream": [0, 0], "offline": [0, 0], "stream_vs_offline": [0, 0]}
-    retractions = 0
+    leftover = 0
     print("| clip | s | words | mean latency s | p90 s | WER stream % | WER offline % |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -145,7 +145,7 @@ def main():
         committed = simulate(events, a.realtime)
         text = "".join(w["word"] for w, _ in committed)
         final = [e for e in events if e["type"] == "partial"][-1]
-        retractions += final["text"] != ""  # the stream ended with nothing tentative
+        leftover += final["text"] != ""  # the stream should end with nothing tentative
         lat = latencies(committed, offline)
         all_lat += lat
         ref = eval_wer.reference_text(r)
@@ -166,7 +166,7 @@ def main():
           f"p90 {lat[int(0.9 * (len(lat) - 1))]:.2f} s")
     for key, (e, n) in totals.items():
         print(f"pooled WER {key}: {100 * e / n:.2f} % ({e}/{n})")
-    print(f"streams that ended with tentative text left: {retractions}")
+    print(f"streams that ended with tentative text left: {leftover}")
 
 
 if __name__ == "__main__":
