@@ -12,8 +12,9 @@ sees. Reported, pooled over the recordings:
   * WER of the committed text and of the offline transcript against the
     reference (Whisper's normalizer, jiwer: tools/eval_wer.py), and of the
     committed text against the offline one;
-  * retractions: committed text is append-only by construction; checked here
-    as "the commit events add up to the final text";
+  * retractions cannot happen (commit events are append-only; tests/streaming_test.cc
+    checks they add up to the committed text); reported here instead: streams that
+    end with tentative text left (finish() must commit it all);
   * --realtime: play the files at real pace instead (wall-clock latencies);
   * --streams N: N streams of the first --seconds of the long recording at
     once, at real pace, one thread each: how far each falls behind (the wall
