@@ -59,6 +59,8 @@ std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
   cb.on_partial = [&](const std::string& text) {
     out.push_back({"partial", text, session->hypothesized_seconds()});
   };
+  cb.on_speech_started = [&](double start) { out.push_back({"speech_started", "", start}); };
+  cb.on_turn_end = [&](double end) { out.push_back({"turn_end", "", end}); };
   amanuensis::StreamingSession s(model, threads, o, cb);
   session = &s;
   for (size_t at = 0; at < audio.size(); at += chunk)
@@ -88,8 +90,12 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
       last_end = end;
     }
   EXPECT_EQ(joined, text);
-  EXPECT_EQ(want.back().kind, "partial");
-  EXPECT_EQ(want.back().text, "");
+  // The stream's end ends its one turn, after the last partial ("").
+  ASSERT_EQ(want.back().kind, "turn_end");
+  EXPECT_DOUBLE_EQ(want.back().audio, 11.0);
+  const Event& last = want[want.size() - 2];
+  EXPECT_EQ(last.kind, "partial");
+  EXPECT_EQ(last.text, "");
   // Nothing is committed from the first two seconds' hypotheses alone.
   for (const Event& e : want)
     if (e.kind == "commit") {
@@ -98,7 +104,7 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
     }
   // Hypotheses every second of audio, then one of the whole stream at finish().
   EXPECT_DOUBLE_EQ(want.front().audio, 1.0);
-  EXPECT_DOUBLE_EQ(want.back().audio, 11.0);
+  EXPECT_DOUBLE_EQ(last.audio, 11.0);
 }
 
 TEST_F(Streaming, CommitsTheWordsOfTheOfflineTranscript) {
@@ -144,6 +150,82 @@ TEST_F(Streaming, AStreamLongerThanAWindow) {
   EXPECT_GE(countries, 7u) << text;  // two a repetition
 }
 
+// Silence, jfk.wav, silence, jfk.wav, silence with turn detection: two
+// turns, each with its speech and words, the silences never transcribed,
+// and the same events however the audio is pushed.
+TEST_F(Streaming, TurnDetectionEndsTurnsAndSkipsSilence) {
+  amanuensis::ModelOptions mo;
+  mo.vad_model = amanuensis::model_cache_dir() + "/silero-vad/silero_vad_v6_16k.safetensors";
+  const auto model = amanuensis::Model::load(amanuensis::model_cache_dir() + "/tiny.en", mo);
+  const std::vector<float> silence(3 * 16000, 0.0f);
+  std::vector<float> audio(silence.begin(), silence.begin() + 16000);
+  for (int i = 0; i < 2; ++i) {
+    audio.insert(audio.end(), audio_->begin(), audio_->end());
+    audio.insert(audio.end(), silence.begin(), silence.end());
+  }
+  amanuensis::StreamingOptions o = options();
+  o.turn_detection.enabled = true;
+  o.turn_detection.silence_seconds = 1.5;  // past jfk.wav's pauses (at the default 0.5: 4 turns)
+  std::string text;
+  const std::vector<Event> want = events(model, audio, 1600, o, 2, &text);
+  EXPECT_EQ(events(model, audio, 333, o, 2), want) << "333 samples a push";
+  EXPECT_EQ(events(model, audio, 1600, o, 1), want) << "1 thread";
+
+  const double second = 1.0 + 11.0 + 3.0;  // where the second jfk.wav starts
+  std::vector<double> starts, ends;
+  std::string turn_text[2];
+  for (const Event& e : want) {
+    if (e.kind == "speech_started") starts.push_back(e.audio);
+    if (e.kind == "turn_end") ends.push_back(e.audio);
+    if (e.kind == "commit" && starts.size() == ends.size() + 1 && starts.size() <= 2)
+      turn_text[starts.size() - 1] += e.text.substr(0, e.text.find('@'));
+    // No hypothesis covers more than the step after a turn's end.
+    if (e.kind == "partial" && !ends.empty() && starts.size() == ends.size()) {
+      EXPECT_LE(e.audio, ends.back() + 1.0) << "a hypothesis in the silence";
+    }
+  }
+  ASSERT_EQ(starts.size(), 2u) << text;
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_NEAR(starts[0], 1.0, 0.6);
+  EXPECT_NEAR(starts[1], second, 0.6);
+  EXPECT_LT(ends[0], starts[1]);
+  EXPECT_NEAR(ends[1], second + 11.0, 1.5);
+  for (const std::string& t : turn_text) EXPECT_NE(t.find("country"), std::string::npos) << t;
+  EXPECT_EQ(want.back().kind, "turn_end");
+}
+
+// Without turn detection the caller ends turns: end_turn() commits what the
+// turn holds, clear() drops it.
+TEST_F(Streaming, EndTurnCommitsAndClearDrops) {
+  std::vector<Event> seen;
+  amanuensis::StreamingCallbacks cb;
+  cb.on_commit = [&](const std::vector<amanuensis::Word>& words) {
+    for (const amanuensis::Word& w : words) seen.push_back({"commit", w.word, w.end});
+  };
+  cb.on_turn_end = [&](double end) { seen.push_back({"turn_end", "", end}); };
+  amanuensis::StreamingSession s(model_, 2, options(), cb);
+  EXPECT_FALSE(s.end_turn());         // nothing yet
+  s.push(audio_->data(), 16000 * 4);  // "And so my fellow Americans, ask..."
+  EXPECT_DOUBLE_EQ(s.turn_seconds(), 4.0);
+  ASSERT_TRUE(s.end_turn());
+  EXPECT_EQ(s.turn_seconds(), 0.0);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().kind, "turn_end");
+  EXPECT_DOUBLE_EQ(seen.back().audio, 4.0);
+  EXPECT_NE(s.committed_text().find("Americans"), std::string::npos) << s.committed_text();
+  EXPECT_FALSE(s.end_turn());
+  const std::string before = s.committed_text();
+  const size_t events_before = seen.size();
+  s.push(audio_->data() + 16000 * 4, 16000);  // a second: proposed, not committed
+  EXPECT_DOUBLE_EQ(s.turn_seconds(), 1.0);
+  s.clear();
+  EXPECT_EQ(s.turn_seconds(), 0.0);
+  EXPECT_FALSE(s.end_turn());
+  s.finish();
+  EXPECT_EQ(s.committed_text(), before);
+  EXPECT_EQ(seen.size(), events_before);
+}
+
 TEST_F(Streaming, BadUseThrows) {
   auto with = [](auto change) {
     amanuensis::StreamingOptions o = options();
@@ -154,7 +236,10 @@ TEST_F(Streaming, BadUseThrows) {
   for (const O& o :
        {with([](O& o) { o.step_seconds = 0; }), with([](O& o) { o.step_seconds = NAN; }),
         with([](O& o) { o.max_buffer_seconds = 31; }), with([](O& o) { o.trim_seconds = 0.5; }),
-        with([](O& o) { o.transcribe.language = "de"; })})  // English-only model
+        with([](O& o) { o.transcribe.language = "de"; }),     // English-only model
+        with([](O& o) { o.turn_detection.enabled = true; }),  // loaded without VAD weights
+        with([](O& o) { o.turn_detection.threshold = 1.5f; }),
+        with([](O& o) { o.turn_detection.silence_seconds = 0; })})
     EXPECT_THROW(amanuensis::StreamingSession(model_, 1, o), amanuensis::Error);
   try {
     amanuensis::StreamingSession(model_, 1, with([](O& o) { o.step_seconds = 20; }));

@@ -276,6 +276,21 @@ TEST(SileroVad, SameBytesOnAnyThreadCount) {
   EXPECT_EQ(vad.probabilities({}, one).size(), 1u);  // one chunk of padding, as faster-whisper
 }
 
+TEST(SileroVad, ChunkByChunkGivesTheWholeRecordingsBytes) {
+  const SileroVad vad(FakeWeights().write("vad_stream.safetensors"));
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  std::vector<float> audio(512 * 20 + 300);
+  for (float& x : audio) x = u(rng);
+  ThreadPool pool(2);
+  const std::vector<float> whole = vad.probabilities(audio, pool);
+  SileroVad::Stream stream;
+  for (size_t i = 0; i + 1 < whole.size(); ++i) {  // the last: padded and cleared
+    const float p = vad.next(&audio[i * 512], stream);
+    EXPECT_EQ(std::memcmp(&p, &whole[i], 4), 0) << "chunk " << i;
+  }
+}
+
 TEST(SileroVad, SameBytesOnEveryBackend) {
   const std::string path = FakeWeights().write("vad_backends.safetensors");
   std::mt19937 rng(4);

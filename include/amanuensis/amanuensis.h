@@ -97,7 +97,14 @@ class AMANUENSIS_API StreamingSession {
 
   // 16 kHz mono samples; throws Error for non-finite ones or after finish().
   void push(const float* samples, size_t count);
-  // The end of the stream: the rest is transcribed and committed.
+  // Ends the current turn now: its audio is transcribed and all its words
+  // committed. Returns false (and calls nothing) when the turn holds no audio.
+  bool end_turn();
+  // Drops the current turn's audio and its words not yet committed.
+  void clear();
+  // Seconds of audio in the current turn (0 between turns).
+  double turn_seconds() const;
+  // The end of the stream: the current turn ends; push() may not follow.
   void finish();
   const std::string& committed_text() const;
   double received_seconds() const;

@@ -171,6 +171,16 @@ struct Transcription {
 // every step; words on which two hypotheses in a row agree are committed
 // (LocalAgreement-2), the buffer is cut behind them, and the committed text
 // before the buffer is the prompt.
+// Turn detection on live audio (OpenAI's server_vad): Silero VAD finds the
+// speech; silence between turns is not transcribed, and a turn ends, its
+// words all committed, after silence_seconds without speech.
+struct TurnDetection {
+  bool enabled = false;                 // needs ModelOptions::vad_model
+  float threshold = 0.5f;               // the speech probability that starts a turn
+  double prefix_padding_seconds = 0.3;  // audio before that which the turn includes
+  double silence_seconds = 0.5;         // under threshold - 0.15 this long ends it
+};
+
 struct StreamingOptions {
   // As for a file, but word_timestamps is always on and
   // condition_on_previous_text off; a language left "" is detected on the
@@ -180,6 +190,7 @@ struct StreamingOptions {
   double trim_seconds = 15.0;        // a longer buffer is cut at a committed segment's end
   double max_buffer_seconds = 25.0;  // a longer one is committed as it stands
   size_t prompt_characters = 200;    // of committed text before the buffer
+  TurnDetection turn_detection;      // off: the stream is one turn until end_turn()
 };
 
 struct StreamingCallbacks {
@@ -188,6 +199,11 @@ struct StreamingCallbacks {
   // After each hypothesis: the text after the committed words, which may
   // still change ("" when there is none).
   std::function<void(const std::string& text)> on_partial;
+  // Turn detection found speech: a turn begins, with the audio from `start`.
+  std::function<void(double start)> on_speech_started;
+  // A turn ended (its silence, end_turn() or finish()) after its last
+  // on_commit; `end`: where its speech stopped, or its last sample.
+  std::function<void(double end)> on_turn_end;
 };
 
 struct Callbacks {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/model_vad.h"
 #include "audio/decode.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer.h"
@@ -84,6 +85,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });
 }
+
+const vad::SileroVad* model_vad(const Model& model) { return model.impl().vad.get(); }
 
 bool Model::multilingual() const { return impl_->tokenizer->special().multilingual; }
 std::vector<std::string> Model::languages() const {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "amanuensis/amanuensis.h"
+#include "api/model_vad.h"
 #include "streaming/local_agreement.h"
 #include "util/whisper_geometry.h"
 
@@ -29,6 +30,12 @@ void check(const StreamingOptions& o) {
   if (!(o.trim_seconds >= o.step_seconds && o.trim_seconds <= o.max_buffer_seconds))
     bad("trim_seconds", "from step_seconds to max_buffer_seconds");
   if (o.prompt_characters > 4096) bad("prompt_characters", "at most 4096");
+  const TurnDetection& t = o.turn_detection;
+  if (!(t.threshold > 0 && t.threshold < 1)) bad("turn_detection.threshold", "between 0 and 1");
+  if (!(t.prefix_padding_seconds >= 0 && t.prefix_padding_seconds <= 5))
+    bad("turn_detection.prefix_padding_seconds", "0 to 5");
+  if (!(t.silence_seconds >= 0.1 && t.silence_seconds <= 30))
+    bad("turn_detection.silence_seconds", "0.1 to 30");
 }
 
 // The last `n` bytes of text at most, from a word's start (a space) and never
@@ -56,11 +63,86 @@ struct StreamingSession::State {
     probe.language = language;
     model->check(probe);
     step = samples(options.step_seconds);
-    next_step = step;
+    if (options.turn_detection.enabled) {
+      vad = model_vad(*model);
+      if (!vad)
+        throw Error("turn detection needs the VAD's weights (ModelOptions::vad_model)",
+                    ErrorKind::kBadInput, "turn_detection");
+      const TurnDetection& t = options.turn_detection;
+      silence_chunks = std::max<int64_t>(1, samples(t.silence_seconds) / vad::kChunk);
+      prefix = samples(t.prefix_padding_seconds);
+    }
   }
 
-  // One hypothesis of the buffer up to stream sample `end`.
-  void hypothesize(int64_t end) {
+  // The samples [from, from + count) of the stream join the current turn
+  // (which starts at `from` if there is none); hypotheses run at every step
+  // since the turn's start.
+  void extend_turn(int64_t from, const float* x, size_t count) {
+    if (!in_turn) {
+      in_turn = true;
+      buffer.clear();
+      buffer_start = turn_start = hypothesized = from;
+      next_step = from + step;
+      agreement.new_turn();
+    }
+    buffer.insert(buffer.end(), x, x + count);
+    while (buffer_start + int64_t(buffer.size()) >= next_step) {
+      hypothesize(next_step, false);
+      next_step += step;
+    }
+  }
+
+  // Live audio through the VAD, 512 samples at a time: speech starts a turn
+  // (with the prefix before it), silence long enough ends it.
+  void detect(const float* x, size_t count) {
+    pending.insert(pending.end(), x, x + count);
+    size_t used = 0;
+    for (; pending.size() - used >= size_t(vad::kChunk); used += vad::kChunk) {
+      const float* chunk = &pending[used];
+      const int64_t at = vad_samples;
+      vad_samples += vad::kChunk;
+      const float p = vad->next(chunk, vad_stream);
+      const TurnDetection& t = options.turn_detection;
+      if (!in_turn && p >= t.threshold) {
+        const int64_t from = std::max({at - prefix, history_start, turn_floor});
+        if (callbacks.on_speech_started) callbacks.on_speech_started(seconds(from));
+        extend_turn(from, &history[size_t(from - history_start)], size_t(at - from));
+        quiet = 0;
+      }
+      if (in_turn) {
+        extend_turn(at, chunk, vad::kChunk);
+        quiet = p < t.threshold - 0.15f ? quiet + 1 : 0;
+        if (quiet >= silence_chunks) end(vad_samples - quiet * vad::kChunk);
+        history.clear();  // a turn's audio is no later turn's prefix
+        history_start = vad_samples;
+      } else {  // kept for the next turn's prefix
+        history.insert(history.end(), chunk, chunk + vad::kChunk);
+        const int64_t drop = int64_t(history.size()) - prefix;
+        if (drop > 0) {
+          history.erase(history.begin(), history.begin() + drop);
+          history_start += drop;
+        }
+      }
+    }
+    pending.erase(pending.begin(), pending.begin() + long(used));
+  }
+
+  // The turn ends: the rest of its audio is transcribed, everything committed.
+  void end(int64_t speech_end) {
+    const int64_t last = buffer_start + int64_t(buffer.size());
+    if (last > hypothesized) hypothesize(last, true);
+    report(agreement.commit_all());
+    if (callbacks.on_partial) callbacks.on_partial("");
+    in_turn = false;
+    turn_floor = last;
+    move_before_buffer(last);
+    buffer.clear();
+    if (callbacks.on_turn_end) callbacks.on_turn_end(seconds(speech_end));
+  }
+
+  // One hypothesis of the buffer up to stream sample `end`; a turn's last
+  // may commit whatever its length.
+  void hypothesize(int64_t end, bool last) {
     hypothesized = end;
     TranscribeOptions t = options.transcribe;
     t.language = language;
@@ -79,7 +161,7 @@ struct StreamingSession::State {
       segment_ends.push_back(s.end + offset);
     }
     if (language.empty() && !words.empty()) language = r.info.language;
-    if (seconds(end - buffer_start) <= kMinCommitSeconds && !finished)
+    if (seconds(end - buffer_start) <= kMinCommitSeconds && !last)
       agreement.propose(words);
     else
       report(agreement.insert(words));
@@ -88,7 +170,7 @@ struct StreamingSession::State {
       for (const Word& w : agreement.tentative()) text += w.word;
       callbacks.on_partial(text);
     }
-    trim(end);
+    if (!last) trim(end);
   }
 
   void report(const std::vector<Word>& words) {
@@ -113,22 +195,45 @@ struct StreamingSession::State {
     const int64_t to = std::min(end, std::max(buffer_start, samples(cut)));
     buffer.erase(buffer.begin(), buffer.begin() + (to - buffer_start));
     buffer_start = to;
-    before_buffer.clear();
-    for (const Word& w : committed)
-      if (w.end <= seconds(buffer_start) + 1e-9) before_buffer += w.word;
+    move_before_buffer(to);
+  }
+
+  // The committed words that end before stream sample `to` become prompt
+  // text; of it only the tail the prompt can use is kept (one byte more, so
+  // that tail() cuts it where it would cut the whole).
+  void move_before_buffer(int64_t to) {
+    size_t n = 0;
+    while (n < committed.size() && committed[n].end <= seconds(to) + 1e-9)
+      before_buffer += committed[n++].word;
+    committed.erase(committed.begin(), committed.begin() + long(n));
+    if (before_buffer.size() > options.prompt_characters + 1)
+      before_buffer.erase(0, before_buffer.size() - options.prompt_characters - 1);
   }
 
   Session session;
   StreamingOptions options;
   StreamingCallbacks callbacks;
   std::string language;
-  int64_t step = 0, next_step = 0, received = 0, buffer_start = 0, hypothesized = 0;
-  std::vector<float> buffer;  // stream samples [buffer_start, received)
+  int64_t step = 0, next_step = 0, received = 0, hypothesized = 0;
+  // The current turn: stream samples [turn_start, ...); the buffer holds
+  // [buffer_start, buffer_start + buffer.size()).
+  bool in_turn = false;
+  int64_t turn_start = 0, buffer_start = 0;
+  int64_t turn_floor = 0;  // where the last turn ended: the next starts no earlier
+  std::vector<float> buffer;
   streaming::LocalAgreement agreement;
-  std::vector<Word> committed;
+  std::vector<Word> committed;       // committed, not yet before the buffer
   std::vector<double> segment_ends;  // of the last hypothesis
-  std::string before_buffer;         // committed text before the buffer: the prompt
+  std::string before_buffer;         // the tail of committed text before the buffer: the prompt
   bool finished = false;
+  // Turn detection (null vad: off).
+  const vad::SileroVad* vad = nullptr;
+  vad::SileroVad::Stream vad_stream;
+  int64_t silence_chunks = 0, prefix = 0, quiet = 0;  // quiet: chunks of silence in a row
+  int64_t vad_samples = 0;                            // samples the VAD has seen
+  std::vector<float> pending;                         // received, not yet a whole VAD chunk
+  std::vector<float> history;                         // the audio before a turn, for its prefix
+  int64_t history_start = 0;
 };
 
 StreamingSession::StreamingSession(std::shared_ptr<const Model> model, int threads,
@@ -143,21 +248,48 @@ void StreamingSession::push(const float* samples, size_t count) {
     if (!std::isfinite(samples[i]))
       throw Error("sample " + std::to_string(s.received + int64_t(i)) + " is not finite",
                   ErrorKind::kBadInput);
-  s.buffer.insert(s.buffer.end(), samples, samples + count);
+  const int64_t at = s.received;
   s.received += int64_t(count);
-  while (s.received >= s.next_step) {  // at fixed sample counts, whatever the pushes
-    s.hypothesize(s.next_step);
-    s.next_step += s.step;
+  if (s.vad)
+    s.detect(samples, count);
+  else if (count > 0)
+    s.extend_turn(at, samples, count);
+}
+
+bool StreamingSession::end_turn() {
+  State& s = *state_;
+  if (s.vad && s.in_turn && !s.pending.empty()) {  // the VAD's partial chunk belongs to the turn
+    s.extend_turn(s.vad_samples, s.pending.data(), s.pending.size());
+    s.vad_samples += int64_t(s.pending.size());
+    s.pending.clear();
   }
+  if (!s.in_turn || s.buffer.empty()) return false;
+  s.end(s.buffer_start + int64_t(s.buffer.size()));
+  return true;
+}
+
+void StreamingSession::clear() {
+  State& s = *state_;
+  if (!s.in_turn) return;
+  s.agreement.propose({});
+  s.in_turn = false;
+  s.turn_floor = s.buffer_start + int64_t(s.buffer.size());
+  s.move_before_buffer(s.turn_floor);
+  s.buffer.clear();
+  s.quiet = 0;
+  if (s.callbacks.on_partial) s.callbacks.on_partial("");
+}
+
+double StreamingSession::turn_seconds() const {
+  const State& s = *state_;
+  return s.in_turn ? seconds(s.buffer_start + int64_t(s.buffer.size()) - s.turn_start) : 0.0;
 }
 
 void StreamingSession::finish() {
   State& s = *state_;
   if (s.finished) return;
+  end_turn();
   s.finished = true;
-  if (s.received > s.hypothesized && s.received > s.buffer_start) s.hypothesize(s.received);
-  s.report(s.agreement.commit_all());
-  if (s.callbacks.on_partial) s.callbacks.on_partial("");
 }
 
 const std::string& StreamingSession::committed_text() const {

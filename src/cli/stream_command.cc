@@ -19,7 +19,7 @@ namespace amanuensis::cli {
 namespace {
 
 struct StreamArgs {
-  std::string input = "-", model, format = "s16le";
+  std::string input = "-", model, format = "s16le", vad_model;
   ModelOptions model_options;
   StreamingOptions options = [] {
     StreamingOptions o;
@@ -52,6 +52,8 @@ int run(StreamArgs& a) {
   if (!(a.chunk_ms >= 10 && a.chunk_ms <= 10000)) throw Error("--chunk-ms: 10 to 10000");
   std::vector<float> file;
   if (a.input != "-") file = load_audio(a.input);
+  if (a.options.turn_detection.enabled)
+    a.model_options.vad_model = vad_model_for(a.vad_model, "--turns");
   const auto model = Model::load(a.model.empty() ? default_model() : a.model, a.model_options);
   const bool terminal = isatty(1) && !a.jsonl;
   const auto start = std::chrono::steady_clock::now();
@@ -99,6 +101,17 @@ int run(StreamArgs& a) {
     if (a.jsonl) return print_event({{"type", "partial"}, {"text", text}});
     partial = text;
     if (terminal) redraw();
+  };
+  cb.on_speech_started = [&](double start) {
+    if (a.jsonl) print_event({{"type", "speech_started"}, {"start", start}});
+  };
+  cb.on_turn_end = [&](double end) {
+    if (a.jsonl) return print_event({{"type", "turn_end"}, {"end", end}});
+    if (!a.options.turn_detection.enabled) return;  // the stream's end: printed below
+    // A turn per line.
+    std::printf(terminal ? "\r\033[K%s\n" : "%s\n", terminal ? committed.c_str() : "");
+    committed.clear();
+    std::fflush(stdout);
   };
   StreamingSession stream(model, a.threads, a.options, cb);
   session = &stream;
@@ -149,6 +162,16 @@ void add_stream_command(CLI::App& app) {
   cmd->add_option("--trim", args->options.trim_seconds,
                   "Cut the buffer at a committed segment's end past this many seconds")
       ->capture_default_str();
+  TurnDetection& t = args->options.turn_detection;
+  cmd->add_flag("--turns", t.enabled,
+                "Turn detection (Silero VAD): silence is skipped, and a turn ends (all its "
+                "words committed, a new line) after --silence seconds of it");
+  cmd->add_option("--silence", t.silence_seconds, "Silence that ends a turn, in seconds")
+      ->capture_default_str();
+  cmd->add_option("--vad-threshold", t.threshold, "Speech probability that starts a turn")
+      ->capture_default_str();
+  cmd->add_option("--vad-model", args->vad_model,
+                  "Silero VAD weights for --turns (default: in ~/.cache/amanuensis/models)");
   add_run_options(*cmd, args->threads, args->model_options);
   cmd->callback([args] {
     const int status = run(*args);

@@ -27,6 +27,9 @@ class LocalAgreement {
   void propose(const std::vector<Word>& hypothesis) { tentative_ = unseen(hypothesis); }
   // Commits the tentative words as they stand (end of turn or stream).
   std::vector<Word> commit_all();
+  // A new turn follows silence or a cut: its first words cannot restate the
+  // last committed ones ("Yes." and "Yes." are two answers).
+  void new_turn() { recent_.clear(); }
   // The latest hypothesis's words after the committed ones: may change.
   const std::vector<Word>& tentative() const { return tentative_; }
   // Where the committed words end, in seconds (0 before any).

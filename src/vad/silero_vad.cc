@@ -135,23 +135,35 @@ std::vector<float> SileroVad::probabilities(const std::vector<float>& samples,
     pool.parallel_for(count, [&](int i) {
       encode(&audio[size_t(begin + i) * kChunk], &gates_in[size_t(i) * kGates]);
     });
-    for (int i = 0; i < count; ++i) {
-      float g[kGates];
-      const float* pre = &gates_in[size_t(i) * kGates];
-      for (int j = 0; j < kGates; ++j) g[j] = pre[j] + b_hh_[j];
-      for (int j = 0; j < kHidden; ++j) axpy_(g, &w_hh_[size_t(j) * kGates], h[j], kGates);
-      // PyTorch's gate order: input, forget, cell, output.
-      float logit = head_b_;
-      for (int j = 0; j < kHidden; ++j) {
-        c[j] =
-            sigmoid(g[kHidden + j]) * c[j] + sigmoid(g[j]) * tanh_deterministic(g[2 * kHidden + j]);
-        h[j] = sigmoid(g[3 * kHidden + j]) * tanh_deterministic(c[j]);
-        logit += head_w_[j] * std::max(h[j], 0.0f);
-      }
-      probs[size_t(begin + i)] = sigmoid(logit);
-    }
+    for (int i = 0; i < count; ++i)
+      probs[size_t(begin + i)] = step(&gates_in[size_t(i) * kGates], h, c);
   }
   return probs;
+}
+
+float SileroVad::step(const float* gates_in, float* h, float* c) const {
+  float g[kGates];
+  for (int j = 0; j < kGates; ++j) g[j] = gates_in[j] + b_hh_[j];
+  for (int j = 0; j < kHidden; ++j) axpy_(g, &w_hh_[size_t(j) * kGates], h[j], kGates);
+  // PyTorch's gate order: input, forget, cell, output.
+  float logit = head_b_;
+  for (int j = 0; j < kHidden; ++j) {
+    c[j] = sigmoid(g[kHidden + j]) * c[j] + sigmoid(g[j]) * tanh_deterministic(g[2 * kHidden + j]);
+    h[j] = sigmoid(g[3 * kHidden + j]) * tanh_deterministic(c[j]);
+    logit += head_w_[j] * std::max(h[j], 0.0f);
+  }
+  return sigmoid(logit);
+}
+
+float SileroVad::next(const float* chunk, Stream& stream) const {
+  static_assert(sizeof(Stream::h) == kHidden * sizeof(float));
+  float window[kWindow];
+  std::copy(stream.context, stream.context + kContext, window);
+  std::copy(chunk, chunk + kChunk, window + kContext);
+  std::copy(chunk + kChunk - kContext, chunk + kChunk, stream.context);
+  float gates_in[kGates];
+  encode(window, gates_in);
+  return step(gates_in, stream.h, stream.c);
 }
 
 }  // namespace amanuensis::vad

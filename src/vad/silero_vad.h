@@ -32,6 +32,17 @@ class SileroVad {
   // through the whole file. Returns samples.size() / 512 + 1 probabilities.
   std::vector<float> probabilities(const std::vector<float>& samples, ThreadPool& pool) const;
 
+  // The same network one chunk at a time, for live audio. A stream carries
+  // its LSTM state and the last samples of its previous chunk.
+  struct Stream {
+    float h[128] = {}, c[128] = {};
+    float context[kContext] = {};
+  };
+  // The speech probability of the next kChunk samples: chunk i of a stream
+  // gives the same bytes as probabilities() of the whole recording at i, for
+  // every chunk but the recording's last (which faster-whisper clears).
+  float next(const float* chunk, Stream& stream) const;
+
  private:
   struct Conv {
     int in = 0, out = 0, stride = 1;
@@ -41,6 +52,8 @@ class SileroVad {
   // The encoder and the LSTM's input projection of one 576-sample window:
   // b_ih + W_ih x, [512]. Independent of other chunks.
   void encode(const float* window, float* gates_in) const;
+  // The LSTM cell and the head: one probability from encode()'s output.
+  float step(const float* gates_in, float* h, float* c) const;
 
   void (*axpy_)(float* acc, const float* w, float x, int n);  // the backend's copy
   std::vector<float> stft_;  // [256][258]: cos rows 0..128, sin rows 129..257
