@@ -203,9 +203,10 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
     token_probs[t] = exp_nonpositive(l[text_tokens[t]] - mx) / sum;
   }
 
-  // The attention of each head over the audio frames only, renormalised,
-  // standardised across tokens per frame, median-filtered along time, then
-  // averaged over heads.
+  // The attention of each head over the audio frames only, renormalised
+  // (Whisper's softmax of the logits over those frames: the probabilities
+  // divided by their sum there), standardised across tokens per frame,
+  // median-filtered along time, then averaged over heads.
   const int frames = std::min(num_frames / 2, total_frames);  // the encoder halves the frame rate
   if (frames < 1) return {};
   const int H = int(heads.size());
@@ -214,9 +215,8 @@ std::vector<WordTiming> find_alignment(const Decoder& decoder, DecoderState& sta
     for (int t = 0; t < n; ++t) {
       const float* a = attention.data() + (size_t(h) * n + t) * total_frames;
       float* o = w.data() + (size_t(h) * n + t) * frames;
-      const float mx = *std::max_element(a, a + frames);
       float sum = 0;
-      for (int f = 0; f < frames; ++f) sum += o[f] = exp_nonpositive(a[f] - mx);
+      for (int f = 0; f < frames; ++f) sum += o[f] = a[f];
       for (int f = 0; f < frames; ++f) o[f] /= sum;
     }
   for (int h = 0; h < H; ++h)
