@@ -7,8 +7,10 @@ namespace amanuensis::streaming {
 namespace {
 
 // A hypothesis may restate the end of what is committed, with times a little
-// earlier: words that start this much before the committed end still count
-// as new, and up to this many of them are matched against the committed tail.
+// off: a word whose middle is past this much before the committed end still
+// counts as new (its middle: a word after a pause may be timed from the
+// pause's start), and up to this many of them are matched against the
+// committed tail.
 constexpr double kTimeSlackSeconds = 0.1;
 constexpr size_t kMaxOverlapWords = 5;
 // Only a hypothesis that starts this close to the committed end can restate it.
@@ -33,7 +35,7 @@ std::string comparable(const std::string& word) {
 std::vector<Word> LocalAgreement::unseen(const std::vector<Word>& hypothesis) const {
   std::vector<Word> fresh;
   for (const Word& w : hypothesis)
-    if (w.start > committed_end_ - kTimeSlackSeconds) fresh.push_back(w);
+    if ((w.start + w.end) / 2 > committed_end_ - kTimeSlackSeconds) fresh.push_back(w);
   if (fresh.empty() || recent_.empty() ||
       std::abs(fresh.front().start - committed_end_) >= kOverlapWindowSeconds)
     return fresh;
