@@ -55,11 +55,30 @@ def main():
     check("jsonl: commit events add up to the text", r.returncode == 0 and
           commits == text.rstrip("\n"), (commits, text))
     partial_audio = [e["audio"] for e in events if e["type"] == "partial"]
-    check("jsonl: a hypothesis every second, the last at the end, with nothing tentative",
-          partial_audio[:3] == [1.0, 2.0, 3.0] and partial_audio[-1] == 11.0 and
-          events[-1] == {**events[-1], "type": "partial", "text": ""}, events[-3:])
+    check("jsonl: a hypothesis every second, the last at the end, with nothing tentative, "
+          "then the turn's end", partial_audio[:3] == [1.0, 2.0, 3.0] and
+          partial_audio[-1] == 11.0 and len(events) > 2 and
+          events[-2] == {**events[-2], "type": "partial", "text": ""} and
+          events[-1] == {**events[-1], "type": "turn_end", "end": 11.0}, events[-3:])
     check("jsonl: each word committed after the audio that confirmed it", all(
         w["end"] <= e["audio"] + 1e-9 for e in events if e["type"] == "commit" for w in e["words"]))
+
+    # --turns: 1 s of silence, jfk.wav, 3 s, jfk.wav, 1 s: Silero VAD ends a
+    # turn at each long pause (1.5 s: past jfk.wav's own), a line each.
+    silence = np.zeros(16000, "<i2").tobytes()
+    two = silence + raw + silence * 3 + raw + silence
+    r = run(exe, model, "-", "--turns", "--silence", "1.5", "--jsonl", stdin=two)
+    events = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    kinds = [e["type"] for e in events if e["type"] in ("speech_started", "turn_end")]
+    check("--turns: two turns, each started and ended", r.returncode == 0 and
+          kinds == ["speech_started", "turn_end"] * 2, (kinds, r.stderr[-300:]))
+    starts = [e["start"] for e in events if e["type"] == "speech_started"]
+    check("--turns: speech starts where each jfk.wav does", len(starts) == 2 and
+          abs(starts[0] - 1.0) < 0.6 and abs(starts[1] - 15.0) < 0.6, starts)
+    r = run(exe, model, "-", "--turns", "--silence", "1.5", stdin=two)
+    lines = r.stdout.decode().splitlines()
+    check("--turns: a line a turn, each with the speech", r.returncode == 0 and len(lines) == 2 and
+          all("your country" in line for line in lines), lines)
 
     short = SPEECH / "en_librispeech_3752-4944-0002.flac"  # 3.2 s
     start = time.monotonic()
@@ -68,7 +87,7 @@ def main():
     check("--realtime: no faster than the audio", r.returncode == 0 and took >= 3.2, took)
 
     r = run(exe, model, "-", stdin=b"")
-    check("empty stdin: exit 0, an empty line", r.returncode == 0 and r.stdout == b"\n", r)
+    check("empty stdin: exit 0, no text", r.returncode == 0 and r.stdout == b"", r)
     for name, args, needle in [
             ("bad --format", ["--format", "u8"], "--format"),
             ("bad --step", [str(JFK), "--step", "0"], "step_seconds"),

@@ -184,7 +184,8 @@ struct TurnDetection {
 struct StreamingOptions {
   // As for a file, but word_timestamps is always on and
   // condition_on_previous_text off; a language left "" is detected on the
-  // first hypothesis with words and kept.
+  // first hypothesis with words and kept; initial_prompt is the text before
+  // the stream, which the committed text follows in the prompt.
   TranscribeOptions transcribe;
   double step_seconds = 1.0;         // new audio between two hypotheses
   double trim_seconds = 15.0;        // a longer buffer is cut at a committed segment's end

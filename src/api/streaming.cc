@@ -63,6 +63,8 @@ struct StreamingSession::State {
     probe.language = language;
     model->check(probe);
     step = samples(options.step_seconds);
+    before_buffer = options.transcribe.initial_prompt;  // the text before the stream
+    move_before_buffer(0);                              // ...as much of it as a prompt uses
     if (options.turn_detection.enabled) {
       vad = model_vad(*model);
       if (!vad)

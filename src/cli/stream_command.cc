@@ -61,6 +61,7 @@ int run(StreamArgs& a) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   std::string committed, partial;
+  bool line_open = false;  // text printed since the last new line
   StreamingSession* session = nullptr;
   const auto redraw = [&] {
     // The committed text stays; the partial text after it is rewritten.
@@ -96,6 +97,7 @@ int run(StreamArgs& a) {
     }
     std::printf("%s", text.c_str());
     std::fflush(stdout);
+    line_open = true;
   };
   cb.on_partial = [&](const std::string& text) {
     if (a.jsonl) return print_event({{"type", "partial"}, {"text", text}});
@@ -109,8 +111,10 @@ int run(StreamArgs& a) {
     if (a.jsonl) return print_event({{"type", "turn_end"}, {"end", end}});
     if (!a.options.turn_detection.enabled) return;  // the stream's end: printed below
     // A turn per line.
-    std::printf(terminal ? "\r\033[K%s\n" : "%s\n", terminal ? committed.c_str() : "");
+    if (terminal) std::printf("\r\033[K%s\n", committed.c_str());
+    if (!terminal && line_open) std::printf("\n");
     committed.clear();
+    line_open = false;
     std::fflush(stdout);
   };
   StreamingSession stream(model, a.threads, a.options, cb);
@@ -132,7 +136,7 @@ int run(StreamArgs& a) {
   stream.finish();
   if (terminal)
     std::printf("\r\033[K%s\n", committed.c_str());
-  else if (!a.jsonl)
+  else if (!a.jsonl && line_open)
     std::printf("\n");
   return 0;
 }
