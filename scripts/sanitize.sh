@@ -21,14 +21,34 @@ start=$SECONDS
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-fuzz --target npy_fuzzer audio_fuzzer ct2_fuzzer safetensors_fuzzer \
-  ggml_fuzzer tokenizer_fuzzer request_fuzzer http_fuzzer
-seconds="${FUZZ_SECONDS:-20}"  # 8 targets: under 3 minutes of CI's 45 (FUZZ_SECONDS for longer runs)
-for target in npy audio ct2 safetensors ggml tokenizer request http; do
+targets=(npy audio ct2 safetensors ggml tokenizer request http realtime)
+cmake --build build-fuzz --target "${targets[@]/%/_fuzzer}"
+seconds="${FUZZ_SECONDS:-20}"  # a target; two run at once (FUZZ_SECONDS for longer runs)
+fuzz() {  # one target on a copy of its corpus; its last lines, then the verdict
+  local target=$1 work
   work=$(mktemp -d)
   cp fuzz/corpus/"$target"/* "$work"/
-  ./build-fuzz/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3
-  rm -rf "$work"
-  echo "fuzz: ${target}_fuzzer ran ${seconds}s without a crash"
+  if ./build-fuzz/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" \
+      >"$work.log" 2>&1; then
+    tail -n 3 "$work.log"
+    echo "fuzz: ${target}_fuzzer ran ${seconds}s without a crash"
+  else
+    tail -n 40 "$work.log"
+    echo "fuzz: ${target}_fuzzer FAILED"
+    return 1
+  fi
+  rm -rf "$work" "$work.log"
+}
+# Two at a time: each fuzzer is one process on one core.
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+  fuzz "${targets[i]}" &
+  first=$!
+  second=""
+  if ((i + 1 < ${#targets[@]})); then
+    fuzz "${targets[i + 1]}" &
+    second=$!
+  fi
+  wait "$first"
+  if [ -n "$second" ]; then wait "$second"; fi
 done
 echo "sanitize.sh: fuzzing took $((SECONDS - start)) s"

@@ -8,7 +8,8 @@ apt_packages=(cmake ninja-build g++ clang libclang-rt-14-dev python3 python3-pip
               libgtest-dev libcli11-dev nlohmann-json3-dev libopenblas-dev espeak-ng
               pkg-config libsndfile1-dev libsoxr-dev libfftw3-dev qemu-user
               libavformat-dev libavcodec-dev libavutil-dev ffmpeg
-              libpcre2-dev zlib1g-dev libboost-dev nginx)
+              libpcre2-dev zlib1g-dev libboost-dev nginx
+              chromium)  # the live transcription page's browser test
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -35,6 +35,7 @@ class AMANUENSIS_API Model {
   Precision precision() const;
   Backend backend() const;  // the instruction set the int8 kernels run on (never kAuto)
   int n_mels() const;
+  bool has_vad() const;  // loaded with ModelOptions::vad_model
   // What token `id` stands for: a text token's bytes (which may be part of a
   // UTF-8 character: Whisper's tokens are byte pairs), a special token's name
   // ("<|en|>", "<|1.08|>"). Throws Error (kBadInput) outside the vocabulary.

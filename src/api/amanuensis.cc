@@ -97,6 +97,7 @@ std::string Model::format() const { return impl_->format; }
 Precision Model::precision() const { return impl_->precision; }
 Backend Model::backend() const { return impl_->backend; }
 int Model::n_mels() const { return impl_->encoder.weights().n_mels; }
+bool Model::has_vad() const { return impl_->vad != nullptr; }
 std::string Model::token_bytes(int id) const {
   const int n = impl_->tokenizer->n_vocab();
   if (id < 0 || id >= n)

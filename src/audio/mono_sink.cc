@@ -100,9 +100,15 @@ void MonoSink::push(const float* interleaved, size_t n) {
 std::vector<float> MonoSink::finish() {
   if (frames_ == 0) fail(what_, "contains no audio samples");
   if (resampler_) resampler_->push(nullptr, 0, out_);
+  return take();
+}
+
+std::vector<float> MonoSink::take() {
   for (float x : out_)
     if (!std::isfinite(x)) fail(what_, "samples too large to resample (the result is not finite)");
-  return std::move(out_);
+  std::vector<float> out = std::move(out_);
+  out_.clear();
+  return out;
 }
 
 }  // namespace amanuensis::audio

@@ -39,6 +39,9 @@ class MonoSink {
   void push(const float* interleaved, size_t n);
   // The 16 kHz mono samples; throws if there were none.
   std::vector<float> finish();
+  // Live input: the 16 kHz samples made since the last take() (the
+  // resampler holds back the last few input samples until more arrive).
+  std::vector<float> take();
 
  private:
   int rate_, channels_;

@@ -35,9 +35,11 @@ std::string model_name(const std::string& path) {
 }
 
 void check_range(const char* flag, double value, double lo, double hi) {
-  if (!(value >= lo && value <= hi))
-    throw Error(std::string(flag) + " must be " + std::to_string(int(lo)) + " to " +
-                std::to_string(int(hi)));
+  if (!(value >= lo && value <= hi)) {
+    char range[64];
+    std::snprintf(range, sizeof range, "%g to %g", lo, hi);
+    throw Error(std::string(flag) + " must be " + range);
+  }
 }
 
 // --api-key, else --api-key-file's first line, else $AMANUENSIS_API_KEY; "" for none.
@@ -70,6 +72,9 @@ int run(ServeArgs a) {
   check_range("--max-connections", a.config.max_connections, 1, 100000);
   check_range("--max-audio-seconds", a.config.max_audio_seconds, 1, 4 * 3600);
   check_range("--max-audio-seconds-per-mb", a.config.max_audio_seconds_per_mb, 1, 1e9);
+  check_range("--max-live-sessions", a.config.max_realtime_sessions, 0, 1000);
+  check_range("--live-max-minutes", a.config.realtime_max_minutes, 0.05, 24 * 60);
+  check_range("--live-threads", a.config.realtime_threads, 0, 256);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
   a.config.api_key = api_key(a);
 
@@ -84,6 +89,9 @@ int run(ServeArgs a) {
   const std::string path = a.model.empty() ? default_model() : a.model;
   if (a.config.word_starts_at_speech)
     a.model_options.vad_model = vad_model_for(a.vad_model, "--word-starts speech (the default)");
+  else if (!a.vad_model.empty() || std::filesystem::exists(default_vad_model()))
+    a.model_options.vad_model =
+        a.vad_model.empty() ? default_vad_model() : a.vad_model;  // live turns
   const std::shared_ptr<const Model> model = Model::load(path, a.model_options);
   a.config.model_name = model_name(path);
   server::Server server(model, a.config);
@@ -157,8 +165,16 @@ void add_serve_command(CLI::App& app) {
   add_precision_option(*cmd, args->model_options.precision);
   args->config.word_starts_at_speech = true;  // the CLI's default: --word-starts speech
   add_word_starts_option(*cmd, args->config.word_starts_at_speech);
+  cmd->add_option("--max-live-sessions", args->config.max_realtime_sessions,
+                  "Live transcription sessions (WebSocket /v1/realtime) at once; beyond: 429")
+      ->capture_default_str();
+  cmd->add_option("--live-max-minutes", args->config.realtime_max_minutes,
+                  "A live session's longest duration (wall clock)")
+      ->capture_default_str();
+  cmd->add_option("--live-threads", args->config.realtime_threads,
+                  "Threads of each live session (0: --threads-per-worker)");
   cmd->add_option("--vad-model", args->vad_model,
-                  "Silero VAD weights for --word-starts speech (default: "
+                  "Silero VAD weights for --word-starts speech and live turn detection (default: "
                   "silero-vad/silero_vad_v6_16k.safetensors in ~/.cache/amanuensis/models)");
   cmd->callback([args] { run(*args); });
 }

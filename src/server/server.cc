@@ -16,9 +16,11 @@
 #include "server/access_log.h"
 #include "server/multipart.h"
 #include "server/openai_format.h"
+#include "server/realtime_session.h"
 #include "server/request.h"
 #include "server/session_pool.h"
 #include "server/transport.h"
+#include "server/web_page.h"
 #include "util/whisper_geometry.h"
 
 namespace amanuensis::server {
@@ -44,7 +46,7 @@ struct InFlight {
   std::atomic<int>& n_;
 };
 
-enum class Route { kHealth, kModels, kTranscriptions, kTranslations };
+enum class Route { kPage, kHealth, kModels, kTranscriptions, kTranslations, kRealtime };
 
 struct RouteInfo {
   const char* path;
@@ -52,10 +54,12 @@ struct RouteInfo {
   Route route;
 };
 
-constexpr RouteInfo kRoutes[] = {{"/health", "GET", Route::kHealth},
+constexpr RouteInfo kRoutes[] = {{"/", "GET", Route::kPage},
+                                 {"/health", "GET", Route::kHealth},
                                  {"/v1/models", "GET", Route::kModels},
                                  {"/v1/audio/transcriptions", "POST", Route::kTranscriptions},
-                                 {"/v1/audio/translations", "POST", Route::kTranslations}};
+                                 {"/v1/audio/translations", "POST", Route::kTranslations},
+                                 {"/v1/realtime", "GET", Route::kRealtime}};
 
 const RouteInfo* find_route(const std::string& path) {
   for (const RouteInfo& r : kRoutes)
@@ -69,6 +73,41 @@ bool same_secret(const std::string& given, const std::string& key) {
   unsigned char diff = given.size() != key.size();
   for (size_t i = 0; i < given.size(); ++i) diff |= given[i] ^ key[i % key.size()];
   return diff == 0;
+}
+
+// The subprotocol that carries an API key from a browser (OpenAI's name).
+constexpr const char* kKeyProtocol = "openai-insecure-api-key.";
+
+// Sec-WebSocket-Protocol's comma-separated list.
+std::vector<std::string> subprotocols(const std::string& header) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= header.size()) {
+    size_t end = header.find(',', start);
+    if (end == std::string::npos) end = header.size();
+    std::string p = header.substr(start, end - start);
+    p.erase(0, p.find_first_not_of(' '));
+    p.erase(p.find_last_not_of(' ') + 1);
+    if (!p.empty()) out.push_back(p);
+    start = end + 1;
+  }
+  return out;
+}
+
+// A query parameter's value (not percent-decoded: the values asked for are
+// plain words); "" if absent.
+std::string query_value(const std::string& target, const std::string& name) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return "";
+  size_t start = q + 1;
+  while (start < target.size()) {
+    size_t end = target.find('&', start);
+    if (end == std::string::npos) end = target.size();
+    const std::string pair = target.substr(start, end - start);
+    if (pair.rfind(name + "=", 0) == 0) return pair.substr(name.size() + 1);
+    start = end + 1;
+  }
+  return "";
 }
 
 // A list of header names as a browser sends it in a preflight; "" if it
@@ -117,6 +156,9 @@ struct Server::Impl {
     h.on_request = [this](const RequestHead& head, std::string body, std::shared_ptr<Exchange> x) {
       on_request(head, std::move(body), std::move(x));
     };
+    h.on_upgrade = [this](const RequestHead& head, std::shared_ptr<WebSocket> socket) {
+      return on_upgrade(head, std::move(socket));
+    };
     h.on_refusal = [this](int status, const RequestHead*) { return refusal(status); };
     h.add_headers = [this](const RequestHead& head, HeaderList& headers) {
       cors_headers(head, headers);
@@ -128,6 +170,8 @@ struct Server::Impl {
   }
 
   std::optional<HttpResponse> on_head(const RequestHead& head);
+  std::variant<HttpResponse, WebSocketEvents> on_upgrade(const RequestHead& head,
+                                                         std::shared_ptr<WebSocket> socket);
   void on_request(const RequestHead& head, std::string body, std::shared_ptr<Exchange> x);
   void audio(Endpoint endpoint, const RequestHead& head, std::string body, Exchange& x);
   HttpResponse refusal(int status) const;
@@ -155,6 +199,8 @@ struct Server::Impl {
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   std::atomic<double> mean_seconds{1.0};  // of a transcription, for Retry-After
+  std::atomic<int> realtime_sessions{0};
+  std::atomic<uint64_t> realtime_started{0};  // for session ids
 };
 
 json Server::Impl::health() const {
@@ -168,6 +214,8 @@ json Server::Impl::health() const {
           {"workers_busy", load.busy},
           {"queue_depth", load.queued},
           {"queue_size", config.queue_size},
+          {"realtime_sessions", realtime_sessions.load()},
+          {"max_realtime_sessions", config.max_realtime_sessions},
           {"connections", transport.connections()},
           {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()}};
 }
@@ -227,7 +275,8 @@ std::optional<HttpResponse> Server::Impl::refuse_access(const RequestHead& head,
         {"Access-Control-Max-Age", "600"}};
     return r;
   }
-  if (config.api_key.empty() || route.route == Route::kHealth) return std::nullopt;
+  if (config.api_key.empty() || route.route == Route::kHealth || route.route == Route::kPage)
+    return std::nullopt;
   const std::string auth = head.header("Authorization");
   if (same_secret(auth, "Bearer " + config.api_key)) return std::nullopt;
   HttpResponse r = reply({401,
@@ -273,6 +322,12 @@ std::optional<HttpResponse> Server::Impl::on_head(const RequestHead& head) {
     r.headers.emplace_back("Allow", route->method);
     return r;
   }
+  if (route->route == Route::kRealtime) {  // an upgrade goes to on_upgrade
+    HttpResponse r = reply(
+        {426, "/v1/realtime is a WebSocket endpoint (Upgrade: websocket)", "", "upgrade_required"});
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
   if (route->route != Route::kTranscriptions && route->route != Route::kTranslations)
     return std::nullopt;
   if (draining)
@@ -284,10 +339,71 @@ std::optional<HttpResponse> Server::Impl::on_head(const RequestHead& head) {
   return std::nullopt;
 }
 
+std::variant<HttpResponse, WebSocketEvents> Server::Impl::on_upgrade(
+    const RequestHead& head, std::shared_ptr<WebSocket> socket) {
+  if (head.path() != "/v1/realtime")
+    return reply({404,
+                  "No WebSocket endpoint at " + head.path() +
+                      " (live transcription: "
+                      "/v1/realtime?intent=transcription)",
+                  "", ""});
+  const std::string intent = query_value(head.target, "intent");
+  if (!intent.empty() && intent != "transcription")
+    return reply({400, "This server serves transcription sessions only (intent=transcription)",
+                  "intent", "unsupported_value"});
+  // Browsers cannot set headers on a WebSocket: they may pass the key as a
+  // subprotocol, as OpenAI's Realtime API allows.
+  const std::vector<std::string> offered = subprotocols(head.header("Sec-WebSocket-Protocol"));
+  if (!config.api_key.empty()) {
+    bool ok = same_secret(head.header("Authorization"), "Bearer " + config.api_key);
+    for (const std::string& p : offered) ok = ok || same_secret(p, kKeyProtocol + config.api_key);
+    if (!ok) {
+      HttpResponse r = reply({401,
+                              "No valid API key (Authorization: Bearer <key>, or the "
+                              "subprotocol " +
+                                  std::string(kKeyProtocol) + "<key>)",
+                              "", "invalid_api_key"});
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+  }
+  if (draining)
+    return reply({503, "The server is shutting down", "", "shutting_down", "server_error"});
+  if (++realtime_sessions > config.max_realtime_sessions) {
+    --realtime_sessions;
+    HttpResponse r = reply({429,
+                            "All " + std::to_string(config.max_realtime_sessions) +
+                                " live sessions are in use; retry later",
+                            "", "rate_limit_exceeded", "requests"});
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  RealtimeLimits limits;
+  limits.threads = config.realtime_threads > 0 ? config.realtime_threads : threads_per_worker;
+  limits.max_session_s = config.realtime_max_minutes * 60;
+  auto in = std::make_shared<InFlight>(in_flight);  // a drain waits for the session's end
+  auto session = RealtimeSession::start(model, model->has_vad(), limits, std::move(socket),
+                                        "sess_" + std::to_string(++realtime_started), draining,
+                                        [this, in]() mutable {
+                                          --realtime_sessions;
+                                          in.reset();
+                                        });
+  WebSocketEvents events;
+  for (const std::string& p : offered)
+    if (p == "realtime") events.subprotocol = p;
+  events.on_message = [session](std::string text, bool binary) {
+    session->on_message(std::move(text), binary);
+  };
+  events.on_close = [session] { session->on_close(); };
+  return events;
+}
+
 void Server::Impl::on_request(const RequestHead& head, std::string body,
                               std::shared_ptr<Exchange> x) {
   const RouteInfo* route = find_route(head.path());
   switch (route->route) {
+    case Route::kPage:
+      return x->respond({200, "text/html; charset=utf-8", kWebPage, {}, false, {}});
     case Route::kHealth: {
       HttpResponse r{
           draining ? 503 : 200, "application/json", json_text(health()) + "\n", {}, false};
@@ -307,6 +423,8 @@ void Server::Impl::on_request(const RequestHead& head, std::string body,
     case Route::kTranscriptions:
     case Route::kTranslations:
       break;
+    case Route::kRealtime:  // answered in on_head
+      return;
   }
   // The work runs on its own thread; the I/O thread goes on serving.
   const Endpoint endpoint =

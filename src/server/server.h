@@ -1,6 +1,8 @@
 // amanuensis serve: an OpenAI-compatible transcription server over the public
 // API. One Model, `workers` Sessions; requests beyond them wait in a bounded
-// FIFO queue, and beyond that get 429. See docs/server.md.
+// FIFO queue, and beyond that get 429. Live sessions (WebSocket) each have a
+// StreamingSession of their own, and a page at / to try them. See
+// docs/server.md.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +40,13 @@ struct ServerConfig {
   // Word timings: starts where speech resumes after a pause inside a word
   // (TranscribeOptions::word_starts_at_speech; the model needs VAD weights).
   bool word_starts_at_speech = false;
+  // Live transcription over WebSocket (/v1/realtime, OpenAI's Realtime API in
+  // transcription mode): at most this many sessions at once (beyond: 429),
+  // each at most this long (wall clock), each on this many threads (0:
+  // threads_per_worker).
+  int max_realtime_sessions = 4;
+  double realtime_max_minutes = 60;
+  int realtime_threads = 0;
 };
 
 class Server {

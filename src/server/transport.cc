@@ -8,7 +8,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <deque>
 #include <future>
 
 #include "amanuensis/types.h"
@@ -18,6 +20,7 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -60,6 +63,129 @@ struct Transport::Impl {
 
 namespace {
 
+// A connection after its upgrade to WebSocket. Reads run back to back on the
+// I/O thread; sends from any thread are queued and written in order.
+class WsSession : public WebSocket, public std::enable_shared_from_this<WsSession> {
+ public:
+  explicit WsSession(Transport::Impl& t) : t_(t) { ++t_.live; }
+  ~WsSession() override { --t_.live; }
+
+  void start(beast::tcp_stream stream, http::request<http::string_body> request, RequestHead head,
+             WebSocketEvents events) {
+    head_ = std::move(head);
+    events_ = std::move(events);
+    stream.expires_never();  // the WebSocket's own timeouts govern from here
+    ws_.emplace(std::move(stream));
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = seconds(t_.limits.header_timeout_s);
+    timeout.idle_timeout = seconds(t_.limits.idle_timeout_s);
+    timeout.keep_alive_pings = true;  // a quiet client is pinged at half the idle time
+    ws_->set_option(timeout);
+    ws_->read_message_max(t_.limits.max_message_bytes);
+    ws_->set_option(websocket::stream_base::decorator(
+        [protocol = events_.subprotocol](websocket::response_type& r) {
+          if (!protocol.empty()) r.set(http::field::sec_websocket_protocol, protocol);
+        }));
+    auto req = std::make_shared<http::request<http::string_body>>(std::move(request));
+    ws_->async_accept(*req, [self = shared_from_this(), req](error_code ec) {
+      if (ec) return self->ended();
+      self->open_ = true;
+      self->read();
+      self->write_next();  // what was sent before the handshake finished
+    });
+  }
+
+  bool send(std::string text) override {
+    if (closing_) return false;
+    if (queued_bytes_.fetch_add(text.size()) + text.size() > t_.limits.max_send_queue_bytes) {
+      close(1008, "the client does not read its messages");
+      return false;
+    }
+    net::post(t_.ioc, [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->out_.push_back(std::move(text));
+      self->write_next();
+    });
+    return true;
+  }
+
+  void close(int code, std::string reason) override {
+    if (closing_.exchange(true)) return;
+    net::post(t_.ioc, [self = shared_from_this(), code, reason = std::move(reason)] {
+      self->close_frame_.emplace(websocket::close_code(code), reason);
+      self->write_next();
+    });
+  }
+
+ private:
+  void read() {
+    ws_->async_read(in_, [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->ended();
+      std::string message = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->events_.on_message && !self->closing_) {
+        try {
+          self->events_.on_message(std::move(message), !self->ws_->got_text());
+        } catch (const std::exception&) {  // a bug in the handler: this socket ends, not the server
+          self->close(1011, "internal error");
+        }
+      }
+      self->read();
+    });
+  }
+
+  // The next queued message, or the close frame once the queue is empty.
+  void write_next() {
+    if (!open_ || writing_ || ended_) return;
+    if (!out_.empty()) {
+      writing_ = true;
+      auto text = std::make_shared<std::string>(std::move(out_.front()));
+      out_.pop_front();
+      ws_->text(true);
+      ws_->async_write(net::buffer(*text),
+                       [self = shared_from_this(), text](error_code ec, size_t) {
+                         self->writing_ = false;
+                         self->queued_bytes_ -= text->size();
+                         if (ec) return self->ended();
+                         self->write_next();
+                       });
+    } else if (close_frame_) {
+      writing_ = true;
+      ws_->async_close(*close_frame_, [self = shared_from_this()](error_code) {
+        // The pending read ends too, and with it the socket.
+        error_code ignored;
+        beast::get_lowest_layer(*self->ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      });
+    }
+  }
+
+  // Once: the socket is gone (the read or a write failed, or the close is done).
+  void ended() {
+    if (ended_) return;
+    ended_ = true;
+    closing_ = true;
+    error_code ec;
+    if (ws_) beast::get_lowest_layer(*ws_).socket().close(ec);
+    // The handler's objects may hold this socket: let go of them.
+    const WebSocketEvents events = std::move(events_);
+    events_ = {};
+    if (events.on_close) events.on_close();
+    t_.handler.on_done(head_, open_ ? 101 : 0, {});
+  }
+
+  Transport::Impl& t_;
+  RequestHead head_;
+  WebSocketEvents events_;
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  beast::flat_buffer in_;
+  // I/O thread only.
+  std::deque<std::string> out_;
+  std::optional<websocket::close_reason> close_frame_;
+  bool open_ = false, writing_ = false, ended_ = false;
+  // Any thread.
+  std::atomic<bool> closing_{false};
+  std::atomic<size_t> queued_bytes_{0};
+};
+
 class Connection : public Exchange, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, Transport::Impl& t) : stream_(std::move(socket)), t_(t) {
@@ -88,6 +214,7 @@ class Connection : public Exchange, public std::enable_shared_from_this<Connecti
   void on_head(error_code ec);
   void read_body();
   void on_body(error_code ec, size_t n);
+  void upgrade();
   void refuse(int status, bool head_read);
   // `sent`: told once the answer is written (true) or abandoned (false).
   void send(HttpResponse r, std::function<void(bool)> sent = {});
@@ -154,6 +281,7 @@ void Connection::on_head(error_code ec) {
   head_.arrived = Clock::now();
   for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
   keep_alive_ = req.keep_alive();
+  if (websocket::is_upgrade(req) && t_.handler.on_upgrade) return upgrade();
   std::optional<HttpResponse> early;
   try {
     early = t_.handler.on_head(head_);
@@ -176,6 +304,23 @@ void Connection::on_head(error_code ec) {
                              });
   }
   read_body();
+}
+
+void Connection::upgrade() {
+  auto socket = std::make_shared<WsSession>(t_);
+  std::variant<HttpResponse, WebSocketEvents> answer;
+  try {
+    answer = t_.handler.on_upgrade(head_, socket);
+  } catch (const std::exception&) {
+    return refuse(500, true);
+  }
+  if (HttpResponse* refused = std::get_if<HttpResponse>(&answer)) {
+    refused->close = true;
+    return send(std::move(*refused));
+  }
+  // The socket now owns the connection; this object ends with this handler.
+  socket->start(std::move(stream_), parser_->release(), head_,
+                std::get<WebSocketEvents>(std::move(answer)));
 }
 
 void Connection::read_body() {

@@ -11,7 +11,12 @@
 //    within write_timeout_s is dropped with the connection;
 //  * no byte of a body is ever read as a request: an answer given before
 //    the body is read (Handler::on_head) closes the connection;
-//  * at most max_connections at once; beyond, a 503 and the connection closed.
+//  * at most max_connections at once; beyond, a 503 and the connection closed;
+//  * a WebSocket (a GET with Upgrade: websocket that the handler accepts)
+//    takes text messages up to max_message_bytes, answers pings, sends its
+//    own when the client is quiet and closes after idle_timeout_s of
+//    silence; a client that lets max_send_queue_bytes pile up unread is
+//    closed (1008).
 #pragma once
 
 #include <chrono>
@@ -21,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace amanuensis::server {
@@ -34,6 +40,8 @@ struct TransportLimits {
   int max_connections = 512;
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
+  size_t max_message_bytes = 4 << 20;     // one WebSocket message
+  size_t max_send_queue_bytes = 8 << 20;  // WebSocket messages not yet taken
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -75,12 +83,38 @@ class Exchange {
   virtual bool client_gone() = 0;
 };
 
+// A WebSocket once upgraded (RFC 6455). Thread-safe; a send or close after
+// the socket ended does nothing.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // Queues a text message; false once the socket is closing or gone.
+  virtual bool send(std::string text) = 0;
+  // Sends what is queued, then a close frame (RFC 6455 §7.4 code and reason).
+  virtual void close(int code, std::string reason) = 0;
+};
+
+// What a handler that accepts a WebSocket gives the transport.
+struct WebSocketEvents {
+  std::string subprotocol;  // echoed in the handshake ("": none)
+  // Each message, in order, on the I/O thread: must not block.
+  std::function<void(std::string message, bool binary)> on_message;
+  // Once, on the I/O thread: the socket ended (closed by either side, timed out or reset).
+  std::function<void()> on_close;
+};
+
 struct Handler {
   // After the headers: an answer now (a body, if any, is not read and the
   // connection closes after the answer), or nullopt to read the body.
   std::function<std::optional<HttpResponse>(const RequestHead&)> on_head;
   // The whole request; answer through the Exchange, now or from any thread.
   std::function<void(const RequestHead&, std::string body, std::shared_ptr<Exchange>)> on_request;
+  // A GET asking to become a WebSocket: an HTTP answer refuses it (the
+  // connection closes after it), events accept it; `socket` is the one the
+  // events will concern, to keep.
+  std::function<std::variant<HttpResponse, WebSocketEvents>(const RequestHead&,
+                                                            std::shared_ptr<WebSocket> socket)>
+      on_upgrade;
   // The transport's own refusals (400 unparsable, 408 too slow, 413 body
   // over the limit, 431 headers over the limit, 500 the handler threw,
   // 503 too many connections)
