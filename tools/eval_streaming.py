@@ -18,9 +18,14 @@ sees. Reported, pooled over the recordings:
   * --realtime: play the files at real pace instead (wall-clock latencies);
   * --streams N: N streams of the first --seconds of the long recording at
     once, at real pace, one thread each: how far each falls behind (the wall
-    time of each hypothesis minus the audio it covered) and its latency.
+    time of each hypothesis minus the audio it covered) and its latency;
+  * --websocket: the same through `serve`'s /v1/realtime (OpenAI's Realtime
+    API, tools/realtime_client.py) at real pace, in 100 ms messages, with
+    the server's defaults (server VAD turns) or the flags after --: the
+    latency of each committed word is its delta's arrival; with --streams N,
+    N sessions at once.
 
-  python3 tools/eval_streaming.py [--all] [--streams N] [-- --step 0.5 ...]
+  python3 tools/eval_streaming.py [--all] [--streams N] [--websocket] [-- FLAGS]
 """
 import argparse
 import difflib
@@ -117,6 +122,55 @@ def capacity(a, extra):
               f"{lags[-1]:.2f} | {statistics.mean(lat):.2f} | {lat[int(0.9 * (len(lat) - 1))]:.2f} |")
 
 
+def websocket_server(a):
+    sys.path.insert(0, str(REPO / "tests"))
+    from server_process import ServerProcess
+    return ServerProcess(a.amanuensis, a.model, *a.stream_args)
+
+
+def websocket_sessions(url, clips):
+    """Each (clip, language) through /v1/realtime at real pace, all at once:
+    [(committed words with their arrival times, text)]."""
+    import threading
+    from realtime_client import stream_file
+    results = [None] * len(clips)
+
+    def one(i, clip, language):
+        results[i] = stream_file(url, clip, language)
+    threads = [threading.Thread(target=one, args=(i, c, lang))
+               for i, (c, lang) in enumerate(clips)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def websocket_capacity(a):
+    import tempfile
+    import soundfile
+    long = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
+    audio, rate = soundfile.read(str(long), dtype="float32")
+    with tempfile.TemporaryDirectory() as d:
+        clip = pathlib.Path(d) / "excerpt.wav"
+        soundfile.write(str(clip), audio[: int(a.seconds * rate)], rate, subtype="PCM_16")
+        _, offline = offline_words(a.amanuensis, a.model, clip, "en", 2)
+        server = websocket_server(a)
+        try:
+            results = websocket_sessions(server.url, [(clip, "en")] * a.streams)
+        finally:
+            server.stop()
+    print(f"{a.streams} WebSocket sessions of {a.seconds:.0f} s at real pace, server flags "
+          f"{' '.join(a.stream_args) or '(defaults)'}")
+    print("| session | words | latency mean s | p90 s | last word s |")
+    print("|---|---:|---:|---:|---:|")
+    for i, (committed, _) in enumerate(results):
+        lat = latencies(committed, offline)
+        s = sorted(lat)
+        print(f"| {i} | {len(committed)} | {statistics.mean(lat):.2f} | "
+              f"{s[int(0.9 * (len(s) - 1))]:.2f} | {lat[-1]:.2f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--amanuensis", default=str(REPO / "build" / "amanuensis"))
@@ -127,26 +181,33 @@ def main():
     ap.add_argument("--only", help="clips whose name contains this")
     ap.add_argument("--streams", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("stream_args", nargs="*", help="after --: flags for `amanuensis stream`")
+    ap.add_argument("--websocket", action="store_true",
+                    help="through `serve`'s /v1/realtime (flags after -- go to serve)")
+    ap.add_argument("stream_args", nargs="*",
+                    help="after --: flags for `amanuensis stream` (or `serve`, --websocket)")
     a = ap.parse_args()
     if a.streams:
-        return capacity(a, list(a.stream_args))
+        return websocket_capacity(a) if a.websocket else capacity(a, list(a.stream_args))
     extra = list(a.stream_args) + (["--realtime"] if a.realtime else [])
     rows = [r for r in eval_wer.read_manifest(SPEECH)
             if r["path"].is_file() and eval_wer.reference_text(r) and "-" not in r["language"]
             and (a.all or r["language"] == "en") and (not a.only or a.only in r["file"])]
     all_lat, totals = [], {"stream": [0, 0], "offline": [0, 0], "stream_vs_offline": [0, 0]}
+    server = websocket_server(a) if a.websocket else None
     leftover = 0
     print("| clip | s | words | mean latency s | p90 s | WER stream % | WER offline % |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         lang = r["language"]
         offline_text, offline = offline_words(a.amanuensis, a.model, r["path"], lang, a.threads)
-        events = stream_events(a.amanuensis, a.model, r["path"], lang, a.threads, extra)
-        committed = simulate(events, a.realtime)
-        text = "".join(w["word"] for w, _ in committed)
-        final = [e for e in events if e["type"] == "partial"][-1]
-        leftover += final["text"] != ""  # the stream should end with nothing tentative
+        if a.websocket:  # a session of its own, alone on the server
+            committed, text = websocket_sessions(server.url, [(r["path"], lang)])[0]
+        else:
+            events = stream_events(a.amanuensis, a.model, r["path"], lang, a.threads, extra)
+            committed = simulate(events, a.realtime)
+            text = "".join(w["word"] for w, _ in committed)
+            final = [e for e in events if e["type"] == "partial"][-1]
+            leftover += final["text"] != ""  # the stream should end with nothing tentative
         lat = latencies(committed, offline)
         all_lat += lat
         ref = eval_wer.reference_text(r)
@@ -167,7 +228,10 @@ def main():
           f"p90 {lat[int(0.9 * (len(lat) - 1))]:.2f} s")
     for key, (e, n) in totals.items():
         print(f"pooled WER {key}: {100 * e / n:.2f} % ({e}/{n})")
-    print(f"streams that ended with tentative text left: {leftover}")
+    if server:
+        server.stop()
+    else:
+        print(f"streams that ended with tentative text left: {leftover}")
 
 
 if __name__ == "__main__":
