@@ -28,6 +28,7 @@ sees. Reported, pooled over the recordings:
   python3 tools/eval_streaming.py [--all] [--streams N] [--websocket] [-- FLAGS]
 """
 import argparse
+import contextlib
 import difflib
 import json
 import pathlib
@@ -95,8 +96,9 @@ def latencies(committed, offline):
     return out
 
 
-def capacity(a, extra):
-    """N real-time streams at once, one thread each."""
+@contextlib.contextmanager
+def long_excerpt(a):
+    """The first --seconds of the long recording as a WAV, and its offline words."""
     import tempfile
     import soundfile
     long = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
@@ -104,7 +106,12 @@ def capacity(a, extra):
     with tempfile.TemporaryDirectory() as d:
         clip = pathlib.Path(d) / "excerpt.wav"
         soundfile.write(str(clip), audio[: int(a.seconds * rate)], rate, subtype="PCM_16")
-        _, offline = offline_words(a.amanuensis, a.model, clip, "en", 2)
+        yield clip, offline_words(a.amanuensis, a.model, clip, "en", 2)[1]
+
+
+def capacity(a, extra):
+    """N real-time streams at once, one thread each."""
+    with long_excerpt(a) as (clip, offline):
         procs = [subprocess.Popen([a.amanuensis, "stream", str(clip), "--model", a.model,
                                    "--language", "en", "--jsonl", "--threads", "1", "--realtime",
                                    *extra], stdout=subprocess.PIPE, text=True)
@@ -147,14 +154,7 @@ def websocket_sessions(url, clips):
 
 
 def websocket_capacity(a):
-    import tempfile
-    import soundfile
-    long = SPEECH / "long_en_ljspeech_LJ001-0001_to_0032.flac"
-    audio, rate = soundfile.read(str(long), dtype="float32")
-    with tempfile.TemporaryDirectory() as d:
-        clip = pathlib.Path(d) / "excerpt.wav"
-        soundfile.write(str(clip), audio[: int(a.seconds * rate)], rate, subtype="PCM_16")
-        _, offline = offline_words(a.amanuensis, a.model, clip, "en", 2)
+    with long_excerpt(a) as (clip, offline):
         server = websocket_server(a)
         try:
             results = websocket_sessions(server.url, [(clip, "en")] * a.streams)
