@@ -5,30 +5,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMANUENSIS_SANITIZE=ON >/dev/null
-# Only what the in-process tiers run: the unit tests and the developer's tool
-# (the bit-exact tier's encoder), not the programs and the shared library.
-cmake --build build-asan --target unit_tests amanuensis-dev
+# One clang build for both halves: AddressSanitizer + UBSan everywhere, and
+# libFuzzer's coverage counters in the library (which the tests do not mind).
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON >/dev/null
+targets=(npy audio ct2 safetensors ggml tokenizer request http realtime)
+# Only what the in-process tiers run (the unit tests and the developer's
+# tool, the bit-exact tier's encoder), not the programs and the shared
+# library; and the fuzz targets.
+cmake --build build-sanitize --target unit_tests amanuensis-dev "${targets[@]/%/_fuzzer}"
 # The unit, model-files and bit-exact tiers: every kernel, parser and stage
 # in-process, and the encoder's bytes across backends. The tiers that run whole
 # programs (end-to-end, accuracy, load) go through the same code many times
 # slower under ASan; the release build runs them, and the fuzzers below feed
 # the parsers of outside data.
 start=$SECONDS
-ctest --test-dir build-asan --output-on-failure -j2 -L "unit|model-files|bit-exact"
+ctest --test-dir build-sanitize --output-on-failure -j2 -L "unit|model-files|bit-exact"
 echo "sanitize.sh: sanitized tests took $((SECONDS - start)) s"
 start=$SECONDS
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-targets=(npy audio ct2 safetensors ggml tokenizer request http realtime)
-cmake --build build-fuzz --target "${targets[@]/%/_fuzzer}"
 seconds="${FUZZ_SECONDS:-20}"  # a target; two run at once (FUZZ_SECONDS for longer runs)
 fuzz() {  # one target on a copy of its corpus; its last lines, then the verdict
   local target=$1 work
   work=$(mktemp -d)
   cp fuzz/corpus/"$target"/* "$work"/
-  if ./build-fuzz/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" \
+  if ./build-sanitize/${target}_fuzzer -max_total_time="$seconds" -print_final_stats=1 "$work" \
       >"$work.log" 2>&1; then
     tail -n 3 "$work.log"
     echo "fuzz: ${target}_fuzzer ran ${seconds}s without a crash"

@@ -292,7 +292,8 @@ TEST(GemmQuantize, RejectsNonFinite) {
 // one thread and over several (n * k >= 2^20), row counts not a multiple of a
 // chunk; every row read exactly once; a non-finite row still refused.
 TEST(GemmQuantize, RowReaderGivesTheSameBytes) {
-  for (auto [n, k] : {std::pair{70, 9}, std::pair{1000, 1100}, std::pair{2051, 520}}) {
+  for (auto [rows, cols] : {std::pair{70, 9}, std::pair{1000, 1100}, std::pair{2051, 520}}) {
+    const int n = rows, k = cols;  // plain variables: a lambda captures them (clang 14)
     Problem p = make(1, n, k, unsigned(n));
     const QuantizedWeights whole = quantize_weights(p.w.data(), p.b.data(), n, k);
     std::vector<std::atomic<int>> reads(n);
