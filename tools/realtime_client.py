@@ -48,7 +48,7 @@ def stream_file(url, path, language="", on_delta=None):
                 now = time.monotonic() - start
                 if e["type"] == "conversation.item.input_audio_transcription.delta":
                     text.append(e["delta"])
-                    committed += [({"word": " " + w}, now) for w in e["delta"].split()]
+                    committed.extend(({"word": " " + w}, now) for w in e["delta"].split())
                     if on_delta:
                         on_delta(e["delta"])
                 # The no-op update sent after the audio: its answer comes after every
