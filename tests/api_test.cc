@@ -287,6 +287,49 @@ TEST_F(Api, SessionsShareOneModelConcurrently) {
   }
 }
 
+// Sessions of one group on several threads: their decoder steps ran
+// together (some steps held several sessions' rows), and each transcript,
+// with word timings and beam search, is the bytes a Session alone gives.
+TEST_F(Api, SessionGroupBatchesConcurrentSessionsWithoutChangingThem) {
+  amanuensis::TranscribeOptions o;  // beam 5
+  o.word_timestamps = true;
+  const std::vector<float> half(audio_->begin(), audio_->begin() + audio_->size() / 2);
+  const std::vector<const std::vector<float>*> inputs = {audio_, &half, audio_, &half};
+  std::vector<amanuensis::Transcription> expected;
+  amanuensis::Session alone(model_, 1);
+  for (const std::vector<float>* in : inputs) expected.push_back(alone.transcribe(*in, o));
+  auto group = std::make_shared<amanuensis::SessionGroup>(model_);
+  std::vector<amanuensis::Transcription> got(inputs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    threads.emplace_back([&, i] {
+      amanuensis::Session session(group, 1 + int(i % 2));
+      got[i] = session.transcribe(*inputs[i], o);
+    });
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(got[i].text, expected[i].text) << i;
+    ASSERT_EQ(got[i].segments.size(), expected[i].segments.size()) << i;
+    for (size_t k = 0; k < got[i].segments.size(); ++k) {
+      const amanuensis::Segment &a = got[i].segments[k], &b = expected[i].segments[k];
+      EXPECT_EQ(a.tokens, b.tokens) << i;
+      EXPECT_EQ(a.token_logprobs, b.token_logprobs) << i;
+      EXPECT_EQ(a.avg_logprob, b.avg_logprob) << i;
+      ASSERT_EQ(a.words.size(), b.words.size()) << i;
+      for (size_t w = 0; w < a.words.size(); ++w) {
+        EXPECT_EQ(a.words[w].start, b.words[w].start) << i;
+        EXPECT_EQ(a.words[w].end, b.words[w].end) << i;
+        EXPECT_EQ(a.words[w].probability, b.words[w].probability) << i;
+      }
+    }
+  }
+  const amanuensis::SessionGroup::Load load = group->load();
+  EXPECT_EQ(load.decoding, 0);
+  EXPECT_GT(load.shared_steps, 0u) << "the sessions' steps never ran together";
+  EXPECT_THROW(amanuensis::Session(std::shared_ptr<amanuensis::SessionGroup>(), 1),
+               amanuensis::Error);
+}
+
 // Words spell each segment's text, in order, within the audio. (A segment's
 // last word may end a little after it: when the word is far longer than its
 // segment allows, faster-whisper cuts it to the median word length, which can

@@ -7,19 +7,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <latch>
 #include <memory>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "decoding/logit_rules.h"
 #include "decoding/search.h"
+#include "decoding/step_batcher.h"
 #include "text/tokenizer.h"
 #include "util/thread_pool.h"
 
@@ -661,6 +665,45 @@ TEST_P(DecoderTest, BatchedStepRejectsBadBatchesAndChangesNothing) {
   EXPECT_EQ(b.length(), 2);
 }
 
+// Through a StepBatcher, a member's bad part (a token out of range) fails
+// its own step only: the other member, in the same batch, gets its logits.
+TEST_P(DecoderTest, BatcherFailsOnlyTheBadMembersStep) {
+  const int v = cfg_.n_vocab;
+  DecoderState a, b, alone;
+  dec_->begin(a, enc_.data(), cfg_.frames, 1, pool_);
+  dec_->begin(b, enc_.data(), cfg_.frames, 1, pool_);
+  dec_->begin(alone, enc_.data(), cfg_.frames, 1, pool_);
+  const int ok[] = {1}, bad[] = {v};
+  std::vector<float> want(v), got(v), unused(v);
+  dec_->step(alone, ok, 1, 1, want.data(), pool_);
+  decoding::StepBatcher batcher(*dec_, pool_);
+  std::latch both(2);
+  bool threw = false;
+  std::thread good([&] {
+    ThreadPool pool(1);
+    decoding::StepBatcher::Member member(batcher);
+    both.arrive_and_wait();
+    batcher.step({{&a, ok, 1, 1}}, got.data(), pool);
+  });
+  std::thread wrong([&] {
+    ThreadPool pool(1);
+    decoding::StepBatcher::Member member(batcher);
+    both.arrive_and_wait();
+    try {
+      batcher.step({{&b, bad, 1, 1}}, unused.data(), pool);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+  });
+  good.join();
+  wrong.join();
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(a.length(), 1);
+  EXPECT_EQ(b.length(), 0);
+  EXPECT_EQ(batcher.load().shared, 1u);  // both members were in when the step ran
+}
+
 TEST_P(DecoderTest, ErrorsThrowAndLeaveTheStateUsable) {
   std::vector<float> l(4 * size_t(cfg_.n_vocab));
   {
@@ -984,6 +1027,68 @@ TEST_P(DecoderSearch, BatchedSearchesEqualEachAlone) {
       EXPECT_EQ(got.token_logprobs, want.token_logprobs) << "search " << order[j];
       EXPECT_EQ(got.no_speech_prob, want.no_speech_prob) << "search " << order[j];
     }
+  }
+}
+
+// Searches on several threads at once, each with its own pool, their steps
+// run together by one StepBatcher (a server's concurrent requests): each gives
+// its tokens and scores alone; one thread stopped midway (Interrupted) leaves
+// without holding the others up.
+TEST_P(DecoderSearch, SearchesOnSeveralThreadsShareSteps) {
+  const Decoder dec(make_weights(cfg_), GetParam());
+  constexpr int kThreads = 5;
+  std::vector<decoding::SearchOptions> opts(kThreads);
+  opts[1].beam_size = 1;
+  opts[2].temperature = 0.7f;
+  opts[2].best_of = 3;
+  opts[2].seed = 7;
+  opts[3].beam_size = 3;
+  std::vector<std::vector<float>> enc;
+  std::vector<decoding::SearchResult> alone;
+  for (int i = 0; i < kThreads; ++i) {
+    opts[i].max_length = 30 + 3 * i;
+    Config c = cfg_;
+    c.seed = cfg_.seed + uint32_t(i);
+    enc.push_back(make_encoded(c));
+    alone.push_back(go(dec, enc[i], opts[i], 1));
+  }
+  for (const bool stop_one : {false, true}) {
+    ThreadPool shared(2);
+    decoding::StepBatcher batcher(dec, shared);
+    std::vector<decoding::SearchResult> got(kThreads);
+    std::atomic<int> steps_of_last{0};
+    bool last_stopped = false;
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i)
+      threads.emplace_back([&, i] {
+        ThreadPool pool(1 + i % 2);
+        DecoderState s;
+        const decoding::SearchOptions& o = opts[i];
+        dec.begin(s, enc[i].data(), cfg_.frames, std::max(o.beam_size, o.best_of), pool);
+        // The last thread's caller asks to stop after 5 steps.
+        const Interrupt interrupt(
+            [&, i] { return stop_one && i == kThreads - 1 && ++steps_of_last > 5; });
+        start.arrive_and_wait();
+        try {
+          got[i] = decoding::search(dec, s, rules_, prompt_, 0, o, pool, interrupt, &batcher);
+        } catch (const Interrupted&) {
+          last_stopped = true;
+        }
+      });
+    for (std::thread& t : threads) t.join();
+    const int checked = stop_one ? kThreads - 1 : kThreads;
+    for (int i = 0; i < checked; ++i) {
+      EXPECT_EQ(got[i].tokens, alone[i].tokens) << "search " << i;
+      EXPECT_EQ(got[i].sum_logprob, alone[i].sum_logprob) << "search " << i;
+      EXPECT_EQ(got[i].token_logprobs, alone[i].token_logprobs) << "search " << i;
+      EXPECT_EQ(got[i].no_speech_prob, alone[i].no_speech_prob) << "search " << i;
+    }
+    EXPECT_EQ(last_stopped, stop_one);
+    const decoding::StepBatcher::Load load = batcher.load();
+    EXPECT_EQ(load.members, 0);
+    EXPECT_GT(load.shared, 0u) << "the threads' steps never ran together";
+    EXPECT_LT(load.steps, load.rows);
   }
 }
 

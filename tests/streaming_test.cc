@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -43,7 +45,8 @@ struct Event {
 std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
                           const std::vector<float>& audio, size_t chunk,
                           const amanuensis::StreamingOptions& o, int threads,
-                          std::string* committed = nullptr) {
+                          std::string* committed = nullptr,
+                          std::shared_ptr<amanuensis::SessionGroup> group = nullptr) {
   std::vector<Event> out;
   amanuensis::StreamingSession* session = nullptr;
   amanuensis::StreamingCallbacks cb;
@@ -61,7 +64,9 @@ std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
   };
   cb.on_speech_started = [&](double start) { out.push_back({"speech_started", "", start}); };
   cb.on_turn_end = [&](double end) { out.push_back({"turn_end", "", end}); };
-  amanuensis::StreamingSession s(model, threads, o, cb);
+  auto owned = group ? std::make_unique<amanuensis::StreamingSession>(group, threads, o, cb)
+                     : std::make_unique<amanuensis::StreamingSession>(model, threads, o, cb);
+  amanuensis::StreamingSession& s = *owned;
   session = &s;
   for (size_t at = 0; at < audio.size(); at += chunk)
     s.push(audio.data() + at, std::min(chunk, audio.size() - at));
@@ -105,6 +110,23 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
   // Hypotheses every second of audio, then one of the whole stream at finish().
   EXPECT_DOUBLE_EQ(want.front().audio, 1.0);
   EXPECT_DOUBLE_EQ(last.audio, 11.0);
+}
+
+// Live sessions of one SessionGroup (the server's) on two threads at once:
+// their decoder steps ran together, and each gives the events it gives alone.
+TEST_F(Streaming, SessionsInAGroupGiveTheirOwnEvents) {
+  const std::vector<Event> want = events(model_, *audio_, 1600, options(), 1);
+  auto group = std::make_shared<amanuensis::SessionGroup>(model_);
+  std::vector<std::vector<Event>> got(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      got[i] = events(model_, *audio_, i ? 5923 : 1600, options(), 1, nullptr, group);
+    });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(got[0], want);
+  EXPECT_EQ(got[1], want);
+  EXPECT_GT(group->load().shared_steps, 0u) << "the sessions' steps never ran together";
 }
 
 TEST_F(Streaming, CommitsTheWordsOfTheOfflineTranscript) {

@@ -57,10 +57,43 @@ class AMANUENSIS_API Model {
   std::unique_ptr<Impl> impl_;
 };
 
+// Sessions that transcribe at the same time on different threads, as a
+// server's concurrent requests do: the decoder steps of all their
+// transcriptions run as one batch (continuous batching: a transcription's
+// rows join at its next step and leave when its window is decoded), so the
+// decoder's weights are read once a step for all of them. Each transcription
+// is the same bytes as on a Session of its own.
+class AMANUENSIS_API SessionGroup {
+ public:
+  // threads: of the steps that hold several Sessions' rows (<= 0: the
+  // machine's cores); a Session's own threads run the rest.
+  explicit SessionGroup(std::shared_ptr<const Model> model, int threads = 0);
+  ~SessionGroup();
+  SessionGroup(const SessionGroup&) = delete;
+  SessionGroup& operator=(const SessionGroup&) = delete;
+
+  const std::shared_ptr<const Model>& model() const;
+  struct Load {
+    int decoding = 0;           // transcriptions in their decoder steps now
+    int last_step_rows = 0;     // rows (beams, samples) in the latest step
+    uint64_t steps = 0;         // steps run so far
+    uint64_t rows = 0;          // rows over all of them
+    uint64_t shared_steps = 0;  // steps that held more than one transcription's rows
+  };
+  Load load() const;
+  struct Impl;
+  Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class AMANUENSIS_API Session {
  public:
   // threads <= 0: the machine's cores.
   explicit Session(std::shared_ptr<const Model> model, int threads = 0);
+  // In a group: its decoder steps batched with the other members'.
+  Session(std::shared_ptr<SessionGroup> group, int threads);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -79,6 +112,7 @@ class AMANUENSIS_API Session {
  private:
   struct State;
   std::shared_ptr<const Model> model_;
+  std::shared_ptr<SessionGroup> group_;  // or none
   std::unique_ptr<State> state_;
 };
 
@@ -91,6 +125,9 @@ class AMANUENSIS_API StreamingSession {
  public:
   // threads <= 0: the machine's cores. Throws Error for bad options.
   StreamingSession(std::shared_ptr<const Model> model, int threads = 0,
+                   const StreamingOptions& options = {}, StreamingCallbacks callbacks = {});
+  // In a group (SessionGroup): its decoder steps batched with the others'.
+  StreamingSession(std::shared_ptr<SessionGroup> group, int threads,
                    const StreamingOptions& options = {}, StreamingCallbacks callbacks = {});
   ~StreamingSession();
   StreamingSession(const StreamingSession&) = delete;

@@ -113,18 +113,50 @@ void Model::check(const TranscribeOptions& options) const {
   });
 }
 
+namespace {
+int checked_threads(int threads) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > 256) throw Error("session: " + std::to_string(threads) + " threads is absurd");
+  return threads;
+}
+}  // namespace
+
+struct SessionGroup::Impl {
+  Impl(std::shared_ptr<const Model> m, int threads)
+      : model(std::move(m)), pool(threads), batcher(model->impl().decoder, pool) {}
+  std::shared_ptr<const Model> model;
+  ThreadPool pool;  // of the steps that hold several Sessions' rows
+  decoding::StepBatcher batcher;
+};
+
+SessionGroup::SessionGroup(std::shared_ptr<const Model> model, int threads) {
+  if (!model) throw Error("session group: no model");
+  impl_ = std::make_unique<Impl>(std::move(model), checked_threads(threads));
+}
+SessionGroup::~SessionGroup() = default;
+const std::shared_ptr<const Model>& SessionGroup::model() const { return impl_->model; }
+SessionGroup::Load SessionGroup::load() const {
+  const decoding::StepBatcher::Load l = impl_->batcher.load();
+  return {l.members, l.last_rows, l.steps, l.rows, l.shared};
+}
+
+// A Session's threads and decoder state; its group's batcher, or none.
 struct Session::State {
-  explicit State(int threads) : pool(threads) {}
+  State(int threads, decoding::StepBatcher* batcher) : pool(threads), batcher(batcher) {}
   ScratchPool scratch;  // first: destroyed last, after every buffer drawn from it
   ThreadPool pool;
+  decoding::StepBatcher* batcher;
   DecoderState decoder;
 };
 
 Session::Session(std::shared_ptr<const Model> model, int threads) : model_(std::move(model)) {
   if (!model_) throw Error("session: no model");
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  if (threads > 256) throw Error("session: " + std::to_string(threads) + " threads is absurd");
-  state_ = std::make_unique<State>(threads);
+  state_ = std::make_unique<State>(checked_threads(threads), nullptr);
+}
+Session::Session(std::shared_ptr<SessionGroup> group, int threads) : group_(std::move(group)) {
+  if (!group_) throw Error("session: no group");
+  model_ = group_->model();
+  state_ = std::make_unique<State>(checked_threads(threads), &group_->impl().batcher);
 }
 Session::~Session() = default;
 
@@ -132,18 +164,18 @@ Session::~Session() = default;
 // with the engine's exceptions as Error.
 template <typename Work>
 auto in_session(const Model::Impl& m, ScratchPool& scratch_pool, ThreadPool& pool,
-                DecoderState& decoder, Work&& work) {
+                DecoderState& decoder, decoding::StepBatcher* batcher, Work&& work) {
   return translate_errors([&] {
     const ScratchScope scratch(scratch_pool);
     const TranscribeContext ctx{m.encoder,   m.decoder, *m.tokenizer, m.alignment_heads,
-                                m.vad.get(), pool,      decoder};
+                                m.vad.get(), pool,      decoder,      batcher};
     return work(ctx);
   });
 }
 
 Transcription Session::transcribe(const std::vector<float>& samples,
                                   const TranscribeOptions& options, const Callbacks& callbacks) {
-  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder,
+  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder, state_->batcher,
                     [&](const TranscribeContext& ctx) {
                       return amanuensis::transcribe(ctx, samples, options, callbacks);
                     });
@@ -152,7 +184,7 @@ Transcription Session::transcribe(const std::vector<float>& samples,
 std::vector<Transcription> Session::transcribe_many(
     const std::vector<std::vector<float>>& recordings, const TranscribeOptions& options,
     const std::vector<Callbacks>& callbacks) {
-  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder,
+  return in_session(model_->impl(), state_->scratch, state_->pool, state_->decoder, state_->batcher,
                     [&](const TranscribeContext& ctx) {
                       return amanuensis::transcribe(ctx, recordings, options, callbacks);
                     });

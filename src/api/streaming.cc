@@ -52,9 +52,9 @@ std::string tail(const std::string& text, size_t n) {
 }  // namespace
 
 struct StreamingSession::State {
-  State(std::shared_ptr<const Model> model, int threads, const StreamingOptions& o,
+  State(std::shared_ptr<const Model> model, std::unique_ptr<Session> s, const StreamingOptions& o,
         StreamingCallbacks cb)
-      : session(model, threads), options(o), callbacks(std::move(cb)) {
+      : session(std::move(s)), options(o), callbacks(std::move(cb)) {
     check(o);
     options.transcribe.word_timestamps = true;
     options.transcribe.condition_on_previous_text = false;
@@ -150,7 +150,7 @@ struct StreamingSession::State {
     t.language = language;
     t.initial_prompt = tail(before_buffer, options.prompt_characters);
     const std::vector<float> audio(buffer.begin(), buffer.begin() + (end - buffer_start));
-    const Transcription r = session.transcribe(audio, t);
+    const Transcription r = session->transcribe(audio, t);
     const double offset = seconds(buffer_start);
     std::vector<Word> words;
     segment_ends.clear();
@@ -212,7 +212,7 @@ struct StreamingSession::State {
       before_buffer.erase(0, before_buffer.size() - options.prompt_characters - 1);
   }
 
-  Session session;
+  std::unique_ptr<Session> session;
   StreamingOptions options;
   StreamingCallbacks callbacks;
   std::string language;
@@ -240,7 +240,13 @@ struct StreamingSession::State {
 
 StreamingSession::StreamingSession(std::shared_ptr<const Model> model, int threads,
                                    const StreamingOptions& options, StreamingCallbacks callbacks)
-    : state_(std::make_unique<State>(std::move(model), threads, options, std::move(callbacks))) {}
+    : state_(std::make_unique<State>(model, std::make_unique<Session>(model, threads), options,
+                                     std::move(callbacks))) {}
+StreamingSession::StreamingSession(std::shared_ptr<SessionGroup> group, int threads,
+                                   const StreamingOptions& options, StreamingCallbacks callbacks)
+    : state_(std::make_unique<State>(group ? group->model() : nullptr,
+                                     std::make_unique<Session>(group, threads), options,
+                                     std::move(callbacks))) {}
 StreamingSession::~StreamingSession() = default;
 
 void StreamingSession::push(const float* samples, size_t count) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "kernels/per_isa.h"
@@ -281,7 +282,9 @@ const SearchResult& Search::result() const {
 }
 
 void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool,
-                  const Interrupt& interrupt) {
+                  const Interrupt& interrupt, StepBatcher* batcher) {
+  std::optional<StepBatcher::Member> member;
+  if (batcher) member.emplace(*batcher);
   std::vector<DecoderStep> batch;
   std::vector<Search*> live;
   std::vector<float> logits;
@@ -298,7 +301,10 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
     if (batch.empty()) return;
     interrupt.check();
     logits.resize(size_t(rows) * decoder.n_vocab());
-    decoder.step(batch, logits.data(), pool);
+    if (batcher)
+      batcher->step(batch, logits.data(), pool);
+    else
+      decoder.step(batch, logits.data(), pool);
     float* at = logits.data();
     for (size_t i = 0; i < live.size(); ++i) {
       live[i]->advance(at, pool);
@@ -309,9 +315,9 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
 
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& o,
-                    ThreadPool& pool, const Interrupt& interrupt) {
+                    ThreadPool& pool, const Interrupt& interrupt, StepBatcher* batcher) {
   Search s(decoder, state, rules, prompt, sot_index, o);
-  run_searches(decoder, {&s}, pool, interrupt);
+  run_searches(decoder, {&s}, pool, interrupt, batcher);
   return s.result();
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "decoding/logit_rules.h"
+#include "decoding/step_batcher.h"
 #include "model/decoder.h"
 #include "util/interrupt.h"
 #include "util/thread_pool.h"
@@ -104,14 +105,16 @@ class Search {
 };
 
 // Runs the searches to their ends, every step of all the live ones as one
-// batch; `interrupt` is checked before each step.
+// batch; `interrupt` is checked before each step. With a batcher, each step
+// runs together with other threads' (StepBatcher), on the batcher's pool.
 void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, ThreadPool& pool,
-                  const Interrupt& interrupt = {});
+                  const Interrupt& interrupt = {}, StepBatcher* batcher = nullptr);
 
-// One search alone.
+// One search (with other threads' when batcher is given).
 SearchResult search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
                     const std::vector<int>& prompt, int sot_index, const SearchOptions& options,
-                    ThreadPool& pool, const Interrupt& interrupt = {});
+                    ThreadPool& pool, const Interrupt& interrupt = {},
+                    StepBatcher* batcher = nullptr);
 
 // The indices of the k largest of x[0, n), best first, ties to the lower
 // index (the order std::partial_sort gives with that comparison); k <= n.

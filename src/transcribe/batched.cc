@@ -279,7 +279,7 @@ class Batched {
         live.push_back(w->search.get());
       }
       if (live.empty()) return;
-      decoding::run_searches(ctx_.decoder, live, ctx_.pool, interrupt_);
+      decoding::run_searches(ctx_.decoder, live, ctx_.pool, interrupt_, ctx_.batcher);
       for (std::unique_ptr<ChunkWindow>& w : windows) {
         if (w->decided) continue;
         Attempt a;

@@ -159,7 +159,7 @@ class LongForm {
           o_, prompt.tokens.size(), ctx_.decoder.n_ctx(), seek, temperature, attempt);
       window_.begin_decoder(search_rows(o_));
       return decoding::search(ctx_.decoder, ctx_.state, rules_, prompt.tokens, prompt.sot_index, so,
-                              ctx_.pool, interrupt_);
+                              ctx_.pool, interrupt_, ctx_.batcher);
     };
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
     return decode_with_fallback(o_, search, text);

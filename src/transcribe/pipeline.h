@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "amanuensis/types.h"
+#include "decoding/step_batcher.h"
 #include "model/decoder.h"
 #include "model/encoder.h"
 #include "text/tokenizer.h"
@@ -28,7 +29,8 @@
 namespace amanuensis {
 
 // What a transcription runs on: the shared model parts and one session's
-// pool and decoder state.
+// pool and decoder state; with a batcher, its decoder steps run together
+// with other sessions' (the pool is then theirs too).
 struct TranscribeContext {
   const Encoder& encoder;
   const Decoder& decoder;
@@ -37,6 +39,7 @@ struct TranscribeContext {
   const vad::SileroVad* vad;                                 // null: none loaded
   ThreadPool& pool;
   DecoderState& state;
+  decoding::StepBatcher* batcher = nullptr;
 };
 
 // Checks the options (check_options), then transcribes 16 kHz mono samples.
