@@ -2,10 +2,12 @@
 """Load test of `amanuensis serve`: N requests from C concurrent `openai`
 clients over the development set's speech files. Checks that nothing fails
 (but the 429s of a full queue, when --queue-size allows them) and that every
-transcript is the CLI's for the same file; reports p50/p99 latency, throughput
-(audio seconds per wall second) and the server's peak RSS (VmHWM).
+transcript is the CLI's for the same file, byte for byte: its text and each
+segment's times, tokens and scores (verbose_json), however the server batched
+it with other requests. Reports p50/p99 latency, throughput (audio seconds per
+wall second), the server's peak RSS (VmHWM) and its decoder batches (/health).
 
-  python3 tools/load_test.py --amanuensis build/amanuensis --requests 200 --clients 50 --workers 2
+  python3 tools/load_test.py --amanuensis build/amanuensis --requests 200 --clients 50 --workers 4
 """
 import argparse
 import concurrent.futures
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import openai
 import soundfile
@@ -48,6 +51,12 @@ def seconds(path):
         return 0.0
 
 
+def segments(transcript):
+    """What must be the same bytes: each segment's times, text, tokens and scores."""
+    return [(s["start"], s["end"], s["text"], list(s["tokens"]), s["avg_logprob"], s["no_speech_prob"])
+            for s in transcript["segments"]]
+
+
 def percentile(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else float("nan")
@@ -70,8 +79,9 @@ def run(args):
         f = files[i % len(files)]
         t0 = time.perf_counter()
         try:
-            text = client.audio.transcriptions.create(model=name, file=(os.path.basename(f), data[f])).text
-            return f, time.perf_counter() - t0, 200, text
+            r = client.audio.transcriptions.create(model=name, file=(os.path.basename(f), data[f]),
+                                                   response_format="verbose_json")
+            return f, time.perf_counter() - t0, 200, (r.text, segments(r.model_dump()))
         except openai.APIStatusError as e:
             return f, time.perf_counter() - t0, e.status_code, str(e)
         except openai.APIConnectionError as e:
@@ -83,11 +93,12 @@ def run(args):
             results = list(pool.map(one, range(args.requests)))
         wall = time.perf_counter() - t0
         rss_mb = server.peak_rss_kb() / 1024
+        health = json.loads(urllib.request.urlopen(server.url + "/health").read())
     finally:
         exit_status = server.stop()
     ok = [r for r in results if r[2] == 200]
-    mismatches = [(os.path.basename(f), text, refs[f]["text"].strip())
-                  for f, _, _, text in ok if text != refs[f]["text"].strip()]
+    mismatches = [(os.path.basename(f), got, (refs[f]["text"].strip(), segments(refs[f])))
+                  for f, _, _, got in ok if got != (refs[f]["text"].strip(), segments(refs[f]))]
     failed = [(os.path.basename(f), code, text[:200]) for f, _, code, text in results
               if code not in (200, 429)]
     latencies = [r[1] for r in ok]
@@ -99,26 +110,35 @@ def run(args):
         "p50_s": round(percentile(latencies, 50), 3), "p99_s": round(percentile(latencies, 99), 3),
         "audio_s_per_wall_s": round(sum(refs[f]["duration"] for f, *_ in ok) / wall, 2),
         "peak_rss_mb": round(rss_mb, 1), "exit_status": exit_status,
+        # (absent from servers before 2026-12-06)
+        "decoder_batch": health.get("decoder_batch"),
+        "audio_seconds_transcribed": health.get("audio_seconds_transcribed"),
     }
 
 
-def main(argv=None):
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--amanuensis", default=os.path.join(ROOT, "build", "amanuensis"))
     ap.add_argument("--model", default=os.path.join(MODELS, "base"))
     ap.add_argument("--precision", default="int8")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads-per-worker", type=int, default=0, help="0: 2 cores / workers")
     ap.add_argument("--queue-size", type=int, default=None, help="default: --clients (no 429)")
     ap.add_argument("--files", default=SPEECH, help="folder of audio files")
     ap.add_argument("--max-seconds", type=float, default=float("inf"), help="skip longer files")
-    args = ap.parse_args(argv)
-    r = run(args)
+    return ap.parse_args(argv)
+
+
+def good(r):
+    return not r["failed"] and not r["mismatches"] and r["exit_status"] == 0 and r["ok"] > 0
+
+
+def main(argv=None):
+    r = run(parse(argv))
     print(json.dumps(r, indent=2, ensure_ascii=False))
-    good = not r["failed"] and not r["mismatches"] and r["exit_status"] == 0 and r["ok"] > 0
-    return 0 if good else 1
+    return 0 if good(r) else 1
 
 
 if __name__ == "__main__":

@@ -130,7 +130,8 @@ struct Server::Impl {
             config.threads_per_worker > 0
                 ? config.threads_per_worker
                 : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
-        pool(model, config.workers, threads_per_worker, config.queue_size),
+        group(std::make_shared<SessionGroup>(model)),
+        pool(group, config.workers, threads_per_worker, config.queue_size),
         facts{config.model_name, model->languages(), model->multilingual()},
         token_text([m = model.get()](int id) -> std::optional<std::string> {
           if (!m->is_text_token(id)) return std::nullopt;
@@ -179,6 +180,7 @@ struct Server::Impl {
   void cors_headers(const RequestHead& head, HeaderList& headers) const;
   HttpResponse busy() const;
   json health() const;
+  json batch_figures() const;  // the decoder's batches across requests
   ApiError timeout_error() const {
     return {504,
             "The request took longer than the server's limit of " +
@@ -189,6 +191,7 @@ struct Server::Impl {
   std::shared_ptr<const Model> model;
   ServerConfig config;
   int threads_per_worker;
+  std::shared_ptr<SessionGroup> group;  // the workers' and live sessions': one decoder batch
   SessionPool pool;
   ModelFacts facts;
   const TokenText token_text;  // for include[]=logprobs
@@ -199,6 +202,7 @@ struct Server::Impl {
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   std::atomic<double> mean_seconds{1.0};  // of a transcription, for Retry-After
+  std::atomic<double> audio_seconds{0};   // transcribed, over all requests
   std::atomic<int> realtime_sessions{0};
   std::atomic<uint64_t> realtime_started{0};  // for session ids
 };
@@ -217,7 +221,18 @@ json Server::Impl::health() const {
           {"realtime_sessions", realtime_sessions.load()},
           {"max_realtime_sessions", config.max_realtime_sessions},
           {"connections", transport.connections()},
-          {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()}};
+          {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()},
+          {"audio_seconds_transcribed", audio_seconds.load()},
+          {"decoder_batch", batch_figures()}};
+}
+
+json Server::Impl::batch_figures() const {
+  const SessionGroup::Load l = group->load();
+  return {{"transcriptions", l.decoding},
+          {"rows", l.last_step_rows},
+          {"steps", l.steps},
+          {"mean_rows", l.steps ? double(l.rows) / double(l.steps) : 0.0},
+          {"shared_steps", l.shared_steps}};
 }
 
 HttpResponse Server::Impl::refusal(int status) const {
@@ -379,6 +394,7 @@ std::variant<HttpResponse, WebSocketEvents> Server::Impl::on_upgrade(
     return r;
   }
   RealtimeLimits limits;
+  limits.group = group;
   limits.threads = config.realtime_threads > 0 ? config.realtime_threads : threads_per_worker;
   limits.max_session_s = config.realtime_max_minutes * 60;
   auto in = std::make_shared<InFlight>(in_flight);  // a drain waits for the session's end
@@ -530,6 +546,7 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
     figures.emplace_back("run_s", since(started_run));
     if (t.aborted) return answer(reply(timeout_error()));
     mean_seconds = 0.8 * mean_seconds + 0.2 * t.seconds;
+    audio_seconds.fetch_add(t.info.duration);
     Body b = response_body(t, r, token_text);
     return answer({200, std::move(b.content_type), std::move(b.text), {}, draining, {}});
   }
@@ -546,6 +563,7 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   cb.interrupt = cb.should_abort;
   try {
     const Transcription t = session->transcribe(samples, r.options, cb);
+    if (!t.aborted) audio_seconds.fetch_add(t.info.duration);
     send(t.aborted ? error_event(timeout_error())
                    : done_event(t, r.logprobs ? &token_text : nullptr));
   } catch (const Error& e) {

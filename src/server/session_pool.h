@@ -1,6 +1,6 @@
-// N Sessions over one Model, handed out in arrival order; at most queue_size
-// requests wait for one. A Ticket is an admitted request: first queued, then
-// holding a Session until it is destroyed.
+// N Sessions in one SessionGroup (their decoder steps batched together),
+// handed out in arrival order; at most queue_size requests wait for one. A Ticket is an admitted
+// request: first queued, then holding a Session until it is destroyed.
 #pragma once
 
 #include <condition_variable>
@@ -16,7 +16,7 @@ namespace amanuensis::server {
 
 class SessionPool {
  public:
-  SessionPool(std::shared_ptr<const Model> model, int workers, int threads_per_worker,
+  SessionPool(std::shared_ptr<SessionGroup> group, int workers, int threads_per_worker,
               int queue_size);
 
   class Ticket {
