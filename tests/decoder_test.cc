@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -702,6 +703,40 @@ TEST_P(DecoderTest, BatcherFailsOnlyTheBadMembersStep) {
   EXPECT_EQ(a.length(), 1);
   EXPECT_EQ(b.length(), 0);
   EXPECT_EQ(batcher.load().shared, 1u);  // both members were in when the step ran
+}
+
+// A member that does not hand in (busy, or not scheduled) holds the others
+// up for StepBatcher::kMaxWait at most: the step runs without it.
+TEST_P(DecoderTest, BatcherDoesNotWaitForAStraggler) {
+  DecoderState a, b;
+  dec_->begin(a, enc_.data(), cfg_.frames, 1, pool_);
+  dec_->begin(b, enc_.data(), cfg_.frames, 1, pool_);
+  const int token[] = {1};
+  std::vector<float> la(cfg_.n_vocab), lb(cfg_.n_vocab);
+  decoding::StepBatcher batcher(*dec_, pool_);
+  std::latch both(2);
+  std::atomic<bool> straggler_handed_in{false}, first_done_before{false};
+  std::thread first([&] {
+    ThreadPool pool(1);
+    decoding::StepBatcher::Member member(batcher);
+    both.arrive_and_wait();
+    batcher.step({{&a, token, 1, 1}}, la.data(), pool);
+    first_done_before = !straggler_handed_in;
+  });
+  std::thread straggler([&] {
+    ThreadPool pool(1);
+    decoding::StepBatcher::Member member(batcher);
+    both.arrive_and_wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    straggler_handed_in = true;
+    batcher.step({{&b, token, 1, 1}}, lb.data(), pool);
+  });
+  first.join();
+  straggler.join();
+  EXPECT_TRUE(first_done_before) << "the step waited for the member that had not handed in";
+  EXPECT_EQ(la, lb);  // same state, same token: the same logits, alone or not
+  EXPECT_EQ(batcher.load().steps, 2u);
+  EXPECT_EQ(batcher.load().shared, 0u);
 }
 
 TEST_P(DecoderTest, ErrorsThrowAndLeaveTheStateUsable) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A small run of tools/load_test.py: 20 requests from 5 clients against
-`amanuensis serve` (tiny.en, 4 workers of 1 thread) over the speech files
+`amanuensis serve --batch-across-requests` (tiny.en, 4 workers of 1 thread) over the speech files
 of 4 s or less; no failures, every transcript the CLI's byte for byte although
 the requests' decoder steps ran together (checked: some steps held several
 requests' rows)."""
@@ -18,6 +18,7 @@ args = ap.parse_args()
 r = load_test.run(load_test.parse(["--amanuensis", args.amanuensis, "--model",
                                     os.path.join(load_test.MODELS, "tiny.en"), "--requests", "20",
                                     "--clients", "5", "--workers", "4", "--threads-per-worker", "1",
+                                    "--batch-across-requests",
                                     "--max-seconds", "4"]))
 print(r)
 assert load_test.good(r), "failures or transcripts that differ from the CLI's"

@@ -70,6 +70,7 @@ def run(args):
     threads = args.threads_per_worker or max(1, 2 // args.workers)
     server = ServerProcess(args.amanuensis, args.model, "--workers", str(args.workers),
                            "--threads-per-worker", str(threads), "--precision", args.precision,
+                           *(["--batch-across-requests"] if args.batch_across_requests else []),
                            "--queue-size", str(args.clients if args.queue_size is None else args.queue_size))
     name = os.path.basename(os.path.normpath(args.model))
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=3600)
@@ -125,6 +126,7 @@ def parse(argv=None):
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads-per-worker", type=int, default=0, help="0: 2 cores / workers")
+    ap.add_argument("--batch-across-requests", action="store_true", help="serve's flag of that name")
     ap.add_argument("--queue-size", type=int, default=None, help="default: --clients (no 429)")
     ap.add_argument("--files", default=SPEECH, help="folder of audio files")
     ap.add_argument("--max-seconds", type=float, default=float("inf"), help="skip longer files")

@@ -132,8 +132,10 @@ void add_serve_command(CLI::App& app) {
                   "Model folder or file (default: base in ~/.cache/amanuensis/models)");
   cmd->add_option("--host", args->host, "Address to listen on");
   cmd->add_option("--port", args->port, "Port (0: any free one, printed on stderr)");
-  cmd->add_option("--workers", args->config.workers,
-                  "Transcriptions that run at once, their decoder steps batched together");
+  cmd->add_option("--workers", args->config.workers, "Transcriptions that run at once");
+  cmd->add_flag("--batch-across-requests", args->config.batch_across_requests,
+                "Run the workers' decoder steps as one batch (same transcripts; measured no "
+                "faster at base on 2 cores: docs/server.md)");
   cmd->add_option("--threads-per-worker", args->config.threads_per_worker,
                   "Threads of each transcription (0: cores / workers)");
   cmd->add_option("--queue-size", args->config.queue_size,

@@ -1,6 +1,7 @@
 #include "decoding/step_batcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace amanuensis::decoding {
@@ -21,11 +22,14 @@ void StepBatcher::step(const std::vector<DecoderStep>& batch, float* logits, Thr
   Handed mine{&batch, logits, false, nullptr};
   std::unique_lock lock(mu_);
   handed_.push_back(&mine);
+  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
   while (!mine.done) {
-    if (ready())
+    if (ready() || (!running_ && std::chrono::steady_clock::now() >= deadline))
       run(lock, pool);
-    else
+    else if (running_)
       changed_.wait(lock);
+    else
+      changed_.wait_until(lock, deadline);
   }
   if (mine.error) std::rethrow_exception(mine.error);
 }

@@ -4,15 +4,18 @@
 // for all of them instead of once per request.
 //
 // A thread is a Member while it runs searches (run_searches). A step runs
-// when every member has handed in its rows: the last to hand in runs
+// when every member has handed in its rows (the last to hand in runs
 // everyone's on the shared pool, the others sleep until their logits are
-// there. So a request's
+// there), or when rows have waited kMaxWait for the rest: with more threads
+// than cores, a member the OS has not scheduled would otherwise stall every
+// other (3 live sessions on 2 cores: mean latency 3 s -> 10 s). So a request's
 // rows join at its next step and leave when its searches end, and a member
 // busy elsewhere (encoding its next window) holds nobody up, as it is not a
 // member then. A row's logits are the same bytes in any batch
 // (Decoder::step), so each request's transcript is the bytes it gets alone.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -26,6 +29,10 @@ namespace amanuensis::decoding {
 
 class StepBatcher {
  public:
+  // How long handed-in rows wait for the members that have not handed in:
+  // a few times the gap between one member's steps (its logit rules and top-k).
+  static constexpr std::chrono::microseconds kMaxWait{2000};
+
   // shared: the threads of steps that hold several members' rows (a
   // member's own pool has room for its own work only: with one thread each,
   // a shared step on it would leave the waiting members' cores idle).

@@ -248,7 +248,7 @@ void RealtimeSession::make_stream() {
   stream_.reset();
   offset_s_ += streamed_s_;
   streamed_s_ = 0;
-  stream_ = std::make_unique<StreamingSession>(limits_.group, limits_.threads, o, std::move(cb));
+  stream_ = std::make_unique<StreamingSession>(model_, limits_.threads, o, std::move(cb));
 }
 
 void RealtimeSession::send(const std::string& type, json fields) {

@@ -22,8 +22,7 @@
 namespace amanuensis::server {
 
 struct RealtimeLimits {
-  std::shared_ptr<SessionGroup> group;  // whose batches its decoder steps join
-  int threads = 1;                      // the StreamingSession's
+  int threads = 1;              // the StreamingSession's
   double max_session_s = 3600;  // wall-clock, then session_expired
   size_t max_backlog_bytes =
       4 << 20;  // of messages not yet handled: beyond, the client is too fast

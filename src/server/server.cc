@@ -130,8 +130,8 @@ struct Server::Impl {
             config.threads_per_worker > 0
                 ? config.threads_per_worker
                 : std::max(1, int(std::thread::hardware_concurrency()) / config.workers)),
-        group(std::make_shared<SessionGroup>(model)),
-        pool(group, config.workers, threads_per_worker, config.queue_size),
+        group(config.batch_across_requests ? std::make_shared<SessionGroup>(model) : nullptr),
+        pool(model, group, config.workers, threads_per_worker, config.queue_size),
         facts{config.model_name, model->languages(), model->multilingual()},
         token_text([m = model.get()](int id) -> std::optional<std::string> {
           if (!m->is_text_token(id)) return std::nullopt;
@@ -180,7 +180,7 @@ struct Server::Impl {
   void cors_headers(const RequestHead& head, HeaderList& headers) const;
   HttpResponse busy() const;
   json health() const;
-  json batch_figures() const;  // the decoder's batches across requests
+  json batch_figures() const;  // the decoder's batches across requests (null: off)
   ApiError timeout_error() const {
     return {504,
             "The request took longer than the server's limit of " +
@@ -191,7 +191,7 @@ struct Server::Impl {
   std::shared_ptr<const Model> model;
   ServerConfig config;
   int threads_per_worker;
-  std::shared_ptr<SessionGroup> group;  // the workers' and live sessions': one decoder batch
+  std::shared_ptr<SessionGroup> group;  // the workers', with batch_across_requests
   SessionPool pool;
   ModelFacts facts;
   const TokenText token_text;  // for include[]=logprobs
@@ -227,6 +227,7 @@ json Server::Impl::health() const {
 }
 
 json Server::Impl::batch_figures() const {
+  if (!group) return nullptr;
   const SessionGroup::Load l = group->load();
   return {{"transcriptions", l.decoding},
           {"rows", l.last_step_rows},
@@ -394,7 +395,6 @@ std::variant<HttpResponse, WebSocketEvents> Server::Impl::on_upgrade(
     return r;
   }
   RealtimeLimits limits;
-  limits.group = group;
   limits.threads = config.realtime_threads > 0 ? config.realtime_threads : threads_per_worker;
   limits.max_session_s = config.realtime_max_minutes * 60;
   auto in = std::make_shared<InFlight>(in_flight);  // a drain waits for the session's end

@@ -8,11 +8,12 @@ namespace amanuensis::server {
 // How often a queued request re-checks whether it should give up (client gone, deadline).
 constexpr auto kGiveUpPoll = std::chrono::milliseconds(50);
 
-SessionPool::SessionPool(std::shared_ptr<SessionGroup> group, int workers, int threads_per_worker,
-                         int queue_size)
+SessionPool::SessionPool(std::shared_ptr<const Model> model, std::shared_ptr<SessionGroup> group,
+                         int workers, int threads_per_worker, int queue_size)
     : queue_size_(size_t(queue_size)) {
   for (int i = 0; i < workers; ++i) {
-    sessions_.push_back(std::make_unique<Session>(group, threads_per_worker));
+    sessions_.push_back(group ? std::make_unique<Session>(group, threads_per_worker)
+                              : std::make_unique<Session>(model, threads_per_worker));
     free_.push_back(sessions_.back().get());
   }
 }

@@ -1,5 +1,6 @@
-// N Sessions in one SessionGroup (their decoder steps batched together),
-// handed out in arrival order; at most queue_size requests wait for one. A Ticket is an admitted
+// N Sessions over one Model (in one SessionGroup, their decoder steps
+// batched together, when given one), handed out in arrival order; at most
+// queue_size requests wait for one. A Ticket is an admitted
 // request: first queued, then holding a Session until it is destroyed.
 #pragma once
 
@@ -16,8 +17,8 @@ namespace amanuensis::server {
 
 class SessionPool {
  public:
-  SessionPool(std::shared_ptr<SessionGroup> group, int workers, int threads_per_worker,
-              int queue_size);
+  SessionPool(std::shared_ptr<const Model> model, std::shared_ptr<SessionGroup> group, int workers,
+              int threads_per_worker, int queue_size);
 
   class Ticket {
    public:
