@@ -13,7 +13,6 @@ writer: weights N(0, gain / sqrt(fan in)), real layer counts, a real vocabulary)
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
