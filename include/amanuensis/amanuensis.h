@@ -62,7 +62,11 @@ class AMANUENSIS_API Model {
 // transcriptions run as one batch (continuous batching: a transcription's
 // rows join at its next step and leave when its window is decoded), so the
 // decoder's weights are read once a step for all of them. Each transcription
-// is the same bytes as on a Session of its own.
+// is the same bytes as on a Session of its own. It pays only where the
+// weights outweigh what each window reads alone (its cross-attention K/V:
+// as much, for base) and the transcriptions' threads outnumber the cores; on
+// 2 cores with base it measured no faster (docs/server.md, "Batching across
+// requests").
 class AMANUENSIS_API SessionGroup {
  public:
   // threads: of the steps that hold several Sessions' rows (<= 0: the
