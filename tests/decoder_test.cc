@@ -808,6 +808,31 @@ TEST_P(DecoderTest, MatchesFloat64Reference) {
   RecordProperty("reference_rel_l2", std::to_string(worst));
 }
 
+TEST_P(DecoderTest, CrossAttentionBeyondTheHalfRange) {
+  // Encoder states large enough that cross-attention keys and values pass
+  // 65504, a half's largest: the int8 decoder's halves are scaled into
+  // range, so the logits stay the float64 reference's, not inf or NaN.
+  const DecoderWeights w = make_weights(cfg_);
+  std::vector<float> enc = enc_;
+  for (float& x : enc) x *= 1e5f;
+  const std::vector<int> prefix = {50, 3, 299, 120};
+  const std::vector<double> ref = reference_logits(w, enc, cfg_.frames, prefix);
+  double max_abs = 0;  // of K and V in the reference's first layer
+  const Linear& kv = w.layers[0].cross_kv;
+  for (int f = 0; f < cfg_.frames; ++f)
+    for (int o = 0; o < kv.out; ++o) {
+      double a = kv.bias[o];
+      for (int i = 0; i < kv.in; ++i)
+        a += double(kv.weight[size_t(o) * kv.in + i]) * enc[f * kv.in + i];
+      max_abs = std::max(max_abs, std::fabs(a));
+    }
+  ASSERT_GT(max_abs, 4 * 65504.0) << "the test needs values beyond a half's range";
+  const std::vector<float> got = run_row(*dec_, enc, cfg_.frames, {prefix}, pool_);
+  for (float x : got) ASSERT_TRUE(std::isfinite(x));
+  const double tol = GetParam().precision == Precision::kFp32 ? 1e-4 : 5e-2;
+  EXPECT_LE(rel_l2(got, ref), tol);
+}
+
 INSTANTIATE_TEST_SUITE_P(Decoder, DecoderTest, ::testing::ValuesIn(kVariants),
                          [](const ::testing::TestParamInfo<Variant>& i) {
                            return std::string(i.param.name);

@@ -11,6 +11,7 @@
 
 #include "io/file.h"
 #include "kernels/backend.h"
+#include "kernels/half/half.h"  // half_to_float, for F16 tensors
 
 namespace amanuensis {
 
@@ -55,7 +56,6 @@ struct TensorFile {
   bool has(const std::string& name) const { return tensors.count(name) > 0; }
 };
 
-float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 
 // n little-endian values at src (no alignment needed) into float32. A load

@@ -60,6 +60,19 @@ inline __attribute__((always_inline)) void scores(const float* q, const float* k
   }
 }
 
+// o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j.
+inline __attribute__((always_inline)) void weighted_sum(const float* pr, const float* v, int j0,
+                                                        int j1, float* o) {
+  float acc[kHeadDim];
+  for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
+  for (int j = j0; j < j1; ++j) {
+    const float pj = pr[j];
+    const float* vj = v + size_t(j) * kHeadDim;
+    for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
+  }
+  for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
+}
+
 // p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
 // exponentials go 8 at a time (the max is the same whatever the order; the
 // sum keeps its 16 interleaved lanes).
@@ -116,16 +129,37 @@ void SequenceAttention::apply(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v,
 
 namespace {
 
+constexpr int kChunk = 64;  // keys: 16 KB of K, then of V, as floats
+
+// `count` values of a chunk from the common K or V at `offset`: in place if
+// they are floats, converted into buf if halves.
+inline __attribute__((always_inline)) const float* chunk(const float* x, size_t offset, size_t,
+                                                         float*, HalvesToFloats) {
+  return x + offset;
+}
+inline __attribute__((always_inline)) const float* chunk(const Half* x, size_t offset, size_t count,
+                                                         float* buf, HalvesToFloats convert) {
+  convert(x + offset, count, buf);
+  return buf;
+}
+
+// The common keys' K/V are of type T (float, or Half turned into floats a
+// chunk at a time by `convert`, for all queries at once); each query's own
+// are float.
+template <typename T>
 [[gnu::always_inline]] inline void attend_loop(const float* q, size_t q_stride, int nq,
-                                               const KeyValues& common, int common_len,
+                                               const T* common_k, const T* common_v, int common_len,
                                                const KeyValues* own, int len, float* p, float* out,
-                                               size_t out_stride) {
-  constexpr int kChunk = 64;  // 64 keys: 16 KB of K plus 16 KB of V
+                                               size_t out_stride, HalvesToFloats convert) {
   const size_t stride = size_t(padded_len(len));
-  for (int j0 = 0; j0 < common_len; j0 += kChunk)
-    for (int r = 0; r < nq; ++r)
-      scores(q + r * q_stride, common.k, j0, std::min(kChunk, common_len - j0),
-             p + size_t(r) * stride);
+  alignas(64) float buf[kChunk * kHeadDim];
+  // A chunk starts at a key block (64 is two), so its keys are contiguous.
+  for (int j0 = 0; j0 < common_len; j0 += kChunk) {
+    const int n = std::min(kChunk, common_len - j0);
+    const float* k = chunk(common_k, size_t(j0) * kHeadDim,
+                           size_t(round_up(n, kKeyBlock)) * kHeadDim, buf, convert);
+    for (int r = 0; r < nq; ++r) scores(q + r * q_stride, k, 0, n, p + size_t(r) * stride + j0);
+  }
   for (int r = 0; r < nq; ++r)
     for (int j0 = common_len; j0 < len; j0 += kChunk)
       scores(q + r * q_stride, own[r].k, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
@@ -136,21 +170,12 @@ namespace {
     float* o = out + r * out_stride;
     for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
   }
-  // o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j.
-  auto weighted_sum = [](const float* pr, const float* v, int j0, int j1, float* o) {
-    float acc[kHeadDim];
-    for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
-    for (int j = j0; j < j1; ++j) {
-      const float pj = pr[j];
-      const float* vj = v + size_t(j) * kHeadDim;
-      for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
-    }
-    for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
-  };
-  for (int j0 = 0; j0 < common_len; j0 += kChunk)
+  for (int j0 = 0; j0 < common_len; j0 += kChunk) {
+    const int n = std::min(kChunk, common_len - j0);
+    const float* v = chunk(common_v, size_t(j0) * kHeadDim, size_t(n) * kHeadDim, buf, convert);
     for (int r = 0; r < nq; ++r)
-      weighted_sum(p + size_t(r) * stride, common.v, j0, std::min(common_len, j0 + kChunk),
-                   out + r * out_stride);
+      weighted_sum(p + size_t(r) * stride + j0, v, 0, n, out + r * out_stride);
+  }
   for (int r = 0; r < nq; ++r)
     if (common_len < len)
       weighted_sum(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
@@ -166,7 +191,28 @@ namespace {
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
             int common_len, const KeyValues* own, int len, float* p, float* out,
             size_t out_stride) {
-  per_isa<attend_loop>(backend, q, q_stride, nq, common, common_len, own, len, p, out, out_stride);
+  per_isa<attend_loop<float>>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len, p,
+                              out, out_stride, nullptr);
+}
+
+void attend(Backend backend, const float* q, size_t q_stride, int nq, const HalfKeyValues& kv,
+            int len, float* p, float* out, size_t out_stride) {
+  // (q k_scale) . (K / k_scale) is q . K product by product: both scalings are
+  // by powers of two, exact.
+  std::vector<float> scaled;
+  if (kv.k_scale != 1.0f) {
+    scaled.resize(size_t(nq) * kHeadDim);
+    for (int r = 0; r < nq; ++r)
+      for (int c = 0; c < kHeadDim; ++c)
+        scaled[size_t(r) * kHeadDim + c] = q[r * q_stride + c] * kv.k_scale;
+    q = scaled.data();
+    q_stride = kHeadDim;
+  }
+  per_isa<attend_loop<Half>>(backend, q, q_stride, nq, kv.k, kv.v, len, nullptr, len, p, out,
+                             out_stride, halves_to_floats_fn(backend));
+  if (kv.v_scale != 1.0f)
+    for (int r = 0; r < nq; ++r)
+      for (int c = 0; c < kHeadDim; ++c) out[r * out_stride + c] *= kv.v_scale;
 }
 
 }  // namespace amanuensis

@@ -4,15 +4,17 @@
 //   encoder's 1500 frames). Int8 runs the exact tiled kernel
 //   (kernels/attention, the same bytes on every backend); fp32 runs BLAS.
 // * attend(): a few queries (one per beam) against keys cached across decode
-//   steps (the decoder's self- and cross-attention). Always float: at one
-//   query a row, quantizing K and V each step would cost more than it saves
-//   (docs/PERFORMANCE.md, "Why the decoder's attention is float").
+//   steps (the decoder's self- and cross-attention). Always float arithmetic:
+//   at one query a row, quantizing K and V each step would cost more than it
+//   saves (docs/PERFORMANCE.md, "Why the decoder's attention is float"); the
+//   int8 decoder stores its cross-attention K/V as halves (kernels/half).
 #pragma once
 
 #include <cstddef>
 
 #include "amanuensis/types.h"
 #include "kernels/attention/problem.h"
+#include "kernels/half/half.h"
 #include "util/round.h"
 #include "util/thread_pool.h"
 #include "util/whisper_geometry.h"
@@ -67,5 +69,20 @@ struct KeyValues {
 // nq * padded_len(len) floats (each query's scores, then its 1 / sum).
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
             int common_len, const KeyValues* own, int len, float* p, float* out, size_t out_stride);
+
+// Keys and values of one head stored as halves (the int8 decoder's
+// cross-attention), laid out as KeyValues. What is stored is K / k_scale and
+// V / v_scale: powers of two, 1 unless some value would not fit a half.
+struct HalfKeyValues {
+  const Half* k;
+  const Half* v;
+  float k_scale = 1.0f, v_scale = 1.0f;
+};
+
+// attend() with every query against all `len` keys of `kv`. The scales are
+// powers of two, so the products, sums and outputs are the bytes attend()
+// gives for the float values stored times their scales.
+void attend(Backend backend, const float* q, size_t q_stride, int nq, const HalfKeyValues& kv,
+            int len, float* p, float* out, size_t out_stride);
 
 }  // namespace amanuensis

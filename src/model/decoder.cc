@@ -1,6 +1,7 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,18 @@ void check_rows(const std::string& what, int rows, int max_rows) {
   if (rows < 1 || rows > max_rows)
     throw std::invalid_argument("decoder: " + what + " " + std::to_string(rows) +
                                 " rows, room for " + std::to_string(max_rows));
+}
+
+// The power of two that brings every value of one head (`frames` rows of 64,
+// `stride` floats apart) below 2^15, well inside a half's range: 1 for any
+// real model (Whisper's cross-attention K/V stay in the tens).
+float half_scale(const float* x, int frames, size_t stride) {
+  float max_abs = 0.0f;
+  for (int f = 0; f < frames; ++f)
+    for (int c = 0; c < kHeadDim; ++c) max_abs = std::max(max_abs, std::fabs(x[f * stride + c]));
+  float scale = 1.0f;
+  while (max_abs / scale >= 32768.0f && scale < 0x1p100f) scale *= 2.0f;
+  return scale;
 }
 
 }  // namespace
@@ -168,6 +181,33 @@ void Decoder::begin(DecoderState& s, const float* encoded, int frames, int max_r
   for (size_t li = 0; li < layers_.size(); ++li) {
     DecoderState::Layer& l = s.layers_[li];
     layers_[li].cross_kv.apply(encoded, frames, kv.data(), pool);
+    if (half_cross_kv()) {
+      l.k_cross_half.resize(size_t(d_) * s.frames_pad_);
+      l.v_cross_half.resize(size_t(d_) * frames);
+      l.k_scale.assign(size_t(heads_), 1.0f);
+      l.v_scale.assign(size_t(heads_), 1.0f);
+      const FloatsToHalves to_halves = floats_to_halves_fn(backend_);
+      pool.parallel_for(heads_, [&](int h) {
+        // The head's K, divided by its scale, in attend()'s layout (zero
+        // padded), then V likewise, each converted as one run.
+        const float* head = kv.data() + h * kHeadDim;
+        const size_t stride = size_t(2) * d_;
+        const float k_scale = l.k_scale[h] = half_scale(head, frames, stride);
+        const float v_scale = l.v_scale[h] = half_scale(head + d_, frames, stride);
+        UninitVector<float> t(size_t(kHeadDim) * s.frames_pad_);
+        std::fill(t.begin() + size_t(frames / kKeyBlock * kKeyBlock) * kHeadDim, t.end(), 0.0f);
+        for (int f = 0; f < frames; ++f)
+          for (int c = 0; c < kHeadDim; ++c)
+            t[key_offset(f, c)] = head[f * stride + c] / k_scale;  // exact: a power of two
+        to_halves(t.data(), t.size(), l.k_cross_half.data() + size_t(h) * kHeadDim * s.frames_pad_);
+        for (int f = 0; f < frames; ++f)
+          for (int c = 0; c < kHeadDim; ++c)
+            t[size_t(f) * kHeadDim + c] = head[f * stride + d_ + c] / v_scale;
+        to_halves(t.data(), size_t(frames) * kHeadDim,
+                  l.v_cross_half.data() + size_t(h) * frames * kHeadDim);
+      });
+      continue;
+    }
     l.k_cross.assign(size_t(d_) * s.frames_pad_, 0.0f);
     l.v_cross.resize(size_t(d_) * frames);
     pool.parallel_for(heads_, [&](int h) {
@@ -419,10 +459,18 @@ void Decoder::cross_attention(const std::vector<DecoderStep>& batch, const std::
     const int rows = first[g + 1] - first[g];
     const size_t stride = size_t(padded_len(s.frames_)), t = size_t(first[g]);
     std::vector<float> p(size_t(rows) * stride);
-    const KeyValues kv{cache.k_cross.data() + size_t(h) * kHeadDim * s.frames_pad_,
-                       cache.v_cross.data() + size_t(h) * s.frames_ * kHeadDim};
-    attend(backend_, q + t * d + h * kHeadDim, size_t(d), rows, kv, s.frames_, nullptr, s.frames_,
-           p.data(), att + t * d + h * kHeadDim, size_t(d));
+    const size_t k_head = size_t(h) * kHeadDim * s.frames_pad_,
+                 v_head = size_t(h) * s.frames_ * kHeadDim;
+    if (half_cross_kv()) {
+      const HalfKeyValues kv{cache.k_cross_half.data() + k_head, cache.v_cross_half.data() + v_head,
+                             cache.k_scale[h], cache.v_scale[h]};
+      attend(backend_, q + t * d + h * kHeadDim, size_t(d), rows, kv, s.frames_, p.data(),
+             att + t * d + h * kHeadDim, size_t(d));
+    } else {
+      const KeyValues kv{cache.k_cross.data() + k_head, cache.v_cross.data() + v_head};
+      attend(backend_, q + t * d + h * kHeadDim, size_t(d), rows, kv, s.frames_, nullptr, s.frames_,
+             p.data(), att + t * d + h * kHeadDim, size_t(d));
+    }
     if (!heads) return;
     for (size_t k = 0; k < heads->size(); ++k) {
       if ((*heads)[k] != std::pair<int, int>(int(li), h)) continue;

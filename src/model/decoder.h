@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/half/half.h"
 #include "layers/linear.h"
 #include "model/whisper_weights.h"
 #include "util/thread_pool.h"
@@ -35,8 +36,13 @@ class DecoderState {
   struct Layer {
     // [heads][frames_pad / 32][64][32] (keys transposed in blocks of 32, zero
     // padding), [heads][frames][64]; from the session's scratch pool, where
-    // the encoder's freed buffers are
+    // the encoder's freed buffers are. An int8 decoder stores them as halves
+    // (a batched step streams them: half the bytes), divided by a power of
+    // two per head where a value would not fit (k_scale, v_scale); an fp32
+    // decoder as floats.
     UninitVector<float> k_cross, v_cross;
+    UninitVector<Half> k_cross_half, v_cross_half;
+    std::vector<float> k_scale, v_scale;
     // [rows][heads][n_ctx / 32][64][32] (as k_cross), [rows][heads][n_ctx][64];
     // zero where never written, so padded key blocks read zeros
     ZeroedBuffer<float> k_self, v_self;
@@ -76,7 +82,9 @@ class Decoder {
   // Weights every row of a step multiplies (the per-token linear layers and
   // the logits): a step's multiply-adds per row.
   size_t step_weights() const;
-  size_t cross_kv_bytes(int frames) const { return size_t(layers_.size()) * 2 * frames * d_ * 4; }
+  size_t cross_kv_bytes(int frames) const {
+    return size_t(layers_.size()) * 2 * frames * d_ * (half_cross_kv() ? sizeof(Half) : 4);
+  }
 
   // Starts a window: cross-attention K/V from the encoder output [frames][d],
   // the self-attention cache emptied, room for `max_rows` rows.
@@ -112,6 +120,7 @@ class Decoder {
     LayerNormWeights self_ln, cross_ln, mlp_ln;
     LinearOp self_qkv, self_out, cross_q, cross_kv, cross_out, fc1, fc2;
   };
+  bool half_cross_kv() const { return precision_ == Precision::kInt8; }
   // The linear layers every token row of a step goes through.
   std::vector<const LinearOp*> step_ops() const;
   void embed(const int* tokens, int rows, int n, int first_position, float* x) const;

@@ -3,7 +3,7 @@
 namespace amanuensis {
 
 struct CpuFeatures {
-  bool avx2 = false;
+  bool avx2 = false;         // AVX2 with FMA and F16C
   bool avx512_vnni = false;  // AVX-512 F, BW, VL and VNNI together, with OS support
 };
 
