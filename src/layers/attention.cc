@@ -36,41 +36,59 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
 
 constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
 
-// Scores of one query against keys [j0, j0 + n) of one head's K, 32 keys at
-// a time; each score adds its 64 products in channel order. Reads keys up to
-// n rounded up to 32: K blocks are padded.
-inline __attribute__((always_inline)) void scores(const float* q, const float* k, int j0, int n,
-                                                  float* p) {
+// Scores of queries q[0..Q) (Q = 1 or 2, rows q_stride apart) against keys
+// [j0, j0 + n) of one head's K, 32 keys at a time; each score adds its 64
+// products in channel order. Two queries share each K load and give the
+// AVX-512 copy four independent sums where one query has two. Reads keys up
+// to n rounded up to 32: K blocks are padded.
+template <int Q>
+inline __attribute__((always_inline)) void scores(const float* q, size_t q_stride, const float* k,
+                                                  int j0, int n, float* p, size_t p_stride) {
   for (int j = j0; j < j0 + n; j += kKeyBlock) {
     const float* kb = k + key_offset(j, 0);
-    Floats8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    Floats16 a[Q][2] = {};
     for (int c = 0; c < kHeadDim; ++c) {
-      const float qc = q[c];
-      const Floats8* kc = reinterpret_cast<const Floats8*>(kb + c * kKeyBlock);
-      a0 += qc * kc[0];
-      a1 += qc * kc[1];
-      a2 += qc * kc[2];
-      a3 += qc * kc[3];
+      Floats16 k0, k1;
+      std::memcpy(&k0, kb + c * kKeyBlock, sizeof k0);
+      std::memcpy(&k1, kb + c * kKeyBlock + 16, sizeof k1);
+      for (int i = 0; i < Q; ++i) {
+        const float qc = q[i * q_stride + c];
+        a[i][0] += qc * k0;
+        a[i][1] += qc * k1;
+      }
     }
-    Floats8* out = reinterpret_cast<Floats8*>(p + j);
-    out[0] = a0;
-    out[1] = a1;
-    out[2] = a2;
-    out[3] = a3;
+    for (int i = 0; i < Q; ++i) std::memcpy(p + i * p_stride + j, a[i], sizeof a[i]);
   }
 }
 
-// o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j.
+// o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j. The four sums
+// are named variables so that they stay in registers (as an array GCC kept
+// them on the stack, each add waiting on a store).
 inline __attribute__((always_inline)) void weighted_sum(const float* pr, const float* v, int j0,
                                                         int j1, float* o) {
-  float acc[kHeadDim];
-  for (int c = 0; c < kHeadDim; ++c) acc[c] = o[c];
+  static_assert(kHeadDim == 64);
+  Floats16 a0, a1, a2, a3;
+  std::memcpy(&a0, o, sizeof a0);
+  std::memcpy(&a1, o + 16, sizeof a1);
+  std::memcpy(&a2, o + 32, sizeof a2);
+  std::memcpy(&a3, o + 48, sizeof a3);
   for (int j = j0; j < j1; ++j) {
     const float pj = pr[j];
     const float* vj = v + size_t(j) * kHeadDim;
-    for (int c = 0; c < kHeadDim; ++c) acc[c] += pj * vj[c];
+    Floats16 v0, v1, v2, v3;
+    std::memcpy(&v0, vj, sizeof v0);
+    std::memcpy(&v1, vj + 16, sizeof v1);
+    std::memcpy(&v2, vj + 32, sizeof v2);
+    std::memcpy(&v3, vj + 48, sizeof v3);
+    a0 += pj * v0;
+    a1 += pj * v1;
+    a2 += pj * v2;
+    a3 += pj * v3;
   }
-  for (int c = 0; c < kHeadDim; ++c) o[c] = acc[c];
+  std::memcpy(o, &a0, sizeof a0);
+  std::memcpy(o + 16, &a1, sizeof a1);
+  std::memcpy(o + 32, &a2, sizeof a2);
+  std::memcpy(o + 48, &a3, sizeof a3);
 }
 
 // p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
@@ -143,6 +161,13 @@ inline __attribute__((always_inline)) const float* chunk(const Half* x, size_t o
   return buf;
 }
 
+// Asks for the next chunk's halves while this one is worked on: streamed
+// from memory, they arrive meanwhile rather than when the conversion stalls.
+inline __attribute__((always_inline)) void prefetch(const float*, size_t) {}
+inline __attribute__((always_inline)) void prefetch(const Half* x, size_t count) {
+  for (size_t i = 0; i < count; i += 64 / sizeof(Half)) __builtin_prefetch(x + i);
+}
+
 // The common keys' K/V are of type T (float, or Half turned into floats a
 // chunk at a time by `convert`, for all queries at once); each query's own
 // are float.
@@ -156,13 +181,20 @@ template <typename T>
   // A chunk starts at a key block (64 is two), so its keys are contiguous.
   for (int j0 = 0; j0 < common_len; j0 += kChunk) {
     const int n = std::min(kChunk, common_len - j0);
+    if (j0 + kChunk < common_len)
+      prefetch(common_k + size_t(j0 + kChunk) * kHeadDim,
+               size_t(round_up(std::min(kChunk, common_len - j0 - kChunk), kKeyBlock)) * kHeadDim);
     const float* k = chunk(common_k, size_t(j0) * kHeadDim,
                            size_t(round_up(n, kKeyBlock)) * kHeadDim, buf, convert);
-    for (int r = 0; r < nq; ++r) scores(q + r * q_stride, k, 0, n, p + size_t(r) * stride + j0);
+    int r = 0;
+    for (; r + 2 <= nq; r += 2)
+      scores<2>(q + r * q_stride, q_stride, k, 0, n, p + size_t(r) * stride + j0, stride);
+    if (r < nq) scores<1>(q + r * q_stride, 0, k, 0, n, p + size_t(r) * stride + j0, 0);
   }
   for (int r = 0; r < nq; ++r)
     for (int j0 = common_len; j0 < len; j0 += kChunk)
-      scores(q + r * q_stride, own[r].k, j0, std::min(kChunk, len - j0), p + size_t(r) * stride);
+      scores<1>(q + r * q_stride, 0, own[r].k, j0, std::min(kChunk, len - j0),
+                p + size_t(r) * stride, 0);
   for (int r = 0; r < nq; ++r) {
     float* pr = p + size_t(r) * stride;
     // Normalized at the end; until then out holds the unnormalized sums.
@@ -172,6 +204,9 @@ template <typename T>
   }
   for (int j0 = 0; j0 < common_len; j0 += kChunk) {
     const int n = std::min(kChunk, common_len - j0);
+    if (j0 + kChunk < common_len)
+      prefetch(common_v + size_t(j0 + kChunk) * kHeadDim,
+               size_t(std::min(kChunk, common_len - j0 - kChunk)) * kHeadDim);
     const float* v = chunk(common_v, size_t(j0) * kHeadDim, size_t(n) * kHeadDim, buf, convert);
     for (int r = 0; r < nq; ++r)
       weighted_sum(p + size_t(r) * stride + j0, v, 0, n, out + r * out_stride);

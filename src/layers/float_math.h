@@ -16,6 +16,8 @@ namespace amanuensis {
 // copies) and computes the same bytes as the scalar code.
 typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
 typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
+// Sixteen: one register in the AVX-512 copy, two or four in the others.
+typedef float Floats16 __attribute__((vector_size(64), aligned(4)));
 
 // e^x = 2^k e^r for x = k ln2 + r, |r| <= ln2 / 2 (ln2 split in two so that
 // k ln2 is exact): e^r by Taylor to degree 7 (remainder < 1e-8 on
