@@ -15,7 +15,7 @@ namespace {
 
 // Whisper reads a second or two of speech with little context, and two such
 // readings can agree on a wrong one: a buffer this short only proposes.
-constexpr double kMinCommitSeconds = 2.0;
+constexpr double kMinCommittingBufferSeconds = 2.0;
 
 int64_t samples(double seconds) { return int64_t(std::llround(seconds * kSampleRate)); }
 double seconds(int64_t samples) { return double(samples) / kSampleRate; }
@@ -163,7 +163,7 @@ struct StreamingSession::State {
       segment_ends.push_back(s.end + offset);
     }
     if (language.empty() && !words.empty()) language = r.info.language;
-    if (seconds(end - buffer_start) <= kMinCommitSeconds && !last)
+    if (seconds(end - buffer_start) <= kMinCommittingBufferSeconds && !last)
       agreement.propose(words);
     else
       report(agreement.insert(words));

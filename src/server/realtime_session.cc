@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 // 16 kHz samples however it was cut into messages.
 constexpr int kBlockMs = 20;
 // OpenAI refuses to commit less than this.
-constexpr double kMinCommitSeconds = 0.1;
+constexpr double kMinClientCommitSeconds = 0.1;
 // How often the session's thread looks at the drain flag and the clock.
 constexpr auto kPoll = std::chrono::milliseconds(100);
 
@@ -151,11 +151,11 @@ void RealtimeSession::handle(const std::string& text, bool binary) {
       append(e.audio);
       break;
     case ClientEvent::kCommit:
-      if (stream_->turn_seconds() < kMinCommitSeconds) {
+      if (stream_->turn_seconds() < kMinClientCommitSeconds) {
         char message[160];
         std::snprintf(message, sizeof message,
                       "Buffer too small: at least %d ms of audio are needed, the buffer has %d ms",
-                      int(kMinCommitSeconds * 1000), int(stream_->turn_seconds() * 1000));
+                      int(kMinClientCommitSeconds * 1000), int(stream_->turn_seconds() * 1000));
         return send_error({400, message, "", "input_audio_buffer_commit_empty"}, e.event_id);
       }
       manual_end_ = true;
