@@ -22,7 +22,7 @@ void StepBatcher::step(const std::vector<DecoderStep>& batch, float* logits, Thr
   Handed mine{&batch, logits, false, nullptr};
   std::unique_lock lock(mu_);
   handed_.push_back(&mine);
-  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
+  const auto deadline = std::chrono::steady_clock::now() + max_wait_;
   while (!mine.done) {
     if (ready() || (!running_ && std::chrono::steady_clock::now() >= deadline))
       run(lock, pool);

@@ -6,7 +6,7 @@
 // A thread is a Member while it runs searches (run_searches). A step runs
 // when every member has handed in its rows (the last to hand in runs
 // everyone's on the shared pool, the others sleep until their logits are
-// there), or when rows have waited kMaxWait for the rest: with more threads
+// there), or when rows have waited max_wait (kMaxWait) for the rest: with more threads
 // than cores, a member the OS has not scheduled would otherwise stall every
 // other (3 live sessions on 2 cores: mean latency 3 s -> 10 s). So a request's
 // rows join at its next step and leave when its searches end, and a member
@@ -36,7 +36,11 @@ class StepBatcher {
   // shared: the threads of steps that hold several members' rows (a
   // member's own pool has room for its own work only: with one thread each,
   // a shared step on it would leave the waiting members' cores idle).
-  StepBatcher(const Decoder& decoder, ThreadPool& shared) : decoder_(decoder), shared_(shared) {}
+  // max_wait: kMaxWait but in tests that need every step shared whatever
+  // the scheduler does.
+  StepBatcher(const Decoder& decoder, ThreadPool& shared,
+              std::chrono::microseconds max_wait = kMaxWait)
+      : decoder_(decoder), shared_(shared), max_wait_(max_wait) {}
   StepBatcher(const StepBatcher&) = delete;
   StepBatcher& operator=(const StepBatcher&) = delete;
 
@@ -85,6 +89,7 @@ class StepBatcher {
 
   const Decoder& decoder_;
   ThreadPool& shared_;
+  const std::chrono::microseconds max_wait_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::vector<Handed*> handed_;
