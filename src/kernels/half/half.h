@@ -16,10 +16,8 @@ namespace amanuensis {
 
 using Half = uint16_t;  // the bits of an IEEE binary16
 
-inline constexpr float kHalfMax = 65504.0f;
-
 float half_to_float(Half h);
-Half float_to_half(float x);  // beyond kHalfMax (after rounding): inf
+Half float_to_half(float x);  // beyond 65504, the largest half (after rounding): inf
 
 // n conversions, contiguous.
 using HalvesToFloats = void (*)(const Half* in, size_t n, float* out);
