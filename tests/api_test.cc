@@ -290,6 +290,9 @@ TEST_F(Api, SessionsShareOneModelConcurrently) {
 // Sessions of one group on several threads: their decoder steps ran
 // together (some steps held several sessions' rows), and each transcript,
 // with word timings and beam search, is the bytes a Session alone gives.
+// Whether any step is shared is up to the scheduler (a session that is still
+// encoding is not waited for), so the sessions run again, up to three times,
+// until some step was.
 TEST_F(Api, SessionGroupBatchesConcurrentSessionsWithoutChangingThem) {
   amanuensis::TranscribeOptions o;  // beam 5
   o.word_timestamps = true;
@@ -299,27 +302,29 @@ TEST_F(Api, SessionGroupBatchesConcurrentSessionsWithoutChangingThem) {
   amanuensis::Session alone(model_, 1);
   for (const std::vector<float>* in : inputs) expected.push_back(alone.transcribe(*in, o));
   auto group = std::make_shared<amanuensis::SessionGroup>(model_);
-  std::vector<amanuensis::Transcription> got(inputs.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    threads.emplace_back([&, i] {
-      amanuensis::Session session(group, 1 + int(i % 2));
-      got[i] = session.transcribe(*inputs[i], o);
-    });
-  for (std::thread& t : threads) t.join();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    EXPECT_EQ(got[i].text, expected[i].text) << i;
-    ASSERT_EQ(got[i].segments.size(), expected[i].segments.size()) << i;
-    for (size_t k = 0; k < got[i].segments.size(); ++k) {
-      const amanuensis::Segment &a = got[i].segments[k], &b = expected[i].segments[k];
-      EXPECT_EQ(a.tokens, b.tokens) << i;
-      EXPECT_EQ(a.token_logprobs, b.token_logprobs) << i;
-      EXPECT_EQ(a.avg_logprob, b.avg_logprob) << i;
-      ASSERT_EQ(a.words.size(), b.words.size()) << i;
-      for (size_t w = 0; w < a.words.size(); ++w) {
-        EXPECT_EQ(a.words[w].start, b.words[w].start) << i;
-        EXPECT_EQ(a.words[w].end, b.words[w].end) << i;
-        EXPECT_EQ(a.words[w].probability, b.words[w].probability) << i;
+  for (int round = 0; round < 3 && group->load().shared_steps == 0; ++round) {
+    std::vector<amanuensis::Transcription> got(inputs.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      threads.emplace_back([&, i] {
+        amanuensis::Session session(group, 1 + int(i % 2));
+        got[i] = session.transcribe(*inputs[i], o);
+      });
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_EQ(got[i].text, expected[i].text) << i;
+      ASSERT_EQ(got[i].segments.size(), expected[i].segments.size()) << i;
+      for (size_t k = 0; k < got[i].segments.size(); ++k) {
+        const amanuensis::Segment &a = got[i].segments[k], &b = expected[i].segments[k];
+        EXPECT_EQ(a.tokens, b.tokens) << i;
+        EXPECT_EQ(a.token_logprobs, b.token_logprobs) << i;
+        EXPECT_EQ(a.avg_logprob, b.avg_logprob) << i;
+        ASSERT_EQ(a.words.size(), b.words.size()) << i;
+        for (size_t w = 0; w < a.words.size(); ++w) {
+          EXPECT_EQ(a.words[w].start, b.words[w].start) << i;
+          EXPECT_EQ(a.words[w].end, b.words[w].end) << i;
+          EXPECT_EQ(a.words[w].probability, b.words[w].probability) << i;
+        }
       }
     }
   }

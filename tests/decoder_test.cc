@@ -741,6 +741,56 @@ TEST_P(DecoderTest, BatcherDoesNotWaitForAStraggler) {
   EXPECT_EQ(batcher.load().shared, 0u);
 }
 
+// Two members whose steps take longer than max_wait, with a pause between
+// their steps (a search's logit rules and top-k): one that handed in while
+// the other's step ran gives that member max_wait after it to hand in again,
+// so they step together rather than each alone by turns (they did: the
+// deadline ran from handing in, and had passed when the step ended).
+TEST_P(DecoderTest, BatcherMembersDoNotTakeTurns) {
+  constexpr int kWindows = 8, kRows = 64, kSteps = 12;
+  const std::vector<int> tokens(kRows, 1);
+  auto begin = [&](std::vector<DecoderState>& states) {
+    std::vector<DecoderStep> step;
+    for (DecoderState& s : states) {
+      dec_->begin(s, enc_.data(), cfg_.frames, kRows, pool_);
+      step.push_back({&s, tokens.data(), kRows, 1});
+    }
+    return step;
+  };
+  std::vector<DecoderState> probe(kWindows), a(kWindows), b(kWindows);
+  const std::vector<DecoderStep> probe_step = begin(probe), a_step = begin(a), b_step = begin(b);
+  std::vector<float> la(size_t(kWindows) * kRows * cfg_.n_vocab), lb(la.size());
+  ThreadPool one(1);
+  auto alone = std::chrono::steady_clock::duration::max();
+  for (int i = 0; i < 3; ++i) {  // a step of one member's rows, alone
+    const auto t0 = std::chrono::steady_clock::now();
+    dec_->step(probe_step, la.data(), one);
+    alone = std::min(alone, std::chrono::steady_clock::now() - t0);
+  }
+  const auto max_wait = std::chrono::duration_cast<std::chrono::microseconds>(alone / 3);
+  decoding::StepBatcher batcher(*dec_, pool_, max_wait);
+  std::latch both(2);
+  auto member = [&](const std::vector<DecoderStep>& step, std::vector<float>& logits, bool late) {
+    ThreadPool pool(1);
+    decoding::StepBatcher::Member m(batcher);
+    both.arrive_and_wait();
+    if (late) std::this_thread::sleep_for(max_wait * 3 / 2);  // hands in during the other's step
+    for (int i = 0; i < kSteps; ++i) {
+      batcher.step(step, logits.data(), pool);
+      std::this_thread::sleep_for(max_wait / 2);
+    }
+  };
+  std::thread first(member, std::cref(a_step), std::ref(la), false);
+  std::thread second(member, std::cref(b_step), std::ref(lb), true);
+  first.join();
+  second.join();
+  const decoding::StepBatcher::Load load = batcher.load();
+  std::printf("  [%s] a step alone %.2f ms; %llu steps, %llu shared\n", GetParam().name,
+              std::chrono::duration<double, std::milli>(alone).count(),
+              (unsigned long long)load.steps, (unsigned long long)load.shared);
+  EXPECT_GE(load.shared, uint64_t(kSteps / 2)) << "the members took turns";
+}
+
 TEST_P(DecoderTest, ErrorsThrowAndLeaveTheStateUsable) {
   std::vector<float> l(4 * size_t(cfg_.n_vocab));
   {

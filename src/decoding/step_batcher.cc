@@ -22,14 +22,20 @@ void StepBatcher::step(const std::vector<DecoderStep>& batch, float* logits, Thr
   Handed mine{&batch, logits, false, nullptr};
   std::unique_lock lock(mu_);
   handed_.push_back(&mine);
-  const auto deadline = std::chrono::steady_clock::now() + max_wait_;
+  auto deadline = std::chrono::steady_clock::now() + max_wait_;
   while (!mine.done) {
-    if (ready() || (!running_ && std::chrono::steady_clock::now() >= deadline))
+    if (ready() || (!running_ && std::chrono::steady_clock::now() >= deadline)) {
       run(lock, pool);
-    else if (running_)
+    } else if (running_) {
       changed_.wait(lock);
-    else
+      // The members of the step that just ended get max_wait to hand in
+      // again: a step longer than max_wait would otherwise leave the rows
+      // that waited for it past their deadline, and two members could take
+      // turns stepping alone for ever.
+      if (!running_) deadline = std::max(deadline, std::chrono::steady_clock::now() + max_wait_);
+    } else {
       changed_.wait_until(lock, deadline);
+    }
   }
   if (mine.error) std::rethrow_exception(mine.error);
 }
