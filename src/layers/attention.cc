@@ -36,59 +36,117 @@ void attention_f32(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v, int heads,
 
 constexpr float kScoreScale = 0.125f;  // 1/sqrt(64): exact, so the bytes equal scaling q first
 
-// Scores of queries q[0..Q) (Q = 1 or 2, rows q_stride apart) against keys
-// [j0, j0 + n) of one head's K, 32 keys at a time; each score adds its 64
-// products in channel order. Two queries share each K load and give the
-// AVX-512 copy four independent sums where one query has two. Reads keys up
-// to n rounded up to 32: K blocks are padded.
-template <int Q>
+// The loops below are written in a vector type V: Floats16 in the AVX-512
+// copy (one register), Floats8 elsewhere. GCC splits a 16-float vector into
+// two AVX2 registers through the stack: each broadcast built from scalar
+// stores that a vector load cannot forward, the sums kept in memory (a decoder
+// step 5-10x slower on Zen 3). Each lane does the same operations either way.
+template <typename V>
+constexpr int kLanes = int(sizeof(V) / sizeof(float));
+
+// Scores of queries q[0..Q) (rows q_stride apart) against keys [j0, j0 + n)
+// of one head's K, 32 keys at a time; each score adds its 64 products in
+// channel order. Reads keys up to n rounded up to 32: K blocks are padded.
+// With 16-float vectors two queries (Q = 2) share each K load: four
+// independent sums where one query has two. With 8-float vectors one query
+// already has four, and two would not fit AVX2's 16 registers.
+template <typename V>
+constexpr int kQueriesPerKeyLoad = kLanes<V> == 16 ? 2 : 1;
+
+template <typename V, int Q>
 inline __attribute__((always_inline)) void scores(const float* q, size_t q_stride, const float* k,
                                                   int j0, int n, float* p, size_t p_stride) {
+  static_assert(Q <= kQueriesPerKeyLoad<V>);
   for (int j = j0; j < j0 + n; j += kKeyBlock) {
     const float* kb = k + key_offset(j, 0);
-    Floats16 a[Q][2] = {};
-    for (int c = 0; c < kHeadDim; ++c) {
-      Floats16 k0, k1;
-      std::memcpy(&k0, kb + c * kKeyBlock, sizeof k0);
-      std::memcpy(&k1, kb + c * kKeyBlock + 16, sizeof k1);
-      for (int i = 0; i < Q; ++i) {
-        const float qc = q[i * q_stride + c];
-        a[i][0] += qc * k0;
-        a[i][1] += qc * k1;
+    if constexpr (kLanes<V> == 16) {
+      V a[Q][2] = {};
+      for (int c = 0; c < kHeadDim; ++c) {
+        V k0, k1;
+        std::memcpy(&k0, kb + c * kKeyBlock, sizeof k0);
+        std::memcpy(&k1, kb + c * kKeyBlock + 16, sizeof k1);
+        for (int i = 0; i < Q; ++i) {
+          const float qc = q[i * q_stride + c];
+          a[i][0] += qc * k0;
+          a[i][1] += qc * k1;
+        }
       }
+      for (int i = 0; i < Q; ++i) std::memcpy(p + i * p_stride + j, a[i], sizeof a[i]);
+    } else {
+      V a0{}, a1{}, a2{}, a3{};
+      for (int c = 0; c < kHeadDim; ++c) {
+        const float qc = q[c];
+        V k0, k1, k2, k3;
+        std::memcpy(&k0, kb + c * kKeyBlock, sizeof k0);
+        std::memcpy(&k1, kb + c * kKeyBlock + 8, sizeof k1);
+        std::memcpy(&k2, kb + c * kKeyBlock + 16, sizeof k2);
+        std::memcpy(&k3, kb + c * kKeyBlock + 24, sizeof k3);
+        a0 += qc * k0;
+        a1 += qc * k1;
+        a2 += qc * k2;
+        a3 += qc * k3;
+      }
+      std::memcpy(p + j, &a0, sizeof a0);
+      std::memcpy(p + j + 8, &a1, sizeof a1);
+      std::memcpy(p + j + 16, &a2, sizeof a2);
+      std::memcpy(p + j + 24, &a3, sizeof a3);
     }
-    for (int i = 0; i < Q; ++i) std::memcpy(p + i * p_stride + j, a[i], sizeof a[i]);
   }
 }
 
-// o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j. The four sums
-// are named variables so that they stay in registers (as an array GCC kept
-// them on the stack, each add waiting on a store).
+// o[c] += p[j] * v[j][c] for j in [j0, j1), in order of j. The sums are
+// named variables so that they stay in registers (as an array GCC kept them
+// on the stack, each add waiting on a store).
+template <typename V>
 inline __attribute__((always_inline)) void weighted_sum(const float* pr, const float* v, int j0,
                                                         int j1, float* o) {
-  static_assert(kHeadDim == 64);
-  Floats16 a0, a1, a2, a3;
+  static_assert(kHeadDim == 64 && kLanes<V> >= 8);
+  constexpr int L = kLanes<V>;
+  V a0, a1, a2, a3, a4{}, a5{}, a6{}, a7{};  // a4..a7: only when V holds 8 floats
   std::memcpy(&a0, o, sizeof a0);
-  std::memcpy(&a1, o + 16, sizeof a1);
-  std::memcpy(&a2, o + 32, sizeof a2);
-  std::memcpy(&a3, o + 48, sizeof a3);
+  std::memcpy(&a1, o + L, sizeof a1);
+  std::memcpy(&a2, o + 2 * L, sizeof a2);
+  std::memcpy(&a3, o + 3 * L, sizeof a3);
+  if constexpr (L == 8) {
+    std::memcpy(&a4, o + 32, sizeof a4);
+    std::memcpy(&a5, o + 40, sizeof a5);
+    std::memcpy(&a6, o + 48, sizeof a6);
+    std::memcpy(&a7, o + 56, sizeof a7);
+  }
   for (int j = j0; j < j1; ++j) {
     const float pj = pr[j];
     const float* vj = v + size_t(j) * kHeadDim;
-    Floats16 v0, v1, v2, v3;
+    V v0, v1, v2, v3;
     std::memcpy(&v0, vj, sizeof v0);
-    std::memcpy(&v1, vj + 16, sizeof v1);
-    std::memcpy(&v2, vj + 32, sizeof v2);
-    std::memcpy(&v3, vj + 48, sizeof v3);
+    std::memcpy(&v1, vj + L, sizeof v1);
+    std::memcpy(&v2, vj + 2 * L, sizeof v2);
+    std::memcpy(&v3, vj + 3 * L, sizeof v3);
     a0 += pj * v0;
     a1 += pj * v1;
     a2 += pj * v2;
     a3 += pj * v3;
+    if constexpr (L == 8) {
+      V v4, v5, v6, v7;
+      std::memcpy(&v4, vj + 32, sizeof v4);
+      std::memcpy(&v5, vj + 40, sizeof v5);
+      std::memcpy(&v6, vj + 48, sizeof v6);
+      std::memcpy(&v7, vj + 56, sizeof v7);
+      a4 += pj * v4;
+      a5 += pj * v5;
+      a6 += pj * v6;
+      a7 += pj * v7;
+    }
   }
   std::memcpy(o, &a0, sizeof a0);
-  std::memcpy(o + 16, &a1, sizeof a1);
-  std::memcpy(o + 32, &a2, sizeof a2);
-  std::memcpy(o + 48, &a3, sizeof a3);
+  std::memcpy(o + L, &a1, sizeof a1);
+  std::memcpy(o + 2 * L, &a2, sizeof a2);
+  std::memcpy(o + 3 * L, &a3, sizeof a3);
+  if constexpr (L == 8) {
+    std::memcpy(o + 32, &a4, sizeof a4);
+    std::memcpy(o + 40, &a5, sizeof a5);
+    std::memcpy(o + 48, &a6, sizeof a6);
+    std::memcpy(o + 56, &a7, sizeof a7);
+  }
 }
 
 // p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
@@ -171,7 +229,7 @@ inline __attribute__((always_inline)) void prefetch(const Half* x, size_t count)
 // The common keys' K/V are of type T (float, or Half turned into floats a
 // chunk at a time by `convert`, for all queries at once); each query's own
 // are float.
-template <typename T>
+template <typename T, typename V>
 [[gnu::always_inline]] inline void attend_loop(const float* q, size_t q_stride, int nq,
                                                const T* common_k, const T* common_v, int common_len,
                                                const KeyValues* own, int len, float* p, float* out,
@@ -186,15 +244,16 @@ template <typename T>
                size_t(round_up(std::min(kChunk, common_len - j0 - kChunk), kKeyBlock)) * kHeadDim);
     const float* k = chunk(common_k, size_t(j0) * kHeadDim,
                            size_t(round_up(n, kKeyBlock)) * kHeadDim, buf, convert);
+    constexpr int kQ = kQueriesPerKeyLoad<V>;
     int r = 0;
-    for (; r + 2 <= nq; r += 2)
-      scores<2>(q + r * q_stride, q_stride, k, 0, n, p + size_t(r) * stride + j0, stride);
-    if (r < nq) scores<1>(q + r * q_stride, 0, k, 0, n, p + size_t(r) * stride + j0, 0);
+    for (; r + kQ <= nq; r += kQ)
+      scores<V, kQ>(q + r * q_stride, q_stride, k, 0, n, p + size_t(r) * stride + j0, stride);
+    if (r < nq) scores<V, 1>(q + r * q_stride, 0, k, 0, n, p + size_t(r) * stride + j0, 0);
   }
   for (int r = 0; r < nq; ++r)
     for (int j0 = common_len; j0 < len; j0 += kChunk)
-      scores<1>(q + r * q_stride, 0, own[r].k, j0, std::min(kChunk, len - j0),
-                p + size_t(r) * stride, 0);
+      scores<V, 1>(q + r * q_stride, 0, own[r].k, j0, std::min(kChunk, len - j0),
+                   p + size_t(r) * stride, 0);
   for (int r = 0; r < nq; ++r) {
     float* pr = p + size_t(r) * stride;
     // Normalized at the end; until then out holds the unnormalized sums.
@@ -209,11 +268,11 @@ template <typename T>
                size_t(std::min(kChunk, common_len - j0 - kChunk)) * kHeadDim);
     const float* v = chunk(common_v, size_t(j0) * kHeadDim, size_t(n) * kHeadDim, buf, convert);
     for (int r = 0; r < nq; ++r)
-      weighted_sum(p + size_t(r) * stride + j0, v, 0, n, out + r * out_stride);
+      weighted_sum<V>(p + size_t(r) * stride + j0, v, 0, n, out + r * out_stride);
   }
   for (int r = 0; r < nq; ++r)
     if (common_len < len)
-      weighted_sum(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
+      weighted_sum<V>(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
   for (int r = 0; r < nq; ++r) {
     const float inv = p[size_t(r) * stride + stride - 1];
     float* o = out + r * out_stride;
@@ -221,13 +280,21 @@ template <typename T>
   }
 }
 
+// attend_loop<T, V> for the backend, V the vector that fits its registers.
+template <typename T, typename... A>
+void attend_per_isa(Backend backend, A... args) {
+  if (resolve_backend(backend) == Backend::kAvx512)
+    return PerIsa<attend_loop<T, Floats16>>::avx512(args...);
+  per_isa<attend_loop<T, Floats8>>(backend, args...);
+}
+
 }  // namespace
 
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
             int common_len, const KeyValues* own, int len, float* p, float* out,
             size_t out_stride) {
-  per_isa<attend_loop<float>>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len, p,
-                              out, out_stride, nullptr);
+  attend_per_isa<float>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len, p, out,
+                        out_stride, HalvesToFloats(nullptr));
 }
 
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const HalfKeyValues& kv,
@@ -243,8 +310,9 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const Half
     q = scaled.data();
     q_stride = kHeadDim;
   }
-  per_isa<attend_loop<Half>>(backend, q, q_stride, nq, kv.k, kv.v, len, nullptr, len, p, out,
-                             out_stride, halves_to_floats_fn(backend));
+  attend_per_isa<Half>(backend, q, q_stride, nq, kv.k, kv.v, len,
+                       static_cast<const KeyValues*>(nullptr), len, p, out, out_stride,
+                       halves_to_floats_fn(backend));
   if (kv.v_scale != 1.0f)
     for (int r = 0; r < nq; ++r)
       for (int c = 0; c < kHeadDim; ++c) out[r * out_stride + c] *= kv.v_scale;
