@@ -6,7 +6,8 @@ words, figures) for batch sizes 2, 3 and 8 and for 1 and 2 threads, on the
 timestamps; a clip of one window gives the sequential pipeline's bytes (one
 window with the same prompt is the same search); segments come back in
 order on the original timeline; several files in one call give each file's
-own bytes; and bad batch sizes are refused."""
+own bytes; each VAD chunk is heard in one window; and bad batch sizes are
+refused."""
 import argparse
 import json
 import os
@@ -68,6 +69,15 @@ def main():
         words = base["text"].lower()
         check(f"{label}: hears the start and the end of the file",
               "printing" in words and "the earliest book" in words, words[:200])
+        if "--vad" in extra:
+            # The file's VAD chunks are 26-29 s of speech each, and base ends
+            # most of them early: eot waits for the speech's end, so each
+            # chunk is heard in one window (a second one, at the early end,
+            # would start 2-7 s before the next chunk's).
+            starts = sorted({s["seek"] for s in base["segments"]})
+            gaps = [b - a for a, b in zip(starts, starts[1:])]
+            check(f"{label}: one window a chunk (windows >= 20 s apart)",
+                  len(starts) >= 8 and min(gaps) >= 2000, starts)
 
     # One window: the batched prompt is the sequential one, so the same search.
     for extra in [[], ["--word-timestamps"]]:

@@ -564,6 +564,41 @@ TEST_F(LogitRulesTest, TimestampsOffSuppressesAllTimestamps) {
   }
 }
 
+// Batched mode's VAD chunks: eot is held back until a timestamp has reached
+// the index (the speech goes on until then), whatever came before; once one
+// has, eot is as the other rules leave it. A text token and eot get large
+// logits so that the timestamp-mass rule stays out of it.
+TEST_F(LogitRulesTest, EotOnlyOnceATimestampReachesTheSpeechEnd) {
+  LogitRules r = rules();
+  r.eot_from_timestamp_index = 100;  // 2.00 s
+  std::vector<float> before = flat();
+  before[400] = 30.0f;
+  before[sp.eot] = 20.0f;
+  const std::vector<std::vector<int>> early = {{ts, 300},           // a segment open at 0.00
+                                               {ts, 300, ts + 99},  // closed at 1.98
+                                               {ts, 300, ts + 99, ts + 99},  // a pair at 1.98
+                                               {300}};                       // no timestamp yet
+  for (const std::vector<int>& h : early) {
+    std::vector<float> l = before;
+    apply_logit_rules(r, h, l.data());
+    EXPECT_EQ(l[sp.eot], kNegInf) << "after " << h.size() << " tokens";
+    std::vector<float> free = before;
+    apply_logit_rules(rules(), h, free.data());
+    // Text and timestamps as without the rule (the control tokens between
+    // them may follow eot out, by the timestamp-mass rule).
+    EXPECT_TRUE(std::equal(l.begin(), l.begin() + sp.eot, free.begin())) << h.size() << " tokens";
+    EXPECT_TRUE(std::equal(l.begin() + ts, l.end(), free.begin() + ts)) << h.size() << " tokens";
+  }
+  for (const std::vector<int>& h :
+       std::vector<std::vector<int>>{{ts, 300, ts + 100}, {ts, 300, ts + 100, ts + 100}}) {
+    std::vector<float> l = before, free = before;
+    apply_logit_rules(r, h, l.data());
+    apply_logit_rules(rules(), h, free.data());
+    EXPECT_EQ(l, free) << "a timestamp at 2.00: eot as without the rule";
+    EXPECT_EQ(l[sp.eot], 20.0f);
+  }
+}
+
 TEST_F(LogitRulesTest, RepetitionPenalty) {
   LogitRules r = rules();
   r.timestamps = false;

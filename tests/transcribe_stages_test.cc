@@ -81,6 +81,31 @@ TEST(SplitSegments, NoPairIsOneSegmentToTheLastTimestamp) {
   EXPECT_EQ(untimed.next_seek, 1234);
 }
 
+// Batched mode, no speech left after the window: an unfinished last segment
+// is kept, to the window's end, and the window is done.
+TEST(SplitSegments, KeepsTheUnfinishedSegmentWhenAsked) {
+  const std::vector<int> tokens = {kTs, 'a', kTs + 50, kTs + 50, 'b', 'c'};
+  const WindowCut cut = split_segments(tokens, positions(tokens.size()), kTs, 300, 2000, true);
+  ASSERT_EQ(cut.segments.size(), 2u);
+  EXPECT_EQ(cut.segments[1].tokens, (std::vector<int>{kTs + 50, 'b', 'c'}));
+  EXPECT_EQ(cut.segments[1].logprobs, (std::vector<float>{-3, -4, -5}));
+  EXPECT_DOUBLE_EQ(cut.segments[1].start, 4.0);
+  EXPECT_DOUBLE_EQ(cut.segments[1].end, 23.0);
+  EXPECT_EQ(cut.next_seek, 2300);
+  // A pair at the very end leaves no text: nothing to keep.
+  const std::vector<int> paired = {kTs, 'a', kTs + 50, kTs + 50};
+  const WindowCut p = split_segments(paired, positions(paired.size()), kTs, 0, 2000, true);
+  ASSERT_EQ(p.segments.size(), 1u);
+  EXPECT_EQ(p.next_seek, 2000);
+  // A lone final timestamp: the same cut either way.
+  const std::vector<int> lone = {kTs, 'a', kTs + 50, kTs + 50, 'b', kTs + 75};
+  const WindowCut kept = split_segments(lone, positions(lone.size()), kTs, 0, 2000, true);
+  const WindowCut plain = split_segments(lone, positions(lone.size()), kTs, 0, 2000);
+  ASSERT_EQ(kept.segments.size(), plain.segments.size());
+  EXPECT_EQ(kept.segments[1].tokens, plain.segments[1].tokens);
+  EXPECT_EQ(kept.next_seek, plain.next_seek);
+}
+
 TEST(SplitSegments, RefusesLogprobsThatDoNotMatchTheTokens) {
   EXPECT_THROW(split_segments({kTs, 'a'}, positions(1), kTs, 0, 3000), std::invalid_argument);
 }

@@ -88,6 +88,21 @@ TEST(SpeechTimestamps, MaxSpeechSplitsAtAPauseThenCuts) {
   EXPECT_EQ(speech_timestamps(p, 1100 * 512, o), want);
 }
 
+// The end of the last frame at or above the threshold within [begin, end),
+// capped at end; begin when there is none.
+TEST(SpeechEnd, TheLastSpeechFrameInTheRange) {
+  const std::vector<float> p = probs(100, {{10, 20}, {40, 50}});
+  EXPECT_EQ(speech_end(p, 0, 100 * 512, 0.5f), 50 * 512);
+  EXPECT_EQ(speech_end(p, 0, 30 * 512, 0.5f), 20 * 512);
+  EXPECT_EQ(speech_end(p, 0, 45 * 512 + 7, 0.5f), 45 * 512 + 7);  // inside frame 45
+  EXPECT_EQ(speech_end(p, 21 * 512, 39 * 512, 0.5f), 21 * 512);   // silence only
+  EXPECT_EQ(speech_end(p, 15 * 512 + 3, 30 * 512, 0.5f), 20 * 512);
+  EXPECT_EQ(speech_end(p, 60 * 512, 500 * 512, 0.5f), 60 * 512);  // past the probabilities
+  EXPECT_EQ(speech_end(p, 0, 100 * 512, 0.95f), 0);               // nothing that high
+  EXPECT_EQ(speech_end(p, 9, 9, 0.5f), 9);                        // empty range
+  EXPECT_EQ(speech_end({}, 0, 512, 0.5f), 0);
+}
+
 TEST(SpeechTimestamps, RejectsBadOptions) {
   for (float t : {0.0f, 1.0f, -0.5f, NAN}) {
     VadOptions o;

@@ -160,6 +160,8 @@ void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, flo
     const int first_allowed = last_was_ts && !penultimate_was_ts ? last_ts : last_ts + 1;
     suppress_range(logits, ts, std::min(first_allowed, n_vocab));
   }
+  if (r.eot_from_timestamp_index >= 0 && last_ts < ts + r.eot_from_timestamp_index)
+    logits[sp.eot] = kNegInf;
   if (n == 0) {
     suppress_range(logits, 0, ts);  // the window opens with a timestamp
     if (r.max_initial_timestamp_index >= 0)

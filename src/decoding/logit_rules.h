@@ -1,7 +1,8 @@
 // Whisper's rules on the next-token logits, as openai-whisper's decoding.py
 // and CTranslate2's Whisper model apply them: tokens that are never sampled,
 // no blank at the start, and timestamps that come in pairs, never go back and
-// begin within max_initial_timestamp. Also faster-whisper's optional
+// begin within max_initial_timestamp (and, where asked, no eot before the
+// speech ends). Also faster-whisper's optional
 // repetition penalty and no-repeat n-grams. Suppressed logits become -inf.
 #pragma once
 
@@ -18,6 +19,10 @@ struct LogitRules {
   std::vector<int> suppress_begin;  // -inf at the first sampled token (blank, eot); may be empty
   bool timestamps = true;           // false: <|notimestamps|> mode, no timestamp rules
   int max_initial_timestamp_index = 50;  // 1.0 s / 0.02 s; negative: no limit
+  // eot only once a timestamp has reached this index: the window is known to
+  // hold speech until then (batched mode's VAD chunks), and the model may
+  // not end its text early. Negative: eot at any time.
+  int eot_from_timestamp_index = -1;
   float repetition_penalty = 1.0f;       // 1: off
   int no_repeat_ngram_size = 0;          // 0: off
 };

@@ -41,6 +41,17 @@ std::vector<AudioChunk> merge_chunks(const std::vector<AudioChunk>& speech, int6
 
 namespace {
 
+// A VAD chunk ends where its speech ends, and Whisper often closes its text
+// a few seconds before that, leaving out the last words it heard (the long
+// development file: 7 of 9 chunks, 1.2-3.6 s of speech each). Each such
+// chunk then cost a follow-up window: a second 30 s encoder pass for a few
+// seconds of audio. So in a VAD chunk the text may not end (eot) while its
+// last timestamp is more than this before the last speech frame (Silero's),
+// and no follow-up window is made for less speech than this. The margin is
+// for the model's timestamps, which can sit a few tenths of a second before
+// the speech ends.
+constexpr double kSpeechEndMarginSeconds = 1.0;
+
 // A 30 s window inside a chunk: the chunk's first, or the rest of it when
 // the model ended its text early (as the sequential loop moves on to the
 // last segment's end). Its decoder state, the attempts of its temperature
@@ -51,6 +62,8 @@ struct ChunkWindow {
   int64_t chunk_frame = 0;  // the chunk's first frame on its recording's timeline
   int64_t seek = 0;         // frames into the chunk
   int64_t frames = 0;       // content frames from seek
+  int64_t speech_end = 0;   // frames into the chunk where its speech ends (VAD chunks)
+  decoding::LogitRules rules;  // the batch's, with eot held back until near speech_end
   DecoderState state;
   std::unique_ptr<decoding::Search> search;
   std::vector<Attempt> attempts;
@@ -234,12 +247,21 @@ class Batched {
     w->chunk_frame = chunk.chunk.start / kHop;
     w->seek = seek;
     w->frames = std::min<int64_t>(kChunkFrames, mel.frames - seek);
+    Source& s = sources_[chunk.source];
+    w->rules = rules_;
+    if (o_.vad_filter) {
+      w->speech_end = (vad::speech_end(s.probabilities, chunk.chunk.start + seek * kHop,
+                                       chunk.chunk.end, o_.vad.threshold) -
+                       chunk.chunk.start) /
+                      kHop;
+      const double until = double(w->speech_end - seek) * kFrameSeconds - kSpeechEndMarginSeconds;
+      if (until > 0) w->rules.eot_from_timestamp_index = int(until / kTimestampSeconds);
+    }
     const UninitVector<float> encoded =
         ctx_.encoder.encode(audio::window_features(mel, seek, w->frames).data(), ctx_.pool, nullptr,
                             nullptr, interrupt_);
     ctx_.decoder.begin(w->state, encoded.data(), ctx_.encoder.weights().n_ctx, search_rows(o_),
                        ctx_.pool);
-    Source& s = sources_[chunk.source];
     if (s.out.info.language.empty()) {  // detected on the recording's first window
       DetectedLanguage d =
           rank_languages(decoding::language_probabilities(ctx_.decoder, w->state, sp_, ctx_.pool));
@@ -274,7 +296,7 @@ class Batched {
             attempt_options(o_, prompt.tokens.size(), ctx_.decoder.n_ctx(),
                             w->chunk_frame + w->seek, temperature, int(attempt));
         ctx_.decoder.restart(w->state, search_rows(o_));
-        w->search = std::make_unique<decoding::Search>(ctx_.decoder, w->state, rules_,
+        w->search = std::make_unique<decoding::Search>(ctx_.decoder, w->state, w->rules,
                                                        prompt.tokens, prompt.sot_index, so);
         live.push_back(w->search.get());
       }
@@ -299,11 +321,20 @@ class Batched {
   }
 
   // Stage: a window's segments and words; returns where in the chunk the
-  // next window starts (the sequential loop's rule).
+  // next window starts: the sequential loop's rule, but in a VAD chunk its
+  // end when less than kSpeechEndMarginSeconds of speech would be left, and
+  // then an unfinished last segment is kept rather than heard again.
   int64_t cut_window(ChunkWindow& w) {
-    if (no_speech(w.chosen.result, o_)) return w.seek + w.frames;
-    WindowCut cut = split_segments(w.chosen.result.tokens, w.chosen.result.token_logprobs,
-                                   sp_.timestamp_begin, w.seek, w.frames);
+    const int64_t end = w.seek + w.frames;
+    if (no_speech(w.chosen.result, o_)) return end;
+    auto little_left = [&](int64_t at) {
+      return o_.vad_filter && double(w.speech_end - at) * kFrameSeconds < kSpeechEndMarginSeconds;
+    };
+    const std::vector<int>& tokens = w.chosen.result.tokens;
+    const std::vector<float>& logprobs = w.chosen.result.token_logprobs;
+    WindowCut cut = split_segments(tokens, logprobs, sp_.timestamp_begin, w.seek, w.frames);
+    if (cut.next_seek < end && little_left(cut.next_seek))
+      cut = split_segments(tokens, logprobs, sp_.timestamp_begin, w.seek, w.frames, true);
     if (o_.word_timestamps) {
       const Source& s = sources_[w.source];
       const double time_offset = double(w.seek) * kFrameSeconds;
@@ -321,7 +352,8 @@ class Batched {
         cut.next_seek = int64_t(std::nearbyint(last_word_end * kFramesPerSecond));
     }
     w.segments = std::move(cut.segments);
-    return cut.next_seek > w.seek ? cut.next_seek : w.seek + w.frames;  // never in place
+    if (cut.next_seek <= w.seek || little_left(cut.next_seek)) return end;  // never in place
+    return cut.next_seek;
   }
 
   // Stage: a window's segments on its recording's timeline.

@@ -1,11 +1,12 @@
 #include "transcribe/segments.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace amanuensis {
 
 WindowCut split_segments(const std::vector<int>& tokens, const std::vector<float>& logprobs, int ts,
-                         int64_t seek, int64_t size) {
+                         int64_t seek, int64_t size, bool keep_unfinished) {
   if (logprobs.size() != tokens.size())
     throw std::invalid_argument("split_segments: one log-probability per token");
   WindowCut cut;
@@ -37,10 +38,19 @@ WindowCut split_segments(const std::vector<int>& tokens, const std::vector<float
                             {}});
     last = end;
   }
-  if (cut.single_timestamp_ending)
+  if (cut.single_timestamp_ending) {
     cut.next_seek = seek + size;  // no speech after the last timestamp
-  else  // the last segment is unfinished: start the next window at its beginning
+  } else if (keep_unfinished) {
+    cut.next_seek = seek + size;
+    if (std::any_of(tokens.begin() + last, tokens.end(), [&](int t) { return t < ts; }))
+      cut.segments.push_back({time_offset + (tokens[last] - ts) * kTimestampSeconds,
+                              time_offset + double(size) * kFrameSeconds,
+                              {tokens.begin() + last, tokens.end()},
+                              {logprobs.begin() + last, logprobs.end()},
+                              {}});
+  } else {  // the last segment is unfinished: start the next window at its beginning
     cut.next_seek = seek + int64_t(tokens[last - 1] - ts) * kFramesPerTimestamp;
+  }
   return cut;
 }
 

@@ -21,7 +21,11 @@ struct WindowCut {
 
 // tokens: a window's decoded tokens (text and timestamps, no eot), logprobs
 // theirs; the window starts at frame `seek` and holds `size` frames of audio.
+// keep_unfinished: text after the last pair of timestamps is a last segment,
+// to the window's end, and the next window starts after this one (else it is
+// left out, and the next window starts at it).
 WindowCut split_segments(const std::vector<int>& tokens, const std::vector<float>& logprobs,
-                         int timestamp_begin, int64_t seek, int64_t size);
+                         int timestamp_begin, int64_t seek, int64_t size,
+                         bool keep_unfinished = false);
 
 }  // namespace amanuensis

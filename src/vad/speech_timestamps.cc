@@ -36,6 +36,17 @@ void check_options(const VadOptions& o) {
   if (o.speech_pad_ms < 0) bad("speech pad must be >= 0 ms");
 }
 
+int64_t speech_end(const std::vector<float>& probabilities, int64_t begin, int64_t end,
+                   float threshold) {
+  if (end <= begin) return begin;
+  // Frame i covers samples [i * kChunk, (i + 1) * kChunk).
+  const int64_t first = std::max<int64_t>(begin, 0) / kChunk;
+  int64_t i = std::min<int64_t>(int64_t(probabilities.size()), (end + kChunk - 1) / kChunk);
+  while (--i >= first)
+    if (probabilities[size_t(i)] >= threshold) return std::clamp((i + 1) * kChunk, begin, end);
+  return begin;
+}
+
 std::vector<SpeechChunk> speech_timestamps(const std::vector<float>& probabilities,
                                            int64_t n_samples, const VadOptions& o) {
   // Lengths in samples, as doubles where faster-whisper's are floats.

@@ -26,6 +26,12 @@ void check_options(const VadOptions& o);
 std::vector<SpeechChunk> speech_timestamps(const std::vector<float>& probabilities,
                                            int64_t n_samples, const VadOptions& o);
 
+// Where the speech in samples [begin, end) ends: the end of the last
+// 512-sample frame there whose probability reaches `threshold` (capped at
+// end); begin when there is none.
+int64_t speech_end(const std::vector<float>& probabilities, int64_t begin, int64_t end,
+                   float threshold);
+
 // The chunks' samples, joined in order.
 std::vector<float> collect_chunks(const std::vector<float>& samples,
                                   const std::vector<SpeechChunk>& chunks);
