@@ -6,13 +6,14 @@
 // A thread is a Member while it runs searches (run_searches). A step runs
 // when every member has handed in its rows (the last to hand in runs
 // everyone's on the shared pool, the others sleep until their logits are
-// there), or when rows have waited max_wait (kMaxWait) for the rest: with more threads
-// than cores, a member the OS has not scheduled would otherwise stall every
-// other (3 live sessions on 2 cores: mean latency 3 s -> 10 s). So a request's
-// rows join at its next step and leave when its searches end, and a member
-// busy elsewhere (encoding its next window) holds nobody up, as it is not a
-// member then. A row's logits are the same bytes in any batch
-// (Decoder::step), so each request's transcript is the bytes it gets alone.
+// there), or when rows have waited max_wait (kMaxWait) for the rest, counted
+// again from the end of any step that ran meanwhile: with more threads than
+// cores, a member the OS has not scheduled would otherwise stall every other
+// (3 live sessions on 2 cores: mean latency 3 s -> 10 s). So a request's rows
+// join at its next step and leave when its searches end, and a member busy
+// elsewhere (encoding its next window) holds nobody up, as it is not a member
+// then. A row's logits are the same bytes in any batch (Decoder::step), so
+// each request's transcript is the bytes it gets alone.
 #pragma once
 
 #include <chrono>
