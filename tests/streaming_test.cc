@@ -114,18 +114,23 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
 
 // Live sessions of one SessionGroup (the server's) on two threads at once:
 // their decoder steps ran together, and each gives the events it gives alone.
+// Whether any step is shared is up to the scheduler (a session between its
+// hypotheses is not waited for), so the sessions run again, up to three
+// times, until some step was; the events are checked every time.
 TEST_F(Streaming, SessionsInAGroupGiveTheirOwnEvents) {
   const std::vector<Event> want = events(model_, *audio_, 1600, options(), 1);
   auto group = std::make_shared<amanuensis::SessionGroup>(model_);
-  std::vector<std::vector<Event>> got(2);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i)
-    threads.emplace_back([&, i] {
-      got[i] = events(model_, *audio_, i ? 5923 : 1600, options(), 1, nullptr, group);
-    });
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(got[0], want);
-  EXPECT_EQ(got[1], want);
+  for (int round = 0; round < 3 && group->load().shared_steps == 0; ++round) {
+    std::vector<std::vector<Event>> got(2);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i)
+      threads.emplace_back([&, i] {
+        got[i] = events(model_, *audio_, i ? 5923 : 1600, options(), 1, nullptr, group);
+      });
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(got[0], want);
+    EXPECT_EQ(got[1], want);
+  }
   EXPECT_GT(group->load().shared_steps, 0u) << "the sessions' steps never ran together";
 }
 
