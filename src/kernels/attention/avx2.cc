@@ -42,11 +42,86 @@ void key_pairs(const int8_t* k, int k0, uint32_t (&k16)[kTile][kHeadDim / 2]) {
       k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
 }
 
+// Both products' inner loop: for i < n (even), with a_i the i-th row of `a` (rows
+// a_stride bytes apart) and b_r,i the i-th pair of row r of `b` (rows b_stride
+// bytes apart),
+//   acc[r][v] += vpmaddwd(a_i[8v .. 8v + 7], broadcast(b_r,i))  for r < 2, v < 4.
+// Each row of `a` is loaded once for both broadcasts. In assembly because GCC 12,
+// from the same intrinsics, folds the loads back into every vpmaddwd and copies
+// each accumulator twice a product, and the loop then runs at about 60 % of
+// vpmaddwd's rate (two a cycle on Zen 3); integer sums, so any order gives the
+// same bytes.
+inline void madd_2x4(const uint32_t* a, long a_stride, const uint32_t* b, long b_stride, long n,
+                     __m256i (&acc)[2][4]) {
+  // Two rows an iteration (the loop's own instructions were a tenth of it): n is even.
+  __m256i s0 = acc[0][0], s1 = acc[0][1], s2 = acc[0][2], s3 = acc[0][3];
+  __m256i s4 = acc[1][0], s5 = acc[1][1], s6 = acc[1][2], s7 = acc[1][3];
+#define AMANUENSIS_MADD(row, tmp, sum) \
+  "vpmaddwd %%" row ", %%" tmp ", %%ymm15\n\tvpaddd %%ymm15, %[" sum "], %[" sum "]\n\t"
+  asm volatile(
+      "1:\n\t"
+      // Row i.
+      "vmovdqa (%[a]), %%ymm8\n\t"
+      "vmovdqa 32(%[a]), %%ymm9\n\t"
+      "vmovdqa 64(%[a]), %%ymm10\n\t"
+      "vmovdqa 96(%[a]), %%ymm11\n\t"
+      "vpbroadcastd (%[b]), %%ymm12\n\t"
+      "vpbroadcastd (%[b],%[b_stride]), %%ymm13\n\t"  //
+      AMANUENSIS_MADD("ymm12", "ymm8", "s0") AMANUENSIS_MADD("ymm12", "ymm9", "s1")
+      AMANUENSIS_MADD("ymm12", "ymm10", "s2") AMANUENSIS_MADD("ymm12", "ymm11", "s3")
+      AMANUENSIS_MADD("ymm13", "ymm8", "s4") AMANUENSIS_MADD("ymm13", "ymm9", "s5")
+      AMANUENSIS_MADD("ymm13", "ymm10", "s6") AMANUENSIS_MADD("ymm13", "ymm11", "s7")
+      // Row i + 1.
+      "vmovdqa (%[a],%[a_stride]), %%ymm8\n\t"
+      "vmovdqa 32(%[a],%[a_stride]), %%ymm9\n\t"
+      "vmovdqa 64(%[a],%[a_stride]), %%ymm10\n\t"
+      "vmovdqa 96(%[a],%[a_stride]), %%ymm11\n\t"
+      "vpbroadcastd 4(%[b]), %%ymm12\n\t"
+      "vpbroadcastd 4(%[b],%[b_stride]), %%ymm13\n\t"  //
+      AMANUENSIS_MADD("ymm12", "ymm8", "s0") AMANUENSIS_MADD("ymm12", "ymm9", "s1")
+      AMANUENSIS_MADD("ymm12", "ymm10", "s2") AMANUENSIS_MADD("ymm12", "ymm11", "s3")
+      AMANUENSIS_MADD("ymm13", "ymm8", "s4") AMANUENSIS_MADD("ymm13", "ymm9", "s5")
+      AMANUENSIS_MADD("ymm13", "ymm10", "s6") AMANUENSIS_MADD("ymm13", "ymm11", "s7")
+      "lea (%[a],%[a_stride],2), %[a]\n\t"
+      "add $8, %[b]\n\t"
+      "sub $2, %[n]\n\t"
+      "jnz 1b\n\t"
+      : [s0] "+x"(s0), [s1] "+x"(s1), [s2] "+x"(s2), [s3] "+x"(s3), [s4] "+x"(s4),
+        [s5] "+x"(s5), [s6] "+x"(s6), [s7] "+x"(s7), [a] "+r"(a), [b] "+r"(b), [n] "+r"(n)
+      : [a_stride] "r"(a_stride), [b_stride] "r"(b_stride)
+      : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm15", "cc", "memory");
+#undef AMANUENSIS_MADD
+  acc[0][0] = s0, acc[0][1] = s1, acc[0][2] = s2, acc[0][3] = s3;
+  acc[1][0] = s4, acc[1][1] = s5, acc[1][2] = s6, acc[1][3] = s7;
+}
+
+// acc[r][v] += the products above for kRows rows of `b` and kVecs vectors of
+// `a` (strides in uint32s): the assembly for 2 x 4, intrinsics otherwise.
+template <int kRows, int kVecs>
+void add_products(const uint32_t* a, int a_stride, const uint32_t* b, int b_stride, int n,
+                  __m256i (&acc)[kRows][kVecs]) {
+  if constexpr (kRows == 2 && kVecs == 4) {
+    madd_2x4(a, 4L * a_stride, b, 4L * b_stride, n, acc);
+  } else {
+    for (int i = 0; i < n; ++i)
+      for (int r = 0; r < kRows; ++r) {
+        const __m256i br = _mm256_set1_epi32(int32_t(b[r * b_stride + i]));
+        for (int v = 0; v < kVecs; ++v)
+          acc[r][v] = _mm256_add_epi32(
+              acc[r][v],
+              _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&a[i * a_stride + 8 * v]), br));
+      }
+  }
+}
+
 template <int kTile, int kPlanes>
 void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   constexpr int kVecs = kTile / 8;
-  constexpr int kKeyBlock = std::max(1, 8 / kVecs);
-  constexpr int kChanBlock = std::max(1, 8 / kVecs);
+  // Eight accumulators a block: up to 4 query vectors by 2 or more keys (or
+  // channels), so that each query vector loaded feeds two products or more.
+  constexpr int kQueryVecs = std::min(kVecs, 4);
+  constexpr int kKeyBlock = 8 / kQueryVecs;
+  constexpr int kChanBlock = 8 / kQueryVecs;
   constexpr int kLo = kPlanes == 2 ? 1 : 0;  // the second planes' arrays are empty with one
   const int8_t* k = p.k_head(h);
   const int8_t* v_t = p.v_t_head(h);
@@ -83,45 +158,40 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
                            v_t[size_t(c) * p.kv_pad + k0 + 2 * j + 1]);
 
     // Pass 1: S = Q.K^T and logits.
-    for (int jb = 0; jb < kTile; jb += kKeyBlock) {
-      __m256i s[kKeyBlock][kVecs];
-      for (int b = 0; b < kKeyBlock; ++b)
-        for (int v = 0; v < kVecs; ++v) s[b][v] = _mm256_setzero_si256();
-      auto add_products = [&](const uint32_t(&queries)[kHeadDim / 2][kTile],
-                              const uint32_t(&keys)[kTile][kHeadDim / 2]) {
-        for (int d = 0; d < kHeadDim / 2; ++d)
-          for (int b = 0; b < kKeyBlock; ++b) {
-            const __m256i kb = _mm256_set1_epi32(int32_t(keys[jb + b][d]));
-            for (int v = 0; v < kVecs; ++v)
-              s[b][v] = _mm256_add_epi32(
-                  s[b][v],
-                  _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&queries[d][8 * v]), kb));
+    for (int jb = 0; jb < kTile; jb += kKeyBlock)
+      for (int v0 = 0; v0 < kVecs; v0 += kQueryVecs) {
+        __m256i s[kKeyBlock][kQueryVecs];
+        for (int b = 0; b < kKeyBlock; ++b)
+          for (int v = 0; v < kQueryVecs; ++v) s[b][v] = _mm256_setzero_si256();
+        auto products = [&](const uint32_t(&queries)[kHeadDim / 2][kTile],
+                            const uint32_t(&keys)[kTile][kHeadDim / 2]) {
+          add_products(&queries[0][8 * v0], kTile, &keys[jb][0], kHeadDim / 2, kHeadDim / 2, s);
+        };
+        products(q16, k16);
+        if constexpr (kLo) {  // 254 * hi.hi + hi.lo + lo.hi, then S as spec.h's two_plane_score
+          for (int b = 0; b < kKeyBlock; ++b)
+            for (int v = 0; v < kQueryVecs; ++v)
+              s[b][v] = _mm256_mullo_epi32(s[b][v], _mm256_set1_epi32(kPlaneRatio));
+          products(q16, k16_lo);
+          products(q16_lo, k16);
+          for (int b = 0; b < kKeyBlock; ++b)
+            for (int v = 0; v < kQueryVecs; ++v)
+              s[b][v] = _mm256_srai_epi32(
+                  _mm256_add_epi32(s[b][v], _mm256_set1_epi32(kTwoPlaneRound)), kTwoPlaneShift);
+        }
+        for (int b = 0; b < kKeyBlock; ++b) {
+          const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);
+          for (int v = 0; v < kQueryVecs; ++v) {
+            const __m256i t = _mm256_srai_epi32(
+                _mm256_add_epi32(_mm256_mullo_epi32(s[b][v], q_mul[v0 + v]), score_round),
+                kScoreMulBits);
+            _mm256_store_si256(
+                (__m256i*)&L[jb + b][8 * (v0 + v)],
+                _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, km), logit_round),
+                                 logit_shift));
           }
-      };
-      add_products(q16, k16);
-      if constexpr (kLo) {  // 254 * hi.hi + hi.lo + lo.hi, then S as spec.h's two_plane_score
-        for (int b = 0; b < kKeyBlock; ++b)
-          for (int v = 0; v < kVecs; ++v)
-            s[b][v] = _mm256_mullo_epi32(s[b][v], _mm256_set1_epi32(kPlaneRatio));
-        add_products(q16, k16_lo);
-        add_products(q16_lo, k16);
-        for (int b = 0; b < kKeyBlock; ++b)
-          for (int v = 0; v < kVecs; ++v)
-            s[b][v] = _mm256_srai_epi32(
-                _mm256_add_epi32(s[b][v], _mm256_set1_epi32(kTwoPlaneRound)), kTwoPlaneShift);
-      }
-      for (int b = 0; b < kKeyBlock; ++b) {
-        const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);
-        for (int v = 0; v < kVecs; ++v) {
-          const __m256i t = _mm256_srai_epi32(
-              _mm256_add_epi32(_mm256_mullo_epi32(s[b][v], q_mul[v]), score_round), kScoreMulBits);
-          _mm256_store_si256(
-              (__m256i*)&L[jb + b][8 * v],
-              _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, km), logit_round),
-                               logit_shift));
         }
       }
-    }
     // Masks and row maxima (scalar: cheap next to the products).
     for (int i = 0; i < kTile; ++i) {
       const int visible = p.keys_visible(q0 + i) - k0;
@@ -165,29 +235,24 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
     }
 
     // Pass 3: partial = P.V, rescaled into acc.
-    for (int cb = 0; cb < kHeadDim; cb += kChanBlock) {
-      __m256i o[kChanBlock][kVecs];
-      for (int c = 0; c < kChanBlock; ++c)
-        for (int v = 0; v < kVecs; ++v) o[c][v] = _mm256_setzero_si256();
-      for (int jp = 0; jp < kTile / 2; ++jp)
-        for (int c = 0; c < kChanBlock; ++c) {
-          const __m256i vb = _mm256_set1_epi32(int32_t(v16[cb + c][jp]));
-          for (int v = 0; v < kVecs; ++v)
-            o[c][v] = _mm256_add_epi32(
-                o[c][v],
-                _mm256_madd_epi16(_mm256_load_si256((const __m256i*)&P8x2[jp][8 * v]), vb));
-        }
-      for (int c = 0; c < kChanBlock; ++c)
-        for (int v = 0; v < kVecs; ++v) {
-          const __m256i scaled = _mm256_srav_epi32(
-              _mm256_add_epi32(
-                  _mm256_mullo_epi32(o[c][v], _mm256_load_si256((const __m256i*)&part_mul[8 * v])),
-                  _mm256_load_si256((const __m256i*)&part_round[8 * v])),
-              _mm256_load_si256((const __m256i*)&part_shift[8 * v]));
-          __m256i* a = (__m256i*)&acc[cb + c][8 * v];
-          _mm256_store_si256(a, _mm256_add_epi32(_mm256_load_si256(a), scaled));
-        }
-    }
+    for (int cb = 0; cb < kHeadDim; cb += kChanBlock)
+      for (int v0 = 0; v0 < kVecs; v0 += kQueryVecs) {
+        __m256i o[kChanBlock][kQueryVecs];
+        for (int c = 0; c < kChanBlock; ++c)
+          for (int v = 0; v < kQueryVecs; ++v) o[c][v] = _mm256_setzero_si256();
+        add_products(&P8x2[0][8 * v0], kTile, &v16[cb][0], kTile / 2, kTile / 2, o);
+        for (int c = 0; c < kChanBlock; ++c)
+          for (int v = 0; v < kQueryVecs; ++v) {
+            const int lane = 8 * (v0 + v);
+            const __m256i scaled = _mm256_srav_epi32(
+                _mm256_add_epi32(
+                    _mm256_mullo_epi32(o[c][v], _mm256_load_si256((const __m256i*)&part_mul[lane])),
+                    _mm256_load_si256((const __m256i*)&part_round[lane])),
+                _mm256_load_si256((const __m256i*)&part_shift[lane]));
+            __m256i* a = (__m256i*)&acc[cb + c][lane];
+            _mm256_store_si256(a, _mm256_add_epi32(_mm256_load_si256(a), scaled));
+          }
+      }
   }
 
   for (int i = 0; i < kTile; ++i) {
