@@ -48,48 +48,47 @@ void key_pairs(const int8_t* k, int k0, uint32_t (&k16)[kTile][kHeadDim / 2]) {
 //   acc[r][v] += vpmaddwd(a_i[8v .. 8v + 7], broadcast(b_r,i))  for r < 2, v < 4.
 // Each row of `a` is loaded once for both broadcasts. In assembly because GCC 12,
 // from the same intrinsics, folds the loads back into every vpmaddwd and copies
-// each accumulator twice a product, and the loop then runs at about 60 % of
-// vpmaddwd's rate (two a cycle on Zen 3); integer sums, so any order gives the
-// same bytes.
+// each accumulator twice a product: that loop took about 4 % longer on Zen 3
+// (docs/PERFORMANCE.md, changelog). Integer sums, so any order gives the same
+// bytes.
 inline void madd_2x4(const uint32_t* a, long a_stride, const uint32_t* b, long b_stride, long n,
                      __m256i (&acc)[2][4]) {
   // Two rows an iteration (the loop's own instructions were a tenth of it): n is even.
   __m256i s0 = acc[0][0], s1 = acc[0][1], s2 = acc[0][2], s3 = acc[0][3];
   __m256i s4 = acc[1][0], s5 = acc[1][1], s6 = acc[1][2], s7 = acc[1][3];
+  // clang-format off
 #define AMANUENSIS_MADD(row, tmp, sum) \
   "vpmaddwd %%" row ", %%" tmp ", %%ymm15\n\tvpaddd %%ymm15, %[" sum "], %[" sum "]\n\t"
-  asm volatile(
-      "1:\n\t"
-      // Row i.
-      "vmovdqa (%[a]), %%ymm8\n\t"
-      "vmovdqa 32(%[a]), %%ymm9\n\t"
-      "vmovdqa 64(%[a]), %%ymm10\n\t"
-      "vmovdqa 96(%[a]), %%ymm11\n\t"
-      "vpbroadcastd (%[b]), %%ymm12\n\t"
-      "vpbroadcastd (%[b],%[b_stride]), %%ymm13\n\t"  //
-      AMANUENSIS_MADD("ymm12", "ymm8", "s0") AMANUENSIS_MADD("ymm12", "ymm9", "s1")
-      AMANUENSIS_MADD("ymm12", "ymm10", "s2") AMANUENSIS_MADD("ymm12", "ymm11", "s3")
-      AMANUENSIS_MADD("ymm13", "ymm8", "s4") AMANUENSIS_MADD("ymm13", "ymm9", "s5")
-      AMANUENSIS_MADD("ymm13", "ymm10", "s6") AMANUENSIS_MADD("ymm13", "ymm11", "s7")
-      // Row i + 1.
-      "vmovdqa (%[a],%[a_stride]), %%ymm8\n\t"
-      "vmovdqa 32(%[a],%[a_stride]), %%ymm9\n\t"
-      "vmovdqa 64(%[a],%[a_stride]), %%ymm10\n\t"
-      "vmovdqa 96(%[a],%[a_stride]), %%ymm11\n\t"
-      "vpbroadcastd 4(%[b]), %%ymm12\n\t"
-      "vpbroadcastd 4(%[b],%[b_stride]), %%ymm13\n\t"  //
-      AMANUENSIS_MADD("ymm12", "ymm8", "s0") AMANUENSIS_MADD("ymm12", "ymm9", "s1")
-      AMANUENSIS_MADD("ymm12", "ymm10", "s2") AMANUENSIS_MADD("ymm12", "ymm11", "s3")
-      AMANUENSIS_MADD("ymm13", "ymm8", "s4") AMANUENSIS_MADD("ymm13", "ymm9", "s5")
-      AMANUENSIS_MADD("ymm13", "ymm10", "s6") AMANUENSIS_MADD("ymm13", "ymm11", "s7")
-      "lea (%[a],%[a_stride],2), %[a]\n\t"
-      "add $8, %[b]\n\t"
-      "sub $2, %[n]\n\t"
-      "jnz 1b\n\t"
-      : [s0] "+x"(s0), [s1] "+x"(s1), [s2] "+x"(s2), [s3] "+x"(s3), [s4] "+x"(s4),
-        [s5] "+x"(s5), [s6] "+x"(s6), [s7] "+x"(s7), [a] "+r"(a), [b] "+r"(b), [n] "+r"(n)
-      : [a_stride] "r"(a_stride), [b_stride] "r"(b_stride)
-      : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm15", "cc", "memory");
+  // One row of `a` at (a + a_index), its two pairs of `b` at b_offset(b) and
+  // b_offset(b + b_stride), into the 8 sums.
+#define AMANUENSIS_ROW(a_index, b_offset)                    \
+  "vmovdqa (%[a]" a_index "), %%ymm8\n\t"                   \
+  "vmovdqa 32(%[a]" a_index "), %%ymm9\n\t"                 \
+  "vmovdqa 64(%[a]" a_index "), %%ymm10\n\t"                \
+  "vmovdqa 96(%[a]" a_index "), %%ymm11\n\t"                \
+  "vpbroadcastd " b_offset "(%[b]), %%ymm12\n\t"             \
+  "vpbroadcastd " b_offset "(%[b],%[b_stride]), %%ymm13\n\t" \
+  AMANUENSIS_MADD("ymm12", "ymm8", "s0")                     \
+  AMANUENSIS_MADD("ymm12", "ymm9", "s1")                     \
+  AMANUENSIS_MADD("ymm12", "ymm10", "s2")                    \
+  AMANUENSIS_MADD("ymm12", "ymm11", "s3")                    \
+  AMANUENSIS_MADD("ymm13", "ymm8", "s4")                     \
+  AMANUENSIS_MADD("ymm13", "ymm9", "s5")                     \
+  AMANUENSIS_MADD("ymm13", "ymm10", "s6")                    \
+  AMANUENSIS_MADD("ymm13", "ymm11", "s7")
+  // clang-format on
+  asm volatile("1:\n\t"                             //
+               AMANUENSIS_ROW("", "")               // row i
+               AMANUENSIS_ROW(",%[a_stride]", "4")  // row i + 1
+               "lea (%[a],%[a_stride],2), %[a]\n\t"
+               "add $8, %[b]\n\t"
+               "sub $2, %[n]\n\t"
+               "jnz 1b\n\t"
+               : [s0] "+x"(s0), [s1] "+x"(s1), [s2] "+x"(s2), [s3] "+x"(s3), [s4] "+x"(s4),
+                 [s5] "+x"(s5), [s6] "+x"(s6), [s7] "+x"(s7), [a] "+r"(a), [b] "+r"(b), [n] "+r"(n)
+               : [a_stride] "r"(a_stride), [b_stride] "r"(b_stride)
+               : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm15", "cc", "memory");
+#undef AMANUENSIS_ROW
 #undef AMANUENSIS_MADD
   acc[0][0] = s0, acc[0][1] = s1, acc[0][2] = s2, acc[0][3] = s3;
   acc[1][0] = s4, acc[1][1] = s5, acc[1][2] = s6, acc[1][3] = s7;
