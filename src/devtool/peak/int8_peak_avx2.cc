@@ -20,16 +20,17 @@ double int8_peak_loop_avx2(long iterations) {
 #define AMANUENSIS_PRODUCT(acc, tmp) \
   "vpmaddwd %[b], %[a], %%" tmp "\n\tvpaddd %%" tmp ", %[" acc "], %[" acc "]\n\t"
   for (long i = 0; i < iterations; ++i)
+    // clang-format off
     __asm__ volatile(AMANUENSIS_PRODUCT("c0", "ymm12") AMANUENSIS_PRODUCT("c1", "ymm13")
-                         AMANUENSIS_PRODUCT("c2", "ymm14") AMANUENSIS_PRODUCT("c3", "ymm15")
-                             AMANUENSIS_PRODUCT("c4", "ymm12") AMANUENSIS_PRODUCT("c5", "ymm13")
-                                 AMANUENSIS_PRODUCT("c6", "ymm14") AMANUENSIS_PRODUCT("c7", "ymm15")
-                                     AMANUENSIS_PRODUCT("c8", "ymm12")
-                                         AMANUENSIS_PRODUCT("c9", "ymm13")
+                     AMANUENSIS_PRODUCT("c2", "ymm14") AMANUENSIS_PRODUCT("c3", "ymm15")
+                     AMANUENSIS_PRODUCT("c4", "ymm12") AMANUENSIS_PRODUCT("c5", "ymm13")
+                     AMANUENSIS_PRODUCT("c6", "ymm14") AMANUENSIS_PRODUCT("c7", "ymm15")
+                     AMANUENSIS_PRODUCT("c8", "ymm12") AMANUENSIS_PRODUCT("c9", "ymm13")
                      : [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3), [c4] "+x"(c4),
                        [c5] "+x"(c5), [c6] "+x"(c6), [c7] "+x"(c7), [c8] "+x"(c8), [c9] "+x"(c9)
                      : [a] "x"(a), [b] "x"(b)
                      : "xmm12", "xmm13", "xmm14", "xmm15");
+    // clang-format on
 #undef AMANUENSIS_PRODUCT
   __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c0, c1), c2),
                                  _mm256_add_epi32(_mm256_add_epi32(c3, c4), c5));
