@@ -92,6 +92,7 @@ def main():
             ("bad --format", ["--format", "u8"], "--format"),
             ("bad --step", [str(JFK), "--step", "0"], "step_seconds"),
             ("bad --chunk-ms", [str(JFK), "--chunk-ms", "0"], "--chunk-ms"),
+            ("bad --temperature", [str(JFK), "--temperature", "0,-1"], "temperature"),
             ("missing file", ["/nonexistent.wav"], "nonexistent"),
             ("not audio", [__file__], "stream_cli_test.py"),
             ("English-only model, other language", [str(JFK), "--language", "de"], "de")]:

@@ -24,11 +24,7 @@ class Streaming : public ::testing::Test {
     model_.reset();
     delete audio_;
   }
-  static amanuensis::StreamingOptions options() {
-    amanuensis::StreamingOptions o;
-    o.transcribe.beam_size = 1;
-    return o;
-  }
+  static amanuensis::StreamingOptions options() { return {}; }
   static std::shared_ptr<const amanuensis::Model> model_;
   static std::vector<float>* audio_;
 };
@@ -252,6 +248,17 @@ TEST_F(Streaming, EndTurnCommitsAndClearDrops) {
   s.finish();
   EXPECT_EQ(s.committed_text(), before);
   EXPECT_EQ(seen.size(), events_before);
+}
+
+// A hypothesis must stay short: greedy and no temperature fallback unless
+// asked for (the ladder once took one hypothesis from 0.8 s to 11.5 s).
+TEST(StreamingOptions, LiveDefaultsAreGreedyWithoutFallback) {
+  const amanuensis::StreamingOptions o;
+  EXPECT_EQ(o.transcribe.beam_size, 1);
+  EXPECT_EQ(o.transcribe.temperatures, std::vector<float>{0.0f});
+  const amanuensis::TranscribeOptions file;  // a file's defaults are unchanged
+  EXPECT_EQ(file.beam_size, 5);
+  EXPECT_EQ(file.temperatures.size(), 6u);
 }
 
 TEST_F(Streaming, BadUseThrows) {

@@ -185,8 +185,18 @@ struct StreamingOptions {
   // As for a file, but word_timestamps is always on and
   // condition_on_previous_text off; a language left "" is detected on the
   // first hypothesis with words and kept; initial_prompt is the text before
-  // the stream, which the committed text follows in the prompt.
-  TranscribeOptions transcribe;
+  // the stream, which the committed text follows in the prompt. Two defaults
+  // differ from a file's, to keep each hypothesis short: greedy (beam_size 1)
+  // and no temperature fallback (temperatures {0}). A hypothesis the
+  // thresholds would reject is simply not confirmed by the next one, and the
+  // fallback ladder (best_of samples at each of five temperatures) once took
+  // a hypothesis from 0.8 s to 11.5 s, leaving the stream 10 s behind.
+  TranscribeOptions transcribe = [] {
+    TranscribeOptions t;
+    t.beam_size = 1;
+    t.temperatures = {0.0f};
+    return t;
+  }();
   double step_seconds = 1.0;         // new audio between two hypotheses
   double trim_seconds = 15.0;        // a longer buffer is cut at a committed segment's end
   double max_buffer_seconds = 25.0;  // a longer one is committed as it stands

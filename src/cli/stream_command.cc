@@ -21,11 +21,7 @@ namespace {
 struct StreamArgs {
   std::string input = "-", model, format = "s16le", vad_model;
   ModelOptions model_options;
-  StreamingOptions options = [] {
-    StreamingOptions o;
-    o.transcribe.beam_size = 1;  // live: greedy keeps a step short (--beam-size to change)
-    return o;
-  }();
+  StreamingOptions options;  // live defaults: greedy, no temperature fallback
   int threads = 2;
   double chunk_ms = 100;
   bool realtime = false, jsonl = false;
@@ -161,6 +157,10 @@ void add_stream_command(CLI::App& app) {
                   "Model folder or file (default: base in ~/.cache/amanuensis/models)");
   cmd->add_option("--language", o.language, "Language code, or auto to detect (the default)");
   cmd->add_option("--beam-size", o.beam_size, "Beam size (1: greedy)")->capture_default_str();
+  cmd->add_option("--temperature", o.temperatures,
+                  "Temperature, or a comma-separated fallback ladder (default 0: no fallback, "
+                  "a hypothesis must stay short)")
+      ->delimiter(',');
   cmd->add_option("--step", args->options.step_seconds, "Seconds of new audio between hypotheses")
       ->capture_default_str();
   cmd->add_option("--trim", args->options.trim_seconds,

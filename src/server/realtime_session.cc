@@ -203,8 +203,7 @@ void RealtimeSession::make_stream() {
   if (!sink_)
     sink_ = std::make_unique<audio::MonoSink>(config_.rate, 1, "the session's audio",
                                               limits_.max_session_s * 2);
-  StreamingOptions o;
-  o.transcribe.beam_size = 1;  // live: greedy keeps a step short
+  StreamingOptions o;  // live defaults: greedy, no temperature fallback
   o.transcribe.language = config_.language.empty() ? "auto" : config_.language;
   o.transcribe.initial_prompt = config_.prompt;
   o.turn_detection.enabled = config_.turn_detection;
