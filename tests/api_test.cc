@@ -182,6 +182,29 @@ TEST_F(Api, AbortStopsBeforeTheNextWindow) {
   EXPECT_TRUE(t.segments.empty());
 }
 
+// What a live hypothesis does (src/api/streaming.cc): stop once the first
+// window has reported its progress, keeping that window's segments.
+TEST_F(Api, AbortAfterTheFirstWindowKeepsItsSegments) {
+  amanuensis::Session session(model_, 1);
+  std::vector<float> three;  // 33 s: two windows
+  for (int i = 0; i < 3; ++i) three.insert(three.end(), audio_->begin(), audio_->end());
+  const amanuensis::Transcription whole = session.transcribe(three, greedy());
+  bool one_window_done = false;
+  amanuensis::Callbacks cb;
+  cb.on_progress = [&](double, double) { one_window_done = true; };
+  cb.should_abort = [&] { return one_window_done; };
+  const amanuensis::Transcription t = session.transcribe(three, greedy(), cb);
+  EXPECT_TRUE(t.aborted);
+  ASSERT_FALSE(t.segments.empty());
+  ASSERT_LT(t.segments.size(), whole.segments.size());
+  for (size_t i = 0; i < t.segments.size(); ++i) {  // the whole run's first segments
+    EXPECT_EQ(t.segments[i].text, whole.segments[i].text) << i;
+    EXPECT_EQ(t.segments[i].start, whole.segments[i].start) << i;
+    EXPECT_EQ(t.segments[i].end, whole.segments[i].end) << i;
+    EXPECT_LE(t.segments[i].end, 30.0) << i;
+  }
+}
+
 TEST_F(Api, InterruptStopsWithinAWindow) {
   amanuensis::Session session(model_, 1);
   std::vector<float> three;  // 33 s: two windows
