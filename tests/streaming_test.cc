@@ -24,7 +24,6 @@ class Streaming : public ::testing::Test {
     model_.reset();
     delete audio_;
   }
-  static amanuensis::StreamingOptions options() { return {}; }
   static std::shared_ptr<const amanuensis::Model> model_;
   static std::vector<float>* audio_;
 };
@@ -73,12 +72,12 @@ std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
 
 TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
   std::string text;
-  const std::vector<Event> want = events(model_, *audio_, 1600, options(), 2, &text);
+  const std::vector<Event> want = events(model_, *audio_, 1600, {}, 2, &text);
   ASSERT_GT(want.size(), 10u);
   for (size_t chunk : {size_t(160), size_t(5923), audio_->size()}) {
-    EXPECT_EQ(events(model_, *audio_, chunk, options(), 2), want) << chunk;
+    EXPECT_EQ(events(model_, *audio_, chunk, {}, 2), want) << chunk;
   }
-  EXPECT_EQ(events(model_, *audio_, 1600, options(), 1), want) << "1 thread";
+  EXPECT_EQ(events(model_, *audio_, 1600, {}, 1), want) << "1 thread";
   // The commits add up to the committed text, in time order; the stream
   // ends with nothing tentative.
   std::string joined;
@@ -115,15 +114,14 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
 // times, until some step was (a busy machine, with one core for the two
 // threads, shared none in three); the events are checked every time.
 TEST_F(Streaming, SessionsInAGroupGiveTheirOwnEvents) {
-  const std::vector<Event> want = events(model_, *audio_, 1600, options(), 1);
+  const std::vector<Event> want = events(model_, *audio_, 1600, {}, 1);
   auto group = std::make_shared<amanuensis::SessionGroup>(model_);
   for (int round = 0; round < 6 && group->load().shared_steps == 0; ++round) {
     std::vector<std::vector<Event>> got(2);
     std::vector<std::thread> threads;
     for (int i = 0; i < 2; ++i)
-      threads.emplace_back([&, i] {
-        got[i] = events(model_, *audio_, i ? 5923 : 1600, options(), 1, nullptr, group);
-      });
+      threads.emplace_back(
+          [&, i] { got[i] = events(model_, *audio_, i ? 5923 : 1600, {}, 1, nullptr, group); });
     for (std::thread& t : threads) t.join();
     EXPECT_EQ(got[0], want);
     EXPECT_EQ(got[1], want);
@@ -133,7 +131,7 @@ TEST_F(Streaming, SessionsInAGroupGiveTheirOwnEvents) {
 
 TEST_F(Streaming, CommitsTheWordsOfTheOfflineTranscript) {
   std::string text;
-  events(model_, *audio_, 1600, options(), 2, &text);
+  events(model_, *audio_, 1600, {}, 2, &text);
   amanuensis::Session session(model_, 2);
   amanuensis::TranscribeOptions o;
   o.beam_size = 1;
@@ -165,7 +163,7 @@ TEST_F(Streaming, AStreamLongerThanAWindow) {
   std::vector<float> four;
   for (int i = 0; i < 4; ++i) four.insert(four.end(), audio_->begin(), audio_->end());
   std::string text;
-  amanuensis::StreamingOptions o = options();
+  amanuensis::StreamingOptions o;
   o.step_seconds = 2.0;  // fewer hypotheses: CI's time
   events(model_, four, 16000, o, 2, &text);
   size_t countries = 0;
@@ -187,7 +185,7 @@ TEST_F(Streaming, TurnDetectionEndsTurnsAndSkipsSilence) {
     audio.insert(audio.end(), audio_->begin(), audio_->end());
     audio.insert(audio.end(), silence.begin(), silence.end());
   }
-  amanuensis::StreamingOptions o = options();
+  amanuensis::StreamingOptions o;
   o.turn_detection.enabled = true;
   o.turn_detection.silence_seconds = 1.5;  // past jfk.wav's pauses (at the default 0.5: 4 turns)
   std::string text;
@@ -227,7 +225,7 @@ TEST_F(Streaming, EndTurnCommitsAndClearDrops) {
     for (const amanuensis::Word& w : words) seen.push_back({"commit", w.word, w.end});
   };
   cb.on_turn_end = [&](double end) { seen.push_back({"turn_end", "", end}); };
-  amanuensis::StreamingSession s(model_, 2, options(), cb);
+  amanuensis::StreamingSession s(model_, 2, {}, cb);
   EXPECT_FALSE(s.end_turn());         // nothing yet
   s.push(audio_->data(), 16000 * 4);  // "And so my fellow Americans, ask..."
   EXPECT_DOUBLE_EQ(s.turn_seconds(), 4.0);
@@ -263,7 +261,7 @@ TEST(StreamingOptions, LiveDefaultsAreGreedyWithoutFallback) {
 
 TEST_F(Streaming, BadUseThrows) {
   auto with = [](auto change) {
-    amanuensis::StreamingOptions o = options();
+    amanuensis::StreamingOptions o;
     change(o);
     return o;
   };
@@ -281,7 +279,7 @@ TEST_F(Streaming, BadUseThrows) {
   } catch (const amanuensis::Error& e) {
     EXPECT_EQ(e.option(), "step_seconds");
   }
-  amanuensis::StreamingSession s(model_, 1, options());
+  amanuensis::StreamingSession s(model_, 1, {});
   const float bad[2] = {0.0f, NAN};
   EXPECT_THROW(s.push(bad, 2), amanuensis::Error);
   EXPECT_EQ(s.received_seconds(), 0.0);  // nothing of a refused push is kept
