@@ -2,7 +2,7 @@
 // dot product (vpmaddubsw saturates), so both products run on int16 pairs
 // with vpmaddwd, which is exact. Queries sit in the 8 lanes of a vector.
 // Row state (max, sum) is scalar per row, with the shared spec.h primitives.
-// Two-plane Q/K (spec.h) add the hi.lo and lo.hi products to 254 hi.hi.
+// Two-plane Q/K (spec.h): hi_q times 254 hi_k + lo_k (one int16), plus lo_q.hi_k.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,8 +23,8 @@ constexpr Tables kTables = [] {
   return t;
 }();
 
-inline uint32_t pair16(int8_t a, int8_t b) {
-  return uint32_t(uint16_t(int16_t(a))) | (uint32_t(uint16_t(int16_t(b))) << 16);
+inline uint32_t pair16(int16_t a, int16_t b) {
+  return uint32_t(uint16_t(a)) | (uint32_t(uint16_t(b)) << 16);
 }
 
 // Two dims of one query as int16 pairs: [64 / 2][kTile].
@@ -40,6 +40,22 @@ void key_pairs(const int8_t* k, int k0, uint32_t (&k16)[kTile][kHeadDim / 2]) {
   for (int j = 0; j < kTile; ++j)
     for (int d = 0; d < kHeadDim / 2; ++d)
       k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
+}
+
+// The same keys' two planes as one int16 each, 254 hi + lo (at most
+// 254 * 128 + 128 < 2^15 in magnitude), so that one product of hi_q with
+// them is spec.h's 254 hi.hi + hi.lo: the exact integers, in two products
+// instead of three.
+template <int kTile>
+void key_pairs_both_planes(const int8_t* hi, const int8_t* lo, int k0,
+                           uint32_t (&k16)[kTile][kHeadDim / 2]) {
+  auto both = [&](int j, int d) {
+    const size_t at = size_t(k0 + j) * kHeadDim + size_t(d);
+    return int16_t(kPlaneRatio * hi[at] + lo[at]);
+  };
+  static_assert(kPlaneRatio * 128 + 128 < (1 << 15));
+  for (int j = 0; j < kTile; ++j)
+    for (int d = 0; d < kHeadDim / 2; ++d) k16[j][d] = pair16(both(j, 2 * d), both(j, 2 * d + 1));
 }
 
 // Both products' inner loop: for i < n (even), with a_i the i-th row of `a` (rows
@@ -129,7 +145,7 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   query_pairs(p.q_head(h) + size_t(q0) * kHeadDim, q16);
   if constexpr (kLo) query_pairs(p.q_lo_head(h) + size_t(q0) * kHeadDim, q16_lo);
   alignas(32) uint32_t k16[kTile][kHeadDim / 2];  // current key tile as int16 pairs
-  alignas(32) uint32_t k16_lo[kLo ? kTile : 1][kHeadDim / 2];
+  alignas(32) uint32_t k16_both[kLo ? kTile : 1][kHeadDim / 2];  // 254 hi + lo
   alignas(32) uint32_t v16[kHeadDim][kTile / 2];  // current V tile: two keys of one channel
   alignas(32) int32_t L[kTile][kTile];            // [key][query]
   alignas(32) int32_t P[kTile][kTile];            // [key][query], P16
@@ -150,7 +166,7 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
     key_pairs(k, k0, k16);
-    if constexpr (kLo) key_pairs(p.k_lo_head(h), k0, k16_lo);
+    if constexpr (kLo) key_pairs_both_planes(k, p.k_lo_head(h), k0, k16_both);
     for (int c = 0; c < kHeadDim; ++c)
       for (int j = 0; j < kTile / 2; ++j)
         v16[c][j] = pair16(v_t[size_t(c) * p.kv_pad + k0 + 2 * j],
@@ -166,17 +182,15 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
                             const uint32_t(&keys)[kTile][kHeadDim / 2]) {
           add_products(&queries[0][8 * v0], kTile, &keys[jb][0], kHeadDim / 2, kHeadDim / 2, s);
         };
-        products(q16, k16);
-        if constexpr (kLo) {  // 254 * hi.hi + hi.lo + lo.hi, then S as spec.h's two_plane_score
-          for (int b = 0; b < kKeyBlock; ++b)
-            for (int v = 0; v < kQueryVecs; ++v)
-              s[b][v] = _mm256_mullo_epi32(s[b][v], _mm256_set1_epi32(kPlaneRatio));
-          products(q16, k16_lo);
+        if constexpr (kLo) {  // hi.(254 hi + lo) + lo.hi, then S as spec.h's two_plane_score
+          products(q16, k16_both);
           products(q16_lo, k16);
           for (int b = 0; b < kKeyBlock; ++b)
             for (int v = 0; v < kQueryVecs; ++v)
               s[b][v] = _mm256_srai_epi32(
                   _mm256_add_epi32(s[b][v], _mm256_set1_epi32(kTwoPlaneRound)), kTwoPlaneShift);
+        } else {
+          products(q16, k16);
         }
         for (int b = 0; b < kKeyBlock; ++b) {
           const __m256i km = _mm256_set1_epi32(k_mul[k0 + jb + b]);
