@@ -34,29 +34,6 @@ void query_pairs(const int8_t* q, uint32_t (&q16)[kHeadDim / 2][kTile]) {
     for (int d = 0; d < kHeadDim / 2; ++d)
       q16[d][i] = pair16(q[i * kHeadDim + 2 * d], q[i * kHeadDim + 2 * d + 1]);
 }
-// Keys [k0, k0 + kTile) as int16 pairs: [kTile][64 / 2].
-template <int kTile>
-void key_pairs(const int8_t* k, int k0, uint32_t (&k16)[kTile][kHeadDim / 2]) {
-  for (int j = 0; j < kTile; ++j)
-    for (int d = 0; d < kHeadDim / 2; ++d)
-      k16[j][d] = pair16(k[(k0 + j) * kHeadDim + 2 * d], k[(k0 + j) * kHeadDim + 2 * d + 1]);
-}
-
-// The same keys' two planes as one int16 each, 254 hi + lo (at most
-// 254 * 128 + 128 < 2^15 in magnitude), so that one product of hi_q with
-// them is spec.h's 254 hi.hi + hi.lo: the exact integers, in two products
-// instead of three.
-template <int kTile>
-void key_pairs_both_planes(const int8_t* hi, const int8_t* lo, int k0,
-                           uint32_t (&k16)[kTile][kHeadDim / 2]) {
-  auto both = [&](int j, int d) {
-    const size_t at = size_t(k0 + j) * kHeadDim + size_t(d);
-    return int16_t(kPlaneRatio * hi[at] + lo[at]);
-  };
-  static_assert(kPlaneRatio * 128 + 128 < (1 << 15));
-  for (int j = 0; j < kTile; ++j)
-    for (int d = 0; d < kHeadDim / 2; ++d) k16[j][d] = pair16(both(j, 2 * d), both(j, 2 * d + 1));
-}
 
 // Both products' inner loop: for i < n (even), with a_i the i-th row of `a` (rows
 // a_stride bytes apart) and b_r,i the i-th pair of row r of `b` (rows b_stride
@@ -130,7 +107,8 @@ void add_products(const uint32_t* a, int a_stride, const uint32_t* b, int b_stri
 }
 
 template <int kTile, int kPlanes>
-void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+void avx2_tile(const QuantizedAttention& p, const Avx2Pairs& pairs, int h, int q0,
+               TileResult& out) {
   constexpr int kVecs = kTile / 8;
   // Eight accumulators a block: up to 4 query vectors by 2 or more keys (or
   // channels), so that each query vector loaded feeds two products or more.
@@ -138,15 +116,15 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
   constexpr int kKeyBlock = 8 / kQueryVecs;
   constexpr int kChanBlock = 8 / kQueryVecs;
   constexpr int kLo = kPlanes == 2 ? 1 : 0;  // the second planes' arrays are empty with one
-  const int8_t* k = p.k_head(h);
-  const int8_t* v_t = p.v_t_head(h);
+  constexpr int kPairs = kHeadDim / 2;
+  const uint32_t* k16 = pairs.k.data() + size_t(h) * p.kv_pad * kPairs;
+  const uint32_t* k16_both = kLo ? pairs.k_both.data() + size_t(h) * p.kv_pad * kPairs : nullptr;
+  const int v_stride = p.kv_pad / 2;
+  const uint32_t* v16 = pairs.v.data() + size_t(h) * kHeadDim * v_stride;
 
   alignas(32) uint32_t q16[kHeadDim / 2][kTile], q16_lo[kLo ? kHeadDim / 2 : 1][kTile];
   query_pairs(p.q_head(h) + size_t(q0) * kHeadDim, q16);
   if constexpr (kLo) query_pairs(p.q_lo_head(h) + size_t(q0) * kHeadDim, q16_lo);
-  alignas(32) uint32_t k16[kTile][kHeadDim / 2];  // current key tile as int16 pairs
-  alignas(32) uint32_t k16_both[kLo ? kTile : 1][kHeadDim / 2];  // 254 hi + lo
-  alignas(32) uint32_t v16[kHeadDim][kTile / 2];  // current V tile: two keys of one channel
   alignas(32) int32_t L[kTile][kTile];            // [key][query]
   alignas(32) int32_t P[kTile][kTile];            // [key][query], P16
   alignas(32) uint32_t P8x2[kTile / 2][kTile];    // P8 of two keys of one query as int16
@@ -165,22 +143,15 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
 
   const int k_end = p.keys_visible(q0 + kTile - 1);
   for (int k0 = 0; k0 < k_end; k0 += kTile) {
-    key_pairs(k, k0, k16);
-    if constexpr (kLo) key_pairs_both_planes(k, p.k_lo_head(h), k0, k16_both);
-    for (int c = 0; c < kHeadDim; ++c)
-      for (int j = 0; j < kTile / 2; ++j)
-        v16[c][j] = pair16(v_t[size_t(c) * p.kv_pad + k0 + 2 * j],
-                           v_t[size_t(c) * p.kv_pad + k0 + 2 * j + 1]);
-
     // Pass 1: S = Q.K^T and logits.
     for (int jb = 0; jb < kTile; jb += kKeyBlock)
       for (int v0 = 0; v0 < kVecs; v0 += kQueryVecs) {
         __m256i s[kKeyBlock][kQueryVecs];
         for (int b = 0; b < kKeyBlock; ++b)
           for (int v = 0; v < kQueryVecs; ++v) s[b][v] = _mm256_setzero_si256();
-        auto products = [&](const uint32_t(&queries)[kHeadDim / 2][kTile],
-                            const uint32_t(&keys)[kTile][kHeadDim / 2]) {
-          add_products(&queries[0][8 * v0], kTile, &keys[jb][0], kHeadDim / 2, kHeadDim / 2, s);
+        auto products = [&](const uint32_t(&queries)[kHeadDim / 2][kTile], const uint32_t* keys) {
+          add_products(&queries[0][8 * v0], kTile, keys + size_t(k0 + jb) * kPairs, kPairs, kPairs,
+                       s);
         };
         if constexpr (kLo) {  // hi.(254 hi + lo) + lo.hi, then S as spec.h's two_plane_score
           products(q16, k16_both);
@@ -253,7 +224,8 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
         __m256i o[kChanBlock][kQueryVecs];
         for (int c = 0; c < kChanBlock; ++c)
           for (int v = 0; v < kQueryVecs; ++v) o[c][v] = _mm256_setzero_si256();
-        add_products(&P8x2[0][8 * v0], kTile, &v16[cb][0], kTile / 2, kTile / 2, o);
+        add_products(&P8x2[0][8 * v0], kTile, v16 + size_t(cb) * v_stride + k0 / 2, v_stride,
+                     kTile / 2, o);
         for (int c = 0; c < kChanBlock; ++c)
           for (int v = 0; v < kQueryVecs; ++v) {
             const int lane = 8 * (v0 + v);
@@ -275,16 +247,45 @@ void avx2_tile(const QuantizedAttention& p, int h, int q0, TileResult& out) {
 }
 
 template <int kTile>
-void avx2_tile_any(const QuantizedAttention& p, int h, int q0, TileResult& out) {
+void avx2_tile_any(const QuantizedAttention& p, const Avx2Pairs& pairs, int h, int q0,
+                   TileResult& out) {
   if (p.qk_planes == 2)
-    avx2_tile<kTile, 2>(p, h, q0, out);
+    avx2_tile<kTile, 2>(p, pairs, h, q0, out);
   else
-    avx2_tile<kTile, 1>(p, h, q0, out);
+    avx2_tile<kTile, 1>(p, pairs, h, q0, out);
 }
 
 }  // namespace
 
-TileFn avx2_tile_fn(int tile) {
+Avx2Pairs avx2_pairs(const QuantizedAttention& p, ThreadPool& pool) {
+  constexpr int kPairs = kHeadDim / 2;
+  const size_t keys = size_t(p.kv_pad) * kPairs;  // pairs a head, for K and for V alike
+  Avx2Pairs out;
+  out.k.resize(size_t(p.heads) * keys);
+  out.v.resize(size_t(p.heads) * keys);
+  if (p.qk_planes == 2) out.k_both.resize(size_t(p.heads) * keys);
+  pool.parallel_for(p.heads, [&](int h) {
+    const int8_t* k = p.k_head(h);
+    uint32_t* k16 = out.k.data() + size_t(h) * keys;
+    for (size_t i = 0; i < keys; ++i) k16[i] = pair16(k[2 * i], k[2 * i + 1]);
+    if (p.qk_planes == 2) {
+      // 254 hi + lo (at most 254 * 128 + 128 < 2^15 in magnitude) as one
+      // int16, so that one product of hi_q with it is spec.h's
+      // 254 hi.hi + hi.lo: the same integers in two products, not three.
+      static_assert(kPlaneRatio * 128 + 128 < (1 << 15));
+      const int8_t* lo = p.k_lo_head(h);
+      auto both = [&](size_t at) { return int16_t(kPlaneRatio * k[at] + lo[at]); };
+      uint32_t* kb = out.k_both.data() + size_t(h) * keys;
+      for (size_t i = 0; i < keys; ++i) kb[i] = pair16(both(2 * i), both(2 * i + 1));
+    }
+    const int8_t* v_t = p.v_t_head(h);
+    uint32_t* v16 = out.v.data() + size_t(h) * keys;  // [64][kv_pad / 2]
+    for (size_t i = 0; i < keys; ++i) v16[i] = pair16(v_t[2 * i], v_t[2 * i + 1]);
+  });
+  return out;
+}
+
+Avx2TileFn avx2_tile_fn(int tile) {
   switch (tile) {
     case 16:
       return avx2_tile_any<16>;
