@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/gemm/gemm.h"
@@ -188,38 +189,32 @@ void rows_x_block16(const QuantizedRows& x, const QuantizedWeights& w,
   }
 }
 
-void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
-                int m0, int m1, int nb, float* y) {
-  switch (m1 - m0) {
+// fn(std::integral_constant<int, n>{}) for a run-time n from 1 to 5.
+template <typename Fn>
+void with_rows(int n, Fn&& fn) {
+  switch (n) {
     case 1:
-      return few_rows<1>(x, w, w_out, m0, nb, y);
+      return fn(std::integral_constant<int, 1>{});
     case 2:
-      return few_rows<2>(x, w, w_out, m0, nb, y);
+      return fn(std::integral_constant<int, 2>{});
     case 3:
-      return few_rows<3>(x, w, w_out, m0, nb, y);
+      return fn(std::integral_constant<int, 3>{});
     case 4:
-      return few_rows<4>(x, w, w_out, m0, nb, y);
+      return fn(std::integral_constant<int, 4>{});
     case 5:
-      return few_rows<5>(x, w, w_out, m0, nb, y);
-    default:
-      break;
-  }
-  int r = m0;
-  for (; r + 6 <= m1; r += 6) rows_x_block16<6>(x, w, w_out, r, nb, y);
-  switch (m1 - r) {
-    case 5:
-      return rows_x_block16<5>(x, w, w_out, r, nb, y);
-    case 4:
-      return rows_x_block16<4>(x, w, w_out, r, nb, y);
-    case 3:
-      return rows_x_block16<3>(x, w, w_out, r, nb, y);
-    case 2:
-      return rows_x_block16<2>(x, w, w_out, r, nb, y);
-    case 1:
-      return rows_x_block16<1>(x, w, w_out, r, nb, y);
+      return fn(std::integral_constant<int, 5>{});
     default:
       return;
   }
+}
+
+void avx2_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
+                int m0, int m1, int nb, float* y) {
+  if (m1 - m0 <= 5)
+    return with_rows(m1 - m0, [&](auto rows) { few_rows<rows()>(x, w, w_out, m0, nb, y); });
+  int r = m0;
+  for (; r + 6 <= m1; r += 6) rows_x_block16<6>(x, w, w_out, r, nb, y);
+  with_rows(m1 - r, [&](auto rows) { rows_x_block16<rows()>(x, w, w_out, r, nb, y); });
 }
 
 }  // namespace
