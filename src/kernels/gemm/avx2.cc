@@ -129,7 +129,8 @@ void tile16(const int16_t* x, int k_pad, const QuantizedWeights& w, int nb, int 
   for (auto& row : acc) row[0] = row[1] = _mm256_setzero_si256();
   for (int g = 0; g < groups; ++g) {
     const int8_t* p = wp + size_t(g) * kBlockN * kGroupK;
-    // int32 lane 2c + h of w01 x q: channel c's products of k 2h and 2h + 1.
+    // w0: channels c0 .. c0 + 3, each as its 4 k (w1: the next 4). Against the
+    // row's 4 k, int32 lane 2c + h holds channel c's products of k 2h, 2h + 1.
     const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)p));
     const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(p + 16)));
 #pragma GCC unroll 8
