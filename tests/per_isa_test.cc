@@ -177,35 +177,35 @@ TEST(PerIsa, AttentionQuantization) {
 TEST(PerIsa, DecoderAttentionOverHalves) {
   // K/V stored as halves, scaled or not, give the bytes of attend() over
   // their float values times the scales, on every backend.
-  for (int len : {1, 7, 32, 33, 100, 1500}) {
-    const int nq = 5;
-    const size_t n = size_t(round_up(len, kKeyBlock)) * kHeadDim;
-    const std::vector<float> q = random_floats(size_t(nq) * kHeadDim, 30);
-    const std::vector<float> k = random_floats(n, 31), v = random_floats(n, 32);
-    std::vector<Half> kh(n), vh(n);
-    for (size_t i = 0; i < n; ++i) {
-      kh[i] = float_to_half(k[i]);
-      vh[i] = float_to_half(v[i]);
-    }
-    for (float k_scale : {1.0f, 1024.0f})
-      for (float v_scale : {1.0f, 0x1p20f}) {
-        std::vector<float> kf(n), vf(n);
-        for (size_t i = 0; i < n; ++i) {
-          kf[i] = half_to_float(kh[i]) * k_scale;
-          vf[i] = half_to_float(vh[i]) * v_scale;
-        }
-        std::vector<float> p(size_t(nq) * padded_len(len)), want(size_t(nq) * kHeadDim);
-        attend(Backend::kReference, q.data(), kHeadDim, nq, {kf.data(), vf.data()}, len, nullptr,
-               len, p.data(), want.data(), kHeadDim);
-        for (Backend b : supported_backends()) {
-          std::vector<float> got(want.size());
-          attend(b, q.data(), kHeadDim, nq, HalfKeyValues{kh.data(), vh.data(), k_scale, v_scale},
-                 len, p.data(), got.data(), kHeadDim);
-          EXPECT_TRUE(same_bytes(got, want))
-              << "len " << len << ", scales " << k_scale << " " << v_scale << ", " << to_string(b);
-        }
+  for (int len : {1, 7, 32, 33, 100, 1500})
+    for (int nq : {1, 5, 7}) {
+      const size_t n = size_t(round_up(len, kKeyBlock)) * kHeadDim;
+      const std::vector<float> q = random_floats(size_t(nq) * kHeadDim, 30);
+      const std::vector<float> k = random_floats(n, 31), v = random_floats(n, 32);
+      std::vector<Half> kh(n), vh(n);
+      for (size_t i = 0; i < n; ++i) {
+        kh[i] = float_to_half(k[i]);
+        vh[i] = float_to_half(v[i]);
       }
-  }
+      for (float k_scale : {1.0f, 1024.0f})
+        for (float v_scale : {1.0f, 0x1p20f}) {
+          std::vector<float> kf(n), vf(n);
+          for (size_t i = 0; i < n; ++i) {
+            kf[i] = half_to_float(kh[i]) * k_scale;
+            vf[i] = half_to_float(vh[i]) * v_scale;
+          }
+          std::vector<float> p(size_t(nq) * padded_len(len)), want(size_t(nq) * kHeadDim);
+          attend(Backend::kReference, q.data(), kHeadDim, nq, {kf.data(), vf.data()}, len, nullptr,
+                 len, p.data(), want.data(), kHeadDim);
+          for (Backend b : supported_backends()) {
+            std::vector<float> got(want.size());
+            attend(b, q.data(), kHeadDim, nq, HalfKeyValues{kh.data(), vh.data(), k_scale, v_scale},
+                   len, p.data(), got.data(), kHeadDim);
+            EXPECT_TRUE(same_bytes(got, want)) << "len " << len << ", " << nq << " queries, scales "
+                                               << k_scale << " " << v_scale << ", " << to_string(b);
+          }
+        }
+    }
 }
 
 TEST(PerIsa, HalfFloatDecoding) {

@@ -205,45 +205,47 @@ void SequenceAttention::apply(attn::HeadsIn q, attn::HeadsIn k, attn::HeadsIn v,
 
 namespace {
 
-constexpr int kChunk = 64;  // keys: 16 KB of K, then of V, as floats
-
-// `count` values of a chunk from the common K or V at `offset`: in place if
-// they are floats, converted into buf if halves.
-inline __attribute__((always_inline)) const float* chunk(const float* x, size_t offset, size_t,
-                                                         float*, HalvesToFloats) {
-  return x + offset;
-}
-inline __attribute__((always_inline)) const float* chunk(const Half* x, size_t offset, size_t count,
-                                                         float* buf, HalvesToFloats convert) {
-  convert(x + offset, count, buf);
-  return buf;
-}
+constexpr int kChunk = 64;  // keys: 16 KB of K, then of V, as floats (8 KB as halves)
 
 // Asks for the next chunk's halves while this one is worked on: streamed
-// from memory, they arrive meanwhile rather than when the conversion stalls.
-inline __attribute__((always_inline)) void prefetch(const float*, size_t) {}
+// from memory, they arrive meanwhile rather than when a load stalls (the
+// Xeon: 52.5 -> 50.6 ms a step; Zen 3: no change; docs/PERFORMANCE.md).
 inline __attribute__((always_inline)) void prefetch(const Half* x, size_t count) {
   for (size_t i = 0; i < count; i += 64 / sizeof(Half)) __builtin_prefetch(x + i);
 }
 
-// The common keys' K/V are of type T (float, or Half turned into floats a
-// chunk at a time by `convert`, for all queries at once); each query's own
-// are float.
-template <typename T, typename V>
+// Each query's scores turned into softmax numerators, 1 / sum kept in the
+// last slot of its scratch row; its output zeroed for the sums to come.
+[[gnu::always_inline]] inline void begin_sums(float* p, size_t stride, int nq, int len, float* out,
+                                              size_t out_stride) {
+  for (int r = 0; r < nq; ++r) {
+    float* pr = p + size_t(r) * stride;
+    pr[stride - 1] = softmax_numerators(pr, len);
+    float* o = out + r * out_stride;
+    for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
+  }
+}
+
+// Each query's output times its 1 / sum.
+[[gnu::always_inline]] inline void end_sums(const float* p, size_t stride, int nq, float* out,
+                                            size_t out_stride) {
+  for (int r = 0; r < nq; ++r) {
+    const float inv = p[size_t(r) * stride + stride - 1];
+    float* o = out + r * out_stride;
+    for (int c = 0; c < kHeadDim; ++c) o[c] *= inv;
+  }
+}
+
+template <typename V>
 [[gnu::always_inline]] inline void attend_loop(const float* q, size_t q_stride, int nq,
-                                               const T* common_k, const T* common_v, int common_len,
-                                               const KeyValues* own, int len, float* p, float* out,
-                                               size_t out_stride, HalvesToFloats convert) {
+                                               const float* common_k, const float* common_v,
+                                               int common_len, const KeyValues* own, int len,
+                                               float* p, float* out, size_t out_stride) {
   const size_t stride = size_t(padded_len(len));
-  alignas(64) float buf[kChunk * kHeadDim];
   // A chunk starts at a key block (64 is two), so its keys are contiguous.
   for (int j0 = 0; j0 < common_len; j0 += kChunk) {
     const int n = std::min(kChunk, common_len - j0);
-    if (j0 + kChunk < common_len)
-      prefetch(common_k + size_t(j0 + kChunk) * kHeadDim,
-               size_t(round_up(std::min(kChunk, common_len - j0 - kChunk), kKeyBlock)) * kHeadDim);
-    const float* k = chunk(common_k, size_t(j0) * kHeadDim,
-                           size_t(round_up(n, kKeyBlock)) * kHeadDim, buf, convert);
+    const float* k = common_k + size_t(j0) * kHeadDim;
     constexpr int kQ = kQueriesPerKeyLoad<V>;
     int r = 0;
     for (; r + kQ <= nq; r += kQ)
@@ -254,38 +256,17 @@ template <typename T, typename V>
     for (int j0 = common_len; j0 < len; j0 += kChunk)
       scores<V, 1>(q + r * q_stride, 0, own[r].k, j0, std::min(kChunk, len - j0),
                    p + size_t(r) * stride, 0);
-  for (int r = 0; r < nq; ++r) {
-    float* pr = p + size_t(r) * stride;
-    // Normalized at the end; until then out holds the unnormalized sums.
-    pr[stride - 1] = softmax_numerators(pr, len);
-    float* o = out + r * out_stride;
-    for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
-  }
+  begin_sums(p, stride, nq, len, out, out_stride);
   for (int j0 = 0; j0 < common_len; j0 += kChunk) {
     const int n = std::min(kChunk, common_len - j0);
-    if (j0 + kChunk < common_len)
-      prefetch(common_v + size_t(j0 + kChunk) * kHeadDim,
-               size_t(std::min(kChunk, common_len - j0 - kChunk)) * kHeadDim);
-    const float* v = chunk(common_v, size_t(j0) * kHeadDim, size_t(n) * kHeadDim, buf, convert);
+    const float* v = common_v + size_t(j0) * kHeadDim;
     for (int r = 0; r < nq; ++r)
       weighted_sum<V>(p + size_t(r) * stride + j0, v, 0, n, out + r * out_stride);
   }
   for (int r = 0; r < nq; ++r)
     if (common_len < len)
       weighted_sum<V>(p + size_t(r) * stride, own[r].v, common_len, len, out + r * out_stride);
-  for (int r = 0; r < nq; ++r) {
-    const float inv = p[size_t(r) * stride + stride - 1];
-    float* o = out + r * out_stride;
-    for (int c = 0; c < kHeadDim; ++c) o[c] *= inv;
-  }
-}
-
-// attend_loop<T, V> for the backend, V the vector that fits its registers.
-template <typename T, typename... A>
-void attend_per_isa(Backend backend, A... args) {
-  if (resolve_backend(backend) == Backend::kAvx512)
-    return PerIsa<attend_loop<T, Floats16>>::avx512(args...);
-  per_isa<attend_loop<T, Floats8>>(backend, args...);
+  end_sums(p, stride, nq, out, out_stride);
 }
 
 }  // namespace
@@ -293,8 +274,12 @@ void attend_per_isa(Backend backend, A... args) {
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyValues& common,
             int common_len, const KeyValues* own, int len, float* p, float* out,
             size_t out_stride) {
-  attend_per_isa<float>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len, p, out,
-                        out_stride, HalvesToFloats(nullptr));
+  // attend_loop<V> for the backend, V the vector that fits its registers.
+  if (resolve_backend(backend) == Backend::kAvx512)
+    return PerIsa<attend_loop<Floats16>>::avx512(q, q_stride, nq, common.k, common.v, common_len,
+                                                 own, len, p, out, out_stride);
+  per_isa<attend_loop<Floats8>>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len,
+                                p, out, out_stride);
 }
 
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const HalfKeyValues& kv,
@@ -310,9 +295,27 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const Half
     q = scaled.data();
     q_stride = kHeadDim;
   }
-  attend_per_isa<Half>(backend, q, q_stride, nq, kv.k, kv.v, len,
-                       static_cast<const KeyValues*>(nullptr), len, p, out, out_stride,
-                       halves_to_floats_fn(backend));
+  // The kernels convert the halves in registers and add in attend_loop's
+  // order: the same bytes.
+  const decoder_attention::HalfKernels kernels = decoder_attention::half_kernels(backend);
+  const size_t stride = size_t(padded_len(len));
+  for (int j0 = 0; j0 < len; j0 += kChunk) {
+    const int n = std::min(kChunk, len - j0);
+    if (j0 + kChunk < len)
+      prefetch(kv.k + size_t(j0 + kChunk) * kHeadDim,
+               size_t(round_up(std::min(kChunk, len - j0 - kChunk), kKeyBlock)) * kHeadDim);
+    kernels.scores(q, q_stride, nq, kv.k + size_t(j0) * kHeadDim, n, p + j0, stride);
+  }
+  per_isa<begin_sums>(backend, p, stride, nq, len, out, out_stride);
+  // A chunk of V stays in L1 for the kernel's passes over channel groups.
+  for (int j0 = 0; j0 < len; j0 += kChunk) {
+    const int n = std::min(kChunk, len - j0);
+    if (j0 + kChunk < len)
+      prefetch(kv.v + size_t(j0 + kChunk) * kHeadDim,
+               size_t(std::min(kChunk, len - j0 - kChunk)) * kHeadDim);
+    kernels.weighted_sums(p + j0, stride, nq, kv.v + size_t(j0) * kHeadDim, n, out, out_stride);
+  }
+  per_isa<end_sums>(backend, p, stride, nq, out, out_stride);
   if (kv.v_scale != 1.0f)
     for (int r = 0; r < nq; ++r)
       for (int c = 0; c < kHeadDim; ++c) out[r * out_stride + c] *= kv.v_scale;

@@ -14,6 +14,7 @@
 
 #include "amanuensis/types.h"
 #include "kernels/attention/problem.h"
+#include "kernels/decoder_attention/decoder_attention.h"
 #include "kernels/half/half.h"
 #include "util/round.h"
 #include "util/thread_pool.h"
@@ -37,17 +38,12 @@ class SequenceAttention {
 
 // ---- decode steps ---------------------------------------------------------
 
-inline constexpr int kKeyBlock = 32;  // keys per score block; K rows are padded to it
+// One head's K, in both caches, is stored in blocks of 32 keys (key_offset).
+using decoder_attention::key_offset;
+using decoder_attention::kKeyBlock;
 
 // Scratch floats per query of attend(): its scores, padded, and 1 / sum.
 inline int padded_len(int len) { return round_up(len, kKeyBlock) + 1; }
-
-// One head's K, in both caches, is stored in blocks of 32 keys,
-// [key / 32][64][32]: a block is 8 KB read in order rather than 64 rows of
-// 128 bytes far apart. Where channel c of key j is:
-inline size_t key_offset(int j, int c) {
-  return size_t(j / kKeyBlock) * kHeadDim * kKeyBlock + c * kKeyBlock + j % kKeyBlock;
-}
 
 // Keys and values of one head: K in blocks (key_offset), V [positions][64].
 struct KeyValues {
