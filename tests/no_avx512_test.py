@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""The engine must give the same bytes without AVX-512: this runs the whole
-int8 encoder (audio decoding, log-mel, conv, GEMMs, attention, float glue),
-then a whole transcription with word timestamps (decoder, greedy search,
-alignment), on CPUs emulated by qemu-user and compares the outputs with the
-native run: the encoder's byte for byte, the transcript's JSON field for
-field but for its timing.
+"""The engine must give the same bytes without AVX-512: this runs a whole
+transcription with word timestamps (audio decoding, log-mel, the int8
+encoder, decoder, greedy search, alignment) on CPUs emulated by qemu-user and
+compares its JSON with the native run's, field for field but for its timing.
+The JSON's probabilities are printed to the last bit (17 digits) and each
+goes through every encoder output by cross-attention, so a changed encoder
+byte would show there, though not as surely as the byte-for-byte comparison
+of the encoder's output that ran here until 2026-12-07 (a second emulated
+encoder pass: 140 s of CI on the baseline CPU). The native backends' encoder
+bytes are compared by encoder_bitexact_test.py.
 
   Haswell  AVX2 + FMA, no AVX-512: the run-time dispatch picks the AVX2
            kernels and the AVX2 copies of the float loops.
@@ -15,13 +19,12 @@ Each emulated CPU is first shown to be what it claims: there, `bench
 attention` must report the int8 peak of the expected instruction set, and
 asking for the AVX-512 backend must fail. Real tiny.en weights, jfk.wav.
 qemu-user comes from Debian (scripts/setup.sh installs it); it emulates AVX2
-from version 7.2 on. The qemu64 runs take about five minutes. On a host
+from version 7.2 on. The qemu64 run takes about two and a half minutes. On a host
 without AVX-512 VNNI the native run is itself AVX2: the report says so and
 skips the Haswell emulation, which would repeat it (not counted as passed).
 """
 import re
 import argparse
-import filecmp
 import json
 import os
 import shutil
@@ -86,9 +89,6 @@ def main():
                                          " (no AVX-512 VNNI here: the comparison is AVX2 and "
                                          "baseline against this)"))
     with tempfile.TemporaryDirectory() as tmp:
-        native = os.path.join(tmp, "native.npy")
-        encode = ["encode", "--model", model, "--audio", args.jfk]
-        subprocess.run([dev] + encode + ["--out", native], check=True)
         stem = os.path.splitext(os.path.basename(args.jfk))[0]
 
         def transcribe(cmd, name):
@@ -118,12 +118,6 @@ def main():
                                       "--backend", "avx512"])
             check(refused.returncode != 0 and "lacks AVX-512" in refused.stderr,
                   f"{cpu}: the AVX-512 backend is refused ({refused.stderr.strip()[-60:]!r})")
-            out = os.path.join(tmp, f"{cpu}.npy")
-            result = run(emulated_dev + encode + ["--out", out])
-            same = result.returncode == 0 and filecmp.cmp(native, out, shallow=False)
-            check(same, f"{cpu}: encoder output {'identical to' if same else 'DIFFERS from'} "
-                        f"the native run" + ("" if result.returncode == 0 else
-                                            f" (exit {result.returncode}: {result.stderr[-200:]})"))
             result, emulated_json = transcribe(emulated, cpu)
             same = result.returncode == 0 and transcript(emulated_json) == transcript(native_json)
             check(same, f"{cpu}: transcript with word timestamps "
