@@ -98,5 +98,37 @@ TEST(DecoderAttention, EveryBackendGivesTheReferenceBytes) {
     }
 }
 
+TEST(DecoderAttention, EveryFiniteHalfConvertsAsTheReference) {
+  // The 63,488 finite halves (normal, subnormal, signed zeros) in order, as
+  // 992 keys and as 992 values. A key's 64 channels, and the values of a
+  // block of 32 keys summed apart, span about two binades, so a conversion
+  // off by a bit (or a subnormal flushed) changes a sum it is in.
+  std::vector<Half> all;
+  for (int h = 0; h < 65536; ++h)
+    if ((h & 0x7c00) != 0x7c00) all.push_back(Half(h));
+  const int n = int(all.size()) / kHeadDim, nq = 5, blocks = n / kKeyBlock;
+  ASSERT_EQ(n % kKeyBlock, 0);
+  const size_t p_stride = size_t(n) + 1, out_size = nq * kOutStride;
+  const std::vector<float> q = random_floats(nq * kQStride, 5, -1.0f, 1.0f);
+  const std::vector<float> weights = random_floats(nq * p_stride, 6, 0.0f, 1.0f);
+  auto run = [&](const HalfKernels& kernels, std::vector<float>& p, std::vector<float>& out) {
+    kernels.scores(q.data(), kQStride, nq, all.data(), n, p.data(), p_stride);
+    for (int b = 0; b < blocks; ++b) {
+      const int j0 = b * kKeyBlock;
+      kernels.weighted_sums(weights.data() + j0, p_stride, nq, all.data() + size_t(j0) * kHeadDim,
+                            kKeyBlock, out.data() + b * out_size, kOutStride);
+    }
+  };
+  std::vector<float> want_p(nq * p_stride), want_out(blocks * out_size);
+  run(half_kernels(Backend::kReference), want_p, want_out);
+  for (Backend b : supported_backends()) {
+    std::vector<float> p(want_p.size()), out(want_out.size());
+    run(half_kernels(b), p, out);
+    EXPECT_EQ(0, std::memcmp(p.data(), want_p.data(), p.size() * sizeof(float))) << to_string(b);
+    EXPECT_EQ(0, std::memcmp(out.data(), want_out.data(), out.size() * sizeof(float)))
+        << to_string(b);
+  }
+}
+
 }  // namespace
 }  // namespace amanuensis::decoder_attention

@@ -20,18 +20,16 @@ float half_to_float(Half h);
 Half float_to_half(float x);  // beyond 65504, the largest half (after rounding): inf
 
 // n conversions, contiguous.
-using HalvesToFloats = void (*)(const Half* in, size_t n, float* out);
 using FloatsToHalves = void (*)(const float* in, size_t n, Half* out);
 
-// The conversions for a resolved backend: F16C's instructions on AVX2 and
+// The conversion for a resolved backend: F16C's instructions on AVX2 and
 // AVX-512 (every CPU with either has F16C), the scalar code above otherwise.
-HalvesToFloats halves_to_floats_fn(Backend b);
+// (Halves are read back by the decoder's attention kernels, which convert
+// them in registers: kernels/decoder_attention.)
 FloatsToHalves floats_to_halves_fn(Backend b);
 
 namespace half_kernels {
-void halves_to_floats_reference(const Half* in, size_t n, float* out);
 void floats_to_halves_reference(const float* in, size_t n, Half* out);
-void halves_to_floats_f16c(const Half* in, size_t n, float* out);  // requires F16C
 void floats_to_halves_f16c(const float* in, size_t n, Half* out);  // requires F16C
 }  // namespace half_kernels
 

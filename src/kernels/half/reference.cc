@@ -49,12 +49,6 @@ Half float_to_half(float x) {
   return Half(sign | q);
 }
 
-HalvesToFloats halves_to_floats_fn(Backend b) {
-  b = resolve_backend(b);
-  return b == Backend::kReference ? half_kernels::halves_to_floats_reference
-                                  : half_kernels::halves_to_floats_f16c;
-}
-
 FloatsToHalves floats_to_halves_fn(Backend b) {
   b = resolve_backend(b);
   return b == Backend::kReference ? half_kernels::floats_to_halves_reference
@@ -62,10 +56,6 @@ FloatsToHalves floats_to_halves_fn(Backend b) {
 }
 
 namespace half_kernels {
-
-void halves_to_floats_reference(const Half* in, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = half_to_float(in[i]);
-}
 
 void floats_to_halves_reference(const float* in, size_t n, Half* out) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half(in[i]);
