@@ -94,11 +94,11 @@ void few_rows(const QuantizedRows& x, const QuantizedWeights& w, const Quantized
   rows_x_channels<kR, kBlockN / 8>(x, w, w_out, m0, nb, 0, y);
 }
 
-// Rows of u8 = q + 128 as int16 q, k_pad values a row.
-void widen_rows(const uint8_t* x, size_t stride, int rows, int k_pad, int16_t* out) {
+// Rows of u8 = q + 128 as int16 q, k_pad values a row, in and out.
+void widen_rows(const uint8_t* x, int rows, int k_pad, int16_t* out) {
   const __m256i offset = _mm256_set1_epi16(128);
   for (int r = 0; r < rows; ++r) {
-    const uint8_t* in = x + r * stride;
+    const uint8_t* in = x + size_t(r) * k_pad;
     int16_t* o = out + size_t(r) * k_pad;
     int c = 0;
     for (; c + 16 <= k_pad; c += 16) {
@@ -155,11 +155,10 @@ void rows_x_block16(const QuantizedRows& x, const QuantizedWeights& w,
                     const QuantizedWeights* w_out, int m0, int nb, float* y) {
   thread_local std::vector<int16_t> q, q_out;
   q.resize(size_t(kR) * x.k_pad);
-  widen_rows(x.q.data() + size_t(m0) * x.k_pad, x.k_pad, kR, x.k_pad, q.data());
+  widen_rows(x.q.data() + size_t(m0) * x.k_pad, kR, x.k_pad, q.data());
   if (w_out) {
     q_out.resize(size_t(kR) * x.outliers_pad);
-    widen_rows(x.q_out.data() + size_t(m0) * x.outliers_pad, x.outliers_pad, kR, x.outliers_pad,
-               q_out.data());
+    widen_rows(x.q_out.data() + size_t(m0) * x.outliers_pad, kR, x.outliers_pad, q_out.data());
   }
   for (int c0 = 0; c0 < kBlockN && nb * kBlockN + c0 < w.n; c0 += 8) {
     int32_t dots[kR][8], dots_out[kR][8];
