@@ -85,7 +85,7 @@ TEST(DecoderAttention, EveryBackendGivesTheReferenceBytes) {
       weighted_sums_reference(weights.data(), p_stride, nq, v.data(), n, want_out.data(),
                               kOutStride);
       for (Backend b : supported_backends()) {
-        const HalfKernels kernels = half_kernels(b);
+        const HalfKernels kernels = half_kernels_for(b);
         std::vector<float> p(nq * p_stride, nan), out = start;
         kernels.scores(q.data(), kQStride, nq, k.data(), n, p.data(), p_stride);
         kernels.weighted_sums(weights.data(), p_stride, nq, v.data(), n, out.data(), kOutStride);
@@ -120,10 +120,10 @@ TEST(DecoderAttention, EveryFiniteHalfConvertsAsTheReference) {
     }
   };
   std::vector<float> want_p(nq * p_stride), want_out(blocks * out_size);
-  run(half_kernels(Backend::kReference), want_p, want_out);
+  run(half_kernels_for(Backend::kReference), want_p, want_out);
   for (Backend b : supported_backends()) {
     std::vector<float> p(want_p.size()), out(want_out.size());
-    run(half_kernels(b), p, out);
+    run(half_kernels_for(b), p, out);
     EXPECT_EQ(0, std::memcmp(p.data(), want_p.data(), p.size() * sizeof(float))) << to_string(b);
     EXPECT_EQ(0, std::memcmp(out.data(), want_out.data(), out.size() * sizeof(float)))
         << to_string(b);

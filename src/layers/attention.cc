@@ -297,7 +297,7 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const Half
   }
   // The kernels convert the halves in registers and add in attend_loop's
   // order: the same bytes.
-  const decoder_attention::HalfKernels kernels = decoder_attention::half_kernels(backend);
+  const decoder_attention::HalfKernels kernels = decoder_attention::half_kernels_for(backend);
   const size_t stride = size_t(padded_len(len));
   for (int j0 = 0; j0 < len; j0 += kChunk) {
     const int n = std::min(kChunk, len - j0);

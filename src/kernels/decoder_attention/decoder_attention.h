@@ -41,7 +41,7 @@ struct HalfKernels {
 };
 
 // The kernels of a resolved backend (kAuto: this CPU's best).
-HalfKernels half_kernels(Backend b);
+HalfKernels half_kernels_for(Backend b);
 
 // For the SIMD copies: f(std::integral_constant<int, Q>{}, r) for each tile
 // of Q rows [r, r + Q) of nq, Q = kRows but in the last.
