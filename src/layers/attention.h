@@ -7,7 +7,8 @@
 //   steps (the decoder's self- and cross-attention). Always float arithmetic:
 //   at one query a row, quantizing K and V each step would cost more than it
 //   saves (docs/PERFORMANCE.md, "Why the decoder's attention is float"); the
-//   int8 decoder stores its cross-attention K/V as halves (kernels/half).
+//   int8 decoder stores its cross-attention K/V as halves (kernels/half),
+//   which kernels/decoder_attention reads.
 #pragma once
 
 #include <cstddef>
