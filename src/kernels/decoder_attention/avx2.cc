@@ -10,8 +10,6 @@
 namespace amanuensis::decoder_attention {
 namespace {
 
-constexpr int kRows = 5;
-
 inline __m256 load_halves(const Half* h) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
 }
@@ -70,7 +68,7 @@ void scores_avx2(const float* q, size_t q_stride, int nq, const Half* k, int n, 
   const int keys = (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
   for (int j = 0; j < keys; j += 16) {
     const Half* kb = k + key_offset(j, 0);
-    for_row_tiles<kRows>(nq, [&](auto rows, int r) {
+    for_row_tiles(nq, [&](auto rows, int r) {
       score_tile<rows>(q + r * q_stride, q_stride, kb, p + r * p_stride + j, p_stride);
     });
   }
@@ -79,7 +77,7 @@ void scores_avx2(const float* q, size_t q_stride, int nq, const Half* k, int n, 
 void weighted_sums_avx2(const float* p, size_t p_stride, int nq, const Half* v, int n, float* out,
                         size_t out_stride) {
   for (int c = 0; c < kHeadDim; c += 16)
-    for_row_tiles<kRows>(nq, [&](auto rows, int r) {
+    for_row_tiles(nq, [&](auto rows, int r) {
       sum_tile<rows>(p + r * p_stride, p_stride, v + c, n, out + r * out_stride + c, out_stride);
     });
 }

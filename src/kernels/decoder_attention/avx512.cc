@@ -10,8 +10,6 @@
 namespace amanuensis::decoder_attention {
 namespace {
 
-constexpr int kRows = 5;
-
 inline __m512 load_halves(const Half* h) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
 }
@@ -69,7 +67,7 @@ void scores_avx512(const float* q, size_t q_stride, int nq, const Half* k, int n
                    size_t p_stride) {
   for (int j = 0; j < n; j += kKeyBlock) {
     const Half* kb = k + key_offset(j, 0);
-    for_row_tiles<kRows>(nq, [&](auto rows, int r) {
+    for_row_tiles(nq, [&](auto rows, int r) {
       score_tile<rows>(q + r * q_stride, q_stride, kb, p + r * p_stride + j, p_stride);
     });
   }
@@ -78,7 +76,7 @@ void scores_avx512(const float* q, size_t q_stride, int nq, const Half* k, int n
 void weighted_sums_avx512(const float* p, size_t p_stride, int nq, const Half* v, int n, float* out,
                           size_t out_stride) {
   for (int c = 0; c < kHeadDim; c += 32)
-    for_row_tiles<kRows>(nq, [&](auto rows, int r) {
+    for_row_tiles(nq, [&](auto rows, int r) {
       sum_tile<rows>(p + r * p_stride, p_stride, v + c, n, out + r * out_stride + c, out_stride);
     });
 }

@@ -43,17 +43,22 @@ struct HalfKernels {
 // The kernels of a resolved backend (kAuto: this CPU's best).
 HalfKernels half_kernels_for(Backend b);
 
+// Queries a tile of the SIMD copies: a beam search's rows. Ten sums (5 x 2
+// vectors) fit AVX2's 16 registers beside two of keys, a broadcast and a
+// product.
+inline constexpr int kTileRows = 5;
+
 // For the SIMD copies: f(std::integral_constant<int, Q>{}, r) for each tile
-// of Q rows [r, r + Q) of nq, Q = kRows but in the last.
+// of Q rows [r, r + Q) of nq, Q = kTileRows but in the last.
 template <int Q, typename F>
 inline void row_tile(int rows, int r, F& f) {
   if constexpr (Q > 1)
     if (rows < Q) return row_tile<Q - 1>(rows, r, f);
   f(std::integral_constant<int, Q>{}, r);
 }
-template <int kRows, typename F>
+template <typename F>
 inline void for_row_tiles(int nq, F f) {
-  for (int r = 0; r < nq; r += kRows) row_tile<kRows>(std::min(kRows, nq - r), r, f);
+  for (int r = 0; r < nq; r += kTileRows) row_tile<kTileRows>(std::min(kTileRows, nq - r), r, f);
 }
 
 void scores_reference(const float* q, size_t q_stride, int nq, const Half* k, int n, float* p,
