@@ -2,8 +2,10 @@
 """The sizes people run, on random weights at their real dimensions (only tiny.en and base
 weights can be had here): for each of small, medium, large-v3 and large-v3-turbo, the encoder
 on one 30 s window side by side with CTranslate2 int8 (tools/bench_encoder_peers.py), then
-our decoder step at 5 rows (one sequence, 5 beams) and 40 rows (8 sequences of 5 beams, one
-batched step) with its memory and compute floors (`amanuensis-dev bench decoder`).
+the decoder step at 5 rows (one sequence, 5 beams) and 40 rows (8 sequences of 5 beams, one
+batched step) and a whole run's peak RSS, side by side with CTranslate2 int8
+(tools/bench_decoder_peers.py), then our step's memory and compute floors (`amanuensis-dev
+bench decoder`).
 
   python3 tools/bench_sizes.py                       # all four, models written to /tmp/amanuensis_sizes
   python3 tools/bench_sizes.py --sizes large-v3 --rounds 5
@@ -37,7 +39,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dev", type=Path, default=REPO / "build" / "amanuensis-dev")
+    ap.add_argument("--cli", type=Path, default=REPO / "build" / "amanuensis")
     args = ap.parse_args()
+    encoders_done = {}
     for name, mels, d, heads, n_vocab, enc, dec in SIZES:
         if name not in args.sizes:
             continue
@@ -49,12 +53,21 @@ def main():
                                   tokens=vocab.vocabulary(n_vocab), decoder_layers=dec)
             (model / "preprocessor_config.json").write_text(json.dumps({"feature_size": mels}))
             print(f"# wrote {name} ({enc} + {dec} layers) in {time.time() - t:.0f} s", flush=True)
-        print(f"## {name}: encoder", flush=True)
-        subprocess.run([sys.executable, str(REPO / "tools" / "bench_encoder_peers.py"), "--model", str(model),
-                        "--engines", "amanuensis,ct2-int8", "--rounds", str(args.rounds), "--runs", "3",
-                        "--threads", str(args.threads), "--amanuensis", str(args.dev)], check=True)
+        if (mels, d, heads, enc) in encoders_done:  # large-v3-turbo: large-v3's encoder
+            print(f"## {name}: encoder as {encoders_done[(mels, d, heads, enc)]}'s above", flush=True)
+        else:
+            encoders_done[(mels, d, heads, enc)] = name
+            print(f"## {name}: encoder", flush=True)
+            subprocess.run([sys.executable, str(REPO / "tools" / "bench_encoder_peers.py"), "--model", str(model),
+                            "--engines", "amanuensis,ct2-int8", "--rounds", str(args.rounds), "--runs", "3",
+                            "--threads", str(args.threads), "--amanuensis", str(args.dev)], check=True)
+        print(f"## {name}: decoder step and peak RSS", flush=True)
+        subprocess.run([sys.executable, str(REPO / "tools" / "bench_decoder_peers.py"), "--model", str(model),
+                        "--sequences", "1", "8", "--rounds", str(args.rounds), "--width", str(d),
+                        "--threads", str(args.threads), "--dev", str(args.dev), "--cli", str(args.cli)],
+                       check=True)
         for sequences in (1, 8):
-            print(f"## {name}: decoder step, {sequences} x 5 rows", flush=True)
+            print(f"## {name}: decoder step against its floors, {sequences} x 5 rows", flush=True)
             subprocess.run([str(args.dev), "bench", "decoder", "--model", str(model), "--sequences",
                             str(sequences), "--beams", "5", "--steps", "20", "--context", "60",
                             "--threads", str(args.threads)], check=True)
