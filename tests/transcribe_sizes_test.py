@@ -10,7 +10,9 @@ load and run `amanuensis transcribe` end to end in int8 and fp32 (random
 weights say nothing useful; the test is that every shape loads, decodes and
 writes valid JSON; 12 tokens a window keep it short), int8 must give the
 same bytes on 1 and 2 threads, and batched mode (--batch-size 2) on its one
-window the sequential bytes.
+window the sequential bytes. The sizes with new shapes (large-v3's 128 mel
+bins and 100 languages, turbo's 4 decoder layers) are also served: `serve`
+answers the official client's request with the CLI's transcript.
 """
 import argparse
 import json
@@ -22,11 +24,13 @@ import tempfile
 import wave
 
 import numpy as np
+import openai
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_sizes_test as sizes  # noqa: E402
 from testdata import MODELS
 from checks import check, finish
+from server_process import ServerProcess
 
 LANGUAGES = ("en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu "
              "ta no th ur hr bg lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn "
@@ -67,6 +71,31 @@ def transcribe(exe, model, audio, precision, threads, batch=1):
                         "--batch-size", str(batch), "--output-format", "json", "--quiet"],
                        capture_output=True, text=True, timeout=600)
     return r.returncode, r.stdout, r.stderr
+
+
+SERVED = ("large-v3", "large-v3-turbo")
+
+
+def check_served(exe, name, model, audio):
+    """One request through `serve` against `transcribe` with the server's defaults. Temperature
+    1 is one sampled pass (no fallback ladder), which keeps random weights' decoding short."""
+    r = subprocess.run([exe, "transcribe", audio, "--model", model, "--temperature", "1",
+                        "--output-format", "json", "--quiet"], capture_output=True, text=True, timeout=600)
+    rc, out, err = r.returncode, r.stdout, r.stderr
+    server = ServerProcess(exe, model)
+    try:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=600)
+        with open(audio, "rb") as f:
+            got = client.audio.transcriptions.create(model="whisper-1", file=f, temperature=1.0,
+                                                     response_format="verbose_json")
+        check(f"{name}: serve answers", got.duration == 2.0 and len(got.segments) > 0 and got.text.strip() != "",
+              got.model_dump_json()[:300])
+        cli = json.loads(out) if rc == 0 else None
+        check(f"{name}: serve gives the CLI's transcript", cli is not None and
+              [s.tokens for s in got.segments] == [s["tokens"] for s in cli["segments"]] and
+              got.text == cli["text"], err.strip() or f"{got.text!r} against {cli and cli['text']!r}")
+    finally:
+        check(f"{name}: serve stops cleanly", server.stop() == 0)
 
 
 def main():
@@ -115,6 +144,8 @@ def main():
                 # One window with the same prompt: batched mode is the same search.
                 check(f"{name}: batched mode gives the sequential bytes on one window",
                       outputs[("int8", 2, 2)] == outputs[("int8", 2, 1)])
+            if name in SERVED:
+                check_served(exe, name, model, audio)
             for f in pathlib.Path(model).iterdir():
                 f.unlink()
     return finish("transcribe_sizes_test")
