@@ -7,7 +7,10 @@ bash scripts/setup.sh >/dev/null
 
 # One clang build for both halves: AddressSanitizer + UBSan everywhere, and
 # libFuzzer's coverage counters in the library (which the tests do not mind).
+# Line tables are all the debug information a sanitizer's report needs.
 CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
   -DAMANUENSIS_SANITIZE=ON -DAMANUENSIS_FUZZ=ON >/dev/null
 targets=(npy audio ct2 safetensors ggml tokenizer request http realtime)
 # Only what the in-process tiers run (the unit tests and the developer's
