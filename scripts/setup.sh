@@ -30,9 +30,11 @@ python3 scripts/fetch_models.py tiny.en base silero-vad >/dev/null
 
 # The Python package below compiles the core's sources again, with the same
 # flags, in its own tree: through ccache it takes build/'s objects instead
-# (about two minutes of a fresh machine's setup). Read by a tree's first
-# configure only.
+# (about two minutes of a fresh machine's setup). ccache tells compilers apart
+# by the name they are called by, and scikit-build-core calls Python's (g++),
+# so build/ does too. Read by a tree's first configure only.
 export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+export CC="${CC:-gcc}" CXX="${CXX:-g++}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 # The Python package (`import amanuensis`, faster-whisper's API): its own CMake
