@@ -283,8 +283,31 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
   } catch (const amanuensis::Error& e) {
     EXPECT_EQ(e.kind(), amanuensis::ErrorKind::kBadInput) << e.what();
   }
+  o = greedy();
+  o.min_text_end = -1.0f;
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  o.min_text_end = 5.0f;
+  o.batch_size = 2;
+  EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
   const char junk[] = "not audio at all";
   EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
+}
+
+// min_text_end: the text may not end before its timestamps reach it. The
+// first 4 s of jfk.wav then 6 s of silence: alone the text ends with the
+// speech; held to 8 s, its last segment reaches 8 s.
+TEST_F(Api, MinTextEndHoldsTheTextToIt) {
+  std::vector<float> audio(audio_->begin(), audio_->begin() + 4 * 16000);
+  audio.resize(10 * 16000, 0.0f);
+  amanuensis::Session session(model_, 1);
+  amanuensis::TranscribeOptions o = greedy();
+  const amanuensis::Transcription free = session.transcribe(audio, o);
+  ASSERT_FALSE(free.segments.empty());
+  EXPECT_LT(free.segments.back().end, 6.0);
+  o.min_text_end = 8.0f;
+  const amanuensis::Transcription held = session.transcribe(audio, o);
+  ASSERT_FALSE(held.segments.empty());
+  EXPECT_GE(held.segments.back().end, 8.0);
 }
 
 // One immutable model, three sessions on three threads at once: each gives

@@ -100,6 +100,12 @@ struct TranscribeOptions {
   std::vector<int> suppress_tokens = {-1};  // -1: Whisper's default non-speech set
   bool without_timestamps = false;
   float max_initial_timestamp = 1.0f;
+  // Seconds into the audio: a window's text may not end (eot) before its
+  // timestamps reach this point, so that it does not stop short of speech
+  // that it can hear (live transcription holds it near the buffer's end).
+  // NaN: off. Sequential mode only (batched mode holds a chunk's text to its
+  // speech's end itself).
+  float min_text_end = NAN;
   float repetition_penalty = 1.0f;  // 1: off
   int no_repeat_ngram_size = 0;     // 0: off
   int max_new_tokens = 0;           // 0: up to the text context
@@ -200,6 +206,11 @@ struct StreamingOptions {
   double step_seconds = 1.0;         // new audio between two hypotheses
   double trim_seconds = 15.0;        // a longer buffer is cut at a committed segment's end
   double max_buffer_seconds = 25.0;  // a longer one is committed as it stands
+  // A hypothesis (but a turn's last) may not end its text until its
+  // timestamps come within this of the buffer's end (TranscribeOptions::
+  // min_text_end): Whisper often stops seconds early, and the words it left
+  // out waited for a later hypothesis. NaN: off.
+  double text_end_margin_seconds = 1.0;
   size_t prompt_characters = 200;    // of committed text before the buffer
   TurnDetection turn_detection;      // off: the stream is one turn until end_turn()
 };

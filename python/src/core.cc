@@ -131,6 +131,7 @@ NB_MODULE(_core, m) {
       .def_rw("suppress_tokens", &O::suppress_tokens)
       .def_rw("without_timestamps", &O::without_timestamps)
       .def_rw("max_initial_timestamp", &O::max_initial_timestamp)
+      .def_rw("min_text_end", &O::min_text_end)
       .def_rw("repetition_penalty", &O::repetition_penalty)
       .def_rw("no_repeat_ngram_size", &O::no_repeat_ngram_size)
       .def_rw("max_new_tokens", &O::max_new_tokens)

@@ -28,6 +28,8 @@ void check_values(const TranscribeOptions& o) {
     bad("no_repeat_ngram_size", "no-repeat n-gram size must be 0 to 64");
   if (!(o.max_initial_timestamp >= 0.0f) || o.max_initial_timestamp > 30.0f)
     bad("max_initial_timestamp", "max initial timestamp must be 0 to 30 s");
+  if (!std::isnan(o.min_text_end) && !(o.min_text_end >= 0.0f && std::isfinite(o.min_text_end)))
+    bad("min_text_end", "min text end must be a time of 0 s or more");
   if (o.max_new_tokens < 0) bad("max_new_tokens", "max new tokens must be >= 0");
   if (!std::isnan(o.hallucination_silence_threshold) &&
       !(o.hallucination_silence_threshold > 0 && o.hallucination_silence_threshold <= 3600))
@@ -46,6 +48,8 @@ void check_values(const TranscribeOptions& o) {
   if (o.batch_size > 1 && !std::isnan(o.hallucination_silence_threshold))
     bad("hallucination_silence_threshold",
         "the hallucination skip moves the next window, which batched mode does not have");
+  if (o.batch_size > 1 && !std::isnan(o.min_text_end))
+    bad("min_text_end", "batched mode holds each chunk's text to its speech's end itself");
 }
 
 }  // namespace

@@ -158,7 +158,15 @@ class LongForm {
       const decoding::SearchOptions so = attempt_options(
           o_, prompt.tokens.size(), ctx_.decoder.n_ctx(), seek, temperature, attempt);
       window_.begin_decoder(search_rows(o_));
-      return decoding::search(ctx_.decoder, ctx_.state, rules_, prompt.tokens, prompt.sot_index, so,
+      decoding::LogitRules rules = rules_;
+      // Never past the window's audio: the text could not reach it.
+      const double until =
+          std::min(
+              double(o_.min_text_end),
+              double(std::min<int64_t>(seek + kChunkFrames, content_frames_)) * kFrameSeconds) -
+          double(seek) * kFrameSeconds;
+      if (until > 0) rules.eot_from_timestamp_index = int(until / kTimestampSeconds);
+      return decoding::search(ctx_.decoder, ctx_.state, rules, prompt.tokens, prompt.sot_index, so,
                               ctx_.pool, interrupt_, ctx_.batcher);
     };
     auto text = [&](const std::vector<int>& tokens) { return trim(ctx_.tokenizer.decode(tokens)); };
