@@ -269,6 +269,7 @@ TEST_F(Streaming, BadUseThrows) {
   for (const O& o :
        {with([](O& o) { o.step_seconds = 0; }), with([](O& o) { o.step_seconds = NAN; }),
         with([](O& o) { o.max_buffer_seconds = 31; }), with([](O& o) { o.trim_seconds = 0.5; }),
+        with([](O& o) { o.text_end_margin_seconds = -1; }),
         with([](O& o) { o.transcribe.language = "de"; }),     // English-only model
         with([](O& o) { o.turn_detection.enabled = true; }),  // loaded without VAD weights
         with([](O& o) { o.turn_detection.threshold = 1.5f; }),

@@ -29,6 +29,9 @@ void check(const StreamingOptions& o) {
     bad("max_buffer_seconds", "2 to 30 (one Whisper window)");
   if (!(o.trim_seconds >= o.step_seconds && o.trim_seconds <= o.max_buffer_seconds))
     bad("trim_seconds", "from step_seconds to max_buffer_seconds");
+  if (!std::isnan(o.text_end_margin_seconds) &&
+      !(o.text_end_margin_seconds >= 0 && o.text_end_margin_seconds <= 30))
+    bad("text_end_margin_seconds", "0 to 30, or NaN (off)");
   if (o.prompt_characters > 4096) bad("prompt_characters", "at most 4096");
   const TurnDetection& t = o.turn_detection;
   if (!(t.threshold > 0 && t.threshold < 1)) bad("turn_detection.threshold", "between 0 and 1");
@@ -150,7 +153,8 @@ struct StreamingSession::State {
     t.language = language;
     t.initial_prompt = tail(before_buffer, options.prompt_characters);
     const std::vector<float> audio(buffer.begin(), buffer.begin() + (end - buffer_start));
-    // One window, but for a turn's last hypothesis. When Whisper ends its
+    // One window, but for a turn's last hypothesis, whose text may not end
+    // more than text_end_margin_seconds before the buffer. When Whisper ends its
     // text a few seconds before the buffer does, the long-form loop would
     // encode a second window for the rest: 14-17 % of the long development
     // file's hypotheses, each 1.3-1.6 s instead of 0.6-1.0 s on Zen 3, which
@@ -158,6 +162,8 @@ struct StreamingSession::State {
     bool one_window_done = false;
     Callbacks cb;
     if (!last) {
+      t.min_text_end = float(seconds(end - buffer_start) - options.text_end_margin_seconds);
+      if (!(t.min_text_end > 0)) t.min_text_end = NAN;
       cb.on_progress = [&](double, double) { one_window_done = true; };
       cb.should_abort = [&] { return one_window_done; };
     }

@@ -166,6 +166,10 @@ void add_stream_command(CLI::App& app) {
   cmd->add_option("--trim", args->options.trim_seconds,
                   "Cut the buffer at a committed segment's end past this many seconds")
       ->capture_default_str();
+  cmd->add_option("--text-end-margin", args->options.text_end_margin_seconds,
+                  "A hypothesis's text may not end more than this many seconds before its "
+                  "audio does (nan: off)")
+      ->capture_default_str();
   TurnDetection& t = args->options.turn_detection;
   cmd->add_flag("--turns", t.enabled,
                 "Turn detection (Silero VAD): silence is skipped, and a turn ends (all its "
