@@ -1,7 +1,8 @@
 // std::vector whose resize() leaves new elements uninitialized: for buffers
 // of megabytes that the next step overwrites completely. A plain vector
 // zero-fills them first, on the calling thread: ~90 MB per encoder pass.
-// Large ones are drawn from the session's scratch pool (util/scratch.h).
+// Large ones are drawn from the session's scratch pool (util/scratch.h), small
+// ones from the heap; both are cache-line aligned.
 #pragma once
 
 #include <memory>
@@ -9,12 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "util/cache_line_allocator.h"
 #include "util/scratch.h"
 
 namespace amanuensis {
 
 template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
+struct DefaultInitAllocator : CacheLineAllocator<T> {
   template <typename U>
   struct rebind {
     using other = DefaultInitAllocator<U>;
@@ -34,11 +36,11 @@ struct DefaultInitAllocator : std::allocator<T> {
   // (util/scratch.h).
   T* allocate(size_t n) {
     if (n * sizeof(T) >= kScratchMinBytes) return static_cast<T*>(scratch_allocate(n * sizeof(T)));
-    return std::allocator<T>::allocate(n);
+    return CacheLineAllocator<T>::allocate(n);
   }
   void deallocate(T* p, size_t n) noexcept {
     if (n * sizeof(T) >= kScratchMinBytes) return scratch_deallocate(p);
-    std::allocator<T>::deallocate(p, n);
+    CacheLineAllocator<T>::deallocate(p, n);
   }
 };
 

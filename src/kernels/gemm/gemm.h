@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "util/cache_line_allocator.h"
 #include "util/thread_pool.h"
 #include "util/uninit_vector.h"
 
@@ -37,7 +38,7 @@ struct QuantizedWeights {
   int n = 0, k = 0;          // logical shape [n][k]
   int n_pad = 0, k_pad = 0;  // padded to kBlockN and kGroupK with zeros
   // [n_pad / 64][k_pad / 4][64][4]: one 64-byte vector = 16 channels x 4 k.
-  std::vector<int8_t> packed;
+  CacheLineVector<int8_t> packed;
   std::vector<float> scale;           // [n_pad], 0 for padding
   std::vector<int32_t> sum128;        // [n_pad]: 128 * sum_k q_w[n][k]
   std::vector<float> bias;            // [n_pad]
