@@ -166,11 +166,11 @@ TEST(Gemm, OutliersAreBitExactAndMatchTheirFormula) {
 }
 
 // A decoding step's few rows (one per beam) take their own tile in some
-// backends, and many rows go in tiles of a fixed height (6 in AVX2's) with
-// what is left over in a smaller one: the same bytes with outliers, for each
-// count up to two tall tiles and a remainder.
+// backends, and many rows go in tiles of a fixed height (6 in AVX2's, 16 in
+// AMX's, two of them at a time) with what is left over in a smaller one: the
+// same bytes with outliers, for each count up to two chunks and a remainder.
 TEST(Gemm, EveryRowCountWithOutliersIsBitExact) {
-  const Problem p = make(17, 150, 70, 9);
+  const Problem p = make(70, 150, 70, 9);
   const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
   ThreadPool pool(2);
   for (int m = 1; m <= p.m; ++m) {
@@ -254,7 +254,7 @@ TEST(GemmQuantize, PackedLayoutRoundTripsAndZeroRowsWork) {
   for (int c = 0; c < 9; ++c) p.w[5 * 9 + c] = 0;  // an all-zero output channel
   const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), 70, 9);
   EXPECT_EQ(w.n_pad, 128);
-  EXPECT_EQ(w.k_pad, 12);
+  EXPECT_EQ(w.k_pad, kPadK);
   for (int c = 0; c < 9; ++c) EXPECT_EQ(w.at(5, c), 0);
   for (int r = 0; r < 70; ++r) {
     int max_q = 0;

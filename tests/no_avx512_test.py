@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
 # qemu -cpu model, the peak line's instruction set there.
-CPUS = [("Haswell", "vpmaddwd ymm"), ("qemu64", "none (scalar CPU)")]
+CPUS = [("Haswell", "vpmaddwd ymm"), ("qemu64", "none (scalar reference)")]
 
 
 def run(cmd):
@@ -85,7 +85,8 @@ def main():
 
     dev = dev_tool(args.amanuensis)
     native_isa = peak_isa([dev])
-    print(f"native run: {native_isa}" + ("" if native_isa and "zmm" in native_isa else
+    print(f"native run: {native_isa}" + ("" if native_isa and ("zmm" in native_isa or
+                                                                "tiles" in native_isa) else
                                          " (no AVX-512 VNNI here: the comparison is AVX2 and "
                                          "baseline against this)"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,6 +119,11 @@ def main():
                                       "--backend", "avx512"])
             check(refused.returncode != 0 and "lacks AVX-512" in refused.stderr,
                   f"{cpu}: the AVX-512 backend is refused ({refused.stderr.strip()[-60:]!r})")
+            refused = run(emulated_dev + ["bench", "attention", "--heads", "1", "--frames", "64",
+                                      "--runs", "1", "--warmup", "0", "--threads", "1",
+                                      "--backend", "amx"])
+            check(refused.returncode != 0 and "AMX-INT8" in refused.stderr,
+                  f"{cpu}: the AMX backend is refused ({refused.stderr.strip()[-60:]!r})")
             result, emulated_json = transcribe(emulated, cpu)
             same = result.returncode == 0 and transcript(emulated_json) == transcript(native_json)
             check(same, f"{cpu}: transcript with word timestamps "

@@ -5,9 +5,12 @@
 // attention_backends_test.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "decoding/logit_rules.h"
@@ -49,6 +52,32 @@ TEST(PerIsa, SupportedBackendsStartWithTheReference) {
   ASSERT_FALSE(b.empty());
   EXPECT_EQ(b[0], Backend::kReference);
   EXPECT_EQ(b.back(), resolve_backend(Backend::kAuto));  // the best one is the automatic choice
+}
+
+// The kernels' tests run every backend of supported_backends(). Whether the
+// CPU has AMX is read here from the kernel's own flags, not from our CPUID
+// code, so a detection bug cannot hide the AMX backend from those tests.
+bool cpuinfo_has_amx_int8() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0)
+      return line.find(" amx_int8") != std::string::npos &&
+             line.find(" amx_tile") != std::string::npos;
+  return false;
+}
+
+TEST(PerIsa, AmxIsOfferedAndPreferredWhereTheCpuHasIt) {
+  const std::vector<Backend> b = supported_backends();
+  const bool offered = std::find(b.begin(), b.end(), Backend::kAmx) != b.end();
+  if (!cpuinfo_has_amx_int8()) {
+    EXPECT_FALSE(offered);
+    EXPECT_THROW(resolve_backend(Backend::kAmx), Error);
+    GTEST_SKIP() << "this CPU has no AMX-INT8: the AMX backend is not tested here";
+  }
+  EXPECT_TRUE(offered);
+  EXPECT_EQ(resolve_backend(Backend::kAuto), Backend::kAmx);
+  EXPECT_EQ(vector_isa(Backend::kAmx), Backend::kAvx512);
 }
 
 TEST(PerIsa, FloatOps) {

@@ -340,7 +340,8 @@ TEST(Options, EnumNamesRoundTrip) {
   for (Task t : {Task::kTranscribe, Task::kTranslate}) EXPECT_EQ(parse_task(to_string(t)), t);
   for (Precision p : {Precision::kInt8, Precision::kFp32})
     EXPECT_EQ(parse_precision(to_string(p)), p);
-  for (Backend b : {Backend::kAuto, Backend::kReference, Backend::kAvx2, Backend::kAvx512})
+  for (Backend b :
+       {Backend::kAuto, Backend::kReference, Backend::kAvx2, Backend::kAvx512, Backend::kAmx})
     EXPECT_EQ(parse_backend(to_string(b)), b);
   try {
     parse_precision("int4");

@@ -50,13 +50,15 @@ enum class Precision {
   kFp32,  // float32 everywhere: the accuracy yardstick of the same code path
 };
 // The instruction set of the int8 kernels. Every backend gives the same bytes.
-enum class Backend { kAuto, kReference, kAvx2, kAvx512 };
+// kAmx: Intel AMX tiles for the int8 products, AVX-512 for the rest.
+enum class Backend { kAuto, kReference, kAvx2, kAvx512, kAmx };
 
 // Names as the CLI, the server and the bindings spell them; parse_* throws
 // Error (naming the option) for any other.
 AMANUENSIS_API Task parse_task(std::string_view name);  // "transcribe" | "translate"
 AMANUENSIS_API Precision parse_precision(std::string_view name);  // "int8" | "fp32"
-AMANUENSIS_API Backend parse_backend(std::string_view name);  // "auto" | "reference" | "avx2" | "avx512"
+AMANUENSIS_API Backend
+parse_backend(std::string_view name);  // "auto" | "reference" | "avx2" | "avx512" | "amx"
 AMANUENSIS_API const char* to_string(Task task);
 AMANUENSIS_API const char* to_string(Precision precision);
 AMANUENSIS_API const char* to_string(Backend backend);

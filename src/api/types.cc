@@ -13,10 +13,11 @@ using Names = std::array<std::pair<E, const char*>, N>;
 
 constexpr Names<Task, 2> kTasks = {{{Task::kTranscribe, "transcribe"}, {Task::kTranslate, "translate"}}};
 constexpr Names<Precision, 2> kPrecisions = {{{Precision::kInt8, "int8"}, {Precision::kFp32, "fp32"}}};
-constexpr Names<Backend, 4> kBackends = {{{Backend::kAuto, "auto"},
+constexpr Names<Backend, 5> kBackends = {{{Backend::kAuto, "auto"},
                                           {Backend::kReference, "reference"},
                                           {Backend::kAvx2, "avx2"},
-                                          {Backend::kAvx512, "avx512"}}};
+                                          {Backend::kAvx512, "avx512"},
+                                          {Backend::kAmx, "amx"}}};
 
 template <typename E, size_t N>
 E parse(const Names<E, N>& names, std::string_view name, const char* option) {

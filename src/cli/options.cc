@@ -31,7 +31,7 @@ void add_precision_option(CLI::App& cmd, Precision& precision) {
 
 void add_backend_option(CLI::App& cmd, Backend& backend) {
   add_enum_option(cmd, "--backend", backend, parse_backend,
-                  "int8 kernels: auto, avx512, avx2 or reference");
+                  "int8 kernels: auto, amx, avx512, avx2 or reference");
 }
 
 void add_run_options(CLI::App& cmd, int& threads, ModelOptions& model) {

@@ -63,7 +63,7 @@ void add_attention_command(CLI::App& app) {
   cmd->add_option("--v", args->v, "values, float32 .npy")->required();
   cmd->add_option("--out", args->out, "output, float32 .npy, shape of Q")->required();
   cmd->add_flag("--causal", args->causal, "query i attends to keys 0..i only");
-  cmd->add_option("--backend", args->backend, "reference, avx2, avx512 or auto")
+  cmd->add_option("--backend", args->backend, "reference, avx2, avx512, amx or auto")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads")
       ->check(CLI::Range(1, 256))

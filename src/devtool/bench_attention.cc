@@ -86,7 +86,7 @@ void run(const BenchArgs& a) {
     throw std::invalid_argument("--frames must be in [1, " + std::to_string(attn::kMaxKeys) + "]");
   const attn::Backend backend = resolve_backend(parse_backend(a.backend));
   ThreadPool pool(a.threads);
-  const Int8Peak peak = measure_int8_peak(a.threads);
+  const Int8Peak peak = measure_int8_peak(a.threads, backend);
 
   std::vector<Case> cases;
   if (a.compare_tiles) {
@@ -128,7 +128,7 @@ void add_bench_attention_command(CLI::App& bench) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--tile", args->tile, "tile size: 16, 32 or 64")->capture_default_str();
-  cmd->add_option("--backend", args->backend, "reference, avx2, avx512 or auto")
+  cmd->add_option("--backend", args->backend, "reference, avx2, avx512, amx or auto")
       ->capture_default_str();
   cmd->add_option("--runs", args->runs, "timed runs (the median is reported)")
       ->check(CLI::Range(1, 100000))

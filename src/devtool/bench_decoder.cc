@@ -42,7 +42,7 @@ void run(const BenchDecoderArgs& a) {
   ScratchPool scratch;  // as a Session holds it: buffers reused across steps
   const ScratchScope scope(scratch);
   const double bandwidth = measure_read_bandwidth(a.threads);
-  const Int8Peak peak = measure_int8_peak(a.threads);
+  const Int8Peak peak = measure_int8_peak(a.threads, parse_backend(a.backend));
 
   // Encoder-like states (LayerNorm output: about unit variance), one window
   // per sequence.

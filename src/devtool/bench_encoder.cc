@@ -63,7 +63,7 @@ void run(const BenchEncoderArgs& a) {
   ThreadPool pool(a.threads);
   ScratchPool scratch;  // as a Session holds it: buffers reused across windows
   const ScratchScope scope(scratch);
-  const Int8Peak peak = measure_int8_peak(a.threads);
+  const Int8Peak peak = measure_int8_peak(a.threads, parse_backend(a.backend));
 
   std::vector<double> total, mel_ms, conv, attention, gemm, other;
   for (int i = 0; i < a.warmup + a.runs; ++i) {
@@ -123,7 +123,7 @@ void add_bench_encoder_command(CLI::App& bench) {
       ->required();
   cmd->add_option("--audio", args->audio, "audio file (default: 30 s of synthetic signal)");
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
-  cmd->add_option("--backend", args->backend, "int8 kernels: reference, avx2, avx512 or auto")
+  cmd->add_option("--backend", args->backend, "int8 kernels: reference, avx2, avx512, amx or auto")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads")
       ->check(CLI::Range(1, 256))

@@ -31,7 +31,7 @@ void run(const BenchGemmArgs& a) {
   for (float& v : w) v = g(rng);
   const gemm::QuantizedWeights qw = gemm::quantize_weights(w.data(), nullptr, a.n, a.k);
   ThreadPool pool(a.threads);
-  const Int8Peak peak = measure_int8_peak(a.threads);
+  const Int8Peak peak = measure_int8_peak(a.threads, backend);
   std::vector<int> outlier_cols(std::min(a.outliers, a.k));  // any channels: the cost is the same
   for (size_t j = 0; j < outlier_cols.size(); ++j)
     outlier_cols[j] = int(j * a.k / outlier_cols.size());
@@ -85,7 +85,7 @@ void add_bench_gemm_command(CLI::App& bench) {
   cmd->add_option("--runs", args->runs, "timed runs")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  cmd->add_option("--backend", args->backend, "reference, avx2, avx512 or auto")
+  cmd->add_option("--backend", args->backend, "reference, avx2, avx512, amx or auto")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print JSON");
   cmd->callback([args] { run(*args); });

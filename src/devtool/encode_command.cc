@@ -71,7 +71,7 @@ void add_encode_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "encoder output .npy")->required();
   cmd->add_option("--precision", args->precision, "int8 or fp32")->capture_default_str();
   cmd->add_option("--backend", args->backend,
-                  "int8 kernels: reference, avx2, avx512 or auto (same output bytes)")
+                  "int8 kernels: reference, avx2, avx512, amx or auto (same output bytes)")
       ->capture_default_str();
   cmd->add_option("--dump-qkv", args->dump_qkv,
                   "also write each layer's attention inputs to DIR/layer<i>_{q,k,v}.npy")

@@ -30,7 +30,7 @@ struct PerIsa<Loop> {
 
   // b as resolve_backend gives it (kAuto: this CPU's best).
   static Fn pick(Backend b) {
-    switch (b == Backend::kAuto ? resolve_backend(b) : b) {
+    switch (b == Backend::kAuto || b == Backend::kAmx ? vector_isa(b) : b) {
       case Backend::kAvx512:
         return avx512;
       case Backend::kAvx2:

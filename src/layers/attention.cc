@@ -276,7 +276,7 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const KeyV
             int common_len, const KeyValues* own, int len, float* p, float* out,
             size_t out_stride) {
   // attend_loop<V> for the backend, V the vector that fits its registers.
-  if (resolve_backend(backend) == Backend::kAvx512)
+  if (vector_isa(backend) == Backend::kAvx512)
     return PerIsa<attend_loop<Floats16>>::avx512(q, q_stride, nq, common.k, common.v, common_len,
                                                  own, len, p, out, out_stride);
   per_isa<attend_loop<Floats8>>(backend, q, q_stride, nq, common.k, common.v, common_len, own, len,

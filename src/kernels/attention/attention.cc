@@ -24,6 +24,10 @@ void run_attention(const QuantizedAttention& p, Backend backend, int tile, Threa
     });
   };
   switch (resolve_backend(backend)) {
+    case Backend::kAmx: {
+      const TileFn fn = amx_tile_fn(tile);
+      return each_tile([&](int h, int q0, TileResult& r) { fn(p, h, q0, r); });
+    }
     case Backend::kAvx512: {
       const TileFn fn = avx512_tile_fn(tile);
       return each_tile([&](int h, int q0, TileResult& r) { fn(p, h, q0, r); });

@@ -14,6 +14,7 @@ using TileFn = void (*)(const QuantizedAttention& p, int head, int q0, TileResul
 
 TileFn reference_tile_fn(int tile);
 TileFn avx512_tile_fn(int tile);  // requires AVX-512 F/BW/VNNI at run time
+TileFn amx_tile_fn(int tile);     // requires AMX-INT8 and AVX-512 at run time
 
 // AVX2 (required at run time) multiplies int16 pairs, so its tiles read K and
 // V repacked once per problem rather than once per query tile: the repacking

@@ -26,7 +26,7 @@ void weighted_sums_reference(const float* p, size_t p_stride, int nq, const Half
 }
 
 HalfKernels half_kernels_for(Backend b) {
-  switch (resolve_backend(b)) {
+  switch (vector_isa(b)) {
     case Backend::kAvx512:
       return {scores_avx512, weighted_sums_avx512};
     case Backend::kAvx2:

@@ -13,6 +13,9 @@ void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, Th
   if (!x.outlier_cols.empty()) w_out = gather_columns(w, x.outlier_cols);
   BlockFn fn = nullptr;
   switch (resolve_backend(backend)) {
+    case Backend::kAmx:
+      fn = amx_block_fn();
+      break;
     case Backend::kAvx512:
       fn = avx512_block_fn();
       break;

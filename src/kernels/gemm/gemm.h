@@ -27,6 +27,9 @@ namespace amanuensis::gemm {
 
 inline constexpr int kBlockN = 64;   // weights are packed in blocks of 64 output channels
 inline constexpr int kGroupK = 4;    // and groups of 4 input channels (one 32-bit lane)
+// Input channels are padded with zeros to a multiple of 64: one AMX tile's
+// depth (Whisper's widths are multiples of 64 already).
+inline constexpr int kPadK = 64;
 inline constexpr int kMaxK = 16384;  // input channels (Whisper's widest is 5120)
 inline constexpr int kMaxOutliers = 64;
 // The AVX-512 kernel's unsigned partial sums (u8 up to 255) fit int32.
@@ -36,7 +39,7 @@ using ::amanuensis::Backend;
 
 struct QuantizedWeights {
   int n = 0, k = 0;          // logical shape [n][k]
-  int n_pad = 0, k_pad = 0;  // padded to kBlockN and kGroupK with zeros
+  int n_pad = 0, k_pad = 0;  // padded to kBlockN and kPadK with zeros
   // [n_pad / 64][k_pad / 4][64][4]: one 64-byte vector = 16 channels x 4 k.
   CacheLineVector<int8_t> packed;
   std::vector<float> scale;           // [n_pad], 0 for padding
@@ -60,7 +63,7 @@ struct QuantizedRows {
   std::vector<float> scale;  // [m]
   // The outlier part, empty without outliers:
   std::vector<int> outlier_cols;  // input channels, in this order
-  int outliers_pad = 0;           // outlier_cols.size() rounded up to kGroupK
+  int outliers_pad = 0;           // outlier_cols.size() rounded up to kPadK
   UninitVector<uint8_t> q_out;    // [m][outliers_pad], q + 128
   std::vector<float> scale_out;   // [m]
 };
@@ -86,5 +89,6 @@ using BlockFn = void (*)(const QuantizedRows& x, const QuantizedWeights& w,
 BlockFn reference_block_fn();
 BlockFn avx512_block_fn();
 BlockFn avx2_block_fn();
+BlockFn amx_block_fn();  // requires AMX-INT8 and AVX-512 at run time
 
 }  // namespace amanuensis::gemm

@@ -93,7 +93,7 @@ QuantizedWeights quantize_from(const RowsAt& rows_at, const float* bias, int n, 
   w.n = n;
   w.k = k;
   w.n_pad = round_up(n, kBlockN);
-  w.k_pad = round_up(k, kGroupK);
+  w.k_pad = round_up(k, kPadK);
   w.packed.assign(size_t(w.n_pad) * w.k_pad, 0);
   w.scale.assign(w.n_pad, 0.0f);
   w.sum128.assign(w.n_pad, 0);
@@ -169,7 +169,7 @@ QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int
   g.n = w.n;
   g.k = int(cols.size());
   g.n_pad = w.n_pad;
-  g.k_pad = round_up(g.k, kGroupK);
+  g.k_pad = round_up(g.k, kPadK);
   g.packed.assign(size_t(g.n_pad) * g.k_pad, 0);
   g.scale = w.scale;
   g.sum128.assign(g.n_pad, 0);
@@ -206,11 +206,11 @@ void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool&
   }
   out.m = m;
   out.k = k;
-  out.k_pad = round_up(k, kGroupK);
+  out.k_pad = round_up(k, kPadK);
   out.q.resize(size_t(m) * out.k_pad);
   out.scale.resize(m);
   out.outlier_cols = outlier_cols;
-  out.outliers_pad = round_up(n_out, kGroupK);
+  out.outliers_pad = round_up(n_out, kPadK);
   out.q_out.resize(size_t(m) * out.outliers_pad);
   out.scale_out.resize(n_out ? m : 0);
 
