@@ -28,17 +28,12 @@ template <int kTile, int kPlanes, int kVecs>
 class AmxProducts {
  public:
   static constexpr int kBlock = avx512::key_block(kVecs);
-  using Queries = uint32_t[kHeadDim / 4][kTile];
-  using LoQueries = uint32_t[kPlanes == 2 ? kHeadDim / 4 : 1][kTile];
+  using Inputs = avx512::ProductInputs<kTile, kPlanes>;
   static constexpr size_t kRowBytes = kTile * sizeof(int32_t);  // of L, P, O, q_u8
 
-  AmxProducts(const QuantizedAttention& p, int h, const Queries& q_u8, const LoQueries& q_lo_u8)
-      : q_u8_(q_u8),
-        q_lo_u8_(q_lo_u8),
-        k_(p.k_head(h)),
-        k_lo_(kPlanes == 2 ? p.k_lo_head(h) : nullptr),
-        v_t_(p.v_t_head(h)),
-        kv_pad_(p.kv_pad) {
+  AmxProducts(const QuantizedAttention& p, int h, const typename Inputs::Queries& q_u8,
+              const typename Inputs::LoQueries& q_lo_u8)
+      : in_(p, h, q_u8, q_lo_u8) {
     amx::TileConfig c;
     for (int t : {kKeys, kKeysLo, kQueries, kQueriesLo, kSums, kCrossSums}) c.set(t, 16, 64);
     c.set(kValues, 16, kTile);
@@ -53,15 +48,16 @@ class AmxProducts {
   // planes: hi.hi into L, the cross terms into cross_).
   void begin_scores(int k0, int key_end, int32_t (&L)[kTile][kTile]) {
     for (int kb = 0; kb < key_end; kb += 16) {
-      amx::load<kKeys>(k_ + size_t(k0 + kb) * kHeadDim, kHeadDim);
-      if constexpr (kPlanes == 2) amx::load<kKeysLo>(k_lo_ + size_t(k0 + kb) * kHeadDim, kHeadDim);
+      amx::load<kKeys>(in_.k + size_t(k0 + kb) * kHeadDim, kHeadDim);
+      if constexpr (kPlanes == 2)
+        amx::load<kKeysLo>(in_.k_lo + size_t(k0 + kb) * kHeadDim, kHeadDim);
       for (int v = 0; v < kVecs; ++v) {
-        amx::load<kQueries>(&q_u8_[0][16 * v], kRowBytes);
+        amx::load<kQueries>(&in_.q_u8[0][16 * v], kRowBytes);
         amx::zero<kSums>();
         amx::dpbsud<kSums, kKeys, kQueries>();
         amx::store<kSums>(&L[kb][16 * v], kRowBytes);
         if constexpr (kPlanes == 2) {
-          amx::load<kQueriesLo>(&q_lo_u8_[0][16 * v], kRowBytes);
+          amx::load<kQueriesLo>(&in_.q_lo_u8[0][16 * v], kRowBytes);
           amx::zero<kCrossSums>();
           amx::dpbsud<kCrossSums, kKeysLo, kQueries>();
           amx::dpbsud<kCrossSums, kKeys, kQueriesLo>();
@@ -85,7 +81,7 @@ class AmxProducts {
   void begin_values(int k0, int key_end, uint32_t (&P)[kTile / 4][kTile]) {
     if (key_end < kTile) std::memset(&P[key_end / 4][0], 0, (kTile - key_end) / 4 * kRowBytes);
     for (int cb = 0; cb < kHeadDim; cb += 16) {
-      amx::load<kValues>(v_t_ + size_t(cb) * kv_pad_ + k0, kv_pad_);
+      amx::load<kValues>(in_.v_t + size_t(cb) * in_.kv_pad + k0, in_.kv_pad);
       for (int v = 0; v < kVecs; ++v) {
         amx::load<kProbabilities>(&P[0][16 * v], kRowBytes);
         amx::zero<kSums>();
@@ -101,10 +97,7 @@ class AmxProducts {
   }
 
  private:
-  const Queries& q_u8_;
-  const LoQueries& q_lo_u8_;
-  const int8_t *k_, *k_lo_, *v_t_;
-  int kv_pad_;
+  Inputs in_;
   alignas(64) int32_t cross_[kPlanes == 2 ? kTile : 1][kTile];
   alignas(64) int32_t values_[kHeadDim][kTile];
 };

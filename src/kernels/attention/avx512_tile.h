@@ -32,6 +32,25 @@ namespace amanuensis::attn::avx512 {
 // a block must divide the tile).
 constexpr int key_block(int vecs) { return vecs == 3 ? 4 : 16 / vecs; }
 
+// What every Products class reads: the query tile's u8 lanes (built by the
+// kernel) and the head's K planes and V^T.
+template <int kTile, int kPlanes>
+struct ProductInputs {
+  using Queries = uint32_t[kHeadDim / 4][kTile];
+  using LoQueries = uint32_t[kPlanes == 2 ? kHeadDim / 4 : 1][kTile];
+  ProductInputs(const QuantizedAttention& p, int h, const Queries& q_u8_, const LoQueries& q_lo_u8_)
+      : q_u8(q_u8_),
+        q_lo_u8(q_lo_u8_),
+        k(p.k_head(h)),
+        k_lo(kPlanes == 2 ? p.k_lo_head(h) : nullptr),
+        v_t(p.v_t_head(h)),
+        kv_pad(p.kv_pad) {}
+  const Queries& q_u8;
+  const LoQueries& q_lo_u8;
+  const int8_t *k, *k_lo, *v_t;
+  int kv_pad;
+};
+
 // 64-entry u16 tables in two vectors each: one vpermt2w looks up 32 lanes; the
 // odd (high) words are zeroed so each 32-bit lane holds its entry.
 struct alignas(64) Tables {

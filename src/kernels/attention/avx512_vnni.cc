@@ -13,28 +13,23 @@ template <int kTile, int kPlanes, int kVecs>
 class VnniProducts {
  public:
   static constexpr int kBlock = avx512::key_block(kVecs);
-  using Queries = uint32_t[kHeadDim / 4][kTile];
-  using LoQueries = uint32_t[kPlanes == 2 ? kHeadDim / 4 : 1][kTile];
+  using Inputs = avx512::ProductInputs<kTile, kPlanes>;
 
-  VnniProducts(const QuantizedAttention& p, int h, const Queries& q_u8, const LoQueries& q_lo_u8)
-      : q_u8_(q_u8),
-        q_lo_u8_(q_lo_u8),
-        k_(p.k_head(h)),
-        k_lo_(kPlanes == 2 ? p.k_lo_head(h) : nullptr),
-        v_t_(p.v_t_head(h)),
-        kv_pad_(p.kv_pad) {}
+  VnniProducts(const QuantizedAttention& p, int h, const typename Inputs::Queries& q_u8,
+               const typename Inputs::LoQueries& q_lo_u8)
+      : in_(p, h, q_u8, q_lo_u8) {}
 
   void begin_scores(int, int, const int32_t (&)[kTile][kTile]) {}
   void scores(int k0, int jb, const int32_t (&)[kTile][kTile], __m512i (&s)[kBlock][kVecs]) const {
     for (int b = 0; b < kBlock; ++b)
       for (int v = 0; v < kVecs; ++v) s[b][v] = _mm512_setzero_si512();
-    add_products(q_u8_, k_, k0 + jb, s);
+    add_products(in_.q_u8, in_.k, k0 + jb, s);
     if constexpr (kPlanes == 2) {  // 254 * hi.hi + hi.lo + lo.hi
       for (int b = 0; b < kBlock; ++b)
         for (int v = 0; v < kVecs; ++v)
           s[b][v] = _mm512_mullo_epi32(s[b][v], _mm512_set1_epi32(kPlaneRatio));
-      add_products(q_u8_, k_lo_, k0 + jb, s);
-      add_products(q_lo_u8_, k_, k0 + jb, s);
+      add_products(in_.q_u8, in_.k_lo, k0 + jb, s);
+      add_products(in_.q_lo_u8, in_.k, k0 + jb, s);
     }
   }
 
@@ -47,7 +42,7 @@ class VnniProducts {
       __m512i pv[kVecs];
       for (int v = 0; v < kVecs; ++v) pv[v] = _mm512_load_si512(&P[jg][16 * v]);
       for (int c = 0; c < kBlock; ++c) {
-        const __m512i vb = bcast32(v_t_ + size_t(cb + c) * kv_pad_ + k0 + 4 * jg);
+        const __m512i vb = bcast32(in_.v_t + size_t(cb + c) * in_.kv_pad + k0 + 4 * jg);
         for (int v = 0; v < kVecs; ++v) o[c][v] = dpbusd(o[c][v], pv[v], vb);
       }
     }
@@ -67,10 +62,7 @@ class VnniProducts {
     }
   }
 
-  const Queries& q_u8_;
-  const LoQueries& q_lo_u8_;
-  const int8_t *k_, *k_lo_, *v_t_;
-  int kv_pad_;
+  Inputs in_;
 };
 
 }  // namespace

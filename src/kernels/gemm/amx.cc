@@ -4,14 +4,14 @@
 // The packed weights are already in AMX's layout: the 16 columns c..c+15 of
 // one 4-k group are 64 contiguous bytes, and the next group of those columns
 // follows kBlockN * kGroupK bytes on, so a weight tile is one strided load.
-// The epilogue is the AVX-512 kernel's formula. Compiled with the AVX-512
+// The epilogue is the AVX-512 kernel's (avx512_epilogue.h). Compiled with the AVX-512
 // flags (the tile instructions are inline asm, amx_tiles.h).
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "kernels/amx_tiles.h"
-#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/avx512_epilogue.h"
 
 namespace amanuensis::gemm {
 namespace {
@@ -121,13 +121,6 @@ void products_wide(const uint8_t* x, size_t x_stride, const int8_t* w, int steps
   amx::store<kC11>(&acc[0][48], kStride);
 }
 
-// float(acc - sum128) * row scale, for the 16 columns of `sum128`.
-inline __m512 scaled(const int32_t* acc, __m512i sum128, float row_scale) {
-  return _mm512_mul_ps(
-      _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_sub_epi32(_mm512_loadu_si512(acc), sum128)),
-      _mm512_set1_ps(row_scale));
-}
-
 // y = (float(acc - sum128) * row scale [+ the outlier part's]) * w scale + bias
 // for rows [m, m + rows) and the columns of acc from c0 on.
 template <typename Acc>
@@ -137,19 +130,14 @@ void write_chunk(const QuantizedRows& x, const QuantizedWeights& w, const Quanti
   for (int v = 0; v < kCols / 16; ++v) {
     const int col = c0 + 16 * v;
     if (col >= w.n) break;
-    const __mmask16 valid =
-        w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
-    const __m512i sum128 = _mm512_loadu_si512(w.sum128.data() + col);
-    const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
-    const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
+    const Columns16 c = columns16(w, col);
     for (int r = 0; r < rows; ++r) {
-      __m512 sum = scaled(&acc[r][16 * v], sum128, x.scale[m + r]);
+      __m512 sum = scaled(_mm512_load_si512(&acc[r][16 * v]), c.sum128, x.scale[m + r]);
       if (w_out)
         sum = _mm512_add_ps(
-            sum, scaled(&acc_out[r][16 * v], _mm512_loadu_si512(w_out->sum128.data() + col),
-                        x.scale_out[m + r]));
-      _mm512_mask_storeu_ps(y + size_t(m + r) * w.n + col, valid,
-                            _mm512_add_ps(_mm512_mul_ps(sum, sw), bias));
+            sum, scaled(_mm512_load_si512(&acc_out[r][16 * v]),
+                        _mm512_loadu_si512(w_out->sum128.data() + col), x.scale_out[m + r]));
+      store16(y + size_t(m + r) * w.n + col, c, sum);
     }
   }
 }

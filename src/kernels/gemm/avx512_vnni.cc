@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "kernels/dpbusd.h"
-#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/avx512_epilogue.h"
 
 namespace amanuensis::gemm {
 namespace {
@@ -45,13 +45,6 @@ const int8_t* block_weights(const QuantizedWeights& w, int nb) {
   return w.packed.data() + size_t(nb) * w.k_pad * kBlockN;
 }
 
-// float(acc - sum128) * row scale, for the 16 columns of `sum128`.
-// (maskz with all lanes: GCC 12's plain cvtepi32_ps trips -Wuninitialized in its header.)
-inline __m512 scaled(__m512i acc, __m512i sum128, float row_scale) {
-  return _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_sub_epi32(acc, sum128)),
-                       _mm512_set1_ps(row_scale));
-}
-
 template <int kR>
 void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const QuantizedWeights* w_out,
                   int m0, int nb, float* y) {
@@ -74,16 +67,11 @@ void rows_x_block(const QuantizedRows& x, const QuantizedWeights& w, const Quant
   for (int v = 0; v < kVecs; ++v) {
     const int col = n0 + 16 * v;
     if (col >= w.n) break;
-    const __mmask16 valid =
-        w.n - col >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (w.n - col)) - 1);
-    const __m512i sum128 = _mm512_loadu_si512(w.sum128.data() + col);
-    const __m512 sw = _mm512_loadu_ps(w.scale.data() + col);
-    const __m512 bias = _mm512_loadu_ps(w.bias.data() + col);
+    const Columns16 c = columns16(w, col);
     for (int r = 0; r < kR; ++r) {
-      __m512 sum = scaled(acc.v[r][v], sum128, x.scale[m0 + r]);
+      __m512 sum = scaled(acc.v[r][v], c.sum128, x.scale[m0 + r]);
       if (w_out) sum = _mm512_add_ps(sum, _mm512_load_ps(&outlier_term[r][16 * v]));
-      _mm512_mask_storeu_ps(y + size_t(m0 + r) * w.n + col, valid,
-                            _mm512_add_ps(_mm512_mul_ps(sum, sw), bias));
+      store16(y + size_t(m0 + r) * w.n + col, c, sum);
     }
   }
 }
