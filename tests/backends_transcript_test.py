@@ -6,7 +6,8 @@ batched, compared as JSON field for field but for the wall-clock timing. The
 JSON's probabilities are printed to the last bit, so a changed encoder or
 decoder byte shows there. Backends this CPU lacks are skipped with a message
 (not counted as passed); the scalar reference and the AVX2 kernels are also
-compared under emulated CPUs by no_avx512_test.py.
+compared under emulated CPUs by no_avx512_test.py. Label end-to-end: it runs
+the `amanuensis` program, which the sanitizer build does not make.
 """
 import argparse
 import json
