@@ -28,9 +28,10 @@ struct PerIsa<Loop> {
   [[gnu::target("avx2")]] static R avx2(A... a) { return Loop(a...); }
   static R reference(A... a) { return Loop(a...); }
 
-  // b as resolve_backend gives it (kAuto: this CPU's best).
+  // The copy for b's vector instruction set (vector_isa: kAuto is this CPU's
+  // best, kAmx runs the AVX-512 copies).
   static Fn pick(Backend b) {
-    switch (b == Backend::kAuto || b == Backend::kAmx ? vector_isa(b) : b) {
+    switch (vector_isa(b)) {
       case Backend::kAvx512:
         return avx512;
       case Backend::kAvx2:

@@ -4,6 +4,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "util/cache_line_allocator.h"
 #include "util/round.h"
 
 namespace amanuensis {
@@ -11,7 +12,7 @@ namespace {
 
 thread_local ScratchPool* current = nullptr;
 
-constexpr size_t kAlign = 64;
+constexpr size_t kAlign = kCacheLine;  // as every other buffer the kernels read
 size_t aligned(size_t n) { return round_up(n, kAlign); }
 
 // Every scratch block starts with this header, so that it goes back where it
