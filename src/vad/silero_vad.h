@@ -17,6 +17,21 @@ using ::amanuensis::kSampleRate;
 constexpr int kChunk = 512;   // new samples per probability (32 ms)
 constexpr int kContext = 64;  // samples of the previous chunk each step also sees
 
+// The weights, laid out for the loops (silero_vad.cc).
+struct Network {
+  struct Conv {
+    int in = 0, out = 0, stride = 1;
+    std::vector<float> w;  // [in][3][out]: the inner loop runs over outputs
+    std::vector<float> b;  // [out]
+  };
+  std::vector<float> stft;  // [256][272]: cos 0..128, sin 129..257, zeros
+  Conv conv[4];
+  std::vector<float> w_ih, w_hh;  // [128][512]
+  std::vector<float> b_ih, b_hh;  // [512]
+  std::vector<float> head_w;      // [128]
+  float head_b = 0;
+};
+
 class SileroVad {
  public:
   // Throws ModelError naming the file (unreadable, truncated, missing or
@@ -44,24 +59,15 @@ class SileroVad {
   float next(const float* chunk, Stream& stream) const;
 
  private:
-  struct Conv {
-    int in = 0, out = 0, stride = 1;
-    std::vector<float> w;  // [in][3][out]: the inner loop runs over outputs
-    std::vector<float> b;  // [out]
-  };
-  // The encoder and the LSTM's input projection of one 576-sample window:
-  // b_ih + W_ih x, [512]. Independent of other chunks.
-  void encode(const float* window, float* gates_in) const;
-  // The LSTM cell and the head: one probability from encode()'s output.
+  // The backend's copies of the loops (silero_vad.cc): the encoder of one
+  // window or of a group of windows, and W_hh h added to the gates.
+  void (*encode_one_)(const Network&, const float* window, float* gates_in);
+  void (*encode_group_)(const Network&, const float* first_window, float* gates_in);
+  void (*recurrent_gates_)(const Network&, const float* h, float* gates);
+  // The LSTM cell and the head: one probability from the encoder's output.
   float step(const float* gates_in, float* h, float* c) const;
 
-  void (*axpy_)(float* acc, const float* w, float x, int n);  // the backend's copy
-  std::vector<float> stft_;  // [256][258]: cos rows 0..128, sin rows 129..257
-  Conv conv_[4];
-  std::vector<float> w_ih_, w_hh_;  // [128][512]
-  std::vector<float> b_ih_, b_hh_;  // [512]
-  std::vector<float> head_w_;       // [128]
-  float head_b_ = 0;
+  Network net_;
 };
 
 }  // namespace amanuensis::vad
