@@ -172,6 +172,45 @@ TEST_F(Streaming, AStreamLongerThanAWindow) {
   EXPECT_GE(countries, 7u) << text;  // two a repetition
 }
 
+// A hypothesis in a repetition loop is not committed. The case is a real one
+// (base, 0.5 s steps through the long development file): at 42.5 s the buffer
+// held 35.2-42.5 s and the committed text before it made the prompt below,
+// and greedy decoding looped ("The book is a book that is ...") in this
+// hypothesis and the next, which agreed. Here that buffer is one hypothesis
+// (the step is its length) and finish() commits it: with the
+// compression-ratio guard off the loop's words are committed instead of the
+// speech (checked, or the test would prove nothing), with it on the stream
+// retries without the prompt and commits the speech.
+TEST(StreamingLoops, AHypothesisInALoopIsNotCommitted) {
+  const auto model = amanuensis::Model::load(amanuensis::model_cache_dir() + "/base");
+  const std::vector<float> file =
+      amanuensis::load_audio(std::string(AMANUENSIS_SOURCE_DIR) +
+                             "/tests/data/speech/long_en_ljspeech_LJ001-0001_to_0032.flac");
+  ASSERT_GE(file.size(), 680000u);
+  const std::vector<float> buffer(file.begin() + 563200, file.begin() + 680000);  // 35.2-42.5 s
+  amanuensis::StreamingOptions o;
+  o.transcribe.language = "en";
+  o.transcribe.initial_prompt =
+      " were the immediate predecessors of the true printed book. The invention of movable metal "
+      "letters in the middle of the 15th century. may just be considered as the invention of the "
+      "book. the art of";
+  o.step_seconds = 7.3;
+  auto committed = [&](float threshold) {
+    amanuensis::StreamingOptions with = o;
+    with.transcribe.compression_ratio_threshold = threshold;
+    std::string text;
+    events(model, buffer, 1600, with, 2, &text);
+    return text;
+  };
+  // What the speech says: "...worth mentioning in passing that, as an example
+  // of fine typography, the earliest book..."
+  const std::string loop = committed(0.0f);
+  EXPECT_EQ(loop.find("typography"), std::string::npos) << "the case no longer loops: " << loop;
+  const std::string text = committed(2.4f);
+  EXPECT_NE(text.find("mentioning"), std::string::npos) << text;
+  EXPECT_NE(text.find("typography"), std::string::npos) << text;
+}
+
 // Silence, jfk.wav, silence, jfk.wav, silence with turn detection: two
 // turns, each with its speech and words, the silences never transcribed,
 // and the same events however the audio is pushed.

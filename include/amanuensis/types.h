@@ -195,10 +195,11 @@ struct StreamingOptions {
   // first hypothesis with words and kept; initial_prompt is the text before
   // the stream, which the committed text follows in the prompt. Two defaults
   // differ from a file's, to keep each hypothesis short: greedy (beam_size 1)
-  // and no temperature fallback (temperatures {0}). A hypothesis the
-  // thresholds would reject is simply not confirmed by the next one, and the
-  // fallback ladder (best_of samples at each of five temperatures) once took
-  // a hypothesis from 0.8 s to 11.5 s, leaving the stream 10 s behind.
+  // and no temperature fallback (temperatures {0}): the fallback ladder
+  // (best_of samples at each of five temperatures) once took a hypothesis
+  // from 0.8 s to 11.5 s, leaving the stream 10 s behind. A hypothesis whose
+  // text loops (over compression_ratio_threshold) runs once more without the
+  // prompt, and is dropped if it still loops: it is never committed.
   TranscribeOptions transcribe = [] {
     TranscribeOptions t;
     t.beam_size = 1;

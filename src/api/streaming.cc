@@ -167,7 +167,23 @@ struct StreamingSession::State {
       cb.on_progress = [&](double, double) { one_window_done = true; };
       cb.should_abort = [&] { return one_window_done; };
     }
-    const Transcription r = session->transcribe(audio, t, cb);
+    Transcription r = session->transcribe(audio, t, cb);
+    // A hypothesis in a loop is never committed. Two in a row often loop
+    // alike, so LocalAgreement alone would commit the loop, and committed
+    // text is the next prompt, which keeps it going (the long development
+    // file at a 0.5 s step committed 5,572 words, "a book that is" over and
+    // over, for 567 spoken). The prompt is the usual trigger: the hypothesis
+    // runs again without it (as Whisper drops it when it falls back); if that
+    // loops too, it is dropped and the next step tries again.
+    if (loops(r) && !t.initial_prompt.empty()) {
+      t.initial_prompt.clear();
+      one_window_done = false;
+      r = session->transcribe(audio, t, cb);
+    }
+    if (loops(r)) {
+      if (!last) trim(end);
+      return;
+    }
     const double offset = seconds(buffer_start);
     std::vector<Word> words;
     segment_ends.clear();
@@ -190,6 +206,16 @@ struct StreamingSession::State {
       callbacks.on_partial(text);
     }
     if (!last) trim(end);
+  }
+
+  // Whisper's test for a window stuck repeating itself: its text compresses
+  // too well (every segment of a window carries the window's ratio).
+  bool loops(const Transcription& r) const {
+    const float threshold = options.transcribe.compression_ratio_threshold;
+    if (!(threshold > 0)) return false;
+    for (const Segment& s : r.segments)
+      if (s.compression_ratio > threshold) return true;
+    return false;
   }
 
   void report(const std::vector<Word>& words) {
