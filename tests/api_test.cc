@@ -289,6 +289,11 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
   o.min_text_end = 5.0f;
   o.batch_size = 2;
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
+  for (int bad : {-1, 2, 449}) {
+    o = greedy();
+    o.stop_loops_after = bad;
+    EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error) << bad;
+  }
   const char junk[] = "not audio at all";
   EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "decoding/logit_rules.h"
+#include "decoding/loops.h"
 #include "decoding/search.h"
 #include "decoding/step_batcher.h"
 #include "text/tokenizer.h"
@@ -1087,6 +1088,46 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
   decoding::SearchOptions other = sample;
   other.seed = 999;
   EXPECT_NE(go(dec, enc, other, 1).tokens, go(dec, enc, sample, 1).tokens);
+}
+
+// loop_tokens ends a row at its first loop (random weights repeat one token
+// within a few steps): greedy stops there, a prefix of its unstopped tokens;
+// beam search never keeps a hypothesis past a loop; sampling that does not
+// loop is unchanged; no result holds a loop before its last token.
+TEST_P(DecoderSearch, LoopTokensEndALoopWhereItIsFound) {
+  const Decoder dec(make_weights(cfg_), GetParam());
+  const std::vector<float> enc = make_encoded(cfg_);
+  constexpr int kSpan = 6;
+  decoding::SearchOptions greedy, beam, sample;
+  greedy.beam_size = 1;
+  beam.beam_size = 5;
+  sample.temperature = 0.7f;
+  sample.best_of = 3;
+  sample.seed = 12345;
+  for (decoding::SearchOptions* o : {&greedy, &beam, &sample}) o->max_length = 40;
+  auto first_loop = [&](const std::vector<int>& t) {  // the length at which it first loops
+    for (size_t n = 1; n <= t.size(); ++n)
+      if (decoding::ends_in_loop({t.begin(), t.begin() + long(n)}, kSpan)) return n;
+    return size_t(0);
+  };
+  for (decoding::SearchOptions* o : {&greedy, &beam, &sample}) {
+    const decoding::SearchResult full = go(dec, enc, *o, 1);
+    decoding::SearchOptions with = *o;
+    with.loop_tokens = kSpan;
+    const decoding::SearchResult stopped = go(dec, enc, with, 2);
+    const size_t loop_at = first_loop(stopped.tokens);
+    EXPECT_TRUE(loop_at == 0 || loop_at == stopped.tokens.size()) << describe(stopped);
+    if (first_loop(full.tokens) != 0)
+      EXPECT_NE(stopped.tokens, full.tokens) << describe(full);
+    else if (o == &sample)
+      EXPECT_EQ(stopped.tokens, full.tokens) << describe(full);
+    else
+      ADD_FAILURE() << "the weights no longer loop: " << describe(full);
+    if (o == &greedy) {
+      EXPECT_EQ(loop_at, first_loop(full.tokens));
+      EXPECT_TRUE(std::equal(stopped.tokens.begin(), stopped.tokens.end(), full.tokens.begin()));
+    }
+  }
 }
 
 // Greedy, beam and sampling searches over different windows, run together

@@ -23,6 +23,7 @@
 
 #include "amanuensis/amanuensis.h"  // model_cache_dir
 #include "decoding/logit_rules.h"
+#include "decoding/loops.h"
 #include "decoding/search.h"
 #include "layers/float_math.h"
 #include "text/tokenizer.h"
@@ -677,6 +678,45 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
 }
 
 // ---------------------------------------------------------------- real tokenizer
+
+// A loop: the last `span` tokens are one phrase of up to 16 tokens, three
+// or more times in a row; anything short of that is not one.
+TEST(DecodingLoops, EndsInLoopOnlyForAPhraseRepeatedOverTheSpan) {
+  using decoding::ends_in_loop;
+  auto repeat = [](std::vector<int> prefix, const std::vector<int>& phrase, int count) {
+    for (int i = 0; i < count; ++i) prefix.insert(prefix.end(), phrase.begin(), phrase.end());
+    return prefix;
+  };
+  const std::vector<int> intro = {50364, 440, 1446, 13};   // a timestamp and some text
+  const std::vector<int> phrase4 = {257, 1446, 300, 307};  // " a book that is"
+  EXPECT_TRUE(ends_in_loop(repeat(intro, phrase4, 12), 48));
+  EXPECT_FALSE(ends_in_loop(repeat(intro, phrase4, 11), 48));  // 44 tokens of it
+  EXPECT_TRUE(ends_in_loop(repeat(intro, phrase4, 11), 44));
+  EXPECT_FALSE(ends_in_loop(repeat(intro, phrase4, 12), 0));  // off
+  EXPECT_FALSE(ends_in_loop(repeat({}, phrase4, 3), 48));     // shorter than the span
+  // One token changed inside the span breaks it; before the span it does not.
+  std::vector<int> broken = repeat(intro, phrase4, 14);
+  broken[broken.size() - 30] = 11;
+  EXPECT_FALSE(ends_in_loop(broken, 48));
+  broken = repeat(intro, phrase4, 14);
+  broken[broken.size() - 49] = 11;
+  EXPECT_TRUE(ends_in_loop(broken, 48));
+  // A single token said over and over, and the longest phrase looked for.
+  EXPECT_TRUE(ends_in_loop(std::vector<int>(48, 2415), 48));
+  std::vector<int> phrase16, phrase17;
+  for (int i = 0; i < 17; ++i) {
+    if (i < 16) phrase16.push_back(1000 + i);
+    phrase17.push_back(1000 + i);
+  }
+  EXPECT_TRUE(ends_in_loop(repeat({}, phrase16, 3), 48));
+  EXPECT_FALSE(ends_in_loop(repeat({}, phrase17, 3), 51));  // past kMaxLoopPhrase
+  // Three times at least: two of a 16-token phrase in a 32-token span are not.
+  EXPECT_FALSE(ends_in_loop(repeat({}, phrase16, 2), 32));
+  // Ordinary text: no phrase repeats.
+  std::vector<int> text(200);
+  for (int i = 0; i < 200; ++i) text[i] = 300 + (i * 7919) % 5000;
+  EXPECT_FALSE(ends_in_loop(text, 48));
+}
 
 TEST(DecodingSuppressedTokens, DefaultSetMatchesFasterWhisperConfig) {
   const std::string dir = model_cache_dir() + "/base";

@@ -209,6 +209,30 @@ TEST(StreamingLoops, AHypothesisInALoopIsNotCommitted) {
   const std::string text = committed(2.4f);
   EXPECT_NE(text.find("mentioning"), std::string::npos) << text;
   EXPECT_NE(text.find("typography"), std::string::npos) << text;
+
+  // The same hypothesis decoded as the stream does (one window, its text held
+  // to 1 s before the buffer's end): stop_loops_after (live transcription's
+  // default, 48) ends the loop early; off, it runs towards the text
+  // context's end. The loop's tokens fall past the buffer, so no segment
+  // holds them, but the window's compression ratio (of all its text) shows
+  // how long it ran, and is still over the threshold that drops it.
+  amanuensis::Session session(model, 2);
+  auto window_ratio = [&](int stop_loops_after) {
+    amanuensis::TranscribeOptions t = o.transcribe;
+    t.stop_loops_after = stop_loops_after;
+    t.word_timestamps = true;
+    t.condition_on_previous_text = false;
+    t.min_text_end = 6.3f;
+    bool one_window_done = false;
+    amanuensis::Callbacks cb;
+    cb.on_progress = [&](double, double) { one_window_done = true; };
+    cb.should_abort = [&] { return one_window_done; };
+    const amanuensis::Transcription r = session.transcribe(buffer, t, cb);
+    return r.segments.empty() ? 0.0 : r.segments[0].compression_ratio;
+  };
+  const double stopped = window_ratio(48), full = window_ratio(0);
+  EXPECT_GT(stopped, 2.4);
+  EXPECT_LT(stopped * 2, full) << "stopped " << stopped << ", full " << full;
 }
 
 // Silence, jfk.wav, silence, jfk.wav, silence with turn detection: two
@@ -287,15 +311,18 @@ TEST_F(Streaming, EndTurnCommitsAndClearDrops) {
   EXPECT_EQ(seen.size(), events_before);
 }
 
-// A hypothesis must stay short: greedy and no temperature fallback unless
-// asked for (the ladder once took one hypothesis from 0.8 s to 11.5 s).
+// A hypothesis must stay short: greedy, no temperature fallback unless asked
+// for (the ladder once took one hypothesis from 0.8 s to 11.5 s), and a loop
+// ended after 48 tokens rather than 224.
 TEST(StreamingOptions, LiveDefaultsAreGreedyWithoutFallback) {
   const amanuensis::StreamingOptions o;
   EXPECT_EQ(o.transcribe.beam_size, 1);
   EXPECT_EQ(o.transcribe.temperatures, std::vector<float>{0.0f});
+  EXPECT_EQ(o.transcribe.stop_loops_after, 48);
   const amanuensis::TranscribeOptions file;  // a file's defaults are unchanged
   EXPECT_EQ(file.beam_size, 5);
   EXPECT_EQ(file.temperatures.size(), 6u);
+  EXPECT_EQ(file.stop_loops_after, 0);
 }
 
 TEST_F(Streaming, BadUseThrows) {

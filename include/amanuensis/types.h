@@ -111,6 +111,12 @@ struct TranscribeOptions {
   float repetition_penalty = 1.0f;  // 1: off
   int no_repeat_ngram_size = 0;     // 0: off
   int max_new_tokens = 0;           // 0: up to the text context
+  // > 0: a window's decoding ends once its last this-many tokens are one
+  // phrase (of up to 16 tokens) said three or more times in a row: a
+  // repetition loop, which would otherwise run to the text context's end
+  // before the compression-ratio test rejects it. 0: off (Whisper's way).
+  // Live transcription sets 48.
+  int stop_loops_after = 0;
   uint64_t seed = 0;                // of the sampler at temperature > 0
   // Word timings from cross-attention (the model's alignment heads), as
   // openai-whisper and faster-whisper compute them.
@@ -197,13 +203,15 @@ struct StreamingOptions {
   // differ from a file's, to keep each hypothesis short: greedy (beam_size 1)
   // and no temperature fallback (temperatures {0}): the fallback ladder
   // (best_of samples at each of five temperatures) once took a hypothesis
-  // from 0.8 s to 11.5 s, leaving the stream 10 s behind. A hypothesis whose
-  // text loops (over compression_ratio_threshold) runs once more without the
-  // prompt, and is dropped if it still loops: it is never committed.
+  // from 0.8 s to 11.5 s, leaving the stream 10 s behind. A hypothesis that
+  // loops (stop_loops_after, which ends it early, or over
+  // compression_ratio_threshold) runs once more without the prompt, and is
+  // dropped if it still loops: it is never committed.
   TranscribeOptions transcribe = [] {
     TranscribeOptions t;
     t.beam_size = 1;
     t.temperatures = {0.0f};
+    t.stop_loops_after = 48;
     return t;
   }();
   double step_seconds = 1.0;         // new audio between two hypotheses

@@ -7,6 +7,7 @@
 
 #include "amanuensis/amanuensis.h"
 #include "api/model_vad.h"
+#include "decoding/loops.h"
 #include "streaming/local_agreement.h"
 #include "util/whisper_geometry.h"
 
@@ -208,9 +209,15 @@ struct StreamingSession::State {
     if (!last) trim(end);
   }
 
-  // Whisper's test for a window stuck repeating itself: its text compresses
-  // too well (every segment of a window carries the window's ratio).
+  // A window stuck repeating itself: its decoding stopped on a loop
+  // (stop_loops_after; the segments hold the window's tokens in order), or
+  // Whisper's test, text that compresses too well (every segment of a window
+  // carries the window's ratio).
   bool loops(const Transcription& r) const {
+    std::vector<int> tokens;
+    for (const Segment& s : r.segments)
+      tokens.insert(tokens.end(), s.tokens.begin(), s.tokens.end());
+    if (decoding::ends_in_loop(tokens, options.transcribe.stop_loops_after)) return true;
     const float threshold = options.transcribe.compression_ratio_threshold;
     if (!(threshold > 0)) return false;
     for (const Segment& s : r.segments)

@@ -229,6 +229,9 @@ void add_transcribe_command(CLI::App& app) {
   cmd->add_flag("--without-timestamps", o.without_timestamps, "One segment per window");
   cmd->add_option("--max-new-tokens", o.max_new_tokens,
                   "At most this many tokens per window (0: up to the text context)");
+  cmd->add_option("--stop-loops-after", o.stop_loops_after,
+                  "End a window's decoding once its last N tokens repeat one phrase three or "
+                  "more times (a loop; 0: off, decode to the text context as Whisper does)");
   cmd->add_option("--batch-size", o.batch_size,
                   "Batched mode: decode up to N chunks of at most 30 s together, each without "
                   "the text before it (with --vad the chunks are speech, as faster-whisper's "

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "decoding/loops.h"
 #include "kernels/per_isa.h"
 #include "layers/float_math.h"
 
@@ -175,6 +176,7 @@ void Search::select_samples(float* logits, ThreadPool& pool) {
     } else {
       seqs_[r].push_back(t);
       seq_logprobs_[r].push_back(lp[t]);
+      if (ends_in_loop(seqs_[r], o_.loop_tokens)) done_[r] = true;
     }
     next_[r] = t;
   });
@@ -224,9 +226,16 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
   std::vector<double> new_sums;
   next_.clear();
   size_t secondary = size_t(beam);
+  // A candidate that completes a loop ends, as at the length limit.
+  auto loops = [&](const Candidate& c) {
+    if (o_.loop_tokens <= 0 || c.token == sp.eot) return false;
+    std::vector<int> toks = seqs_[c.row];
+    toks.push_back(c.token);
+    return ends_in_loop(toks, o_.loop_tokens);
+  };
   for (int k = 0; k < beam; ++k) {
     Candidate c = pool_c[k];
-    if (c.token == sp.eot || last_step) {
+    if (c.token == sp.eot || last_step || loops(c)) {
       std::vector<int> toks = seqs_[c.row];
       std::vector<float> lps = seq_logprobs_[c.row];
       if (c.token != sp.eot) {
@@ -236,7 +245,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
       const double score = normalized(c.sum, toks.size(), o_.length_penalty);
       finished_.push_back({std::move(toks), std::move(lps), c.sum, score});
       for (; secondary < pool_c.size(); ++secondary)
-        if (pool_c[secondary].token != sp.eot) {
+        if (pool_c[secondary].token != sp.eot && !loops(pool_c[secondary])) {
           c = pool_c[secondary++];
           break;
         }

@@ -23,6 +23,9 @@ struct SearchOptions {
   float temperature = 0.0f;      // > 0: sampling
   int best_of = 5;               // samples drawn at temperature > 0
   int max_length = 448;          // prompt + generated tokens
+  // > 0: a row whose last loop_tokens tokens are one phrase repeated
+  // (decoding/loops.h) ends there, as at the length limit. 0: off.
+  int loop_tokens = 0;
   uint64_t seed = 0;             // of the sampler
 };
 

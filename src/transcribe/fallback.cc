@@ -42,6 +42,7 @@ decoding::SearchOptions attempt_options(const TranscribeOptions& o, size_t promp
                     " tokens) leaves no room to decode in the text context of " +
                     std::to_string(n_ctx),
                 ErrorKind::kBadInput, "initial_prompt");
+  so.loop_tokens = o.stop_loops_after;
   so.temperature = temperature;
   so.seed = o.seed ^ (uint64_t(seek) * 0x9E3779B97F4A7C15ULL) ^ uint64_t(attempt);
   return so;

@@ -31,6 +31,8 @@ void check_values(const TranscribeOptions& o) {
   if (!std::isnan(o.min_text_end) && !(o.min_text_end >= 0.0f && std::isfinite(o.min_text_end)))
     bad("min_text_end", "min text end must be a time of 0 s or more");
   if (o.max_new_tokens < 0) bad("max_new_tokens", "max new tokens must be >= 0");
+  if (o.stop_loops_after != 0 && !(o.stop_loops_after >= 3 && o.stop_loops_after <= 448))
+    bad("stop_loops_after", "stop loops after must be 0 (off) or 3 to 448 tokens");
   if (!std::isnan(o.hallucination_silence_threshold) &&
       !(o.hallucination_silence_threshold > 0 && o.hallucination_silence_threshold <= 3600))
     bad("hallucination_silence_threshold",
