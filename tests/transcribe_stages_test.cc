@@ -132,6 +132,22 @@ TEST(Fallback, RepetitionOrDoubtFallsBackButSilenceDoesNot) {
   EXPECT_FALSE(needs_fallback(attempt(-9, 9), off));
 }
 
+// A search stopped in a loop (stop_loops_after) repeats itself, whatever its
+// compression ratio: it falls back, and is the last choice when all fail.
+TEST(Fallback, ALoopStoppedEarlyFallsBack) {
+  TranscribeOptions o;
+  o.stop_loops_after = 12;
+  Attempt looped = attempt(-0.2, 1.5);
+  looped.result.tokens = {440, 1446, 13};
+  for (int i = 0; i < 4; ++i)
+    looped.result.tokens.insert(looped.result.tokens.end(), {257, 1446, 300});
+  EXPECT_TRUE(needs_fallback(looped, o));
+  const Attempt chosen = best_of_failed({looped, attempt(-1.5, 1.5)}, o);
+  EXPECT_DOUBLE_EQ(chosen.result.avg_logprob, -1.5);
+  o.stop_loops_after = 0;  // off: Whisper's tests only
+  EXPECT_FALSE(needs_fallback(looped, o));
+}
+
 TEST(Fallback, ClimbsTheLadderAndKeepsTheFirstGoodAttempt) {
   const TranscribeOptions o;  // 0, 0.2, ..., 1
   std::vector<float> tried;

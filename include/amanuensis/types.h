@@ -114,8 +114,9 @@ struct TranscribeOptions {
   // > 0: a window's decoding ends once its last this-many tokens are one
   // phrase (of up to 16 tokens) said three or more times in a row: a
   // repetition loop, which would otherwise run to the text context's end
-  // before the compression-ratio test rejects it. 0: off (Whisper's way).
-  // Live transcription sets 48.
+  // before the compression-ratio test rejects it. Such a window falls back
+  // to the next temperature as that test's failures do. 0: off (Whisper's
+  // way). Live transcription sets 48.
   int stop_loops_after = 0;
   uint64_t seed = 0;                // of the sampler at temperature > 0
   // Word timings from cross-attention (the model's alignment heads), as

@@ -231,7 +231,8 @@ void add_transcribe_command(CLI::App& app) {
                   "At most this many tokens per window (0: up to the text context)");
   cmd->add_option("--stop-loops-after", o.stop_loops_after,
                   "End a window's decoding once its last N tokens repeat one phrase three or "
-                  "more times (a loop; 0: off, decode to the text context as Whisper does)");
+                  "more times, and fall back as for repetitive text (0: off, decode to the text "
+                  "context as Whisper does)");
   cmd->add_option("--batch-size", o.batch_size,
                   "Batched mode: decode up to N chunks of at most 30 s together, each without "
                   "the text before it (with --vad the chunks are speech, as faster-whisper's "

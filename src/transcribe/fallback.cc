@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "decoding/loops.h"
+
 namespace amanuensis {
 
 double compression_ratio(const std::string& text) {
@@ -18,8 +20,13 @@ double compression_ratio(const std::string& text) {
 
 namespace {
 
+// Text that compresses too well, or a search that stopped in a loop
+// (stop_loops_after: only a loop ends a result in one, since the search stops
+// as soon as the loop is long enough).
 bool repeats_itself(const Attempt& a, const TranscribeOptions& o) {
-  return o.compression_ratio_threshold > 0 && a.compression_ratio > o.compression_ratio_threshold;
+  return (o.compression_ratio_threshold > 0 &&
+          a.compression_ratio > o.compression_ratio_threshold) ||
+         decoding::ends_in_loop(a.result.tokens, o.stop_loops_after);
 }
 
 bool unsure(const Attempt& a, const TranscribeOptions& o) {
