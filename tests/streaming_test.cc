@@ -195,29 +195,34 @@ TEST(StreamingLoops, AHypothesisInALoopIsNotCommitted) {
       "letters in the middle of the 15th century. may just be considered as the invention of the "
       "book. the art of";
   o.step_seconds = 7.3;
-  auto committed = [&](float threshold) {
+  auto committed = [&](float threshold, int stop_loops_after) {
     amanuensis::StreamingOptions with = o;
     with.transcribe.compression_ratio_threshold = threshold;
+    with.transcribe.stop_loops_after = stop_loops_after;
     std::string text;
     events(model, buffer, 1600, with, 2, &text);
     return text;
   };
   // What the speech says: "...worth mentioning in passing that, as an example
   // of fine typography, the earliest book..."
-  const std::string loop = committed(0.0f);
+  const std::string loop = committed(0.0f, 0);
   EXPECT_EQ(loop.find("typography"), std::string::npos) << "the case no longer loops: " << loop;
-  const std::string text = committed(2.4f);
-  EXPECT_NE(text.find("mentioning"), std::string::npos) << text;
-  EXPECT_NE(text.find("typography"), std::string::npos) << text;
+  // Either test alone catches it: the compression ratio of the whole loop,
+  // or the search's stop (TranscriptionInfo::windows_ended_in_loop).
+  for (const auto& [threshold, stop] : {std::pair{2.4f, 0}, {0.0f, 48}, {2.4f, 48}}) {
+    const std::string text = committed(threshold, stop);
+    EXPECT_NE(text.find("mentioning"), std::string::npos) << threshold << " " << stop << text;
+    EXPECT_NE(text.find("typography"), std::string::npos) << threshold << " " << stop << text;
+  }
 
   // The same hypothesis decoded as the stream does (one window, its text held
   // to 1 s before the buffer's end): stop_loops_after (live transcription's
   // default, 48) ends the loop early; off, it runs towards the text
   // context's end. The loop's tokens fall past the buffer, so no segment
-  // holds them, but the window's compression ratio (of all its text) shows
-  // how long it ran, and is still over the threshold that drops it.
+  // holds them; the window's compression ratio (of all its text) shows how
+  // long it ran, and the stop is reported.
   amanuensis::Session session(model, 2);
-  auto window_ratio = [&](int stop_loops_after) {
+  auto window = [&](int stop_loops_after) {
     amanuensis::TranscribeOptions t = o.transcribe;
     t.stop_loops_after = stop_loops_after;
     t.word_timestamps = true;
@@ -227,12 +232,15 @@ TEST(StreamingLoops, AHypothesisInALoopIsNotCommitted) {
     amanuensis::Callbacks cb;
     cb.on_progress = [&](double, double) { one_window_done = true; };
     cb.should_abort = [&] { return one_window_done; };
-    const amanuensis::Transcription r = session.transcribe(buffer, t, cb);
-    return r.segments.empty() ? 0.0 : r.segments[0].compression_ratio;
+    return session.transcribe(buffer, t, cb);
   };
-  const double stopped = window_ratio(48), full = window_ratio(0);
-  EXPECT_GT(stopped, 2.4);
-  EXPECT_LT(stopped * 2, full) << "stopped " << stopped << ", full " << full;
+  const amanuensis::Transcription stopped = window(48), full = window(0);
+  ASSERT_FALSE(stopped.segments.empty());
+  ASSERT_FALSE(full.segments.empty());
+  EXPECT_EQ(stopped.info.windows_ended_in_loop, 1);
+  EXPECT_EQ(full.info.windows_ended_in_loop, 0);
+  const double ratio = stopped.segments[0].compression_ratio;
+  EXPECT_LT(ratio * 2, full.segments[0].compression_ratio) << ratio;
 }
 
 // Silence, jfk.wav, silence, jfk.wav, silence with turn detection: two

@@ -172,6 +172,10 @@ struct TranscriptionInfo {
   std::vector<std::pair<std::string, float>> language_probabilities;  // detection only, best first
   double duration = 0;                                                // seconds of audio
   double duration_after_vad = 0;  // seconds of speech transcribed (the duration without vad_filter)
+  // Windows whose kept decoding ended in a loop (TranscribeOptions::
+  // stop_loops_after), after every fallback. The loop's tokens past the last
+  // timestamp pair are in no segment, so this is where a caller sees it.
+  int windows_ended_in_loop = 0;
 };
 
 struct Transcription {

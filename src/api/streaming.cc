@@ -7,7 +7,6 @@
 
 #include "amanuensis/amanuensis.h"
 #include "api/model_vad.h"
-#include "decoding/loops.h"
 #include "streaming/local_agreement.h"
 #include "util/whisper_geometry.h"
 
@@ -173,9 +172,10 @@ struct StreamingSession::State {
     // alike, so LocalAgreement alone would commit the loop, and committed
     // text is the next prompt, which keeps it going (the long development
     // file at a 0.5 s step committed 5,572 words, "a book that is" over and
-    // over, for 567 spoken). The prompt is the usual trigger: the hypothesis
-    // runs again without it (as Whisper drops it when it falls back); if that
-    // loops too, it is dropped and the next step tries again.
+    // over, for 567 spoken). The prompt was the trigger there: the hypothesis
+    // runs again without it (our rule; Whisper keeps the prompt through its
+    // fallback); if that loops too, it is dropped and the next step tries
+    // again, trimming by the last kept hypothesis's segments.
     if (loops(r) && !t.initial_prompt.empty()) {
       t.initial_prompt.clear();
       one_window_done = false;
@@ -210,14 +210,11 @@ struct StreamingSession::State {
   }
 
   // A window stuck repeating itself: its decoding stopped on a loop
-  // (stop_loops_after; the segments hold the window's tokens in order), or
+  // (stop_loops_after; the loop itself is usually in no segment), or
   // Whisper's test, text that compresses too well (every segment of a window
   // carries the window's ratio).
   bool loops(const Transcription& r) const {
-    std::vector<int> tokens;
-    for (const Segment& s : r.segments)
-      tokens.insert(tokens.end(), s.tokens.begin(), s.tokens.end());
-    if (decoding::ends_in_loop(tokens, options.transcribe.stop_loops_after)) return true;
+    if (r.info.windows_ended_in_loop > 0) return true;
     const float threshold = options.transcribe.compression_ratio_threshold;
     if (!(threshold > 0)) return false;
     for (const Segment& s : r.segments)

@@ -14,7 +14,9 @@ inline constexpr int kMaxLoopPhrase = 16;
 // Whether the last `span` tokens are one phrase of p <= kMaxLoopPhrase tokens
 // said at least three times in a row (3p <= span): t[i] == t[i - p] for each
 // of the last span - p positions. Speech that repeats itself does not go on
-// for dozens of tokens; a loop does.
+// for dozens of tokens; a loop does. A loop whose repeats carry rising
+// timestamps is not one phrase and is not caught here (the compression test
+// still catches it once the window ends).
 inline bool ends_in_loop(const std::vector<int>& t, int span) {
   const int n = int(t.size());
   if (span <= 0 || n < span) return false;

@@ -226,7 +226,9 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
   std::vector<double> new_sums;
   next_.clear();
   size_t secondary = size_t(beam);
-  // A candidate that completes a loop ends, as at the length limit.
+  // A candidate that completes a loop ends, as at the length limit (like an
+  // eot, it also stays a live row when no other candidate is left to take
+  // its place: rare, and that row's next candidates are checked again).
   auto loops = [&](const Candidate& c) {
     if (o_.loop_tokens <= 0 || c.token == sp.eot) return false;
     std::vector<int> toks = seqs_[c.row];

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audio/mel.h"
+#include "decoding/loops.h"
 #include "decoding/search.h"
 #include "transcribe/emit.h"
 #include "transcribe/fallback.h"
@@ -326,6 +327,8 @@ class Batched {
   // then an unfinished last segment is kept rather than heard again.
   int64_t cut_window(ChunkWindow& w) {
     const int64_t end = w.seek + w.frames;
+    if (decoding::ends_in_loop(w.chosen.result.tokens, o_.stop_loops_after))
+      ++sources_[w.source].out.info.windows_ended_in_loop;
     if (no_speech(w.chosen.result, o_)) return end;
     auto little_left = [&](int64_t at) {
       return o_.vad_filter && double(w.speech_end - at) * kFrameSeconds < kSpeechEndMarginSeconds;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audio/mel.h"
+#include "decoding/loops.h"
 #include "decoding/search.h"
 #include "transcribe/batched.h"
 #include "transcribe/emit.h"
@@ -142,6 +143,8 @@ class LongForm {
     const WindowPrompt prompt = window_prompt(text_, previous, sot_, sp_, o_.without_timestamps,
                                               seek, ctx_.decoder.n_ctx());
     const Attempt chosen = decode(seek, prompt);
+    if (decoding::ends_in_loop(chosen.result.tokens, o_.stop_loops_after))
+      ++out_.info.windows_ended_in_loop;
     if (no_speech(chosen.result, o_)) return progress(seek + frames);
 
     WindowCut cut = split_segments(chosen.result.tokens, chosen.result.token_logprobs,
