@@ -901,7 +901,7 @@ Config search_config() {
   c.n_ctx = 48;
   c.seed = 77;
   // Tuned by hand: with these the int8 and fp32 searches end with eot before
-  // max_length in some modes, have timestamp pairs mid-sequence, and
+  // max_tokens in some modes, have timestamp pairs mid-sequence, and
   // different seeds sample different tokens.
   c.emb_sigma = 0.3f;
   c.eot_gain = 2.0f;
@@ -966,24 +966,27 @@ std::string describe(const decoding::SearchResult& r) {
 // `per_token` gets each of tokens' (not eot's).
 double rescore(const Decoder& dec, const std::vector<float>& enc, int frames,
                const decoding::LogitRules& rules, const std::vector<int>& prompt,
-               const std::vector<int>& tokens, bool ends_with_eot, ThreadPool& pool,
+               const std::vector<int>& tokens, size_t forced, bool ends_with_eot, ThreadPool& pool,
                bool* all_argmax, std::vector<float>* per_token) {
   const int v = dec.n_vocab();
   DecoderState s;
   dec.begin(s, enc.data(), frames, 1, pool);
   std::vector<float> l(v), lp(v);
-  dec.step(s, prompt.data(), 1, 1, l.data(), pool);
-  dec.step(s, prompt.data() + 1, 1, int(prompt.size()) - 1, l.data(), pool);
-  std::vector<int> seq;
+  // The forced tokens go in with the prompt, in the search's chunks.
+  std::vector<int> fed(prompt.begin(), prompt.end());
+  fed.insert(fed.end(), tokens.begin(), tokens.begin() + long(forced));
+  dec.step(s, fed.data(), 1, 1, l.data(), pool);
+  dec.step(s, fed.data() + 1, 1, int(fed.size()) - 1, l.data(), pool);
+  std::vector<int> seq(tokens.begin(), tokens.begin() + long(forced));
   double sum = 0;
   *all_argmax = true;
-  per_token->clear();
+  per_token->assign(forced, 0.0f);  // given: not scored
   std::vector<int> targets = tokens;
   if (ends_with_eot) targets.push_back(rules.special.eot);
-  for (size_t k = 0; k < targets.size(); ++k) {
-    decoding::apply_logit_rules(rules, seq, l.data());
-    decoding::log_softmax(l.data(), v, lp.data());
+  for (size_t k = forced; k < targets.size(); ++k) {
     const int t = targets[k];
+    decoding::apply_logit_rules(rules, seq, forced, l.data());
+    decoding::log_softmax(l.data(), v, lp.data());
     sum += lp[t];
     if (k < tokens.size()) per_token->push_back(lp[t]);
     *all_argmax = *all_argmax && int(std::max_element(l.begin(), l.end()) - l.begin()) == t;
@@ -1002,7 +1005,7 @@ class DecoderSearch : public ::testing::TestWithParam<Precision> {
     dec.begin(s, enc.data(), cfg_.frames, std::max(o.beam_size, o.best_of), pool);
     return decoding::search(dec, s, rules_, prompt_, 0, o, pool);
   }
-  // Greedy, beam 5 and best-of-3 sampling, 40 tokens at most.
+  // Greedy, beam 5 and best-of-3 sampling, 37 tokens at most.
   struct Mode {
     const char* name;
     decoding::SearchOptions o;
@@ -1017,7 +1020,7 @@ class DecoderSearch : public ::testing::TestWithParam<Precision> {
     sample.best_of = 3;
     sample.beam_size = 1;
     sample.seed = 12345;
-    for (decoding::SearchOptions* o : {&greedy, &beam, &sample}) o->max_length = 40;
+    for (decoding::SearchOptions* o : {&greedy, &beam, &sample}) o->max_tokens = 37;
     return {{"greedy", greedy}, {"beam5", beam}, {"sample_T0.7_best3", sample}};
   }
   Config cfg_ = search_config();
@@ -1047,13 +1050,13 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
     EXPECT_TRUE(std::isfinite(a.sum_logprob)) << m.name;
     EXPECT_GE(a.no_speech_prob, 0.0f);
     EXPECT_LE(a.no_speech_prob, 1.0f);
-    EXPECT_LE(a.tokens.size() + prompt_.size(), size_t(m.o.max_length)) << m.name;
+    EXPECT_LE(a.tokens.size(), size_t(m.o.max_tokens)) << m.name;
     // Re-score the returned tokens teacher-forced, one row. Whether the
     // sequence ended with eot: shorter than the length limit allows.
-    const bool ended = a.tokens.size() + prompt_.size() < size_t(m.o.max_length);
+    const bool ended = a.tokens.size() < size_t(m.o.max_tokens);
     bool all_argmax = false;
     std::vector<float> per_token;
-    const double s = rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, ended, pool,
+    const double s = rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, 0, ended, pool,
                              &all_argmax, &per_token);
     // Each token's log-probability as chosen, the terms of the sum (eot's the rest).
     ASSERT_EQ(a.token_logprobs.size(), a.tokens.size()) << m.name;
@@ -1092,6 +1095,46 @@ TEST_P(DecoderSearch, GreedyBeamAndSamplingFollowTheRules) {
   decoding::SearchOptions other = sample;
   other.seed = 999;
   EXPECT_NE(go(dec, enc, other, 1).tokens, go(dec, enc, sample, 1).tokens);
+}
+
+// Forced tokens (<|0.00|> and a prefix, as faster-whisper's prefix gives
+// them) start every mode's result: fed, not chosen, 0 in the sum but counted
+// in the length; the tokens after them are what teacher forcing under the
+// rules gives, where the first sampled token need not be a timestamp.
+TEST_P(DecoderSearch, ForcedTokensStartTheResult) {
+  const Decoder dec(make_weights(cfg_), GetParam());
+  const std::vector<float> enc = make_encoded(cfg_);
+  ThreadPool pool(1);
+  const text::SpecialTokens& sp = rules_.special;
+  for (const Mode& m : modes()) {
+    decoding::SearchOptions o = m.o;
+    o.forced = {sp.timestamp_begin, 300, 301};
+    const decoding::SearchResult a = go(dec, enc, o, 1);
+    const decoding::SearchResult c = go(dec, enc, o, 2);
+    std::printf("  [%s %s, forced] %s\n", GetParam() == Precision::kInt8 ? "int8" : "fp32", m.name,
+                describe(a).c_str());
+    EXPECT_EQ(a.tokens, c.tokens) << m.name << ": 1 vs 2 threads";
+    EXPECT_EQ(a.sum_logprob, c.sum_logprob) << m.name;
+    EXPECT_EQ(a.no_speech_prob, go(dec, enc, m.o, 1).no_speech_prob) << m.name;
+    ASSERT_GT(a.tokens.size(), o.forced.size()) << m.name << ": no eot right after them";
+    EXPECT_TRUE(std::equal(o.forced.begin(), o.forced.end(), a.tokens.begin())) << m.name;
+    EXPECT_LE(a.tokens.size(), size_t(o.max_tokens)) << m.name;
+    EXPECT_EQ(a.avg_logprob, a.sum_logprob / double(a.tokens.size() + 1)) << m.name;
+    const bool ended = a.tokens.size() < size_t(o.max_tokens);
+    bool all_argmax = false;
+    std::vector<float> per_token;
+    const double s = rescore(dec, enc, cfg_.frames, rules_, prompt_, a.tokens, o.forced.size(),
+                             ended, pool, &all_argmax, &per_token);
+    ASSERT_EQ(a.token_logprobs.size(), a.tokens.size()) << m.name;
+    for (size_t k = 0; k < o.forced.size(); ++k) EXPECT_EQ(a.token_logprobs[k], 0.0f) << m.name;
+    if (std::string(m.name) == "greedy" || GetParam() == Precision::kInt8) {
+      EXPECT_EQ(s, a.sum_logprob) << m.name;
+      EXPECT_EQ(per_token, a.token_logprobs) << m.name;
+    } else {
+      EXPECT_NEAR(s, a.sum_logprob, 1e-3) << m.name;
+    }
+    if (std::string(m.name) == "greedy") EXPECT_TRUE(all_argmax);
+  }
 }
 
 // loop_tokens ends a row at its first loop (random weights repeat one token
@@ -1144,9 +1187,11 @@ TEST_P(DecoderSearch, BatchedSearchesEqualEachAlone) {
   opts[4].temperature = 1.0f;
   opts[4].best_of = 5;
   opts[4].seed = 8;
+  opts[1].forced = {rules_.special.timestamp_begin, 300};
+  opts[2].forced = {500, 501, 502};
   std::vector<std::vector<float>> enc;
   for (size_t i = 0; i < opts.size(); ++i) {
-    opts[i].max_length = 30 + 3 * int(i);
+    opts[i].max_tokens = 27 + 3 * int(i);
     Config c = cfg_;
     c.seed = cfg_.seed + uint32_t(i);
     enc.push_back(make_encoded(c));
@@ -1197,7 +1242,7 @@ TEST_P(DecoderSearch, SearchesOnSeveralThreadsShareSteps) {
   std::vector<std::vector<float>> enc;
   std::vector<decoding::SearchResult> alone;
   for (int i = 0; i < kThreads; ++i) {
-    opts[i].max_length = 30 + 3 * i;
+    opts[i].max_tokens = 27 + 3 * i;
     Config c = cfg_;
     c.seed = cfg_.seed + uint32_t(i);
     enc.push_back(make_encoded(c));
@@ -1263,12 +1308,15 @@ TEST_P(DecoderSearch, BadPromptThrows) {
   const Decoder dec(make_weights(cfg_), GetParam());
   const std::vector<float> enc = make_encoded(cfg_);
   decoding::SearchOptions o;
-  o.max_length = 40;
+  o.max_tokens = 37;
   ThreadPool pool(1);
   DecoderState s;
   dec.begin(s, enc.data(), cfg_.frames, 5, pool);
   EXPECT_THROW(decoding::search(dec, s, rules_, prompt_, 1, o, pool), std::invalid_argument);
-  o.max_length = 3;  // the prompt fills it
+  o.max_tokens = cfg_.n_ctx - 1;  // past the text context after the prompt
+  EXPECT_THROW(decoding::search(dec, s, rules_, prompt_, 0, o, pool), std::invalid_argument);
+  o.max_tokens = 2;
+  o.forced = {rules_.special.timestamp_begin, 100};  // no room after the forced tokens
   EXPECT_THROW(decoding::search(dec, s, rules_, prompt_, 0, o, pool), std::invalid_argument);
 }
 

@@ -361,7 +361,7 @@ TEST_F(LogitRulesTest, RulesSpecialLayout) {
 TEST_F(LogitRulesTest, FirstStepOnlyInitialTimestamps) {
   const std::vector<float> before = random_logits(kVocab, 1, 1.0f);
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {}, l.data());
+  apply_logit_rules(rules(), {}, 0, l.data());
   expect_range(l, 0, ts, false, "text and specials at the first step");
   expect_range(l, ts, ts + 51, true, "timestamps 0.00 .. 1.00");
   expect_range(l, ts + 51, kVocab, false, "timestamps after max_initial_timestamp");
@@ -370,21 +370,48 @@ TEST_F(LogitRulesTest, FirstStepOnlyInitialTimestamps) {
   LogitRules r = rules();
   r.max_initial_timestamp_index = 0;  // only <|0.00|>
   l = before;
-  apply_logit_rules(r, {}, l.data());
+  apply_logit_rules(r, {}, 0, l.data());
   expect_range(l, 0, ts, false, "index 0: text");
   expect_range(l, ts, ts + 1, true, "index 0: <|0.00|>");
   expect_range(l, ts + 1, kVocab, false, "index 0: later timestamps");
 
   r.max_initial_timestamp_index = -1;  // no limit
   l = before;
-  apply_logit_rules(r, {}, l.data());
+  apply_logit_rules(r, {}, 0, l.data());
   expect_range(l, 0, ts, false, "no limit: text");
   expect_range(l, ts, kVocab, true, "no limit: all timestamps");
 
   r.max_initial_timestamp_index = 5000;  // past the end: clamped, no overflow
   l = before;
-  apply_logit_rules(r, {}, l.data());
+  apply_logit_rules(r, {}, 0, l.data());
   expect_range(l, ts, kVocab, true, "huge limit: all timestamps");
+}
+
+// After forced tokens (<|0.00|> and a prefix) the first sampled token may be
+// text or any timestamp (CTranslate2's rule, so faster-whisper's prefix),
+// still not blank or eot; the pair rules start over after them; the
+// repetition penalty sees them.
+TEST_F(LogitRulesTest, ForcedTokensAreNotTheSampledStart) {
+  std::vector<float> before = flat();
+  before[300] = 30.0f;  // text wins: the timestamp-mass rule stays out of it
+  before[100] = 2.0f;
+  LogitRules r = rules();
+  r.suppress_begin = {sp.eot};
+  std::vector<float> l = before;
+  apply_logit_rules(r, {ts, 100, 200}, 3, l.data());
+  EXPECT_EQ(l[300], before[300]) << "text after the forced tokens";
+  EXPECT_EQ(l[ts + 700], before[ts + 700]) << "a timestamp past max_initial_timestamp";
+  EXPECT_EQ(l[ts], before[ts]) << "<|0.00|> again: the forced one is not a sampled timestamp";
+  EXPECT_EQ(l[sp.eot], -INFINITY) << "suppress_begin";
+  // The forced <|0.00|> is no open segment: a sampled timestamp opens one.
+  l = before;
+  apply_logit_rules(rules(), {ts, 100, 200, ts + 20}, 3, l.data());
+  expect_range(l, 0, sp.notimestamps, true, "text after the first sampled timestamp");
+  expect_range(l, sp.notimestamps, kVocab, false, "timestamps after the first sampled one");
+  r.repetition_penalty = 2.0f;
+  l = before;
+  apply_logit_rules(r, {ts, 100, 200}, 3, l.data());
+  EXPECT_EQ(l[100], 1.0f) << "the penalty on a forced token";
 }
 
 TEST_F(LogitRulesTest, AfterInitialTimestampTextOnly) {
@@ -392,7 +419,7 @@ TEST_F(LogitRulesTest, AfterInitialTimestampTextOnly) {
   // so the pair is closed: no timestamp, text (or eot) next.
   const std::vector<float> before = random_logits(kVocab, 2, 1.0f);
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts + 3}, l.data());
+  apply_logit_rules(rules(), {ts + 3}, 0, l.data());
   expect_range(l, 0, sp.notimestamps, true, "text, eot and specials after [<|0.06|>]");
   expect_range(l, sp.notimestamps, kVocab, false, "notimestamps and timestamps");
   expect_unchanged_where_allowed(before, l);
@@ -405,7 +432,7 @@ TEST_F(LogitRulesTest, AfterTextThenTimestampNoText) {
   std::vector<float> before = flat();
   before[sp.eot] = 20.0f;
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts, 100, 200, ts + 10}, l.data());
+  apply_logit_rules(rules(), {ts, 100, 200, ts + 10}, 0, l.data());
   expect_range(l, 0, sp.eot, false, "text after [ts text ts]");
   expect_range(l, sp.eot, sp.notimestamps, true, "eot and specials after [ts text ts]");
   expect_range(l, sp.notimestamps, ts + 10, false, "notimestamps and earlier timestamps");
@@ -417,7 +444,7 @@ TEST_F(LogitRulesTest, AfterTwoTimestampsNoTimestamp) {
   // [<|0.00|> a <|0.20|> <|0.20|>]: the next segment is open; text next.
   const std::vector<float> before = random_logits(kVocab, 4, 1.0f);
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts, 100, ts + 10, ts + 10}, l.data());
+  apply_logit_rules(rules(), {ts, 100, ts + 10, ts + 10}, 0, l.data());
   expect_range(l, 0, sp.notimestamps, true, "text after a timestamp pair");
   expect_range(l, sp.notimestamps, kVocab, false, "timestamps after a timestamp pair");
   expect_unchanged_where_allowed(before, l);
@@ -430,14 +457,14 @@ TEST_F(LogitRulesTest, TimestampsNeverDecrease) {
   std::vector<float> before = flat();
   before[300] = 30.0f;
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts, 100, ts + 10, ts + 10, 200}, l.data());
+  apply_logit_rules(rules(), {ts, 100, ts + 10, ts + 10, 200}, 0, l.data());
   expect_range(l, 0, sp.notimestamps, true, "text in an open segment");
   expect_range(l, sp.notimestamps, ts + 11, false, "timestamps <= the last one");
   expect_range(l, ts + 11, kVocab, true, "later timestamps");
   expect_unchanged_where_allowed(before, l);
   // The last timestamp anywhere in the sequence counts, not only the last two.
   l = before;
-  apply_logit_rules(rules(), {ts + 40, 100, ts + 45, ts + 45, 200, 201, 202, 203}, l.data());
+  apply_logit_rules(rules(), {ts + 40, 100, ts + 45, ts + 45, 200, 201, 202, 203}, 0, l.data());
   expect_range(l, ts, ts + 46, false, "timestamps <= <|0.90|>");
   expect_range(l, ts + 46, kVocab, true, "timestamps > <|0.90|>");
 }
@@ -447,13 +474,13 @@ TEST_F(LogitRulesTest, SegmentHasNonzeroLength) {
   std::vector<float> before = flat();
   before[300] = 30.0f;
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts + 5, 100}, l.data());
+  apply_logit_rules(rules(), {ts + 5, 100}, 0, l.data());
   expect_range(l, ts, ts + 6, false, "timestamps <= the segment's start");
   expect_range(l, ts + 6, kVocab, true, "timestamps after the segment's start");
   expect_range(l, 0, sp.notimestamps, true, "text");
   // At the last timestamp (30.00 s) nothing later exists: no timestamp at all.
   l = before;
-  apply_logit_rules(rules(), {kVocab - 1, 100}, l.data());
+  apply_logit_rules(rules(), {kVocab - 1, 100}, 0, l.data());
   expect_range(l, sp.notimestamps, kVocab, false, "no timestamp after <|30.00|> text");
   expect_range(l, 0, sp.notimestamps, true, "text after <|30.00|> text");
 }
@@ -469,7 +496,7 @@ TEST_F(LogitRulesTest, TimestampMassForcesTimestamp) {
     for (int i = ts; i < kVocab; ++i) before[i] = 0.0f;
     before[777] = float(mass + margin);
     std::vector<float> l = before;
-    apply_logit_rules(rules(), {ts, 100}, l.data());
+    apply_logit_rules(rules(), {ts, 100}, 0, l.data());
     expect_range(l, ts + 1, kVocab, true, "timestamps after <|0.00|>");
     if (margin < 0) {
       expect_range(l, 0, ts, false, "text when the timestamp mass wins");
@@ -484,12 +511,12 @@ TEST_F(LogitRulesTest, TimestampMassForcesTimestamp) {
   for (int i = ts; i < kVocab; ++i) before[i] = 0.0f;
   before[sp.eot] = float(mass + 0.05);
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts, 100}, l.data());
+  apply_logit_rules(rules(), {ts, 100}, 0, l.data());
   EXPECT_EQ(l[sp.eot], before[sp.eot]) << "eot beats the timestamp mass";
   EXPECT_EQ(l[100], -10.0f);
   before[sp.eot] = float(mass - 0.05);
   l = before;
-  apply_logit_rules(rules(), {ts, 100}, l.data());
+  apply_logit_rules(rules(), {ts, 100}, 0, l.data());
   EXPECT_EQ(l[sp.eot], kNegInf) << "the timestamp mass beats eot";
 }
 
@@ -500,11 +527,11 @@ TEST_F(LogitRulesTest, TimestampMassCountsOnlyAllowedTimestamps) {
   for (int i = ts; i < kVocab; ++i) before[i] = 0.0f;
   before[777] = 5.0f;  // < log 1451 = 7.28 but > log 50 = 3.91
   std::vector<float> l = before;
-  apply_logit_rules(rules(), {ts + 1450, 100}, l.data());
+  apply_logit_rules(rules(), {ts + 1450, 100}, 0, l.data());
   EXPECT_EQ(l[777], 5.0f) << "suppressed masses must not count";
   before[777] = 3.8f;
   l = before;
-  apply_logit_rules(rules(), {ts + 1450, 100}, l.data());
+  apply_logit_rules(rules(), {ts + 1450, 100}, 0, l.data());
   EXPECT_EQ(l[777], kNegInf);
 }
 
@@ -515,14 +542,14 @@ TEST_F(LogitRulesTest, SuppressListAndSuppressBegin) {
   r.suppress_begin = {220, sp.eot};
   const std::vector<float> before = random_logits(kVocab, 5, 1.0f);
   std::vector<float> l = before;
-  apply_logit_rules(r, {}, l.data());
+  apply_logit_rules(r, {}, 0, l.data());
   std::set<int> off = {5, 17, 300, sp.sot, sp.nospeech, 220, sp.eot};
   for (int i = 0; i < ts; ++i)
     ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "first step, id " << i;
   expect_unchanged_where_allowed(before, l);
   // After the first token: blank and eot are allowed again.
   l = before;
-  apply_logit_rules(r, {1000}, l.data());
+  apply_logit_rules(r, {1000}, 0, l.data());
   off = {5, 17, 300, sp.sot, sp.nospeech};
   for (int i = 0; i < ts; ++i)
     ASSERT_EQ(!allowed(l, i), off.count(i) == 1) << "second step, id " << i;
@@ -533,7 +560,7 @@ TEST_F(LogitRulesTest, SuppressListAndSuppressBegin) {
   tb[5] = tb[17] = 50.0f;  // would win without the list
   tb[400] = 30.0f;         // beats the timestamp mass (log 1500)
   l = tb;
-  apply_logit_rules(r, {ts, 1000}, l.data());
+  apply_logit_rules(r, {ts, 1000}, 0, l.data());
   EXPECT_EQ(l[5], kNegInf);
   EXPECT_EQ(l[17], kNegInf);
   EXPECT_EQ(l[220], 0.0f);
@@ -546,7 +573,7 @@ TEST_F(LogitRulesTest, NotimestampsAlwaysSuppressedWithTimestamps) {
     std::vector<float> l = flat();
     l[sp.notimestamps] = 100.0f;
     l[400] = 90.0f;
-    apply_logit_rules(rules(), h, l.data());
+    apply_logit_rules(rules(), h, 0, l.data());
     EXPECT_EQ(l[sp.notimestamps], kNegInf) << "history length " << h.size();
   }
 }
@@ -557,7 +584,7 @@ TEST_F(LogitRulesTest, TimestampsOffSuppressesAllTimestamps) {
   for (const std::vector<int>& h : std::vector<std::vector<int>>{{}, {100}, {100, 200, 300}}) {
     const std::vector<float> before = random_logits(kVocab, 6 + h.size(), 1.0f);
     std::vector<float> l = before;
-    apply_logit_rules(r, h, l.data());
+    apply_logit_rules(r, h, 0, l.data());
     expect_range(l, ts, kVocab, false, "timestamps in notimestamps mode");
     // Below the timestamps nothing changes (no suppress list, no mass rule,
     // no "text suppressed at the first step").
@@ -581,10 +608,10 @@ TEST_F(LogitRulesTest, EotOnlyOnceATimestampReachesTheSpeechEnd) {
                                                {300}};                       // no timestamp yet
   for (const std::vector<int>& h : early) {
     std::vector<float> l = before;
-    apply_logit_rules(r, h, l.data());
+    apply_logit_rules(r, h, 0, l.data());
     EXPECT_EQ(l[sp.eot], kNegInf) << "after " << h.size() << " tokens";
     std::vector<float> free = before;
-    apply_logit_rules(rules(), h, free.data());
+    apply_logit_rules(rules(), h, 0, free.data());
     // Text and timestamps as without the rule (the control tokens between
     // them may follow eot out, by the timestamp-mass rule).
     EXPECT_TRUE(std::equal(l.begin(), l.begin() + sp.eot, free.begin())) << h.size() << " tokens";
@@ -593,8 +620,8 @@ TEST_F(LogitRulesTest, EotOnlyOnceATimestampReachesTheSpeechEnd) {
   for (const std::vector<int>& h :
        std::vector<std::vector<int>>{{ts, 300, ts + 100}, {ts, 300, ts + 100, ts + 100}}) {
     std::vector<float> l = before, free = before;
-    apply_logit_rules(r, h, l.data());
-    apply_logit_rules(rules(), h, free.data());
+    apply_logit_rules(r, h, 0, l.data());
+    apply_logit_rules(rules(), h, 0, free.data());
     EXPECT_EQ(l, free) << "a timestamp at 2.00: eot as without the rule";
     EXPECT_EQ(l[sp.eot], 20.0f);
   }
@@ -610,7 +637,7 @@ TEST_F(LogitRulesTest, RepetitionPenalty) {
   before[30] = 0.0f;
   before[40] = 1.5f;
   std::vector<float> l = before;
-  apply_logit_rules(r, {10, 10, 20, 30, 10, 20}, l.data());
+  apply_logit_rules(r, {10, 10, 20, 30, 10, 20}, 0, l.data());
   EXPECT_EQ(l[10], 1.5f) << "positive: divided once, however often it was seen";
   EXPECT_EQ(l[20], -6.0f) << "negative: multiplied once";
   EXPECT_EQ(l[30], 0.0f);
@@ -622,11 +649,11 @@ TEST_F(LogitRulesTest, RepetitionPenalty) {
   // Penalty 1 changes nothing; a penalty < 1 boosts.
   r.repetition_penalty = 1.0f;
   l = before;
-  apply_logit_rules(r, {10, 20}, l.data());
+  apply_logit_rules(r, {10, 20}, 0, l.data());
   EXPECT_EQ(0, std::memcmp(l.data(), before.data(), ts * sizeof(float)));
   r.repetition_penalty = 0.5f;
   l = before;
-  apply_logit_rules(r, {10, 20}, l.data());
+  apply_logit_rules(r, {10, 20}, 0, l.data());
   EXPECT_EQ(l[10], 6.0f);
   EXPECT_EQ(l[20], -1.5f);
 }
@@ -651,7 +678,7 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
   // A hand-made case: 3-grams of [1 2 3 1 2 4 1 2]: (1 2) was followed by 3 and 4.
   r.no_repeat_ngram_size = 3;
   std::vector<float> l = flat(1.0f);
-  apply_logit_rules(r, {1, 2, 3, 1, 2, 4, 1, 2}, l.data());
+  apply_logit_rules(r, {1, 2, 3, 1, 2, 4, 1, 2}, 0, l.data());
   for (int i = 0; i < 10; ++i) EXPECT_EQ(!allowed(l, i), i == 3 || i == 4) << i;
   // Random sequences over a 4-token alphabet, n = 1 .. 5, against the definition.
   std::mt19937 rng(99);
@@ -663,7 +690,7 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
     for (int& t : seq) t = 100 + int(rng() % 4);
     r.no_repeat_ngram_size = n;
     l = flat(1.0f);
-    apply_logit_rules(r, seq, l.data());
+    apply_logit_rules(r, seq, 0, l.data());
     const std::set<int> want = banned_ngrams(seq, n);
     banned_total += int(want.size());
     for (int i = 0; i < ts; ++i)
@@ -673,7 +700,7 @@ TEST_F(LogitRulesTest, NoRepeatNgram) {
   EXPECT_GT(banned_total, 100);  // the trials do exercise the ban
   r.no_repeat_ngram_size = 0;    // off
   l = flat(1.0f);
-  apply_logit_rules(r, {1, 1, 1, 1}, l.data());
+  apply_logit_rules(r, {1, 1, 1, 1}, 0, l.data());
   EXPECT_TRUE(allowed(l, 1));
 }
 

@@ -187,20 +187,44 @@ TEST(Prompt, PreviousTextHotwordsTaskAndPrefix) {
   const std::vector<int> sot = sot_sequence(kSp, "de", Task::kTranslate);
   EXPECT_EQ(sot, (std::vector<int>{kSp.sot, kSp.language(text::language_index("de")),
                                    kSp.translate}));
-  // First window: the prefix, and no hotwords beside a prefix.
+  // First window: the prefix forced as the text's start (after <|0.00|> with
+  // timestamps), and no hotwords beside a prefix.
   WindowPrompt first = window_prompt(text, {}, sot, kSp, false, 0, 448);
-  std::vector<int> want = sot;
-  want.push_back(kSp.timestamp_begin);
-  want.insert(want.end(), {'p', 'q'});
-  EXPECT_EQ(first.tokens, want);
+  EXPECT_EQ(first.tokens, sot);
   EXPECT_EQ(first.sot_index, 0);
-  // Later: previous text after <|startofprev|> and the hotwords, cut to half the context.
+  EXPECT_EQ(first.forced, (std::vector<int>{kSp.timestamp_begin, 'p', 'q'}));
+  WindowPrompt plain = window_prompt(text, {}, sot, kSp, true, 0, 448);
+  EXPECT_EQ(plain.forced, (std::vector<int>{'p', 'q'}));
+  // Later: previous text after <|startofprev|> and the hotwords, cut to half
+  // the context; no prefix.
   std::vector<int> previous(300, 'x');
   WindowPrompt later = window_prompt(text, previous, sot, kSp, true, 500, 448);
   ASSERT_EQ(later.sot_index, 1 + 1 + 223);
   EXPECT_EQ(later.tokens[0], kSp.startofprev);
   EXPECT_EQ(later.tokens[1], 'h');
   EXPECT_EQ(later.tokens.back(), kSp.notimestamps);
+  EXPECT_TRUE(later.forced.empty());
+}
+
+// CTranslate2's length limit (faster-whisper's): half the context, or what
+// fits after the prompt, the last token not fed back; max_new_tokens counts
+// the tokens after the forced ones.
+TEST(Prompt, LengthLimitOfAWindow) {
+  TranscribeOptions o;
+  WindowPrompt p;
+  p.tokens = {kSp.sot};
+  EXPECT_EQ(attempt_options(o, p, 448, 0, 0.0f, 0).max_tokens, 224);
+  p.tokens.assign(225, 'x');  // <|startofprev|>, 223 of text, <|startoftranscript|>
+  EXPECT_EQ(attempt_options(o, p, 448, 0, 0.0f, 0).max_tokens, 224);
+  p.tokens.push_back('x');
+  EXPECT_EQ(attempt_options(o, p, 448, 0, 0.0f, 0).max_tokens, 223);
+  p.forced = {kSp.timestamp_begin, 'p'};
+  o.max_new_tokens = 10;
+  const decoding::SearchOptions so = attempt_options(o, p, 448, 0, 0.0f, 0);
+  EXPECT_EQ(so.max_tokens, 12);
+  EXPECT_EQ(so.forced, p.forced);
+  p.tokens.assign(447, 'x');  // room for the forced tokens only
+  EXPECT_THROW(attempt_options(o, p, 448, 0, 0.0f, 0), Error);
 }
 
 TEST(Prompt, TextsAreTrimmedAndHotwordsCapped) {

@@ -96,7 +96,7 @@ struct TranscribeOptions {
   bool condition_on_previous_text = true;
   float prompt_reset_on_temperature = 0.5f;
   std::string initial_prompt;  // text that conditions the first window
-  std::string prefix;          // text the first window's transcript begins with
+  std::string prefix;          // text the first window's transcript begins with (forced)
   std::string hotwords;        // words to favour (ignored when a prefix is given)
   bool suppress_blank = true;
   std::vector<int> suppress_tokens = {-1};  // -1: Whisper's default non-speech set
@@ -110,11 +110,11 @@ struct TranscribeOptions {
   float min_text_end = NAN;
   float repetition_penalty = 1.0f;  // 1: off
   int no_repeat_ngram_size = 0;     // 0: off
-  int max_new_tokens = 0;           // 0: up to the text context
+  int max_new_tokens = 0;           // a window's, after its prefix; 0: up to 224 in all
   // > 0: a window's decoding ends once its last this-many tokens are one
   // phrase (of up to 16 tokens) said three or more times in a row: a
-  // repetition loop, which would otherwise run to the text context's end
-  // before the compression-ratio test rejects it. Such a window falls back
+  // repetition loop, which would otherwise run to the length limit (224
+  // tokens) before the compression-ratio test rejects it. Such a window falls back
   // to the next temperature as that test's failures do. 0: off (Whisper's
   // way). Live transcription sets 48.
   int stop_loops_after = 0;

@@ -228,7 +228,7 @@ void add_transcribe_command(CLI::App& app) {
       "Decode each window without the previous text as its prompt");
   cmd->add_flag("--without-timestamps", o.without_timestamps, "One segment per window");
   cmd->add_option("--max-new-tokens", o.max_new_tokens,
-                  "At most this many tokens per window (0: up to the text context)");
+                  "At most this many tokens per window after the prefix (0: up to 224)");
   cmd->add_option("--stop-loops-after", o.stop_loops_after,
                   "End a window's decoding once its last N tokens repeat one phrase three or "
                   "more times, and fall back as for repetitive text (0: off, decode to the text "

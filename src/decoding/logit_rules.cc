@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <set>
+#include <span>
 #include <string>
 
 #include "kernels/per_isa.h"
@@ -114,26 +115,26 @@ void log_softmax(const float* logits, int n, float* out, Backend backend) {
   per_isa<subtract>(backend, logits, n, log_sum_exp(logits, n, backend), out);
 }
 
-void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, float* logits,
-                       Backend backend) {
+void apply_logit_rules(const LogitRules& r, const std::vector<int>& tokens, size_t forced,
+                       float* logits, Backend backend) {
   const text::SpecialTokens& sp = r.special;
   const int n_vocab = sp.n_vocab;
   if (r.repetition_penalty != 1.0f) {  // CTRL's penalty, as CTranslate2 applies it
-    std::set<int> seen(sampled.begin(), sampled.end());
+    std::set<int> seen(tokens.begin(), tokens.end());
     for (int t : seen) {
       float& v = logits[t];
       v = v < 0 ? v * r.repetition_penalty : v / r.repetition_penalty;
     }
   }
   const int ngram = r.no_repeat_ngram_size;
-  if (ngram > 0 && int(sampled.size()) >= ngram - 1) {
+  if (ngram > 0 && int(tokens.size()) >= ngram - 1) {
     // Ban every token that would repeat an n-gram already in the sequence.
-    const size_t len = sampled.size(), tail = size_t(ngram - 1);
+    const size_t len = tokens.size(), tail = size_t(ngram - 1);
     for (size_t start = 0; start + ngram <= len; ++start)
-      if (std::equal(sampled.begin() + start, sampled.begin() + start + tail,
-                     sampled.end() - tail))
-        logits[sampled[start + tail]] = kNegInf;
+      if (std::equal(tokens.begin() + start, tokens.begin() + start + tail, tokens.end() - tail))
+        logits[tokens[start + tail]] = kNegInf;
   }
+  const std::span<const int> sampled(tokens.data() + forced, tokens.size() - forced);
   if (sampled.empty())
     for (int t : r.suppress_begin) logits[t] = kNegInf;
   for (int t : r.suppress) logits[t] = kNegInf;
@@ -162,7 +163,7 @@ void apply_logit_rules(const LogitRules& r, const std::vector<int>& sampled, flo
   }
   if (r.eot_from_timestamp_index >= 0 && last_ts < ts + r.eot_from_timestamp_index)
     logits[sp.eot] = kNegInf;
-  if (n == 0) {
+  if (n == 0 && forced == 0) {
     suppress_range(logits, 0, ts);  // the window opens with a timestamp
     if (r.max_initial_timestamp_index >= 0)
       suppress_range(logits, std::min(n_vocab, ts + r.max_initial_timestamp_index + 1), n_vocab);

@@ -32,11 +32,14 @@ struct LogitRules {
 // faster-whisper's suppress_tokens=[-1] resolves it.
 std::vector<int> default_suppressed_tokens(const text::Tokenizer& tokenizer);
 
-// Applies the rules to one row of logits [n_vocab], given the tokens sampled
-// so far in this window (after the prompt). backend: the instruction set of
-// the loops (the decoder's; every one gives the same bytes).
-void apply_logit_rules(const LogitRules& rules, const std::vector<int>& sampled, float* logits,
-                       Backend backend = Backend::kAuto);
+// Applies the rules to one row of logits [n_vocab], given the window's tokens
+// so far (after the prompt), of which the first `forced` were given, not
+// sampled (<|0.00|> and the prefix). As in CTranslate2, the penalties see all
+// of them; the other rules only the sampled ones, and a window with forced
+// tokens need not open with a timestamp. backend: the instruction set of the
+// loops (the decoder's; every one gives the same bytes).
+void apply_logit_rules(const LogitRules& rules, const std::vector<int>& tokens, size_t forced,
+                       float* logits, Backend backend = Backend::kAuto);
 
 // log_softmax of one row, same bytes on every machine and backend.
 void log_softmax(const float* logits, int n, float* out, Backend backend = Backend::kAuto);

@@ -1,5 +1,5 @@
 // Repetition loops: Whisper's greedy and beam decoding can fall into one
-// phrase repeated to the end of the text context. Caught here by their shape,
+// phrase repeated to the length limit. Caught here by their shape,
 // as soon as they are long enough, rather than by the compression ratio of
 // the finished text (after up to 224 tokens, ~1.5 s of a live hypothesis).
 #pragma once

@@ -72,12 +72,17 @@ Search::Search(const Decoder& decoder, DecoderState& state, const LogitRules& ru
       sot_index_(sot_index),
       v_(decoder.n_vocab()),
       rng_(options.seed) {
-  if (int(prompt_.size()) >= o_.max_length)
-    throw std::invalid_argument("search: the prompt fills the whole text context");
   if (sot_index_ < 0 || sot_index_ >= int(prompt_.size()) ||
       prompt_[sot_index_] != rules_.special.sot)
     throw std::invalid_argument("search: the prompt has no <|startoftranscript|> where expected");
-  max_new_ = o_.max_length - int(prompt_.size());
+  const int forced = int(o_.forced.size());
+  if (o_.max_tokens <= forced)
+    throw std::invalid_argument("search: no room for a token after the forced ones");
+  if (int(prompt_.size()) - 1 + o_.max_tokens > decoder.n_ctx())
+    throw std::invalid_argument("search: the prompt and max_tokens exceed the text context");
+  // The forced tokens go in with the prompt: nothing is chosen at their steps.
+  prompt_.insert(prompt_.end(), o_.forced.begin(), o_.forced.end());
+  max_new_ = o_.max_tokens - forced;
 }
 
 DecoderStep Search::next() const {
@@ -121,10 +126,11 @@ void Search::advance(float* logits, ThreadPool& pool) {
 void Search::start(float* first, ThreadPool& pool) {
   phase_ = Phase::kTokens;
   beams_ = o_.temperature <= 0.0f && o_.beam_size > 1;
+  const std::vector<float> forced_logprobs(o_.forced.size(), 0.0f);
   if (beams_) {
     rows_ = 1;
-    seqs_.assign(1, {});
-    seq_logprobs_.assign(1, {});
+    seqs_.assign(1, o_.forced);
+    seq_logprobs_.assign(1, forced_logprobs);
     sums_.assign(1, 0.0);
     logprobs_.resize(size_t(o_.beam_size) * v_);
     return select_beams(first, pool);
@@ -133,8 +139,8 @@ void Search::start(float* first, ThreadPool& pool) {
   std::vector<float> logits(size_t(rows_) * v_);
   for (int r = 0; r < rows_; ++r) std::copy_n(first, v_, logits.begin() + size_t(r) * v_);
   if (rows_ > 1) state_.replicate(rows_);
-  seqs_.assign(rows_, {});
-  seq_logprobs_.assign(rows_, {});
+  seqs_.assign(rows_, o_.forced);
+  seq_logprobs_.assign(rows_, forced_logprobs);
   sums_.assign(rows_, 0.0);
   draws_.assign(rows_, 0.0);
   done_.assign(rows_, false);
@@ -160,7 +166,7 @@ void Search::select_samples(float* logits, ThreadPool& pool) {
     }
     float* row = logits + size_t(r) * v_;
     float* lp = logprobs_.data() + size_t(r) * v_;
-    apply_logit_rules(rules_, seqs_[r], row, decoder_.backend());
+    apply_logit_rules(rules_, seqs_[r], o_.forced.size(), row, decoder_.backend());
     log_softmax(row, v_, lp, decoder_.backend());
     int t = -1;
     if (sampling) {  // inverse CDF of softmax(logits / T)
@@ -206,7 +212,7 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
   std::vector<Candidate> pool_c(size_t(rows_) * candidates);
   pool.parallel_for(rows_, [&](int r) {
     float* row = logits + size_t(r) * v_;
-    apply_logit_rules(rules_, seqs_[r], row, decoder_.backend());
+    apply_logit_rules(rules_, seqs_[r], o_.forced.size(), row, decoder_.backend());
     float* lp = logprobs_.data() + size_t(r) * v_;
     log_softmax(row, v_, lp, decoder_.backend());
     // This row's own best `candidates` suffice for the global best.
@@ -219,6 +225,9 @@ void Search::select_beams(float* logits, ThreadPool& pool) {
     return a.sum != b.sum ? a.sum > b.sum : (a.row != b.row ? a.row < b.row : a.token < b.token);
   });
   pool_c.resize(candidates);
+  if (step_ == 0 && !o_.forced.empty())  // CTranslate2 after a prefix: only the best may end
+    for (int k = 1; k < candidates; ++k)
+      if (pool_c[k].token == sp.eot) pool_c[k] = {-1e10, 0, 0, -1e10f};
   const bool last_step = step_ + 1 == max_new_;
   std::vector<int> from;
   std::vector<std::vector<int>> new_seqs;

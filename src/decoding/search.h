@@ -22,7 +22,14 @@ struct SearchOptions {
   float length_penalty = 1.0f;   // score = sum logprob / length^length_penalty
   float temperature = 0.0f;      // > 0: sampling
   int best_of = 5;               // samples drawn at temperature > 0
-  int max_length = 448;          // prompt + generated tokens
+  // The result's first tokens, given rather than chosen (<|0.00|> and the
+  // prefix): as in CTranslate2 they count in a result's length but add
+  // nothing to its log-probability, and the rules treat the token after them
+  // as the first sampled one (logit_rules.h).
+  std::vector<int> forced;
+  // The most tokens in a result, the forced ones included; the prompt and
+  // all but the last of them must fit in the decoder's text context.
+  int max_tokens = 224;
   // > 0: a row whose last loop_tokens tokens are one phrase repeated
   // (decoding/loops.h) ends there, as at the length limit. 0: off.
   int loop_tokens = 0;
@@ -30,9 +37,10 @@ struct SearchOptions {
 };
 
 struct SearchResult {
-  std::vector<int> tokens;      // sampled tokens, without the prompt and the final eot
+  std::vector<int> tokens;  // the forced and the sampled tokens, without the final eot
   // Each token's log-probability where it was chosen: log-softmax of the
-  // logits after the rules, at temperature 1 (sum_logprob's terms but eot's).
+  // logits after the rules, at temperature 1 (sum_logprob's terms but eot's);
+  // 0 for a forced token.
   std::vector<float> token_logprobs;
   double sum_logprob = 0;       // of the tokens and the eot that ended them
   double avg_logprob = 0;       // sum_logprob / (tokens + 1)
@@ -89,7 +97,7 @@ class Search {
   DecoderState& state_;
   const LogitRules& rules_;
   const SearchOptions o_;
-  const std::vector<int> prompt_;
+  std::vector<int> prompt_;  // the forced tokens appended
   const int sot_index_, v_;
   int max_new_ = 0;
   Phase phase_ = Phase::kPromptToSot;
@@ -97,7 +105,7 @@ class Search {
   int rows_ = 1, step_ = 0;
   float no_speech_ = 0;
   Rng rng_;
-  std::vector<std::vector<int>> seqs_;  // each row's tokens after the prompt
+  std::vector<std::vector<int>> seqs_;  // each row's tokens after the prompt, forced ones first
   std::vector<std::vector<float>> seq_logprobs_;  // and their log-probabilities
   std::vector<double> sums_, draws_;
   std::vector<char> done_;  // not vector<bool>: rows write theirs in parallel

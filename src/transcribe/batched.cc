@@ -64,6 +64,7 @@ struct ChunkWindow {
   int64_t seek = 0;         // frames into the chunk
   int64_t frames = 0;       // content frames from seek
   int64_t speech_end = 0;   // frames into the chunk where its speech ends (VAD chunks)
+  bool first = false;       // its recording's first window
   decoding::LogitRules rules;  // the batch's, with eot held back until near speech_end
   DecoderState state;
   std::unique_ptr<decoding::Search> search;
@@ -80,7 +81,8 @@ struct Source {
   const Callbacks* callbacks = nullptr;
   std::vector<float> probabilities;  // Silero VAD's, when the options use it
   std::vector<int> sot;              // set with the language
-  WindowPrompt prompt;
+  WindowPrompt first_prompt;         // of its first window: the prefix starts its text
+  WindowPrompt prompt;               // of every other window
   Transcription out;
   int last_id = 0;
 };
@@ -247,6 +249,7 @@ class Batched {
     w->source = chunk.source;
     w->chunk_frame = chunk.chunk.start / kHop;
     w->seek = seek;
+    w->first = seek == 0 && (index == 0 || chunks_[index - 1].source != chunk.source);
     w->frames = std::min<int64_t>(kChunkFrames, mel.frames - seek);
     Source& s = sources_[chunk.source];
     w->rules = rules_;
@@ -272,11 +275,16 @@ class Batched {
     }
     if (s.sot.empty()) {
       // Every window's prompt: the initial prompt as its previous text, the
-      // hotwords, the sot sequence, the prefix.
+      // hotwords, the sot sequence; the first window's as the sequential
+      // mode's (the prefix forced, without the hotwords), the others' as a
+      // later window's.
       s.sot = sot_sequence(sp_, s.out.info.language, o_.task);
       const int n_ctx = ctx_.decoder.n_ctx();
       const PromptText text = prompt_text(ctx_.tokenizer, o_, n_ctx);
-      s.prompt = window_prompt(text, text.initial, s.sot, sp_, o_.without_timestamps, 0, n_ctx);
+      s.first_prompt =
+          window_prompt(text, text.initial, s.sot, sp_, o_.without_timestamps, 0, n_ctx);
+      s.prompt =
+          window_prompt(text, text.initial, s.sot, sp_, o_.without_timestamps, kChunkFrames, n_ctx);
       if (s.callbacks->on_info) s.callbacks->on_info(s.out.info);
     }
     return w;
@@ -292,10 +300,10 @@ class Batched {
       std::vector<decoding::Search*> live;
       for (std::unique_ptr<ChunkWindow>& w : windows) {
         if (w->decided) continue;
-        const WindowPrompt& prompt = sources_[w->source].prompt;
-        const decoding::SearchOptions so =
-            attempt_options(o_, prompt.tokens.size(), ctx_.decoder.n_ctx(),
-                            w->chunk_frame + w->seek, temperature, int(attempt));
+        const Source& s = sources_[w->source];
+        const WindowPrompt& prompt = w->first ? s.first_prompt : s.prompt;
+        const decoding::SearchOptions so = attempt_options(
+            o_, prompt, ctx_.decoder.n_ctx(), w->chunk_frame + w->seek, temperature, int(attempt));
         ctx_.decoder.restart(w->state, search_rows(o_));
         w->search = std::make_unique<decoding::Search>(ctx_.decoder, w->state, w->rules,
                                                        prompt.tokens, prompt.sot_index, so);

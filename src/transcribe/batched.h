@@ -13,12 +13,13 @@
 //   order, once it is heard to its end, on the original timeline
 //
 // Where it differs from the sequential pipeline: no chunk is conditioned on
-// the text before it (the initial prompt, hotwords and prefix go to every
-// chunk, nor a chunk's later window on its first), chunks start where VAD
-// (or the 30 s grid) says rather than at the last segment's end, and there
-// is no hallucination skip. faster-whisper's
-// BatchedInferencePipeline makes the same choices. A chunk's transcript does
-// not depend on the batch size or on the other chunks.
+// the text before it (the initial prompt and hotwords go to every chunk, nor
+// a chunk's later window on its first; the prefix starts the recording's
+// first window only, as in the sequential mode), chunks start where VAD (or
+// the 30 s grid) says rather than at the last segment's end, and there is no
+// hallucination skip. faster-whisper's BatchedInferencePipeline makes the
+// same choices (its 1.2.1 ignores the prefix). A chunk's transcript does not
+// depend on the batch size or on the other chunks.
 #pragma once
 
 #include <cstdint>

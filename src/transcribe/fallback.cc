@@ -35,17 +35,21 @@ bool unsure(const Attempt& a, const TranscribeOptions& o) {
 
 }  // namespace
 
-decoding::SearchOptions attempt_options(const TranscribeOptions& o, size_t prompt_tokens, int n_ctx,
-                                        int64_t seek, float temperature, int attempt) {
+decoding::SearchOptions attempt_options(const TranscribeOptions& o, const WindowPrompt& prompt,
+                                        int n_ctx, int64_t seek, float temperature, int attempt) {
   decoding::SearchOptions so;
   so.beam_size = o.beam_size;
   so.patience = o.patience;
   so.length_penalty = o.length_penalty;
   so.best_of = o.best_of;
-  so.max_length =
-      o.max_new_tokens > 0 ? std::min(n_ctx, int(prompt_tokens) + o.max_new_tokens) : n_ctx;
-  if (int(prompt_tokens) >= so.max_length)
-    throw Error("the prompt (" + std::to_string(prompt_tokens) +
+  so.forced = prompt.forced;
+  // The last token is never fed back: the prompt's and all but one of the
+  // result's fit the context.
+  const int prompt_tokens = int(prompt.tokens.size()), forced = int(prompt.forced.size());
+  so.max_tokens = std::min(n_ctx / 2, n_ctx - prompt_tokens + 1);
+  if (o.max_new_tokens > 0) so.max_tokens = std::min(so.max_tokens, forced + o.max_new_tokens);
+  if (so.max_tokens <= forced)
+    throw Error("the prompt (" + std::to_string(prompt_tokens + forced) +
                     " tokens) leaves no room to decode in the text context of " +
                     std::to_string(n_ctx),
                 ErrorKind::kBadInput, "initial_prompt");

@@ -11,6 +11,7 @@
 
 #include "amanuensis/types.h"
 #include "decoding/search.h"
+#include "transcribe/prompt.h"
 
 namespace amanuensis {
 
@@ -21,12 +22,15 @@ struct Attempt {
 };
 
 // The search of attempt `attempt` (at `temperature`) on the window at frame
-// `seek` whose prompt holds `prompt_tokens` tokens: the options' search
-// settings, the length limit (max_new_tokens within the text context n_ctx),
-// and a seed fixed by the options' seed, the window and the attempt. Throws
-// Error if the prompt leaves no room to decode.
-decoding::SearchOptions attempt_options(const TranscribeOptions& options, size_t prompt_tokens,
-                                        int n_ctx, int64_t seek, float temperature, int attempt);
+// `seek` with `prompt`: the options' search settings, the forced tokens, the
+// length limit, and a seed fixed by the options' seed, the window and the
+// attempt. The limit is CTranslate2's (so faster-whisper's and, for short
+// prompts, openai-whisper's): at most half the text context n_ctx, and no
+// more than fits after the prompt; max_new_tokens, where set, limits the
+// tokens after the forced ones. Throws Error if the prompt leaves no room.
+decoding::SearchOptions attempt_options(const TranscribeOptions& options,
+                                        const WindowPrompt& prompt, int n_ctx, int64_t seek,
+                                        float temperature, int attempt);
 // Decoder rows a window's search needs: beams or samples.
 inline int search_rows(const TranscribeOptions& o) { return std::max(o.beam_size, o.best_of); }
 

@@ -158,8 +158,8 @@ class LongForm {
   // Stage: decode with temperature fallback.
   Attempt decode(int64_t seek, const WindowPrompt& prompt) {
     auto search = [&](float temperature, int attempt) {
-      const decoding::SearchOptions so = attempt_options(
-          o_, prompt.tokens.size(), ctx_.decoder.n_ctx(), seek, temperature, attempt);
+      const decoding::SearchOptions so =
+          attempt_options(o_, prompt, ctx_.decoder.n_ctx(), seek, temperature, attempt);
       window_.begin_decoder(search_rows(o_));
       decoding::LogitRules rules = rules_;
       // Never past the window's audio: the text could not reach it.

@@ -76,8 +76,8 @@ WindowPrompt window_prompt(const PromptText& text, const std::vector<int>& previ
   p.tokens.insert(p.tokens.end(), sot.begin(), sot.end());
   if (without_timestamps) p.tokens.push_back(sp.notimestamps);
   if (seek == 0 && !text.prefix.empty()) {
-    if (!without_timestamps) p.tokens.push_back(sp.timestamp_begin);
-    p.tokens.insert(p.tokens.end(), text.prefix.begin(), text.prefix.end());
+    if (!without_timestamps) p.forced.push_back(sp.timestamp_begin);
+    p.forced.insert(p.forced.end(), text.prefix.begin(), text.prefix.end());
   }
   return p;
 }

@@ -33,12 +33,16 @@ PromptText prompt_text(const text::Tokenizer& tokenizer, const TranscribeOptions
 struct WindowPrompt {
   std::vector<int> tokens;
   int sot_index = 0;  // where <|startoftranscript|> is
+  // The result's first tokens, given (decoding::SearchOptions::forced):
+  // <|0.00|> (with timestamps) and the prefix.
+  std::vector<int> forced;
 };
 
 // The prompt of the window at frame `seek`: the last of `previous` (the text
 // so far since the last prompt reset, at most half the context) after
-// <|startofprev|> and the hotwords, then the sot sequence, then the prefix on
-// the file's first window.
+// <|startofprev|> and the hotwords, then the sot sequence; on the file's
+// first window the prefix is forced as the start of its text, as
+// faster-whisper (CTranslate2) does.
 WindowPrompt window_prompt(const PromptText& text, const std::vector<int>& previous,
                            const std::vector<int>& sot, const text::SpecialTokens& special,
                            bool without_timestamps, int64_t seek, int n_ctx);

@@ -76,6 +76,20 @@ def test_batched_pipeline_equals_the_cli_batched_mode(base_int8):
     same_as_cli(as_cli(segments, info), cli)
 
 
+def test_batched_prefix_starts_the_first_chunk_only(base_int8):
+    """The prefix begins the recording's text and nowhere else: chunks are
+    independent, so every other chunk's segments are those of the run
+    without it (faster-whisper 1.2.1's batched pipeline ignores the prefix)."""
+    pipeline = amanuensis.BatchedInferencePipeline(base_int8)
+    plain = list(pipeline.transcribe(str(LONG), batch_size=8)[0])
+    prefixed = list(pipeline.transcribe(str(LONG), batch_size=8, prefix="Printing, it is")[0])
+    assert prefixed[0].text.startswith(" Printing, it is")
+    assert not plain[0].text.startswith(" Printing, it is")
+    later = [(s.start, s.text, s.tokens) for s in plain if s.start >= plain[1].start]
+    assert [(s.start, s.text, s.tokens) for s in prefixed if s.start >= plain[1].start] == later
+    assert sum(" Printing, it is" in s.text for s in prefixed) == 1
+
+
 def test_audio_as_path_file_object_and_samples_is_the_same(tiny):
     def texts(audio):
         segments, _ = tiny.transcribe(audio, beam_size=1)
@@ -110,6 +124,47 @@ def test_float32_equals_faster_whisper_float32(fp32_models, clip):
     assert [(s.text, s.start, s.end) for s in ours_[0]] == \
            [(s.text, min(s.start, end), min(s.end, end)) for s in theirs_[0]]
     assert ours_[1] == theirs_[1]
+
+
+# faster-whisper's prefix (CTranslate2 forces <|0.00|> and its tokens as the
+# start of the first window's result: in its text, its length and segments,
+# not its log-probability) and CTranslate2's length limit (half the text
+# context, or what fits after the prompt), checked where a window runs to it:
+# eot suppressed.
+PREFIX_AND_LIMIT = [
+    ("base", dict(prefix="And so my")),
+    ("base", dict(prefix="And so my", beam_size=1, word_timestamps=True)),
+    ("base", dict(prefix="and so my", without_timestamps=True)),
+    ("tiny.en", dict(prefix="And so my")),
+    ("tiny.en", dict(suppress_tokens=[-1, 50256], temperature=0, without_timestamps=True)),
+    ("tiny.en", dict(suppress_tokens=[-1, 50256], temperature=0,
+                     initial_prompt=" ".join(["hello world"] * 150))),
+]
+
+
+@pytest.mark.parametrize("name,options", PREFIX_AND_LIMIT,
+                         ids=[f"{n}-{'-'.join(o)}" for n, o in PREFIX_AND_LIMIT])
+def test_float32_prefix_and_length_limit_equal_faster_whisper(fp32_pairs, name, options):
+    ours, theirs = fp32_pairs[name]
+    got = list(ours.transcribe(str(JFK), **options)[0])
+    want = list(theirs.transcribe(str(JFK), **options)[0])
+    assert [(s.tokens, s.text, s.start, s.end) for s in got] == \
+           [(s.tokens, s.text, round(s.start, 3), round(s.end, 3)) for s in want]
+    assert [s.avg_logprob for s in got] == pytest.approx([s.avg_logprob for s in want], abs=1e-3)
+    if "prefix" in options:
+        assert got[0].text.startswith(" " + options["prefix"])
+    else:
+        assert sum(len(s.tokens) for s in got) == 224  # the limit, not the context's 448
+    words = lambda segments: [(w.word, w.start, w.end) for s in segments for w in s.words or []]
+    assert words(got) == words(want)
+
+
+@pytest.fixture(scope="module")
+def fp32_pairs():
+    return {name: (amanuensis.WhisperModel(name, compute_type="float32", cpu_threads=2),
+                   FwModel(str(MODELS / name), device="cpu", compute_type="float32",
+                           cpu_threads=2))
+            for name in ("base", "tiny.en")}
 
 
 def greedy_part(segments):
