@@ -294,8 +294,46 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
     o.stop_loops_after = bad;
     EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error) << bad;
   }
+  for (int bad : {-1, 51864}) {  // tiny.en's vocabulary is 51864 tokens
+    o = greedy();
+    o.draft_tokens = {50363, bad};
+    EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error) << bad;
+  }
   const char junk[] = "not audio at all";
   EXPECT_THROW(amanuensis::decode_audio(junk, sizeof junk, "junk"), amanuensis::Error);
+}
+
+// A draft changes the speed of greedy search, never its transcript: the
+// result's own tokens, a copy with tokens lost and changed, another text.
+TEST_F(Api, DraftTokensChangeNothing) {
+  amanuensis::Session session(model_, 2);
+  amanuensis::TranscribeOptions o = greedy();
+  o.word_timestamps = true;
+  const amanuensis::Transcription plain = session.transcribe(*audio_, o);
+  std::vector<int> own;
+  for (const amanuensis::Segment& s : plain.segments)
+    own.insert(own.end(), s.tokens.begin(), s.tokens.end());
+  ASSERT_GT(own.size(), 10u);
+  std::vector<int> changed = own;
+  changed.erase(changed.begin() + 4);
+  changed[7] = 1000;
+  std::vector<int> other = {50363, 383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290};
+  for (const std::vector<int>* draft : {&own, &changed, &other}) {
+    o.draft_tokens = *draft;
+    const amanuensis::Transcription got = session.transcribe(*audio_, o);
+    ASSERT_EQ(got.segments.size(), plain.segments.size());
+    for (size_t i = 0; i < got.segments.size(); ++i) {
+      const amanuensis::Segment &a = got.segments[i], &b = plain.segments[i];
+      EXPECT_EQ(a.text, b.text);
+      EXPECT_EQ(a.tokens, b.tokens);
+      EXPECT_EQ(a.token_logprobs, b.token_logprobs);
+      EXPECT_EQ(a.avg_logprob, b.avg_logprob);
+      EXPECT_EQ(a.start, b.start);
+      EXPECT_EQ(a.end, b.end);
+      ASSERT_EQ(a.words.size(), b.words.size());
+      for (size_t w = 0; w < a.words.size(); ++w) EXPECT_EQ(a.words[w].end, b.words[w].end);
+    }
+  }
 }
 
 // min_text_end: the text may not end before its timestamps reach it. The

@@ -376,6 +376,30 @@ TEST_P(DecoderTest, CausalPrefixDoesNotSeeLaterTokens) {
                "abc|x|z vs abcx|z");
 }
 
+// A step's logits after each of its tokens (a speculative step) are those
+// that single steps give, and truncate() forgets what was fed past a point:
+// [a b c] [x y] truncated to 3, then [d], is [a b c] [d].
+TEST_P(DecoderTest, EveryTokenLogitsAndTruncate) {
+  const int v = cfg_.n_vocab;
+  DecoderState s;
+  dec_->begin(s, enc_.data(), cfg_.frames, 1, pool_);
+  const int abc[] = {11, 22, 33}, xy[] = {150, 151};
+  std::vector<float> l(size_t(v) * 3);
+  dec_->step({DecoderStep{&s, abc, 1, 3, true}}, l.data(), pool_);
+  const std::vector<float> last(l.begin() + 2 * v, l.end());
+  expect_equal(last, run({{11, 22, 33}}, pool_), "every token's last vs the last only");
+  expect_equal({l.begin() + v, l.begin() + 2 * v}, run({{11, 22}}, pool_), "the second token's");
+  dec_->step({DecoderStep{&s, xy, 1, 2, true}}, l.data(), pool_);
+  s.truncate(3);
+  EXPECT_EQ(s.length(), 3);
+  const int d = 44;
+  dec_->step(s, &d, 1, 1, l.data(), pool_);
+  expect_equal({l.begin(), l.begin() + v}, run({{11, 22, 33}, {44}}, pool_),
+               "abc|xy truncated to 3, then d, vs abc|d");
+  EXPECT_THROW(s.truncate(5), std::invalid_argument);
+  EXPECT_THROW(s.truncate(-1), std::invalid_argument);
+}
+
 TEST_P(DecoderTest, RowsAreIndependent) {
   const int v = cfg_.n_vocab;
   DecoderState s;
@@ -1134,6 +1158,63 @@ TEST_P(DecoderSearch, ForcedTokensStartTheResult) {
       EXPECT_NEAR(s, a.sum_logprob, 1e-3) << m.name;
     }
     if (std::string(m.name) == "greedy") EXPECT_TRUE(all_argmax);
+  }
+}
+
+// Greedy search with a draft gives the same bytes as without, whatever the
+// draft: the result itself, a copy with tokens changed, dropped and added,
+// or unrelated tokens. With the int8 decoder a good draft takes far fewer
+// steps (runs of it are checked in one); fp32 chunks inexactly and ignores it.
+TEST_P(DecoderSearch, DraftChangesNothingButTheSteps) {
+  const Decoder dec(make_weights(cfg_), GetParam());
+  const std::vector<float> enc = make_encoded(cfg_);
+  const decoding::SearchOptions greedy = modes()[0].o;
+  auto run = [&](const std::vector<int>& draft, std::vector<int> forced, int* steps) {
+    decoding::SearchOptions o = greedy;
+    o.draft = draft;
+    o.forced = std::move(forced);
+    ThreadPool pool(2);
+    DecoderState s;
+    dec.begin(s, enc.data(), cfg_.frames, 1, pool);
+    decoding::Search search(dec, s, rules_, prompt_, 0, o);
+    std::vector<float> logits;
+    for (*steps = 0; !search.done(); ++*steps) {
+      const DecoderStep step = search.next();
+      logits.resize(size_t(logit_rows(step)) * dec.n_vocab());
+      dec.step({step}, logits.data(), pool);
+      search.advance(logits.data(), pool);
+    }
+    return search.result();
+  };
+  for (const std::vector<int>& forced :
+       {std::vector<int>{}, {rules_.special.timestamp_begin, 300, 301}}) {
+    int plain_steps = 0;
+    const decoding::SearchResult plain = run({}, forced, &plain_steps);
+    const std::vector<int> result(plain.tokens.begin() + long(forced.size()), plain.tokens.end());
+    ASSERT_GE(result.size(), 4u);
+    std::vector<int> changed = result;
+    changed[1] = 1234;
+    changed.erase(changed.begin() + 3);
+    changed.insert(changed.begin() + 2, 999);
+    std::vector<int> unrelated(40);
+    for (size_t i = 0; i < unrelated.size(); ++i) unrelated[i] = int(100 + 7 * i);
+    const std::vector<int>* drafts[] = {&result, &changed, &unrelated};
+    for (const std::vector<int>* d : drafts) {
+      const std::vector<int>& draft = *d;
+      int steps = 0;
+      const decoding::SearchResult got = run(draft, forced, &steps);
+      EXPECT_EQ(got.tokens, plain.tokens);
+      EXPECT_EQ(got.token_logprobs, plain.token_logprobs);
+      EXPECT_EQ(got.sum_logprob, plain.sum_logprob);
+      EXPECT_EQ(got.avg_logprob, plain.avg_logprob);
+      EXPECT_EQ(got.no_speech_prob, plain.no_speech_prob);
+      if (d == &result)
+        std::printf("  [%s] %zu tokens: %d steps, %d with the result as the draft\n",
+                    GetParam() == Precision::kInt8 ? "int8" : "fp32", plain.tokens.size(),
+                    plain_steps, steps);
+      if (d == &result && GetParam() == Precision::kInt8) EXPECT_LE(steps, 4);
+      if (GetParam() == Precision::kFp32) EXPECT_EQ(steps, plain_steps);
+    }
   }
 }
 

@@ -119,6 +119,11 @@ struct TranscribeOptions {
   // way). Live transcription sets 48.
   int stop_loops_after = 0;
   uint64_t seed = 0;                // of the sampler at temperature > 0
+  // Tokens the first window is expected to hold after its prefix (a live
+  // stream passes its previous hypothesis's): greedy search feeds runs of
+  // them in one decoder step and keeps what it would have chosen anyway, so
+  // the transcript is the same bytes, sooner. Used by the int8 decoder.
+  std::vector<int> draft_tokens;
   // Word timings from cross-attention (the model's alignment heads), as
   // openai-whisper and faster-whisper compute them.
   bool word_timestamps = false;

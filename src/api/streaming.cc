@@ -152,6 +152,9 @@ struct StreamingSession::State {
     TranscribeOptions t = options.transcribe;
     t.language = language;
     t.initial_prompt = tail(before_buffer, options.prompt_characters);
+    // The last hypothesis's tokens: this one mostly restates them, and
+    // greedy search checks runs of them in one step (same result, sooner).
+    t.draft_tokens = draft;
     const std::vector<float> audio(buffer.begin(), buffer.begin() + (end - buffer_start));
     // One window, but for a turn's last hypothesis, whose text may not end
     // more than text_end_margin_seconds before the buffer. When Whisper ends its
@@ -188,7 +191,9 @@ struct StreamingSession::State {
     const double offset = seconds(buffer_start);
     std::vector<Word> words;
     segment_ends.clear();
+    draft.clear();
     for (const Segment& s : r.segments) {
+      draft.insert(draft.end(), s.tokens.begin(), s.tokens.end());
       for (Word w : s.words) {
         w.start += offset;
         w.end += offset;
@@ -273,6 +278,7 @@ struct StreamingSession::State {
   streaming::LocalAgreement agreement;
   std::vector<Word> committed;       // committed, not yet before the buffer
   std::vector<double> segment_ends;  // of the last hypothesis
+  std::vector<int> draft;            // its tokens
   std::string before_buffer;         // the tail of committed text before the buffer: the prompt
   bool finished = false;
   // Turn detection (null vad: off).

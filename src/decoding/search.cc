@@ -92,6 +92,7 @@ DecoderStep Search::next() const {
     case Phase::kPromptRest:
       return {&state_, prompt_.data() + sot_index_ + 1, 1, int(prompt_.size()) - sot_index_ - 1};
     case Phase::kTokens:
+      if (!proposal_.empty()) return {&state_, fed_.data(), 1, int(fed_.size()), true};
       return {&state_, next_.data(), rows_, 1};
     case Phase::kDone:
       break;
@@ -114,7 +115,9 @@ void Search::advance(float* logits, ThreadPool& pool) {
     case Phase::kPromptRest:
       return start(logits, pool);
     case Phase::kTokens:
-      return beams_ ? select_beams(logits, pool) : select_samples(logits, pool);
+      if (beams_) return select_beams(logits, pool);
+      if (!proposal_.empty()) return check_proposal(logits);
+      return select_samples(logits, pool);
     case Phase::kDone:
       break;
   }
@@ -153,47 +156,102 @@ void Search::start(float* first, ThreadPool& pool) {
 // Greedy (temperature 0, one row) or sampling (best_of rows), each row
 // decoded until eot or the length limit; the best normalized score wins.
 void Search::select_samples(float* logits, ThreadPool& pool) {
-  const text::SpecialTokens& sp = rules_.special;
   const bool sampling = o_.temperature > 0.0f;
   // Rows are independent but for the generator: the live rows draw first,
   // in row order, and then run as items of the pool.
   for (int r = 0; r < rows_; ++r)
     if (sampling && !done_[r]) draws_[r] = rng_.uniform();
   pool.parallel_for(rows_, [&](int r) {
-    if (done_[r]) {
-      next_[r] = sp.eot;
-      return;
-    }
-    float* row = logits + size_t(r) * v_;
-    float* lp = logprobs_.data() + size_t(r) * v_;
-    apply_logit_rules(rules_, seqs_[r], o_.forced.size(), row, decoder_.backend());
-    log_softmax(row, v_, lp, decoder_.backend());
-    int t = -1;
-    if (sampling) {  // inverse CDF of softmax(logits / T)
-      float* sc = scaled_.data() + size_t(r) * v_;
-      for (int i = 0; i < v_; ++i) sc[i] = row[i] / o_.temperature;
-      log_softmax(sc, v_, sc, decoder_.backend());
-      t = per_isa<inverse_cdf>(decoder_.backend(), sc, v_, draws_[r]);
-    }
-    if (t < 0) t = argmax(row, v_);  // greedy, or rounding left the draw above the total
-    sums_[r] += lp[t];
-    if (t == sp.eot) {
-      done_[r] = true;
-    } else {
-      seqs_[r].push_back(t);
-      seq_logprobs_[r].push_back(lp[t]);
-      if (ends_in_loop(seqs_[r], o_.loop_tokens)) done_[r] = true;
-    }
-    next_[r] = t;
+    next_[r] = done_[r] ? rules_.special.eot : choose(r, logits + size_t(r) * v_);
   });
   const bool all_done = std::all_of(done_.begin(), done_.end(), [](char d) { return d; });
-  if (!all_done && ++step_ < max_new_) return;
+  if (!all_done && ++step_ < max_new_) return propose();
+  end_samples();
+}
+
+// Row r's next token from its logits (the rules applied in place): the
+// argmax, or at a temperature a sample with the row's draw.
+int Search::choose(int r, float* row) {
+  const text::SpecialTokens& sp = rules_.special;
+  float* lp = logprobs_.data() + size_t(r) * v_;
+  apply_logit_rules(rules_, seqs_[r], o_.forced.size(), row, decoder_.backend());
+  log_softmax(row, v_, lp, decoder_.backend());
+  int t = -1;
+  if (o_.temperature > 0.0f) {  // inverse CDF of softmax(logits / T)
+    float* sc = scaled_.data() + size_t(r) * v_;
+    for (int i = 0; i < v_; ++i) sc[i] = row[i] / o_.temperature;
+    log_softmax(sc, v_, sc, decoder_.backend());
+    t = per_isa<inverse_cdf>(decoder_.backend(), sc, v_, draws_[r]);
+  }
+  if (t < 0) t = argmax(row, v_);  // greedy, or rounding left the draw above the total
+  sums_[r] += lp[t];
+  if (t == sp.eot) {
+    done_[r] = true;
+  } else {
+    seqs_[r].push_back(t);
+    seq_logprobs_[r].push_back(lp[t]);
+    if (ends_in_loop(seqs_[r], o_.loop_tokens)) done_[r] = true;
+  }
+  return t;
+}
+
+void Search::end_samples() {
   int best = 0;
   for (int r = 1; r < rows_; ++r)
     if (normalized(sums_[r], seqs_[r].size(), o_.length_penalty) >
         normalized(sums_[best], seqs_[best].size(), o_.length_penalty))
       best = r;
   finish(std::move(seqs_[best]), std::move(seq_logprobs_[best]), sums_[best]);
+}
+
+// Greedy search with a draft: where the tokens so far end as a run of the
+// draft does, the next step also feeds the draft's next tokens, and
+// check_proposal() takes them while they are what greedy search would
+// choose. Only where the decoder's chunking is exact: a token's logits are
+// then the same bytes in a long step as in its own, and so is the result.
+void Search::propose() {
+  proposal_.clear();
+  const std::vector<int>& d = o_.draft;
+  if (d.empty() || rows_ != 1 || o_.temperature > 0.0f || !decoder_.chunking_is_exact()) return;
+  const std::vector<int>& seq = seqs_[0];
+  const size_t sampled = seq.size() - o_.forced.size();
+  // The draft's run that ends as the tokens do: their last two, from where
+  // the last proposal was taken on, else the last one there (a text token),
+  // else the last two anywhere.
+  auto find = [&](size_t g, size_t from) -> size_t {
+    if (g == 0 || g > sampled || g > d.size()) return d.size();
+    for (size_t p = from; p + g <= d.size(); ++p)
+      if (std::equal(seq.end() - long(g), seq.end(), d.begin() + long(p))) return p + g;
+    return d.size();
+  };
+  size_t at = find(2, draft_from_);
+  if (at == d.size() && seq.back() < rules_.special.eot) at = find(1, draft_from_);
+  if (at == d.size()) at = find(2, 0);
+  // No further than the length limit and the text context allow.
+  const size_t room =
+      size_t(std::max(0, std::min(max_new_ - step_ - 1, decoder_.n_ctx() - state_.length() - 1)));
+  const size_t n = std::min({d.size() - at, room, kMaxProposal});
+  if (n == 0) return;
+  proposal_.assign(d.begin() + long(at), d.begin() + long(at + n));
+  draft_from_ = at + n;
+  fed_.assign(1, next_[0]);
+  fed_.insert(fed_.end(), proposal_.begin(), proposal_.end());
+}
+
+// The logits after each token a speculative step fed: the search takes each
+// next token as greedy search would, as long as it is the one fed next; past
+// the first it did not take, the state forgets what was fed.
+void Search::check_proposal(float* logits) {
+  const int before = state_.length() - int(fed_.size());
+  for (size_t i = 0; i < fed_.size(); ++i) {
+    const int t = choose(0, logits + i * size_t(v_));
+    if (done_[0] || ++step_ >= max_new_) return end_samples();
+    next_[0] = t;
+    if (i + 1 < fed_.size() && t == fed_[i + 1]) continue;
+    if (i + 1 < fed_.size()) state_.truncate(before + int(i) + 1);
+    break;
+  }
+  propose();
 }
 
 // CTranslate2's beam search: the best 2 x beam (row, token) candidates by
@@ -316,7 +374,7 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
       if (!s->done()) {
         batch.push_back(s->next());
         live.push_back(s);
-        rows += batch.back().rows;
+        rows += logit_rows(batch.back());
       }
     if (batch.empty()) return;
     interrupt.check();
@@ -328,7 +386,7 @@ void run_searches(const Decoder& decoder, const std::vector<Search*>& searches, 
     float* at = logits.data();
     for (size_t i = 0; i < live.size(); ++i) {
       live[i]->advance(at, pool);
-      at += size_t(batch[i].rows) * decoder.n_vocab();
+      at += size_t(logit_rows(batch[i])) * decoder.n_vocab();
     }
   }
 }

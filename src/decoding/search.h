@@ -30,6 +30,11 @@ struct SearchOptions {
   // The most tokens in a result, the forced ones included; the prompt and
   // all but the last of them must fit in the decoder's text context.
   int max_tokens = 224;
+  // Tokens the result is expected to hold (a live stream's previous
+  // hypothesis): greedy search feeds runs of them in one step and keeps what
+  // it would have chosen anyway, so the result is the same bytes, sooner.
+  // Used where the decoder's chunking is exact (int8).
+  std::vector<int> draft;
   // > 0: a row whose last loop_tokens tokens are one phrase repeated
   // (decoding/loops.h) ends there, as at the length limit. 0: off.
   int loop_tokens = 0;
@@ -90,6 +95,10 @@ class Search {
   };
   void start(float* first, ThreadPool& pool);
   void select_samples(float* logits, ThreadPool& pool);
+  int choose(int row, float* logits);
+  void end_samples();
+  void propose();
+  void check_proposal(float* logits);
   void select_beams(float* logits, ThreadPool& pool);
   void finish(std::vector<int> tokens, std::vector<float> logprobs, double sum_logprob);
 
@@ -112,6 +121,11 @@ class Search {
   std::vector<float> logprobs_, scaled_;
   std::vector<int> next_;
   std::vector<Hypothesis> finished_;
+  // Greedy search with a draft: the draft tokens the next step feeds after
+  // next_[0], that step's tokens (fed_), and where the draft was left.
+  static constexpr size_t kMaxProposal = 32;
+  std::vector<int> proposal_, fed_;
+  size_t draft_from_ = 0;
   SearchResult result_;
 };
 

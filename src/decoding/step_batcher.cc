@@ -47,7 +47,7 @@ void StepBatcher::run(std::unique_lock<std::mutex>& lock, ThreadPool& pool) {
   lock.unlock();
   int rows = 0;
   for (const Handed* h : group)
-    for (const DecoderStep& s : *h->batch) rows += s.rows;
+    for (const DecoderStep& s : *h->batch) rows += logit_rows(s);
   try {
     if (group.size() == 1) {  // alone: straight into the member's logits
       decoder_.step(*group[0]->batch, group[0]->logits, pool);
@@ -60,7 +60,7 @@ void StepBatcher::run(std::unique_lock<std::mutex>& lock, ThreadPool& pool) {
       const float* from = logits_.data();
       for (const Handed* h : group) {
         size_t n = 0;
-        for (const DecoderStep& s : *h->batch) n += size_t(s.rows) * v;
+        for (const DecoderStep& s : *h->batch) n += size_t(logit_rows(s)) * v;
         std::copy(from, from + n, h->logits);
         from += n;
       }

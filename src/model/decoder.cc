@@ -125,6 +125,27 @@ void DecoderState::replicate(int rows) {
   shared_ = length_;
 }
 
+void DecoderState::truncate(int length) {
+  if (length < 0 || length > length_)
+    throw std::invalid_argument("decoder: truncate to " + std::to_string(length) + " of " +
+                                std::to_string(length_) + " positions");
+  // Zeros again where nothing is cached: padded key blocks must read zeros.
+  const size_t head = size_t(n_ctx_) * kHeadDim;
+  for (Layer& l : layers_)
+    for (int i = 0; i < rows_ * heads_; ++i) {
+      float* k = l.k_self.data() + size_t(i) * head;
+      float* v = l.v_self.data() + size_t(i) * head;
+      for (int p = length; p < length_; ++p) {
+        float* block = k + size_t(p / kKeyBlock) * kKeyBlock * kHeadDim + p % kKeyBlock;
+        for (int c = 0; c < kHeadDim; ++c) block[size_t(c) * kKeyBlock] = 0.0f;
+      }
+      std::fill(v + size_t(length) * kHeadDim, v + size_t(length_) * kHeadDim, 0.0f);
+    }
+  length_ = length;
+  shared_ = std::min(shared_, length);
+  for (std::vector<int>& t : tokens_) t.resize(size_t(length));
+}
+
 Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
     : d_(w.d_model),
       heads_(w.n_heads),
@@ -324,13 +345,12 @@ void Decoder::forward(const std::vector<DecoderStep>& batch, bool every_token, f
   check_step(batch);
   if (heads && batch.size() != 1)
     throw std::logic_error("decoder: attention weights of one sequence at a time");
-  // Each sequence's first token row and first sequence row in the batch.
-  std::vector<int> first_token(batch.size() + 1, 0), first_row(batch.size() + 1, 0);
+  // Each sequence's first token row in the batch.
+  std::vector<int> first_token(batch.size() + 1, 0);
   for (size_t g = 0; g < batch.size(); ++g) {
     const DecoderStep& b = batch[g];
     if (b.state->length_ == 0) b.state->rows_ = b.rows;
     first_token[g + 1] = first_token[g] + b.rows * b.n;
-    first_row[g + 1] = first_row[g] + b.rows;
   }
   const int m = first_token.back(), d = d_;
   UninitVector<float> x(size_t(m) * d), ln(size_t(m) * d), qkv(size_t(m) * 3 * d),
@@ -362,13 +382,21 @@ void Decoder::forward(const std::vector<DecoderStep>& batch, bool every_token, f
     apply(logits_, first_token, ln.data(), logits, pool);
     return;
   }
-  // Logits of each row's last token only.
-  for (size_t g = 0; g < batch.size(); ++g)
-    for (int r = 0; r < batch[g].rows; ++r)
-      std::copy_n(x.data() + (size_t(first_token[g]) + size_t(r + 1) * batch[g].n - 1) * d, d,
-                  proj.data() + size_t(first_row[g] + r) * d);
-  layer_norm(proj.data(), first_row.back(), d, ln_, ln.data(), backend_, pool);
-  apply(logits_, first_row, ln.data(), logits, pool);
+  // Logits of each row's last token, or of each token where asked.
+  std::vector<int> first_out(batch.size() + 1, 0);
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const DecoderStep& b = batch[g];
+    first_out[g + 1] = first_out[g] + logit_rows(b);
+    float* out = proj.data() + size_t(first_out[g]) * d;
+    const float* in = x.data() + size_t(first_token[g]) * d;
+    if (b.every_token)
+      std::copy_n(in, size_t(b.rows) * b.n * d, out);
+    else
+      for (int r = 0; r < b.rows; ++r)
+        std::copy_n(in + (size_t(r + 1) * b.n - 1) * d, d, out + size_t(r) * d);
+  }
+  layer_norm(proj.data(), first_out.back(), d, ln_, ln.data(), backend_, pool);
+  apply(logits_, first_out, ln.data(), logits, pool);
 }
 
 void Decoder::self_attention(const std::vector<DecoderStep>& batch, const std::vector<int>& first,

@@ -30,6 +30,9 @@ class DecoderState {
   void reorder(const std::vector<int>& from);
   // Rows become `rows` copies of row 0 (a prompt run once, then beams).
   void replicate(int rows);
+  // Forgets every row's positions from `length` on (tokens a speculative
+  // step fed that the search did not take): as if they were never fed.
+  void truncate(int length);
 
  private:
   friend class Decoder;
@@ -57,12 +60,16 @@ class DecoderState {
 };
 
 // One sequence's part of a batched step: the tokens [rows][n] (row-major) to
-// append to each of its state's rows.
+// append to each of its state's rows; its logits follow each row's last
+// token, or with every_token each of its tokens ([rows][n][n_vocab]).
 struct DecoderStep {
   DecoderState* state = nullptr;
   const int* tokens = nullptr;
   int rows = 1, n = 1;
+  bool every_token = false;
 };
+// Rows of logits a step part gets.
+inline int logit_rows(const DecoderStep& s) { return s.every_token ? s.rows * s.n : s.rows; }
 
 class Decoder {
  public:
@@ -73,6 +80,10 @@ class Decoder {
   int n_vocab() const { return n_vocab_; }
   Backend backend() const { return backend_; }  // resolved: the instruction set of every loop
   int n_ctx() const { return n_ctx_; }  // most tokens one sequence can hold (448)
+  // Whether a token's logits and cache are the same bytes however the tokens
+  // before it were split into steps (int8: every op is per row). fp32 rounds
+  // differently by chunking.
+  bool chunking_is_exact() const { return precision_ == Precision::kInt8; }
   int d_model() const { return d_; }
   int n_layers() const { return int(layers_.size()); }
   // Bytes one step must read whatever the batch: the per-token weights (int8
@@ -102,7 +113,7 @@ class Decoder {
             ThreadPool& pool) const;
   // The steps of several sequences (distinct states) at once: every linear
   // layer is one GEMM over all their rows, attention stays per sequence.
-  // logits: [sum of rows][n_vocab], in batch order. Each sequence's logits and
+  // logits: [sum of logit_rows][n_vocab], in batch order. Each sequence's logits and
   // cache are the same bytes as its own step() gives, whatever else is in the
   // batch. Throws, changing no state, if any part is invalid.
   void step(const std::vector<DecoderStep>& batch, float* logits, ThreadPool& pool) const;

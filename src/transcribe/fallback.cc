@@ -43,6 +43,7 @@ decoding::SearchOptions attempt_options(const TranscribeOptions& o, const Window
   so.length_penalty = o.length_penalty;
   so.best_of = o.best_of;
   so.forced = prompt.forced;
+  if (seek == 0) so.draft = o.draft_tokens;
   // The last token is never fed back: the prompt's and all but one of the
   // result's fit the context.
   const int prompt_tokens = int(prompt.tokens.size()), forced = int(prompt.forced.size());

@@ -23,11 +23,11 @@ struct Attempt {
 
 // The search of attempt `attempt` (at `temperature`) on the window at frame
 // `seek` with `prompt`: the options' search settings, the forced tokens, the
-// length limit, and a seed fixed by the options' seed, the window and the
-// attempt. The limit is CTranslate2's (so faster-whisper's and, for short
-// prompts, openai-whisper's): at most half the text context n_ctx, and no
-// more than fits after the prompt; max_new_tokens, where set, limits the
-// tokens after the forced ones. Throws Error if the prompt leaves no room.
+// draft (the first window's), the length limit, and a seed fixed by the
+// options' seed, the window and the attempt. The limit is CTranslate2's (so faster-whisper's and,
+// for short prompts, openai-whisper's): at most half the text context n_ctx, and no more than fits
+// after the prompt; max_new_tokens, where set, limits the tokens after the forced ones. Throws
+// Error if the prompt leaves no room.
 decoding::SearchOptions attempt_options(const TranscribeOptions& options,
                                         const WindowPrompt& prompt, int n_ctx, int64_t seek,
                                         float temperature, int attempt);

@@ -80,6 +80,10 @@ void check_options(const TranscribeOptions& o, const OptionLimits& limits) {
       throw Error("invalid option: suppressed token " + std::to_string(t) +
                       " is not in the vocabulary",
                   ErrorKind::kBadInput, "suppress_tokens");
+  for (int t : o.draft_tokens)
+    if (t < 0 || t >= sp.n_vocab)
+      throw Error("invalid option: draft token " + std::to_string(t) + " is not in the vocabulary",
+                  ErrorKind::kBadInput, "draft_tokens");
   if (o.word_timestamps && o.word_starts_at_speech && !limits.has_vad)
     throw Error("word_starts_at_speech needs Silero VAD weights: set ModelOptions::vad_model",
                 ErrorKind::kUnsupported, "word_starts_at_speech");
