@@ -19,6 +19,27 @@ std::string models() { return amanuensis::model_cache_dir(); }  // scripts/fetch
 // The shipped sample (ctest runs in build/).
 std::string jfk() { return std::string(AMANUENSIS_SOURCE_DIR) + "/samples/jfk.wav"; }
 
+// Every segment's text, tokens and their log-probabilities, times and
+// words: the same bytes.
+void expect_same_segments(const amanuensis::Transcription& got,
+                          const amanuensis::Transcription& want) {
+  ASSERT_EQ(got.segments.size(), want.segments.size());
+  for (size_t i = 0; i < got.segments.size(); ++i) {
+    const amanuensis::Segment &a = got.segments[i], &b = want.segments[i];
+    EXPECT_EQ(a.text, b.text);
+    EXPECT_EQ(a.tokens, b.tokens);
+    EXPECT_EQ(a.token_logprobs, b.token_logprobs);
+    EXPECT_EQ(a.avg_logprob, b.avg_logprob);
+    EXPECT_EQ(a.start, b.start);
+    EXPECT_EQ(a.end, b.end);
+    ASSERT_EQ(a.words.size(), b.words.size());
+    for (size_t w = 0; w < a.words.size(); ++w) {
+      EXPECT_EQ(a.words[w].start, b.words[w].start);
+      EXPECT_EQ(a.words[w].end, b.words[w].end);
+    }
+  }
+}
+
 class Api : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -320,19 +341,7 @@ TEST_F(Api, DraftTokensChangeNothing) {
   std::vector<int> other = {50363, 383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290};
   for (const std::vector<int>* draft : {&own, &changed, &other}) {
     o.draft_tokens = *draft;
-    const amanuensis::Transcription got = session.transcribe(*audio_, o);
-    ASSERT_EQ(got.segments.size(), plain.segments.size());
-    for (size_t i = 0; i < got.segments.size(); ++i) {
-      const amanuensis::Segment &a = got.segments[i], &b = plain.segments[i];
-      EXPECT_EQ(a.text, b.text);
-      EXPECT_EQ(a.tokens, b.tokens);
-      EXPECT_EQ(a.token_logprobs, b.token_logprobs);
-      EXPECT_EQ(a.avg_logprob, b.avg_logprob);
-      EXPECT_EQ(a.start, b.start);
-      EXPECT_EQ(a.end, b.end);
-      ASSERT_EQ(a.words.size(), b.words.size());
-      for (size_t w = 0; w < a.words.size(); ++w) EXPECT_EQ(a.words[w].end, b.words[w].end);
-    }
+    expect_same_segments(session.transcribe(*audio_, o), plain);
   }
 }
 
@@ -366,14 +375,7 @@ TEST_F(Api, SessionsShareOneModelConcurrently) {
       got[i] = session.transcribe(*audio_, greedy());
     });
   for (std::thread& t : threads) t.join();
-  for (const amanuensis::Transcription& t : got) {
-    ASSERT_EQ(t.segments.size(), expected.segments.size());
-    for (size_t s = 0; s < t.segments.size(); ++s) {
-      EXPECT_EQ(t.segments[s].tokens, expected.segments[s].tokens);
-      EXPECT_EQ(t.segments[s].start, expected.segments[s].start);
-      EXPECT_EQ(t.segments[s].avg_logprob, expected.segments[s].avg_logprob);
-    }
-  }
+  for (const amanuensis::Transcription& t : got) expect_same_segments(t, expected);
 }
 
 // Sessions of one group on several threads: their decoder steps ran
