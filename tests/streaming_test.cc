@@ -107,6 +107,26 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
   EXPECT_DOUBLE_EQ(last.audio, 11.0);
 }
 
+// catch_up: pushes of at most a step give the events of the default mode; a
+// push of several steps' audio (a feed that fell behind) one hypothesis, of
+// its last step, where the default runs one per step.
+TEST_F(Streaming, CatchUpRunsOneHypothesisForAPushOfSeveralSteps) {
+  amanuensis::StreamingOptions o;
+  o.catch_up = true;
+  const std::vector<Event> plain = events(model_, *audio_, 1600, {}, 2);
+  EXPECT_EQ(events(model_, *audio_, 1600, o, 2), plain);
+  auto hypotheses = [](const std::vector<Event>& e) {
+    std::vector<double> at;
+    for (const Event& x : e)
+      if (x.kind == "partial") at.push_back(x.audio);
+    return at;
+  };
+  const size_t chunk = 16000 * 4 + 8000;  // 4.5 s a push
+  EXPECT_EQ(hypotheses(events(model_, *audio_, chunk, {}, 2)),
+            (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 11}));
+  EXPECT_EQ(hypotheses(events(model_, *audio_, chunk, o, 2)), (std::vector<double>{4, 9, 11, 11}));
+}
+
 // Live sessions of one SessionGroup (the server's) on two threads at once:
 // their decoder steps ran together, and each gives the events it gives alone.
 // Whether any step is shared is up to the scheduler (a session between its

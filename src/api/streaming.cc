@@ -91,10 +91,21 @@ struct StreamingSession::State {
       agreement.new_turn();
     }
     buffer.insert(buffer.end(), x, x + count);
+    if (deferring) return;  // catch_up: the push's end decides
     while (buffer_start + int64_t(buffer.size()) >= next_step) {
       hypothesize(next_step, false);
       next_step += step;
     }
+  }
+
+  // StreamingOptions::catch_up, after a push: one hypothesis, at the last
+  // step its audio reached.
+  void catch_up() {
+    const int64_t end = buffer_start + int64_t(buffer.size());
+    if (!in_turn || end < next_step) return;
+    const int64_t last = next_step + (end - next_step) / step * step;
+    hypothesize(last, false);
+    next_step = last + step;
   }
 
   // Live audio through the VAD, 512 samples at a time: speech starts a turn
@@ -269,6 +280,7 @@ struct StreamingSession::State {
   StreamingCallbacks callbacks;
   std::string language;
   int64_t step = 0, next_step = 0, received = 0, hypothesized = 0;
+  bool deferring = false;  // within a push, with catch_up
   // The current turn: stream samples [turn_start, ...); the buffer holds
   // [buffer_start, buffer_start + buffer.size()).
   bool in_turn = false;
@@ -311,10 +323,13 @@ void StreamingSession::push(const float* samples, size_t count) {
                   ErrorKind::kBadInput);
   const int64_t at = s.received;
   s.received += int64_t(count);
+  s.deferring = s.options.catch_up;
   if (s.vad)
     s.detect(samples, count);
   else if (count > 0)
     s.extend_turn(at, samples, count);
+  s.deferring = false;
+  if (s.options.catch_up) s.catch_up();
 }
 
 bool StreamingSession::end_turn() {

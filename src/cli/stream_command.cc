@@ -122,7 +122,11 @@ int run(StreamArgs& a) {
       if (!read_pcm(a.format, chunk, piece)) break;
     } else {
       if (at >= file.size()) break;
-      piece.assign(file.begin() + long(at), file.begin() + long(std::min(file.size(), at + chunk)));
+      size_t end = std::min(file.size(), at + chunk);
+      if (a.realtime && a.options.catch_up) {  // behind: all the audio already spoken at once
+        end = std::min(file.size(), std::max(end, size_t(wall() * 16000) / chunk * chunk));
+      }
+      piece.assign(file.begin() + long(at), file.begin() + long(end));
       at += piece.size();
       if (a.realtime)  // the audio's own pace: this chunk is due when it has been spoken
         std::this_thread::sleep_until(start + std::chrono::duration<double>(double(at) / 16000));
@@ -161,6 +165,9 @@ void add_stream_command(CLI::App& app) {
                   "Temperature, or a comma-separated fallback ladder (default 0: no fallback, "
                   "a hypothesis must stay short)")
       ->delimiter(',');
+  cmd->add_flag("--catch-up", args->options.catch_up,
+                "With --realtime: when behind, one hypothesis of all the audio spoken so far "
+                "rather than one per missed step");
   cmd->add_option("--step", args->options.step_seconds, "Seconds of new audio between hypotheses")
       ->capture_default_str();
   cmd->add_option("--trim", args->options.trim_seconds,
