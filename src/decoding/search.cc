@@ -92,7 +92,7 @@ DecoderStep Search::next() const {
     case Phase::kPromptRest:
       return {&state_, prompt_.data() + sot_index_ + 1, 1, int(prompt_.size()) - sot_index_ - 1};
     case Phase::kTokens:
-      if (!proposal_.empty()) return {&state_, fed_.data(), 1, int(fed_.size()), true};
+      if (!fed_.empty()) return {&state_, fed_.data(), 1, int(fed_.size()), true};
       return {&state_, next_.data(), rows_, 1};
     case Phase::kDone:
       break;
@@ -116,7 +116,7 @@ void Search::advance(float* logits, ThreadPool& pool) {
       return start(logits, pool);
     case Phase::kTokens:
       if (beams_) return select_beams(logits, pool);
-      if (!proposal_.empty()) return check_proposal(logits);
+      if (!fed_.empty()) return check_proposal(logits);
       return select_samples(logits, pool);
     case Phase::kDone:
       break;
@@ -210,7 +210,7 @@ void Search::end_samples() {
 // choose. Only where the decoder's chunking is exact: a token's logits are
 // then the same bytes in a long step as in its own, and so is the result.
 void Search::propose() {
-  proposal_.clear();
+  fed_.clear();
   const std::vector<int>& d = o_.draft;
   if (d.empty() || rows_ != 1 || o_.temperature > 0.0f || !decoder_.chunking_is_exact()) return;
   const std::vector<int>& seq = seqs_[0];
@@ -232,10 +232,9 @@ void Search::propose() {
       size_t(std::max(0, std::min(max_new_ - step_ - 1, decoder_.n_ctx() - state_.length() - 1)));
   const size_t n = std::min({d.size() - at, room, kMaxProposal});
   if (n == 0) return;
-  proposal_.assign(d.begin() + long(at), d.begin() + long(at + n));
   draft_from_ = at + n;
   fed_.assign(1, next_[0]);
-  fed_.insert(fed_.end(), proposal_.begin(), proposal_.end());
+  fed_.insert(fed_.end(), d.begin() + long(at), d.begin() + long(at + n));
 }
 
 // The logits after each token a speculative step fed: the search takes each

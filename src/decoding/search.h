@@ -121,10 +121,11 @@ class Search {
   std::vector<float> logprobs_, scaled_;
   std::vector<int> next_;
   std::vector<Hypothesis> finished_;
-  // Greedy search with a draft: the draft tokens the next step feeds after
-  // next_[0], that step's tokens (fed_), and where the draft was left.
+  // Greedy search with a draft: the next step's tokens when it checks a run
+  // of the draft (next_[0], then the draft's; empty otherwise), and where
+  // the draft was left.
   static constexpr size_t kMaxProposal = 32;
-  std::vector<int> proposal_, fed_;
+  std::vector<int> fed_;
   size_t draft_from_ = 0;
   SearchResult result_;
 };

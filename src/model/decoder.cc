@@ -275,11 +275,11 @@ void Decoder::embed(const int* tokens, int rows, int n, int first_position, floa
 
 void Decoder::step(DecoderState& s, const int* tokens, int rows, int n, float* logits,
                    ThreadPool& pool) const {
-  forward({DecoderStep{&s, tokens, rows, n}}, false, logits, nullptr, nullptr, pool);
+  forward({DecoderStep{&s, tokens, rows, n}}, logits, nullptr, nullptr, pool);
 }
 
 void Decoder::step(const std::vector<DecoderStep>& batch, float* logits, ThreadPool& pool) const {
-  forward(batch, false, logits, nullptr, nullptr, pool);
+  forward(batch, logits, nullptr, nullptr, pool);
 }
 
 void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
@@ -296,7 +296,7 @@ void Decoder::align(DecoderState& s, const std::vector<int>& tokens,
   s.tokens_.clear();
   logits.resize(size_t(n) * n_vocab_);
   attention.resize(heads.size() * n * s.frames_);
-  forward({DecoderStep{&s, tokens.data(), 1, n}}, true, logits.data(), &heads, attention.data(),
+  forward({DecoderStep{&s, tokens.data(), 1, n, true}}, logits.data(), &heads, attention.data(),
           pool);
 }
 
@@ -339,7 +339,7 @@ void Decoder::apply(const LinearOp& op, const std::vector<int>& first, const flo
              out + size_t(first[g]) * op.out(), pool);
 }
 
-void Decoder::forward(const std::vector<DecoderStep>& batch, bool every_token, float* logits,
+void Decoder::forward(const std::vector<DecoderStep>& batch, float* logits,
                       const std::vector<std::pair<int, int>>* heads, float* attention,
                       ThreadPool& pool) const {
   check_step(batch);
@@ -376,11 +376,6 @@ void Decoder::forward(const std::vector<DecoderStep>& batch, bool every_token, f
     s.tokens_.resize(b.rows);
     for (int r = 0; r < b.rows; ++r)
       s.tokens_[r].insert(s.tokens_[r].end(), b.tokens + r * b.n, b.tokens + (r + 1) * b.n);
-  }
-  if (every_token) {
-    layer_norm(x.data(), m, d, ln_, ln.data(), backend_, pool);
-    apply(logits_, first_token, ln.data(), logits, pool);
-    return;
   }
   // Logits of each row's last token, or of each token where asked.
   std::vector<int> first_out(batch.size() + 1, 0);

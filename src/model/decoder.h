@@ -148,10 +148,10 @@ class Decoder {
                        size_t li, float* x, float* ln, float* q, float* att, float* proj,
                        const std::vector<std::pair<int, int>>* heads, float* attention,
                        ThreadPool& pool) const;
-  // step() and align(): logits of each row's last token, or of every token;
+  // step() and align(): logits as each part asks (DecoderStep::every_token);
   // `heads` (may be null, one sequence only): cross-attention probabilities
   // to copy out.
-  void forward(const std::vector<DecoderStep>& batch, bool every_token, float* logits,
+  void forward(const std::vector<DecoderStep>& batch, float* logits,
                const std::vector<std::pair<int, int>>* heads, float* attention,
                ThreadPool& pool) const;
 
