@@ -7,7 +7,9 @@ API in transcription mode), end to end with tiny.en:
     deltas, speech_stopped, committed, completed; the completed transcripts
     hold the offline transcript's words and the deltas add up to them;
   * the same audio in other message sizes (and at 16 kHz) gives the same
-    events byte for byte, but for ids;
+    events byte for byte, but for ids (with catching up off);
+  * a session behind its client (--live-catch-up) takes its queued audio in
+    one hypothesis, with the same turns;
   * without turn detection the client commits: commit ends the turn, an
     empty commit is refused, clear drops the audio;
   * bad events (not JSON, unknown type, bad base64, a binary frame, bad
@@ -179,6 +181,34 @@ def raw_sessions(server):
           [e["transcript"] for e in c if e["type"].endswith(".completed")] ==
           [e["transcript"] for e in a if e["type"].endswith(".completed")],
           ([e["transcript"] for e in c if e["type"].endswith(".completed")],))
+    return a
+
+
+def hypotheses(events):
+    """A hypothesis reports its tentative text; a turn's end reports ""."""
+    return sum(e["type"] == "amanuensis.partial" and e["text"] != "" for e in events)
+
+
+def vad_events(events):
+    return [without_ids([e])[0] for e in events if e["type"].startswith("input_audio_buffer.speech")]
+
+
+def catching_up(exe, plain):
+    """--live-catch-up: a session whose oldest queued message waited that long
+    takes all its queued audio in one push. A client far faster than real
+    time is behind from its second message: the same turns, far fewer
+    hypotheses than `plain` (the events without catching up)."""
+    s = ServerProcess(exe, TINY, "--live-catch-up", "0.001")
+    try:
+        events = stream_jfk(s, 16000, 100)
+        check_turns("catching up", events)
+        check("catching up: the same turns' starts and stops",
+              vad_events(events) == vad_events(plain), vad_events(events))
+        check("catching up: at most half the hypotheses",
+              hypotheses(events) <= hypotheses(plain) // 2,
+              (hypotheses(events), hypotheses(plain)))
+    finally:
+        s.stop()
 
 
 def manual_turns(server):
@@ -358,15 +388,18 @@ def main():
     if not os.path.isdir(TINY):
         check("tiny.en is fetched", False, TINY)
         return finish("server_realtime_test")
-    server = ServerProcess(exe, TINY)
+    # Never catching up: a fast client's events do not depend on how long
+    # its messages waited.
+    server = ServerProcess(exe, TINY, "--live-catch-up", "0")
     try:
         openai_client_session(server)
-        raw_sessions(server)
+        plain = raw_sessions(server)
         manual_turns(server)
         bad_events(server)
         check("every session ended", server.wait_until(lambda h: h["realtime_sessions"] == 0, 20))
     finally:
         server.stop()
+    catching_up(exe, plain)
     limits(exe)
     hostile(exe)
     return finish("server_realtime_test")

@@ -4,6 +4,7 @@
 #include <amanuensis/amanuensis.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -41,7 +42,8 @@ std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
                           const std::vector<float>& audio, size_t chunk,
                           const amanuensis::StreamingOptions& o, int threads,
                           std::string* committed = nullptr,
-                          std::shared_ptr<amanuensis::SessionGroup> group = nullptr) {
+                          std::shared_ptr<amanuensis::SessionGroup> group = nullptr,
+                          bool late = false) {
   std::vector<Event> out;
   amanuensis::StreamingSession* session = nullptr;
   amanuensis::StreamingCallbacks cb;
@@ -63,11 +65,40 @@ std::vector<Event> events(const std::shared_ptr<const amanuensis::Model>& model,
                      : std::make_unique<amanuensis::StreamingSession>(model, threads, o, cb);
   amanuensis::StreamingSession& s = *owned;
   session = &s;
-  for (size_t at = 0; at < audio.size(); at += chunk)
-    s.push(audio.data() + at, std::min(chunk, audio.size() - at));
+  for (size_t at = 0; at < audio.size(); at += chunk) {
+    const size_t n = std::min(chunk, audio.size() - at);
+    late ? s.catch_up(audio.data() + at, n) : s.push(audio.data() + at, n);
+  }
   s.finish();
   if (committed) *committed = s.committed_text();
   return out;
+}
+
+// A transcript's words, lowercase, without punctuation.
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out(1);
+  for (char c : s) {
+    if (c == ' ') {
+      if (!out.back().empty()) out.emplace_back();
+    } else if (std::isalnum(static_cast<unsigned char>(c))) {
+      out.back() += char(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+// How many of `want`'s words `got` holds in their order (the longest common
+// subsequence).
+size_t words_in_order(const std::string& got, const std::string& want) {
+  const std::vector<std::string> a = words(got), b = words(want);
+  std::vector<size_t> row(b.size() + 1, 0), next(b.size() + 1, 0);
+  for (const std::string& w : a) {
+    for (size_t j = 0; j < b.size(); ++j)
+      next[j + 1] = w == b[j] ? row[j] + 1 : std::max(next[j], row[j + 1]);
+    row.swap(next);
+  }
+  return row.back();
 }
 
 TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
@@ -107,14 +138,12 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
   EXPECT_DOUBLE_EQ(last.audio, 11.0);
 }
 
-// catch_up: pushes of at most a step give the events of the default mode; a
-// push of several steps' audio (a feed that fell behind) one hypothesis, of
-// its last step, where the default runs one per step.
+// catch_up(): pushes of at most a step give push()'s events; a push of
+// several steps' audio (a feed that fell behind) one hypothesis, of its last
+// step, where push() runs one per step.
 TEST_F(Streaming, CatchUpRunsOneHypothesisForAPushOfSeveralSteps) {
-  amanuensis::StreamingOptions o;
-  o.catch_up = true;
   const std::vector<Event> plain = events(model_, *audio_, 1600, {}, 2);
-  EXPECT_EQ(events(model_, *audio_, 1600, o, 2), plain);
+  EXPECT_EQ(events(model_, *audio_, 1600, {}, 2, nullptr, nullptr, true), plain);
   auto hypotheses = [](const std::vector<Event>& e) {
     std::vector<double> at;
     for (const Event& x : e)
@@ -124,7 +153,8 @@ TEST_F(Streaming, CatchUpRunsOneHypothesisForAPushOfSeveralSteps) {
   const size_t chunk = 16000 * 4 + 8000;  // 4.5 s a push
   EXPECT_EQ(hypotheses(events(model_, *audio_, chunk, {}, 2)),
             (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 11}));
-  EXPECT_EQ(hypotheses(events(model_, *audio_, chunk, o, 2)), (std::vector<double>{4, 9, 11, 11}));
+  EXPECT_EQ(hypotheses(events(model_, *audio_, chunk, {}, 2, nullptr, nullptr, true)),
+            (std::vector<double>{4, 9, 11, 11}));
 }
 
 // Live sessions of one SessionGroup (the server's) on two threads at once:
@@ -158,23 +188,34 @@ TEST_F(Streaming, CommitsTheWordsOfTheOfflineTranscript) {
   const std::string offline = session.transcribe(*audio_, o).text;
   // Word for word, but for case and punctuation (tiny.en may hesitate over
   // one): at least all but two of the offline transcript's words, in order.
-  auto words = [](const std::string& s) {
-    std::vector<std::string> out(1);
-    for (char c : s) {
-      if (c == ' ') {
-        if (!out.back().empty()) out.emplace_back();
-      } else if (std::isalnum(static_cast<unsigned char>(c))) {
-        out.back() += char(std::tolower(static_cast<unsigned char>(c)));
-      }
-    }
-    if (out.back().empty()) out.pop_back();
-    return out;
-  };
-  const std::vector<std::string> a = words(text), b = words(offline);
-  size_t same = 0;
-  for (size_t i = 0, j = 0; i < a.size() && j < b.size(); ++j)
-    if (a[i] == b[j]) ++same, ++i;
-  EXPECT_GE(same + 2, b.size()) << "stream: " << text << "\noffline: " << offline;
+  EXPECT_GE(words_in_order(text, offline) + 2, words(offline).size())
+      << "stream: " << text << "\noffline: " << offline;
+}
+
+// A late push longer than a hypothesis may hold (the long recording's first
+// 50 s in one catch_up) runs one where the buffer would outgrow
+// max_buffer_seconds, and loses no audio: the committed text holds the
+// offline transcript's words.
+TEST_F(Streaming, CatchUpOfMoreThanABufferKeepsAllTheAudio) {
+  const std::vector<float> file =
+      amanuensis::load_audio(std::string(AMANUENSIS_SOURCE_DIR) +
+                             "/tests/data/speech/long_en_ljspeech_LJ001-0001_to_0032.flac");
+  const std::vector<float> audio(file.begin(), file.begin() + 50 * 16000);
+  std::string text;
+  const std::vector<Event> e =
+      events(model_, audio, audio.size(), {}, 2, &text, nullptr, /*late=*/true);
+  std::vector<double> at;
+  for (const Event& x : e)
+    if (x.kind == "partial") at.push_back(x.audio);
+  ASSERT_GE(at.size(), 3u);
+  EXPECT_LE(at.front(), 25.0 + 1e-9);  // waiting a step longer would outgrow 25 s
+  EXPECT_LT(at.size(), 12u);           // not one a step
+  amanuensis::Session session(model_, 2);
+  amanuensis::TranscribeOptions o;
+  o.beam_size = 1;
+  const std::string offline = session.transcribe(audio, o).text;
+  EXPECT_GE(words_in_order(text, offline), words(offline).size() * 9 / 10)
+      << "stream: " << text << "\noffline: " << offline;
 }
 
 // 44 s, past one 30 s window: the buffer is cut behind committed text and

@@ -139,6 +139,11 @@ class AMANUENSIS_API StreamingSession {
 
   // 16 kHz mono samples; throws Error for non-finite ones or after finish().
   void push(const float* samples, size_t count);
+  // As push(), for audio that arrived late (a live feed that fell behind):
+  // one hypothesis, at the last step the samples reach, not one per step, so
+  // the stream catches up instead of falling further behind. For samples of
+  // at most a step, the same events as push().
+  void catch_up(const float* samples, size_t count);
   // Ends the current turn now: its audio is transcribed and all its words
   // committed. Returns false (and calls nothing) when the turn holds no audio.
   bool end_turn();

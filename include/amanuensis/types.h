@@ -233,12 +233,6 @@ struct StreamingOptions {
   // out waited for a later hypothesis. NaN: off.
   double text_end_margin_seconds = 1.0;
   size_t prompt_characters = 200;    // of committed text before the buffer
-  // A push that brings several steps' audio runs one hypothesis, at its last
-  // step, not one per step: a live feed that fell behind (a busy machine)
-  // catches up instead of falling further behind. Off, the events do not
-  // depend on how the audio is cut into pushes; on, only while each push
-  // holds at most a step.
-  bool catch_up = false;
   TurnDetection turn_detection;      // off: the stream is one turn until end_turn()
 };
 

@@ -91,21 +91,21 @@ struct StreamingSession::State {
       agreement.new_turn();
     }
     buffer.insert(buffer.end(), x, x + count);
-    if (deferring) return;  // catch_up: the push's end decides
-    while (buffer_start + int64_t(buffer.size()) >= next_step) {
-      hypothesize(next_step, false);
-      next_step += step;
+    const int64_t end = buffer_start + int64_t(buffer.size());
+    for (; end >= next_step; next_step += step) {
+      // A late push leaves a step to catch_up() while the buffer at the step
+      // after it is no longer than max_buffer_seconds (a longer one is more
+      // than one hypothesis may hold).
+      if (deferring && next_step + step - buffer_start <= samples(options.max_buffer_seconds))
+        skipped = next_step;
+      else
+        hypothesize(next_step, false);
     }
   }
 
-  // StreamingOptions::catch_up, after a push: one hypothesis, at the last
-  // step its audio reached.
+  // After a late push: the hypothesis of the last step it skipped.
   void catch_up() {
-    const int64_t end = buffer_start + int64_t(buffer.size());
-    if (!in_turn || end < next_step) return;
-    const int64_t last = next_step + (end - next_step) / step * step;
-    hypothesize(last, false);
-    next_step = last + step;
+    if (in_turn && skipped > hypothesized) hypothesize(skipped, false);
   }
 
   // Live audio through the VAD, 512 samples at a time: speech starts a turn
@@ -275,12 +275,32 @@ struct StreamingSession::State {
       before_buffer.erase(0, before_buffer.size() - options.prompt_characters - 1);
   }
 
+  // The samples through the VAD or into the turn; `late`: one hypothesis at
+  // the push's end (StreamingSession::catch_up).
+  void push(const float* samples, size_t count, bool late) {
+    if (finished) throw Error("push() after finish()", ErrorKind::kBadInput);
+    for (size_t i = 0; i < count; ++i)
+      if (!std::isfinite(samples[i]))
+        throw Error("sample " + std::to_string(received + int64_t(i)) + " is not finite",
+                    ErrorKind::kBadInput);
+    const int64_t at = received;
+    received += int64_t(count);
+    deferring = late;
+    if (vad)
+      detect(samples, count);
+    else if (count > 0)
+      extend_turn(at, samples, count);
+    deferring = false;
+    if (late) catch_up();
+  }
+
   std::unique_ptr<Session> session;
   StreamingOptions options;
   StreamingCallbacks callbacks;
   std::string language;
   int64_t step = 0, next_step = 0, received = 0, hypothesized = 0;
-  bool deferring = false;  // within a push, with catch_up
+  bool deferring = false;  // within a late push
+  int64_t skipped = 0;     // the last step it left without a hypothesis
   // The current turn: stream samples [turn_start, ...); the buffer holds
   // [buffer_start, buffer_start + buffer.size()).
   bool in_turn = false;
@@ -315,21 +335,11 @@ StreamingSession::StreamingSession(std::shared_ptr<SessionGroup> group, int thre
 StreamingSession::~StreamingSession() = default;
 
 void StreamingSession::push(const float* samples, size_t count) {
-  State& s = *state_;
-  if (s.finished) throw Error("push() after finish()", ErrorKind::kBadInput);
-  for (size_t i = 0; i < count; ++i)
-    if (!std::isfinite(samples[i]))
-      throw Error("sample " + std::to_string(s.received + int64_t(i)) + " is not finite",
-                  ErrorKind::kBadInput);
-  const int64_t at = s.received;
-  s.received += int64_t(count);
-  s.deferring = s.options.catch_up;
-  if (s.vad)
-    s.detect(samples, count);
-  else if (count > 0)
-    s.extend_turn(at, samples, count);
-  s.deferring = false;
-  if (s.options.catch_up) s.catch_up();
+  state_->push(samples, count, false);
+}
+
+void StreamingSession::catch_up(const float* samples, size_t count) {
+  state_->push(samples, count, true);
 }
 
 bool StreamingSession::end_turn() {

@@ -24,7 +24,7 @@ struct StreamArgs {
   StreamingOptions options;  // live defaults: greedy, no temperature fallback
   int threads = 2;
   double chunk_ms = 100;
-  bool realtime = false, jsonl = false;
+  bool realtime = false, jsonl = false, catch_up = false;
 };
 
 // Reads stdin's raw PCM, `chunk` samples at a time; false at its end.
@@ -123,7 +123,7 @@ int run(StreamArgs& a) {
     } else {
       if (at >= file.size()) break;
       size_t end = std::min(file.size(), at + chunk);
-      if (a.realtime && a.options.catch_up) {  // behind: all the audio already spoken at once
+      if (a.realtime && a.catch_up) {  // behind: all the audio already spoken at once
         end = std::min(file.size(), std::max(end, size_t(wall() * 16000) / chunk * chunk));
       }
       piece.assign(file.begin() + long(at), file.begin() + long(end));
@@ -131,7 +131,10 @@ int run(StreamArgs& a) {
       if (a.realtime)  // the audio's own pace: this chunk is due when it has been spoken
         std::this_thread::sleep_until(start + std::chrono::duration<double>(double(at) / 16000));
     }
-    stream.push(piece.data(), piece.size());
+    if (piece.size() > chunk)
+      stream.catch_up(piece.data(), piece.size());
+    else
+      stream.push(piece.data(), piece.size());
   }
   stream.finish();
   if (terminal)
@@ -165,7 +168,7 @@ void add_stream_command(CLI::App& app) {
                   "Temperature, or a comma-separated fallback ladder (default 0: no fallback, "
                   "a hypothesis must stay short)")
       ->delimiter(',');
-  cmd->add_flag("--catch-up", args->options.catch_up,
+  cmd->add_flag("--catch-up", args->catch_up,
                 "With --realtime: when behind, one hypothesis of all the audio spoken so far "
                 "rather than one per missed step");
   cmd->add_option("--step", args->options.step_seconds, "Seconds of new audio between hypotheses")

@@ -56,7 +56,7 @@ void RealtimeSession::on_message(std::string text, bool binary) {
     overrun_ = true;  // the transcription is this far behind the client's audio
   } else {
     backlog_bytes_ += text.size();
-    queue_.push_back({std::move(text), binary});
+    queue_.push_back({std::move(text), binary, Clock::now()});
   }
   wake_.notify_one();
 }
@@ -71,11 +71,12 @@ void RealtimeSession::run() {
   const Clock::time_point deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(limits_.max_session_s));
+  const auto catch_up_after = std::chrono::duration<double>(limits_.catch_up_after_s);
   try {
     make_stream();
     send("session.created", {{"session", session_object(config_, id_)}});
     for (;;) {
-      Message m;
+      std::vector<Message> batch;  // one message, or all queued when behind
       {
         std::unique_lock<std::mutex> lock(mu_);
         wake_.wait_for(lock, kPoll, [&] { return !queue_.empty() || gone_ || overrun_; });
@@ -105,11 +106,19 @@ void RealtimeSession::run() {
           break;
         }
         if (queue_.empty()) continue;
-        m = std::move(queue_.front());
-        queue_.pop_front();
-        backlog_bytes_ -= m.text.size();
+        const bool behind =
+            limits_.catch_up_after_s > 0 && Clock::now() - queue_.front().arrived >= catch_up_after;
+        do {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+          backlog_bytes_ -= batch.back().text.size();
+        } while (behind && !queue_.empty());
       }
-      handle(m.text, m.binary);
+      catching_up_ = batch.size() > 1;
+      for (const Message& m : batch) handle(m.text, m.binary);
+      push_late_audio();
+      catching_up_ = false;
+      take_new_settings();
     }
   } catch (
       const std::exception& e) {  // the engine failed on this stream: said, and the socket closed
@@ -131,6 +140,7 @@ void RealtimeSession::handle(const std::string& text, bool binary) {
   if (binary)
     return send_error({400, "Binary messages are not events: send JSON text", "", "invalid_json"});
   ClientEvent e = parse_client_event(text, config_, has_vad_);
+  if (e.kind != ClientEvent::kAppend) push_late_audio();  // the audio before the event
   switch (e.kind) {
     case ClientEvent::kInvalid:
       return send_error(e.error, e.event_id);
@@ -170,8 +180,13 @@ void RealtimeSession::handle(const std::string& text, bool binary) {
       send("input_audio_buffer.cleared", json::object());
       break;
   }
-  // New settings take effect between turns, before the next audio.
-  if (recreate_ && stream_->turn_seconds() == 0) make_stream();
+  take_new_settings();
+}
+
+void RealtimeSession::take_new_settings() {
+  // Between turns, before the next audio (none may wait in late_: it is the
+  // old settings' turn's).
+  if (recreate_ && late_.empty() && stream_->turn_seconds() == 0) make_stream();
 }
 
 void RealtimeSession::append(const std::vector<int16_t>& pcm) {
@@ -183,8 +198,17 @@ void RealtimeSession::append(const std::vector<int16_t>& pcm) {
     block_.clear();
     const std::vector<float> samples = sink_->take();
     streamed_s_ += double(samples.size()) / 16000;
-    stream_->push(samples.data(), samples.size());
+    if (catching_up_)
+      late_.insert(late_.end(), samples.begin(), samples.end());
+    else
+      stream_->push(samples.data(), samples.size());
   }
+}
+
+void RealtimeSession::push_late_audio() {
+  if (late_.empty()) return;
+  stream_->catch_up(late_.data(), late_.size());
+  late_.clear();
 }
 
 void RealtimeSession::apply(const RealtimeConfig& config) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -26,6 +27,9 @@ struct RealtimeLimits {
   double max_session_s = 3600;  // wall-clock, then session_expired
   size_t max_backlog_bytes =
       4 << 20;  // of messages not yet handled: beyond, the client is too fast
+  // A message that waited this long before its turn: the session is behind,
+  // and all the audio queued takes one hypothesis (ServerConfig). 0: never.
+  double catch_up_after_s = 0;
 };
 
 class RealtimeSession : public std::enable_shared_from_this<RealtimeSession> {
@@ -51,9 +55,11 @@ class RealtimeSession : public std::enable_shared_from_this<RealtimeSession> {
   void run();
   void handle(const std::string& text, bool binary);
   void append(const std::vector<int16_t>& pcm);
+  void push_late_audio();  // what append() kept while catching up
   void commit();
   void apply(const RealtimeConfig& config);
   void make_stream();
+  void take_new_settings();  // a new stream for changed settings, when they may take effect
   // Ends the session: the turn committed, an error said if any, the socket closed.
   void end(int code, const std::string& reason, const ApiError* error);
 
@@ -74,6 +80,7 @@ class RealtimeSession : public std::enable_shared_from_this<RealtimeSession> {
   struct Message {
     std::string text;
     bool binary;
+    std::chrono::steady_clock::time_point arrived;
   };
   std::mutex mu_;
   std::condition_variable wake_;
@@ -88,6 +95,8 @@ class RealtimeSession : public std::enable_shared_from_this<RealtimeSession> {
   std::vector<float> block_;               // client samples short of a whole block
   double offset_s_ = 0;                    // stream_'s start on the session's timeline
   double streamed_s_ = 0;                  // 16 kHz audio pushed into stream_
+  bool catching_up_ = false;               // handling a backlog: audio kept in late_
+  std::vector<float> late_;                // 16 kHz, for one StreamingSession::catch_up
   bool recreate_ = false;                  // settings changed mid-turn: a new stream after it
   bool manual_end_ = false;                // the turn ends by commit, not by silence
   std::string item_id_, previous_item_id_, turn_text_, partial_;

@@ -51,6 +51,10 @@ struct ServerConfig {
   int max_realtime_sessions = 4;
   double realtime_max_minutes = 60;
   int realtime_threads = 0;
+  // A session whose oldest unhandled message has waited this long is behind
+  // the client: it takes all its queued audio as one late push
+  // (StreamingSession::catch_up). 0: never.
+  double realtime_catch_up_seconds = 1.0;
 };
 
 class Server {
