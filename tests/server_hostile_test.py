@@ -368,6 +368,8 @@ def check_flags(exe, model, tmp):
         ("--max-connections 0", ["--max-connections", "0"], "--max-connections must be"),
         ("--min-upload-rate -1", ["--min-upload-rate", "-1"], "--min-upload-rate must be"),
         ("--max-audio-seconds 0", ["--max-audio-seconds", "0"], "--max-audio-seconds must be"),
+        ("--live-step 0.05", ["--live-step", "0.05"], "--live-step must be"),
+        ("--live-catch-up -1", ["--live-catch-up", "-1"], "--live-catch-up must be"),
     ]:
         r = subprocess.run([exe, "serve", "--model", model, "--port", "0", *flags],
                            capture_output=True, text=True, timeout=60)

@@ -76,6 +76,7 @@ int run(ServeArgs a) {
   check_range("--live-max-minutes", a.config.realtime_max_minutes, 0.05, 24 * 60);
   check_range("--live-threads", a.config.realtime_threads, 0, 256);
   check_range("--live-catch-up", a.config.realtime_catch_up_seconds, 0, 3600);
+  check_range("--live-step", a.config.realtime_step_seconds, 0.1, 10);
   a.config.max_upload_bytes = size_t(a.max_upload_mb) << 20;
   a.config.api_key = api_key(a);
 
@@ -177,6 +178,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--live-threads", args->config.realtime_threads,
                   "Threads of each live session (0: --threads-per-worker)");
+  cmd->add_option("--live-step", args->config.realtime_step_seconds,
+                  "Seconds of new audio between two hypotheses of a live session")
+      ->capture_default_str();
   cmd->add_option("--live-catch-up", args->config.realtime_catch_up_seconds,
                   "A live session whose audio waited this many seconds is behind: it transcribes "
                   "all its queued audio in one hypothesis, not one per step (0: never)")

@@ -230,6 +230,7 @@ void RealtimeSession::make_stream() {
   StreamingOptions o;  // live defaults: greedy, no temperature fallback
   o.transcribe.language = config_.language.empty() ? "auto" : config_.language;
   o.transcribe.initial_prompt = config_.prompt;
+  o.step_seconds = limits_.step_s;
   o.turn_detection.enabled = config_.turn_detection;
   o.turn_detection.threshold = float(config_.threshold);
   o.turn_detection.prefix_padding_seconds = config_.prefix_padding_ms / 1000.0;

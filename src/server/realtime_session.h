@@ -24,6 +24,7 @@ namespace amanuensis::server {
 
 struct RealtimeLimits {
   int threads = 1;              // the StreamingSession's
+  double step_s = StreamingOptions{}.step_seconds;
   double max_session_s = 3600;  // wall-clock, then session_expired
   size_t max_backlog_bytes =
       4 << 20;  // of messages not yet handled: beyond, the client is too fast

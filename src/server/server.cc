@@ -398,6 +398,7 @@ std::variant<HttpResponse, WebSocketEvents> Server::Impl::on_upgrade(
   limits.threads = config.realtime_threads > 0 ? config.realtime_threads : threads_per_worker;
   limits.max_session_s = config.realtime_max_minutes * 60;
   limits.catch_up_after_s = config.realtime_catch_up_seconds;
+  limits.step_s = config.realtime_step_seconds;
   auto in = std::make_shared<InFlight>(in_flight);  // a drain waits for the session's end
   auto session = RealtimeSession::start(model, model->has_vad(), limits, std::move(socket),
                                         "sess_" + std::to_string(++realtime_started), draining,

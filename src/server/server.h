@@ -51,10 +51,14 @@ struct ServerConfig {
   int max_realtime_sessions = 4;
   double realtime_max_minutes = 60;
   int realtime_threads = 0;
+  // New audio between two hypotheses of a session (StreamingOptions). Shorter
+  // than the library's second: catching up keeps a busy server's sessions
+  // from falling behind, so an idle one can answer sooner (docs/server.md).
+  double realtime_step_seconds = 0.4;
   // A session whose oldest unhandled message has waited this long is behind
   // the client: it takes all its queued audio as one late push
   // (StreamingSession::catch_up). 0: never.
-  double realtime_catch_up_seconds = 1.0;
+  double realtime_catch_up_seconds = 0.5;
 };
 
 class Server {
