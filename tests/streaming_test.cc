@@ -138,6 +138,21 @@ TEST_F(Streaming, SameEventsHoweverTheAudioIsPushedAndAtAnyThreadCount) {
   EXPECT_DOUBLE_EQ(last.audio, 11.0);
 }
 
+// The two-second guard is for speech read without context: with text
+// before the buffer (a prompt, or an earlier turn's committed words) two
+// readings of a short buffer may agree and commit.
+TEST_F(Streaming, AShortBufferCommitsOnlyAfterText) {
+  auto first_commit = [&](const std::string& prompt) {
+    amanuensis::StreamingOptions o;
+    o.transcribe.initial_prompt = prompt;
+    for (const Event& e : events(model_, *audio_, 1600, o, 2))
+      if (e.kind == "commit") return e.audio;
+    return -1.0;
+  };
+  EXPECT_GE(first_commit(""), 3.0);
+  EXPECT_EQ(first_commit(" President Kennedy's inaugural address:"), 2.0);
+}
+
 // catch_up(): pushes of at most a step give push()'s events; a push of
 // several steps' audio (a feed that fell behind) one hypothesis, of its last
 // step, where push() runs one per step.

@@ -14,7 +14,8 @@ namespace amanuensis {
 namespace {
 
 // Whisper reads a second or two of speech with little context, and two such
-// readings can agree on a wrong one: a buffer this short only proposes.
+// readings can agree on a wrong one: a buffer this short, without text
+// before it (no prompt), only proposes.
 constexpr double kMinCommittingBufferSeconds = 2.0;
 
 int64_t samples(double seconds) { return int64_t(std::llround(seconds * kSampleRate)); }
@@ -213,7 +214,8 @@ struct StreamingSession::State {
       segment_ends.push_back(s.end + offset);
     }
     if (language.empty() && !words.empty()) language = r.info.language;
-    if (seconds(end - buffer_start) <= kMinCommittingBufferSeconds && !last)
+    if (seconds(end - buffer_start) <= kMinCommittingBufferSeconds && !last &&
+        t.initial_prompt.empty())
       agreement.propose(words);
     else
       report(agreement.insert(words));
