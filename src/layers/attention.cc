@@ -297,7 +297,7 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const Half
     q_stride = kHeadDim;
   }
   // The kernels convert the halves in registers and add in attend_loop's
-  // order, each product fused: the same bytes on every backend.
+  // order: the same bytes.
   const decoder_attention::HalfKernels kernels = decoder_attention::half_kernels_for(backend);
   const size_t stride = size_t(padded_len(len));
   for (int j0 = 0; j0 < len; j0 += kChunk) {

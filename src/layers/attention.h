@@ -76,10 +76,9 @@ struct HalfKeyValues {
   float k_scale = 1.0f, v_scale = 1.0f;
 };
 
-// attend() with every query against all `len` keys of `kv`, its products and
-// sums fused (kernels/decoder_attention). The scales are powers of two, so
-// the products, sums and outputs are the bytes these kernels give for the
-// float values stored times their scales.
+// attend() with every query against all `len` keys of `kv`. The scales are
+// powers of two, so the products, sums and outputs are the bytes attend()
+// gives for the float values stored times their scales.
 void attend(Backend backend, const float* q, size_t q_stride, int nq, const HalfKeyValues& kv,
             int len, float* p, float* out, size_t out_stride);
 

@@ -1,8 +1,8 @@
-// AVX2 + F16C + FMA (this file is compiled with -mavx2 -mfma -mf16c). A tile
-// is 5 queries (a beam search's rows) by 16 keys or 16 channels: ten sums,
-// the two vectors of converted halves and a broadcast fill 13 of the 16
-// registers, and each 8 halves are loaded and converted once for all five
-// queries.
+// AVX2 + F16C (this file is compiled with -mavx2 -mfma -mf16c; the multiplies
+// and adds stay apart, as -ffp-contract=off keeps them). A tile is 5 queries
+// (a beam search's rows) by 16 keys or 16 channels: ten sums, the two vectors
+// of converted halves, a broadcast and a product fill 14 of the 16 registers,
+// and each 8 halves are loaded and converted once for all five queries.
 #include <immintrin.h>
 
 #include "kernels/decoder_attention/decoder_attention.h"
@@ -25,8 +25,8 @@ void score_tile(const float* q, size_t q_stride, const Half* kb, float* p, size_
 #pragma GCC unroll 8
     for (int i = 0; i < Q; ++i) {
       const __m256 qc = _mm256_broadcast_ss(q + i * q_stride + c);
-      a[i][0] = _mm256_fmadd_ps(qc, k0, a[i][0]);
-      a[i][1] = _mm256_fmadd_ps(qc, k1, a[i][1]);
+      a[i][0] = _mm256_add_ps(a[i][0], _mm256_mul_ps(qc, k0));
+      a[i][1] = _mm256_add_ps(a[i][1], _mm256_mul_ps(qc, k1));
     }
   }
 #pragma GCC unroll 8
@@ -50,8 +50,8 @@ void sum_tile(const float* p, size_t p_stride, const Half* v, int n, float* o, s
 #pragma GCC unroll 8
     for (int i = 0; i < Q; ++i) {
       const __m256 pj = _mm256_broadcast_ss(p + i * p_stride + j);
-      a[i][0] = _mm256_fmadd_ps(pj, v0, a[i][0]);
-      a[i][1] = _mm256_fmadd_ps(pj, v1, a[i][1]);
+      a[i][0] = _mm256_add_ps(a[i][0], _mm256_mul_ps(pj, v0));
+      a[i][1] = _mm256_add_ps(a[i][1], _mm256_mul_ps(pj, v1));
     }
   }
 #pragma GCC unroll 8

@@ -1,7 +1,8 @@
 // AVX-512 (this file is compiled for AVX-512 F/BW/VL, which includes F16C's
-// conversions and FMA). A tile is 5 queries (a beam search's rows) by a whole
-// block of 32 keys, or by 32 channels: ten sums in registers, each 16 halves
-// loaded and converted once for all five queries.
+// conversions; multiplies and adds stay apart, as -ffp-contract=off keeps
+// them). A tile is 5 queries (a beam search's rows) by a whole block of 32
+// keys, or by 32 channels: ten sums in registers, each 16 halves loaded and
+// converted once for all five queries.
 #include <immintrin.h>
 
 #include "kernels/decoder_attention/decoder_attention.h"
@@ -24,8 +25,8 @@ void score_tile(const float* q, size_t q_stride, const Half* kb, float* p, size_
 #pragma GCC unroll 8
     for (int i = 0; i < Q; ++i) {
       const __m512 qc = _mm512_set1_ps(q[i * q_stride + c]);
-      a[i][0] = _mm512_fmadd_ps(qc, k0, a[i][0]);
-      a[i][1] = _mm512_fmadd_ps(qc, k1, a[i][1]);
+      a[i][0] = _mm512_add_ps(a[i][0], _mm512_mul_ps(qc, k0));
+      a[i][1] = _mm512_add_ps(a[i][1], _mm512_mul_ps(qc, k1));
     }
   }
 #pragma GCC unroll 8
@@ -49,8 +50,8 @@ void sum_tile(const float* p, size_t p_stride, const Half* v, int n, float* o, s
 #pragma GCC unroll 8
     for (int i = 0; i < Q; ++i) {
       const __m512 pj = _mm512_set1_ps(p[i * p_stride + j]);
-      a[i][0] = _mm512_fmadd_ps(pj, v0, a[i][0]);
-      a[i][1] = _mm512_fmadd_ps(pj, v1, a[i][1]);
+      a[i][0] = _mm512_add_ps(a[i][0], _mm512_mul_ps(pj, v0));
+      a[i][1] = _mm512_add_ps(a[i][1], _mm512_mul_ps(pj, v1));
     }
   }
 #pragma GCC unroll 8

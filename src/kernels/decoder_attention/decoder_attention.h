@@ -4,10 +4,8 @@
 // registers, each key and value read once for all the queries. One file per
 // instruction set; each gives the bytes of reference.cc: a score adds its 64
 // products in channel order, starting from 0; an output channel adds its
-// products in key order, starting from what it holds; each product added by
-// one fused multiply-add (std::fma in the reference, rounded once as the FMA
-// instructions are). Fused, the arithmetic is half the instructions, which a
-// batched step at many rows is short of (docs/PERFORMANCE.md).
+// products in key order, starting from what it holds; float multiplies and
+// adds, never fused (no FMA: the reference has none).
 #pragma once
 
 #include <algorithm>

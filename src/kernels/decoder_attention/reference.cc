@@ -1,6 +1,4 @@
 // The plain loops every other copy must match, and the dispatch.
-#include <cmath>
-
 #include "kernels/decoder_attention/decoder_attention.h"
 
 namespace amanuensis::decoder_attention {
@@ -12,7 +10,7 @@ void scores_reference(const float* q, size_t q_stride, int nq, const Half* k, in
     for (int j = 0; j < keys; ++j) {
       float s = 0.0f;
       for (int c = 0; c < kHeadDim; ++c)
-        s = std::fma(q[r * q_stride + c], half_to_float(k[key_offset(j, c)]), s);
+        s += q[r * q_stride + c] * half_to_float(k[key_offset(j, c)]);
       p[r * p_stride + j] = s;
     }
 }
@@ -22,8 +20,7 @@ void weighted_sums_reference(const float* p, size_t p_stride, int nq, const Half
   for (int r = 0; r < nq; ++r)
     for (int c = 0; c < kHeadDim; ++c) {
       float o = out[r * out_stride + c];
-      for (int j = 0; j < n; ++j)
-        o = std::fma(p[r * p_stride + j], half_to_float(v[j * kHeadDim + c]), o);
+      for (int j = 0; j < n; ++j) o += p[r * p_stride + j] * half_to_float(v[j * kHeadDim + c]);
       out[r * out_stride + c] = o;
     }
 }
