@@ -5,8 +5,8 @@ words, figures) for batch sizes 2, 3 and 8 and for 1 and 2 threads, on the
 3.8-minute development file, with and without Silero VAD chunks and word
 timestamps; a clip of one window gives the sequential pipeline's bytes (one
 window with the same prompt is the same search); segments come back in
-order on the original timeline; several files in one call give each file's
-own bytes; each VAD chunk is heard in one window; and bad batch sizes are
+order on the original timeline; digital silence is not decoded in either
+mode; several files in one call give each file's own bytes; each VAD chunk is heard in one window; and bad batch sizes are
 refused."""
 import argparse
 import json
@@ -87,6 +87,26 @@ def main():
         bat, err2 = transcribe(exe, JFK, "--batch-size", "4", *extra)
         check(f"jfk {' '.join(extra)}: batched equals sequential",
               seq is not None and seq == bat, err + err2)
+
+    # Digital silence is not decoded in either mode (Whisper would say " you").
+    import numpy as np
+    import soundfile as sf
+    with tempfile.TemporaryDirectory() as tmp:
+        silent = os.path.join(tmp, "silent40.wav")
+        sf.write(silent, np.zeros(40 * 16000, np.float32), 16000, subtype="PCM_16")
+        jfk_then_silence = os.path.join(tmp, "jfk_then_silence.wav")
+        jfk, rate = sf.read(str(JFK), dtype="float32")
+        sf.write(jfk_then_silence, np.concatenate([jfk, np.zeros(35 * rate, np.float32)]), rate,
+                 subtype="PCM_16")
+        for args in [[], ["--batch-size", "4"]]:
+            r, err = transcribe(exe, silent, *args)
+            check(f"40 s of digital silence {' '.join(args)}: no segments",
+                  r is not None and r["segments"] == [], err if r is None else r["segments"])
+        seq, err = transcribe(exe, jfk_then_silence)
+        bat, err2 = transcribe(exe, jfk_then_silence, "--batch-size", "4")
+        check("jfk.wav then 35 s of digital silence: batched equals sequential (nothing after jfk)",
+              seq is not None and seq == bat and len(seq["segments"]) == 1,
+              err + err2 if seq is None or bat is None else [seq["segments"], bat["segments"]])
 
     # Several files in one call: their chunks share the batches, each file's JSON is its own.
     files = [LONG, JFK, SPEECH / "es_picovoice_test_es.wav"]

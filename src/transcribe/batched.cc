@@ -143,7 +143,7 @@ class Batched {
       try {
         for (; round.size() < size_t(o_.batch_size) && next_chunk < chunks_.size(); ++next_chunk) {
           const SourceChunk& c = chunks_[next_chunk];
-          if (sources_[c.source].out.aborted) {
+          if (sources_[c.source].out.aborted || silent_from(c, 0)) {
             progress_[next_chunk].done = true;
             continue;
           }
@@ -158,7 +158,7 @@ class Batched {
           w->state = DecoderState{};  // its K/V are no longer needed
           const size_t chunk = w->chunk;
           p.heard.push_back(std::move(*w));
-          if (seek < p.mel->frames)
+          if (seek < p.mel->frames && !silent_from(chunks_[chunk], seek))
             follow_ups.push_back(window(chunk, seek));
           else
             p.done = true;
@@ -200,6 +200,15 @@ class Batched {
       progress_[w->chunk].done = true;
       return true;
     });
+  }
+
+  // Whether a chunk is digital silence from `seek` frames on: a window
+  // there (which always reaches the chunk's end: chunks are at most 30 s)
+  // is not decoded, as in the sequential mode.
+  bool silent_from(const SourceChunk& c, int64_t seek) const {
+    const float* samples = sources_[c.source].samples->data();
+    const int64_t first = c.chunk.start + seek * kHop;
+    return is_silent(samples + first, size_t(std::max<int64_t>(0, c.chunk.end - first)));
   }
 
   std::unique_ptr<audio::LogMel> features(const SourceChunk& c) {

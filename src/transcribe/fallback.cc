@@ -67,6 +67,10 @@ bool needs_fallback(const Attempt& a, const TranscribeOptions& o) {
   return repeats_itself(a, o) || unsure(a, o);
 }
 
+bool is_silent(const float* samples, size_t n) {
+  return std::all_of(samples, samples + n, [](float x) { return std::fabs(x) < kSilentPeak; });
+}
+
 bool no_speech(const decoding::SearchResult& r, const TranscribeOptions& o) {
   return !std::isnan(o.no_speech_threshold) && r.no_speech_prob > o.no_speech_threshold &&
          !(!std::isnan(o.log_prob_threshold) && r.avg_logprob > o.log_prob_threshold);

@@ -37,6 +37,13 @@ inline int search_rows(const TranscribeOptions& o) { return std::max(o.beam_size
 // Whether `a` is not good enough to keep and a hotter temperature may help.
 bool needs_fallback(const Attempt& a, const TranscribeOptions& options);
 
+// A window whose loudest sample is below kSilentPeak (-70 dBFS) holds no
+// sound to transcribe, and is not decoded at all, in every mode. Whisper,
+// given digital silence, still says " you" with P(no speech) 0.94 and an
+// average log-probability above -1 (faster-whisper prints it too).
+inline constexpr float kSilentPeak = 3.16e-4f;
+bool is_silent(const float* samples, size_t n);
+
 // The model is sure there is no speech, and not sure of its text: the
 // window is skipped.
 bool no_speech(const decoding::SearchResult& r, const TranscribeOptions& options);

@@ -24,18 +24,6 @@
 namespace amanuensis {
 namespace {
 
-// A window whose loudest sample is below this (-70 dBFS) holds no sound to
-// transcribe. Whisper, given digital silence, still says " you" with
-// P(no speech) 0.94 and an average log-probability above -1 (faster-whisper
-// prints it too); we do not decode such windows at all.
-constexpr float kSilentPeak = 3.16e-4f;
-
-bool is_silent(const std::vector<float>& samples, int64_t seek, int64_t frames) {
-  const auto begin = samples.begin() + seek * kHop;
-  const int64_t n = std::min<int64_t>(frames * kHop, int64_t(samples.size()) - seek * kHop);
-  return std::all_of(begin, begin + n, [](float x) { return std::fabs(x) < kSilentPeak; });
-}
-
 // The encoder output of the current window, and the decoder's cross-attention
 // K/V made from it: made once a window, whether the window is decoded once or
 // detected, decoded and decoded again.
@@ -137,7 +125,10 @@ class LongForm {
   // The window at `seek`, through every stage; returns where the next starts.
   int64_t transcribe_window(int64_t seek) {
     const int64_t frames = std::min<int64_t>(kChunkFrames, content_frames_ - seek);
-    if (is_silent(samples_, seek, frames)) return progress(seek + frames);
+    const int64_t first = seek * kHop;
+    if (is_silent(samples_.data() + first,
+                  size_t(std::min<int64_t>(frames * kHop, int64_t(samples_.size()) - first))))
+      return progress(seek + frames);
     window_.encode(seek, frames);
     const std::vector<int> previous(all_tokens_.begin() + prompt_reset_since_, all_tokens_.end());
     const WindowPrompt prompt = window_prompt(text_, previous, sot_, sp_, o_.without_timestamps,
