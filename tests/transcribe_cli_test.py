@@ -226,6 +226,9 @@ def check_errors(exe, model, d, jfk):
     # cut file: a transcript of half the recording would pass for the whole.
     with open(p("overlong.wav"), "wb") as f:
         f.write(patch_sizes(raw, 2 * (len(raw) - raw.find(b"data") - 8)))
+    # Sizes of 0 (a recorder stopped before it wrote them): no audio for libsndfile.
+    with open(p("zero_sizes.wav"), "wb") as f:
+        f.write(patch_sizes(raw, 0, 0))
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
     tone[100] = np.nan
     write_wav(p("nan.wav"), tone, float32=True)
@@ -236,6 +239,8 @@ def check_errors(exe, model, d, jfk):
     expect_error(exe, d, "text file named .wav", audio("text.wav"), "not a readable audio file")
     expect_error(exe, d, "WAV cut inside its header", audio("header.wav"), "header.wav")
     expect_error(exe, d, "WAV data chunk longer than the file", audio("overlong.wav"), "truncated")
+    expect_error(exe, d, "WAV data chunk of 0 bytes before the samples", audio("zero_sizes.wav"),
+                 "declares 0 bytes")
     if shutil.which("ffmpeg"):
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                         "testsrc=duration=1:size=64x64", "-an", p("video.mp4")], check=True)
@@ -273,6 +278,19 @@ def check_errors(exe, model, d, jfk):
     expect_error(exe, d, "--model /nonexistent", model_at("/nonexistent"), "no such model")
     expect_error(exe, d, "model folder without a vocabulary", model_at(no_vocab), "no vocabulary")
     expect_error(exe, d, "model.bin cut to 1000 bytes", model_at(cut), "truncated")
+
+    # stdout on a full device: stdio only sets its error flag; the exit status says it.
+    if os.path.exists("/dev/full"):
+        for fmt in ["srt", "txt"]:
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([exe, "transcribe", jfk, *greedy, "--output-format", fmt],
+                                   stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+            lines = r.stderr.splitlines()
+            check(f"--output-format {fmt} to a full stdout: one line, exit 1",
+                  r.returncode == 1 and len(lines) == 1 and "cannot write to standard output" in lines[0],
+                  f"rc={r.returncode} stderr={r.stderr!r}")
+    else:
+        print("skip stdout on a full device: no /dev/full")
 
     # An output folder that cannot exist: a path under a regular file. (Run as
     # root, chmod 000 would not stop the writes.)

@@ -89,6 +89,16 @@ std::vector<float> decode_sndfile(SNDFILE* f, const SF_INFO& info, const std::st
   return sink.finish();
 }
 
+// A WAV whose data chunk says 0 bytes holds no audio for any reader that
+// trusts its header, libsndfile included; a recorder that stops before it
+// patches the sizes in leaves such a file (FFmpeg reads on to the end).
+void check_wav_declares_samples(const SF_INFO& info, const std::string& what) {
+  if ((info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV && info.frames == 0)
+    fail(what,
+         "contains no audio samples: its data chunk declares 0 bytes (a recording whose header "
+         "was never finished? `ffmpeg -i FILE fixed.wav` reads what follows)");
+}
+
 }  // namespace
 
 std::optional<std::vector<float>> sndfile_decode_fd(int fd, const std::string& what,
@@ -99,6 +109,7 @@ std::optional<std::vector<float>> sndfile_decode_fd(int fd, const std::string& w
     why_not = sndfile_error(nullptr);
     return std::nullopt;
   }
+  check_wav_declares_samples(info, what);
   return decode_sndfile(f.get(), info, what, max_seconds);
 }
 
@@ -113,6 +124,7 @@ std::optional<std::vector<float>> sndfile_decode_memory(const uint8_t* bytes, si
     why_not = sndfile_error(nullptr);
     return std::nullopt;
   }
+  check_wav_declares_samples(info, what);
   return decode_sndfile(f.get(), info, what, max_seconds);
 }
 

@@ -1,6 +1,8 @@
 // Flags that several commands share, bound to the library's option types, and
 // how both programs run their command line.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "amanuensis/types.h"
@@ -53,20 +55,34 @@ void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech) {
       ->default_str(starts_at_speech ? "speech" : "attention");
 }
 
+namespace {
+
+// stdio reports a failed write to stdout (a full disk, a closed file) only
+// in its error flag: a transcript that did not reach its file must not exit 0.
+int check_stdout(const char* program, int code) {
+  const int failed = std::fflush(stdout) != 0 ? errno : 0;
+  if (!failed && !std::ferror(stdout)) return code;
+  std::fprintf(stderr, "%s: error: cannot write to standard output%s%s\n", program,
+               failed ? ": " : "", failed ? std::strerror(failed) : "");
+  return 1;
+}
+
+}  // namespace
+
 int run(CLI::App& app, int argc, char** argv, const char* program) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a subcommand already said what failed
-    return e.get_exit_code();
+    return check_stdout(program, e.get_exit_code());
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     std::fprintf(stderr, "%s: error: %s (see --help)\n", program, e.what());  // one line
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());
-    return 1;
+    return check_stdout(program, 1);
   }
-  return 0;
+  return check_stdout(program, 0);
 }
 
 void add_vad_options(CLI::App& cmd, VadOptions& o) {
