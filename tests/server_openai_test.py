@@ -114,6 +114,11 @@ def check_formats(server, model_name, jfk, cli):
         cli_words = [(x["word"].strip(), x["start"], x["end"]) for s in cli["word_segments"] for x in s["words"]]
         check("granularity word: the CLI's words and times (starts at speech)",
               [(a.word, a.start, a.end) for a in ws] == cli_words, (ws, cli_words))
+        verbose = json.loads(subprocess.run(
+            [server.exe, "transcribe", jfk, "--model", server.model, "--word-timestamps",
+             "--output-format", "verbose_json"], capture_output=True, text=True, timeout=300).stdout)
+        check("granularity word: the CLI's verbose_json words, the same document",
+              [a.model_dump() for a in ws] == verbose.get("words"), (ws, verbose.get("words")))
     except openai.APIStatusError as e:
         check("granularity word: words present", False, e)
 

@@ -194,7 +194,11 @@ std::string render(const Transcription& t, const std::string& format, Task task,
                         {"segments", segments}};
     std::vector<Word> words;  // OpenAI lists the words once, after the segments
     for (const Segment& s : t.segments) words.insert(words.end(), s.words.begin(), s.words.end());
-    if (!words.empty()) j["words"] = words_json(words, false);
+    if (!words.empty()) {
+      j["words"] = words_json(words, false);
+      for (nlohmann::json& w : j["words"])  // OpenAI's words carry no leading space
+        w["word"] = trimmed(w["word"].get<std::string>());
+    }
     out = j.dump(2) + "\n";
   } else {
     throw Error("unknown output format '" + format + "'");

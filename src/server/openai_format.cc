@@ -54,13 +54,10 @@ std::string verbose_json(const Transcription& t, const AudioRequest& r) {
   json j = json::parse(output::render(t, "verbose_json", r.options.task));
   j["usage"] = usage(t);
   if (!r.segments) j.erase("segments");
-  if (r.words) {
-    json words = json::array();
-    for (const Segment& s : t.segments)
-      for (const Word& w : s.words)
-        words.push_back({{"word", trimmed(w.word)}, {"start", w.start}, {"end", w.end}});
-    j["words"] = words;
-  }
+  if (!r.words)
+    j.erase("words");
+  else if (!j.contains("words"))
+    j["words"] = json::array();  // asked for, and nothing was said
   return json_text(j, 2) + "\n";
 }
 
