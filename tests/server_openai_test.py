@@ -204,6 +204,14 @@ def check_health_and_models(server, model_name):
                              "queue_depth", "uptime_s"} <= h.keys() and h["model"] == model_name, h)
     ids = [m.id for m in client(server).models.list()]
     check("models: the model and whisper-1", ids == [model_name, "whisper-1"], ids)
+    got = [client(server).models.retrieve(i).id for i in ids]
+    check("models.retrieve: each listed model", got == ids, got)
+    try:
+        client(server).models.retrieve("whisper-9")
+        check("models.retrieve: an unknown model is 404", False)
+    except openai.NotFoundError as e:
+        check("models.retrieve: an unknown model is 404 model_not_found",
+              e.body and e.body.get("code") == "model_not_found", e.body)
 
 
 def raw_request(server, body_bytes, fields_boundary="b0undary"):
@@ -360,9 +368,12 @@ def check_access(exe, model, jfk, tmp):
                                                     ["country", "SECRET", "sk-test"]), body)
 
     plain = os.path.join(tmp, "access.log")
-    s = ServerProcess(exe, model, "--access-log", plain)
+    s = ServerProcess(os.path.abspath(exe), ".", "--access-log", plain, cwd=model)  # the folder
     try:
         httpx.get(s.url + "/v1/nothing")
+        ids = [m["id"] for m in httpx.get(s.url + "/v1/models").json()["data"]]
+        check("--model .: the model is called by its folder's name",
+              ids == [os.path.basename(model), "whisper-1"], ids)
     finally:
         s.stop()
     with open(plain) as f:

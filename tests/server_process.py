@@ -12,10 +12,10 @@ MODELS = str(MODELS_PATH)
 
 
 class ServerProcess:
-    def __init__(self, exe, model, *flags, port=0, ready_timeout=120):
+    def __init__(self, exe, model, *flags, port=0, ready_timeout=120, cwd=None):
         self.exe, self.model = exe, model
         self.proc = subprocess.Popen([exe, "serve", "--model", model, "--port", str(port), *flags],
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, cwd=cwd)
         self.log = []
         port = None
         deadline = time.time() + ready_timeout

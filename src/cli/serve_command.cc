@@ -27,9 +27,10 @@ struct ServeArgs {
   server::ServerConfig config;
 };
 
-// What clients call the model: its folder's name ("base"), or a file's stem.
+// What clients call the model: its folder's name ("base"), or a file's stem
+// ("." and ".." resolved against the working folder).
 std::string model_name(const std::string& path) {
-  std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return std::filesystem::is_directory(p) ? p.filename().string() : p.stem().string();
 }

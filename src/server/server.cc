@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -46,24 +47,28 @@ struct InFlight {
   std::atomic<int>& n_;
 };
 
-enum class Route { kPage, kHealth, kModels, kTranscriptions, kTranslations, kRealtime };
+enum class Route { kPage, kHealth, kModels, kModel, kTranscriptions, kTranslations, kRealtime };
 
 struct RouteInfo {
   const char* path;
   const char* method;
   Route route;
+  bool prefix = false;  // the path begins with `path` (the rest is a parameter)
 };
 
 constexpr RouteInfo kRoutes[] = {{"/", "GET", Route::kPage},
                                  {"/health", "GET", Route::kHealth},
                                  {"/v1/models", "GET", Route::kModels},
+                                 {"/v1/models/", "GET", Route::kModel, true},
                                  {"/v1/audio/transcriptions", "POST", Route::kTranscriptions},
                                  {"/v1/audio/translations", "POST", Route::kTranslations},
                                  {"/v1/realtime", "GET", Route::kRealtime}};
 
 const RouteInfo* find_route(const std::string& path) {
   for (const RouteInfo& r : kRoutes)
-    if (path == r.path) return &r;
+    if (path == r.path || (r.prefix && path.size() > std::strlen(r.path) &&
+                           path.compare(0, std::strlen(r.path), r.path) == 0))
+      return &r;
   return nullptr;
 }
 
@@ -180,6 +185,10 @@ struct Server::Impl {
   void cors_headers(const RequestHead& head, HeaderList& headers) const;
   HttpResponse busy() const;
   json health() const;
+  // A model as /v1/models lists it.
+  json model_object(const std::string& id) const {
+    return {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}};
+  }
   json batch_figures() const;  // the decoder's batches across requests (null: off)
   ApiError timeout_error() const {
     return {504,
@@ -430,13 +439,21 @@ void Server::Impl::on_request(const RequestHead& head, std::string body,
     case Route::kModels: {
       json data = json::array();
       for (const std::string& id : {config.model_name, std::string("whisper-1")})
-        data.push_back(
-            {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "amanuensis"}});
+        data.push_back(model_object(id));
       return x->respond({200,
                          "application/json",
                          json_text({{"object", "list"}, {"data", data}}) + "\n",
                          {},
                          false});
+    }
+    case Route::kModel: {  // GET /v1/models/{id}: the official clients' models.retrieve
+      const std::string id = head.path().substr(std::strlen(route->path));
+      if (id != config.model_name && id != "whisper-1")
+        return x->respond(reply({404,
+                                 "The model '" + id + "' does not exist (this server serves '" +
+                                     config.model_name + "', also called whisper-1)",
+                                 "model", "model_not_found"}));
+      return x->respond({200, "application/json", json_text(model_object(id)) + "\n", {}, false});
     }
     case Route::kTranscriptions:
     case Route::kTranslations:
