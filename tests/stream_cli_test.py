@@ -90,7 +90,9 @@ def main():
     check("empty stdin: exit 0, no text", r.returncode == 0 and r.stdout == b"", r)
     for name, args, needle in [
             ("bad --format", ["--format", "u8"], "--format"),
-            ("bad --step", [str(JFK), "--step", "0"], "step_seconds"),
+            ("bad --step", [str(JFK), "--step", "0"], "--step must be"),
+            ("bad --trim", [str(JFK), "--trim", "0"], "--trim must be from --step"),
+            ("bad --silence", [str(JFK), "--turns", "--silence", "-1"], "--silence must be"),
             ("bad --chunk-ms", [str(JFK), "--chunk-ms", "0"], "--chunk-ms"),
             ("bad --temperature", [str(JFK), "--temperature", "0,-1"], "temperature"),
             ("missing file", ["/nonexistent.wav"], "nonexistent"),

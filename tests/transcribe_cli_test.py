@@ -259,6 +259,11 @@ def check_errors(exe, model, d, jfk):
     expect_error(exe, d, "--temperature abc", opts("--temperature", "abc"), "--temperature")
     expect_error(exe, d, "--temperature -1", opts("--temperature", "-1"), "--temperature")
     expect_error(exe, d, "--threads 0", opts("--threads", "0"), "--threads")
+    expect_error(exe, d, "--threads x", opts("--threads", "x"), "'x' is not a whole number")
+    expect_error(exe, d, "--max-line-width 0", opts("--word-timestamps", "--max-line-width", "0"),
+                 "--max-line-width: 0 is not from 1")
+    expect_error(exe, d, "--vad-min-silence-ms without --vad", opts("--vad-min-silence-ms", "300"),
+                 "requires --vad")
     expect_error(exe, d, "--output-format docx", opts("--output-format", "docx"), "docx")
     expect_error(exe, d, "--precision int4", opts("--precision", "int4"), "int4")
 

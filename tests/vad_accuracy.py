@@ -319,13 +319,20 @@ def cli(exe, tmp, made):
         r = transcribe(exe, write_wav(tmp, name, made[name]), "--vad")
         text = json.loads(r.stdout)["text"] if r.returncode == 0 else None
         check(f"transcribe --vad on {name}: no text", text == "", f"rc {r.returncode}, {text!r}")
-    for args, what in [(["--vad", "--vad-threshold", "1.5"], "bad --vad-threshold"),
-                       (["--vad", "--vad-model", "/nonexistent.safetensors"], "missing --vad-model"),
-                       (["--vad", "--vad-speech-pad-ms", "-3"], "negative --vad-speech-pad-ms")]:
+    for args, what, needle in [
+            (["--vad", "--vad-threshold", "1.5"], "bad --vad-threshold", "--vad-threshold"),
+            (["--vad", "--vad-model", "/nonexistent.safetensors"], "missing --vad-model",
+             "/nonexistent.safetensors"),
+            (["--vad", "--vad-speech-pad-ms", "-3"], "negative --vad-speech-pad-ms",
+             "--vad-speech-pad-ms"),
+            (["--vad", "--vad-min-speech-ms", "-1"], "negative --vad-min-speech-ms",
+             "--vad-min-speech-ms"),
+            (["--vad-threshold", "0.3"], "--vad-threshold without --vad", "--vad")]:
         r = transcribe(exe, wav, *args)
         lines = r.stderr.strip().splitlines()
-        check(f"{what}: one error line, exit 1",
-              r.returncode == 1 and len(lines) == 1 and "error" in lines[0], r.stderr)
+        check(f"{what}: one error line naming {needle}, exit 1",
+              r.returncode == 1 and len(lines) == 1 and "error" in lines[0] and needle in lines[0],
+              r.stderr)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ void add_precision_option(CLI::App& cmd, Precision& precision);
 void add_backend_option(CLI::App& cmd, Backend& backend);
 // --threads, --precision, --backend: how a command that loads a model runs it.
 void add_run_options(CLI::App& cmd, int& threads, ModelOptions& model);
-void add_vad_options(CLI::App& cmd, VadOptions& options);
+// --vad-threshold and the other --vad-* options; each needs `vad_flag` where
+// the command has one (null: always apply, as amanuensis-dev vad).
+void add_vad_options(CLI::App& cmd, CLI::Option* vad_flag, VadOptions& options);
+// A check that a value is a whole number from lo to hi, whose errors say so.
+CLI::Validator whole_number(int lo, int hi);
 // --word-starts speech|attention: TranscribeOptions::word_starts_at_speech.
 void add_word_starts_option(CLI::App& cmd, bool& starts_at_speech);
 

@@ -37,7 +37,9 @@ void add_backend_option(CLI::App& cmd, Backend& backend) {
 }
 
 void add_run_options(CLI::App& cmd, int& threads, ModelOptions& model) {
-  cmd.add_option("--threads", threads, "Threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd.add_option("--threads", threads, "Threads")
+      ->capture_default_str()
+      ->check(whole_number(1, 256));
   add_precision_option(cmd, model.precision);
   add_backend_option(cmd, model.backend);
 }
@@ -85,18 +87,42 @@ int run(CLI::App& app, int argc, char** argv, const char* program) {
   return check_stdout(program, 0);
 }
 
-void add_vad_options(CLI::App& cmd, VadOptions& o) {
-  cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
-      ->capture_default_str();
-  cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms, "Drop speech shorter than this")
-      ->capture_default_str();
-  cmd.add_option("--vad-max-speech-s", o.max_speech_duration_s,
-                 "Split speech longer than this (default: never)");
-  cmd.add_option("--vad-min-silence-ms", o.min_silence_duration_ms,
-                 "Silence that ends a stretch of speech")
-      ->capture_default_str();
-  cmd.add_option("--vad-speech-pad-ms", o.speech_pad_ms, "Padding on each side of speech")
-      ->capture_default_str();
+CLI::Validator whole_number(int lo, int hi) {
+  const std::string range = std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        size_t used = 0;
+        long long v = 0;
+        try {
+          v = std::stoll(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size()) return "'" + text + "' is not a whole number";
+        if (v < lo || v > hi) return text + " is not from " + range;
+        return "";
+      },
+      "INT in [" + range + "]");
+}
+
+void add_vad_options(CLI::App& cmd, CLI::Option* vad, VadOptions& o) {
+  // Each shapes --vad's chunks only: without it, it would be silently ignored.
+  auto needs_vad = [vad](CLI::Option* o) {
+    if (vad) o->needs(vad);
+  };
+  needs_vad(
+      cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
+          ->capture_default_str());
+  needs_vad(cmd.add_option("--vad-min-speech-ms", o.min_speech_duration_ms,
+                           "Drop speech shorter than this")
+                ->capture_default_str());
+  needs_vad(cmd.add_option("--vad-max-speech-s", o.max_speech_duration_s,
+                           "Split speech longer than this (default: never)"));
+  needs_vad(cmd.add_option("--vad-min-silence-ms", o.min_silence_duration_ms,
+                           "Silence that ends a stretch of speech")
+                ->capture_default_str());
+  needs_vad(cmd.add_option("--vad-speech-pad-ms", o.speech_pad_ms, "Padding on each side of speech")
+                ->capture_default_str());
 }
 
 }  // namespace amanuensis::cli

@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "amanuensis/amanuensis.h"
@@ -40,6 +42,22 @@ bool read_pcm(const std::string& format, size_t chunk, std::vector<float>& out) 
   const size_t n = std::fread(pcm.data(), sizeof(int16_t), chunk, stdin);
   for (size_t i = 0; i < n; ++i) out.push_back(float(pcm[i]) / 32768.0f);
   return n > 0;
+}
+
+// A StreamingOptions error in this command's words: the fields it names
+// become the flags that set them.
+std::string with_flags(std::string message, const StreamingOptions& o) {
+  const std::pair<std::string, std::string> flags[] = {
+      {"turn_detection.silence_seconds", "--silence"},
+      {"turn_detection.threshold", "--vad-threshold"},
+      {"text_end_margin_seconds", "--text-end-margin"},
+      {"max_buffer_seconds", "the buffer's " + std::to_string(int(o.max_buffer_seconds)) + " s"},
+      {"trim_seconds", "--trim"},
+      {"step_seconds", "--step"}};
+  for (const auto& [field, flag] : flags)
+    for (size_t at; (at = message.find(field)) != std::string::npos;)
+      message.replace(at, field.size(), flag);
+  return message;
 }
 
 int run(StreamArgs& a) {
@@ -113,7 +131,13 @@ int run(StreamArgs& a) {
     line_open = false;
     std::fflush(stdout);
   };
-  StreamingSession stream(model, a.threads, a.options, cb);
+  std::unique_ptr<StreamingSession> owned;
+  try {  // the options are checked here: their errors name this command's flags
+    owned = std::make_unique<StreamingSession>(model, a.threads, a.options, cb);
+  } catch (const Error& e) {
+    throw Error(with_flags(e.what(), a.options), e.kind(), e.option());
+  }
+  StreamingSession& stream = *owned;
   session = &stream;
   const size_t chunk = size_t(a.chunk_ms * 16);  // samples at 16 kHz
   std::vector<float> piece;

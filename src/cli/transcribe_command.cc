@@ -46,7 +46,11 @@ std::string flag_for(const std::string& option) {
   static const std::map<std::string, std::string> renamed = {
       {"temperatures", "--temperature"},
       {"vad_filter", "--vad"},
-      {"vad", "--vad-*"},
+      {"vad.threshold", "--vad-threshold"},
+      {"vad.min_speech_duration_ms", "--vad-min-speech-ms"},
+      {"vad.max_speech_duration_s", "--vad-max-speech-s"},
+      {"vad.min_silence_duration_ms", "--vad-min-silence-ms"},
+      {"vad.speech_pad_ms", "--vad-speech-pad-ms"},
       {"word_starts_at_speech", "--word-starts"}};
   if (option.empty()) return "";
   if (auto r = renamed.find(option); r != renamed.end()) return r->second + ": ";
@@ -243,12 +247,13 @@ void add_transcribe_command(CLI::App& app) {
                   "txt, srt, vtt, json, verbose_json or all");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
   cmd->add_flag("--quiet", args->quiet, "Do not print segments as they finish");
-  cmd->add_flag("--vad", o.vad_filter,
-                "Transcribe only the speech Silero VAD finds (faster-whisper's vad_filter)");
+  CLI::Option* vad =
+      cmd->add_flag("--vad", o.vad_filter,
+                    "Transcribe only the speech Silero VAD finds (faster-whisper's vad_filter)");
   cmd->add_option("--vad-model", args->model_options.vad_model,
                   "Silero VAD weights (default: silero-vad/silero_vad_v6_16k.safetensors in "
                   "~/.cache/amanuensis/models)");
-  add_vad_options(*cmd, o.vad);
+  add_vad_options(*cmd, vad, o.vad);
   cmd->add_flag("--word-timestamps", o.word_timestamps,
                 "Time every word (cross-attention alignment); words go into json and verbose_json");
   add_word_starts_option(*cmd, o.word_starts_at_speech);
@@ -256,11 +261,14 @@ void add_transcribe_command(CLI::App& app) {
                   "With --word-timestamps: skip silences longer than this many seconds around "
                   "likely hallucinations");
   cmd->add_option("--max-line-width", args->subtitles.max_line_width,
-                  "srt/vtt, with --word-timestamps: at most this many characters a line");
+                  "srt/vtt, with --word-timestamps: at most this many characters a line")
+      ->check(whole_number(1, 100000));
   cmd->add_option("--max-line-count", args->subtitles.max_line_count,
-                  "srt/vtt, with --word-timestamps: at most this many lines a subtitle");
+                  "srt/vtt, with --word-timestamps: at most this many lines a subtitle")
+      ->check(whole_number(1, 100000));
   cmd->add_option("--max-words-per-line", args->subtitles.max_words_per_line,
-                  "srt/vtt, with --word-timestamps: at most this many words a line");
+                  "srt/vtt, with --word-timestamps: at most this many words a line")
+      ->check(whole_number(1, 100000));
   cmd->callback([args] {
     const int status = run(*args);
     if (status != 0) throw CLI::RuntimeError(status);

@@ -60,7 +60,7 @@ void add_vad_command(CLI::App& app) {
   cmd->add_option("--vad-model", args->vad_model,
                   "Silero VAD weights (default: silero-vad/silero_vad_v6_16k.safetensors in "
                   "~/.cache/amanuensis/models)");
-  add_vad_options(*cmd, args->options);
+  add_vad_options(*cmd, nullptr, args->options);
   cmd->add_option("--threads", args->threads, "Threads")->capture_default_str();
   cmd->add_flag("--json", args->json, R"(Print {"speech": [{"start": s, "end": e}, ...]})");
   cmd->add_flag("--probabilities", args->probabilities,

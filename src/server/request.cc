@@ -132,7 +132,9 @@ ApiError engine_error(const Error& e) {
       {"batch_size", "batch_size"},
       {"vad_filter", "chunking_strategy"}};
   const auto field = fields.find(e.option());
-  const std::string param = field == fields.end() ? "" : field->second;
+  const std::string param = field != fields.end()              ? field->second
+                            : e.option().rfind("vad.", 0) == 0 ? "chunking_strategy"
+                                                               : "";
   switch (e.kind()) {
     case ErrorKind::kBadInput:
       return {400, e.what(), param, "invalid_value"};

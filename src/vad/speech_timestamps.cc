@@ -24,16 +24,22 @@ double round_centiseconds(double x) {
 }  // namespace
 
 void check_options(const VadOptions& o) {
-  auto bad = [](const std::string& what) {
-    throw Error("invalid option: vad " + what, ErrorKind::kBadInput, "vad");
+  // Each error names its field ("vad.threshold"), so that a front end can
+  // name its own flag or form field.
+  auto bad = [](const std::string& field, const std::string& what) {
+    throw Error("invalid option: vad " + what, ErrorKind::kBadInput, "vad." + field);
   };
-  if (!(o.threshold > 0.0f && o.threshold < 1.0f)) bad("threshold must be between 0 and 1");
+  if (!(o.threshold > 0.0f && o.threshold < 1.0f))
+    bad("threshold", "threshold must be between 0 and 1");
   if (!(o.neg_threshold < 0.0f) && !(o.neg_threshold <= 1.0f))
-    bad("neg_threshold must be between 0 and 1 (or negative: threshold - 0.15)");
-  if (o.min_speech_duration_ms < 0) bad("min speech duration must be >= 0 ms");
-  if (!(o.max_speech_duration_s > 0.0f)) bad("max speech duration must be > 0 s");
-  if (o.min_silence_duration_ms < 0) bad("min silence duration must be >= 0 ms");
-  if (o.speech_pad_ms < 0) bad("speech pad must be >= 0 ms");
+    bad("neg_threshold", "neg_threshold must be between 0 and 1 (or negative: threshold - 0.15)");
+  if (o.min_speech_duration_ms < 0)
+    bad("min_speech_duration_ms", "min speech duration must be >= 0 ms");
+  if (!(o.max_speech_duration_s > 0.0f))
+    bad("max_speech_duration_s", "max speech duration must be > 0 s");
+  if (o.min_silence_duration_ms < 0)
+    bad("min_silence_duration_ms", "min silence duration must be >= 0 ms");
+  if (o.speech_pad_ms < 0) bad("speech_pad_ms", "speech pad must be >= 0 ms");
 }
 
 int64_t speech_end(const std::vector<float>& probabilities, int64_t begin, int64_t end,
