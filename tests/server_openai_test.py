@@ -187,7 +187,10 @@ def check_errors(server, model_name, jfk):
     check_error("truncated WAV: 415", post(server, base, wav(audio[: len(audio) // 2])), 415, "file",
                 "truncated")
     check_error("not audio: 415", post(server, base, wav(b"just some words, not audio\n" * 100)), 415, "file")
-    check_error("oversized upload: 413", post(server, base, wav(bytes(4 << 20))), 413, "file")
+    check_error("oversized upload: 413", post(server, base, wav(bytes(4 << 20))), 413, "file", "MiB")
+    check_error("oversized prompt: 413 naming prompt",
+                post(server, {**base, "prompt": "x" * ((3 << 20) - 100)}, wav(bytes(2000))), 413,
+                "prompt", "'prompt'")
     check_error("not multipart: 400", httpx.post(server.url + "/v1/audio/transcriptions",
                                                  json={"model": model_name}), 400)
     check_error("unknown path: 404", httpx.get(server.url + "/v1/nothing"), 404)

@@ -257,7 +257,7 @@ HttpResponse Server::Impl::refusal(int status) const {
     case 413:
       return reply({413,
                     "The upload is larger than the server's limit of " +
-                        std::to_string(config.max_upload_bytes >> 20) + " MB",
+                        std::to_string(config.max_upload_bytes >> 20) + " MiB",
                     "file", "file_too_large"});
     case 431:
       return reply({431, "The request's headers are too large", "", "headers_too_large"});
@@ -495,8 +495,21 @@ void Server::Impl::audio(Endpoint endpoint, const RequestHead& head, std::string
   }
   body = {};
   size_t values = 0;
-  for (const FormField& f : fields) values += f.value.size();
-  if (values > config.max_upload_bytes) return x.respond(refusal(413));
+  const FormField* largest = nullptr;
+  for (const FormField& f : fields) {
+    values += f.value.size();
+    if (!largest || f.value.size() > largest->value.size()) largest = &f;
+  }
+  if (values > config.max_upload_bytes) {  // the field to blame: the largest
+    HttpResponse r = refusal(413);
+    if (largest && largest->name != "file")
+      r = reply({413,
+                 "The form's fields are larger than the server's limit of " +
+                     std::to_string(config.max_upload_bytes >> 20) + " MiB (the largest is '" +
+                     largest->name + "')",
+                 largest->name, "field_too_large"});
+    return x.respond(std::move(r));
+  }
   if (draining)
     return x.respond(
         reply({503, "The server is shutting down", "", "shutting_down", "server_error"}));
