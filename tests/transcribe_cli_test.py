@@ -95,6 +95,21 @@ def check_good(exe, model, d, jfk):
     p = lambda n: os.path.join(d, n)
     greedy = ["--model", model, "--beam-size", "1"]
 
+    # "-" reads the file from standard input: the same transcript as the path.
+    untimed = lambda text: {k: v for k, v in json.loads(text).items() if k != "timing"}
+    from_file = run(exe, "transcribe", jfk, *greedy, "--output-format", "json")
+    with open(jfk, "rb") as f:
+        piped = subprocess.run([exe, "transcribe", "-", *greedy, "--output-format", "json"],
+                               stdin=f, capture_output=True, timeout=120)
+    check("transcribe - (standard input): the file's transcript",
+          piped.returncode == 0 and from_file.returncode == 0 and
+          untimed(piped.stdout) == untimed(from_file.stdout), piped.stderr)
+    empty = subprocess.run([exe, "transcribe", "-", *greedy], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+    check("transcribe - with nothing on standard input: one line, exit 1",
+          empty.returncode == 1 and empty.stderr.count("\n") == 1 and "standard input" in empty.stderr,
+          empty.stderr)
+
     # Segments on stdout as "[mm:ss.mmm --> mm:ss.mmm] text".
     r = run(exe, "transcribe", jfk, *greedy)
     lines = r.stdout.strip().splitlines()
@@ -235,6 +250,8 @@ def check_errors(exe, model, d, jfk):
 
     audio = lambda f, *more: [p(f), *greedy, *more]
     expect_error(exe, d, "missing file", audio("nope.wav"), "nope.wav")
+    os.makedirs(p("a_folder"), exist_ok=True)
+    expect_error(exe, d, "a folder", audio("a_folder"), "is a folder")
     expect_error(exe, d, "empty file", audio("empty.wav"), "empty")
     expect_error(exe, d, "text file named .wav", audio("text.wav"), "not a readable audio file")
     expect_error(exe, d, "WAV cut inside its header", audio("header.wav"), "header.wav")

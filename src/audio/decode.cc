@@ -33,6 +33,7 @@ std::vector<float> load_audio_16k_mono(const std::string& path, double max_secon
   if (fd.fd < 0) fail(path, std::string("cannot open file (") + std::strerror(errno) + ")");
   struct stat st {};
   const bool regular = ::fstat(fd.fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (S_ISDIR(st.st_mode)) fail(path, "is a folder, not an audio file");
   if (regular && st.st_size == 0) fail(path, "is an empty file");
   // libsndfile closes the descriptor it fails to open whatever close_desc says:
   // it gets a duplicate (same file offset), FFmpeg may need the original.

@@ -59,6 +59,22 @@ std::string flag_for(const std::string& option) {
   return "--" + flag + ": ";
 }
 
+// "-" is standard input: read whole, then decoded from memory, so that
+// FFmpeg can seek in it (any format, as a file). Its outputs are stdin.*.
+constexpr const char* kStdin = "-";
+std::string stem_of(const std::string& file) {
+  return file == kStdin ? "stdin" : fs::path(file).stem().string();
+}
+std::vector<float> read_input(const std::string& file) {
+  if (file != kStdin) return load_audio(file);
+  std::string bytes;
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) bytes.append(buffer, n);
+  if (std::ferror(stdin)) throw Error("standard input: cannot read it");
+  return decode_audio(bytes.data(), bytes.size(), "standard input");
+}
+
 // Writes `text` to `path` through a temporary file in the same folder, so
 // that a failure leaves no partial file behind.
 void write_atomically(const fs::path& path, const std::string& text) {
@@ -121,8 +137,8 @@ int run(TranscribeArgs& a) {
   if (!a.output_dir.empty()) {  // two inputs must not write the same file
     std::set<std::string> stems;
     for (const std::string& file : a.files)
-      if (!stems.insert(fs::path(file).stem().string()).second)
-        throw Error("two inputs are named '" + fs::path(file).stem().string() +
+      if (!stems.insert(stem_of(file)).second)
+        throw Error("two inputs are named '" + stem_of(file) +
                     "': their transcripts would overwrite each other in " + a.output_dir);
   }
 
@@ -143,7 +159,7 @@ int run(TranscribeArgs& a) {
   // A transcript to its files in --output-dir, or to stdout in the asked formats.
   auto write_out = [&](const std::string& file, const Transcription& t) {
     if (!a.output_dir.empty()) {
-      const std::string stem = fs::path(file).stem().string();
+      const std::string stem = stem_of(file);
       for (const std::string& f : formats) {
         const std::string ext = f == "verbose_json" ? "verbose.json" : f;
         write_atomically(fs::path(a.output_dir) / (stem + "." + ext),
@@ -166,7 +182,7 @@ int run(TranscribeArgs& a) {
     std::vector<std::string> names;
     std::vector<std::vector<float>> recordings;
     for (const std::string& file : a.files) try {
-        recordings.push_back(load_audio(file));
+        recordings.push_back(read_input(file));
         names.push_back(file);
       } catch (const Error& e) {
         fail(e);
@@ -187,7 +203,7 @@ int run(TranscribeArgs& a) {
   }
   for (const std::string& file : a.files) {
     try {
-      const std::vector<float> samples = load_audio(file);
+      const std::vector<float> samples = read_input(file);
       if (multiple && print_segments) std::printf("# %s\n", file.c_str());
       ProgressBar bar(isatty(2) && samples.size() > 30 * 16000 && !a.quiet);
       Callbacks cb;
@@ -212,7 +228,7 @@ void add_transcribe_command(CLI::App& app) {
   auto args = std::make_shared<TranscribeArgs>();
   TranscribeOptions& o = args->options;
   CLI::App* cmd = app.add_subcommand("transcribe", "Transcribe (or translate) audio files");
-  cmd->add_option("files", args->files, "Audio or video files")->required();
+  cmd->add_option("files", args->files, "Audio or video files (-: standard input)")->required();
   cmd->add_option("--model", args->model,
                   "Model folder or file (default: base in ~/.cache/amanuensis/models)");
   cmd->add_option("--language", o.language, "Language code, or auto to detect (the default)");
