@@ -278,6 +278,8 @@ TEST_F(Api, BadOptionsAndFilesThrowError) {
   o.language = "xx";
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);
   EXPECT_THROW(model_->check(o), amanuensis::Error);
+  o.language = "EN";  // codes are case-blind
+  EXPECT_EQ(session.transcribe(*audio_, o).info.language, "en");
   o = greedy();
   o.task = amanuensis::Task::kTranslate;  // English-only model
   EXPECT_THROW(session.transcribe(*audio_, o), amanuensis::Error);

@@ -8,6 +8,7 @@
 #include "amanuensis/amanuensis.h"
 #include "api/model_vad.h"
 #include "streaming/local_agreement.h"
+#include "transcribe/options.h"
 #include "util/whisper_geometry.h"
 
 namespace amanuensis {
@@ -62,7 +63,7 @@ struct StreamingSession::State {
     check(o);
     options.transcribe.word_timestamps = true;
     options.transcribe.condition_on_previous_text = false;
-    language = options.transcribe.language == "auto" ? "" : options.transcribe.language;
+    language = requested_language(options.transcribe);
     TranscribeOptions probe = options.transcribe;
     probe.language = language;
     model->check(probe);

@@ -1,6 +1,7 @@
 #include "server/request.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -185,7 +186,9 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
                         name, "model_not_found"};
       has_model = true;
     } else if (name == "language") {
-      if (std::find(model.languages.begin(), model.languages.end(), v) == model.languages.end())
+      std::string code = v;  // "EN" is "en", as the engine reads it
+      for (char& c : code) c = char(std::tolower(static_cast<unsigned char>(c)));
+      if (std::find(model.languages.begin(), model.languages.end(), code) == model.languages.end())
         return bad(name,
                    model.multilingual
                        ? "Language '" + v + "' is not an ISO-639-1 code that model '" + model.name +
@@ -193,7 +196,7 @@ std::variant<AudioRequest, ApiError> parse_request(Endpoint endpoint,
                        : "Model '" + model.name +
                              "' is English-only: language must be 'en', not '" + v + "'",
                    "unsupported_language");
-      r.options.language = v;
+      r.options.language = code;
     } else if (name == "prompt") {
       if (v.size() > kMaxPromptBytes)
         return bad(name, "'prompt' is longer than " + std::to_string(kMaxPromptBytes) + " bytes");

@@ -1,5 +1,6 @@
 #include "transcribe/options.h"
 
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -57,7 +58,9 @@ void check_values(const TranscribeOptions& o) {
 }  // namespace
 
 std::string requested_language(const TranscribeOptions& o) {
-  return o.language == "auto" ? "" : o.language;
+  std::string code = o.language;  // "EN" is "en": codes are case-blind
+  for (char& c : code) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return code == "auto" ? "" : code;
 }
 
 void check_options(const TranscribeOptions& o, const OptionLimits& limits) {

@@ -20,7 +20,7 @@ struct OptionLimits {
 // Throws Error (kBadInput or kUnsupported) naming the field at fault.
 void check_options(const TranscribeOptions& options, const OptionLimits& limits);
 
-// The language to decode in: "" (detect) for "auto" or "".
+// The language to decode in, lower case: "" (detect) for "auto" or "".
 std::string requested_language(const TranscribeOptions& options);
 
 }  // namespace amanuensis
