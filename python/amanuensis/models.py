@@ -46,6 +46,8 @@ def model_path(name_or_path: Union[str, os.PathLike], download_root: Optional[st
     name_or_path = os.fspath(name_or_path)
     if os.path.exists(name_or_path):
         return name_or_path
+    if os.path.isabs(name_or_path) or name_or_path.startswith((".", "~")):
+        raise _core.ModelError(f"model {name_or_path!r}: no such folder or file")
     name = _NAME_OF_REPOSITORY.get(name_or_path, name_or_path)
     name = _ALIASES.get(name, name)
     for root in _roots(download_root):

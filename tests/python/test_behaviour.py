@@ -139,6 +139,8 @@ def test_bad_model_arguments():
         amanuensis.WhisperModel("tiny.en", compute_type="int4")
     with pytest.raises(amanuensis.ModelError, match="no-such-size"):
         amanuensis.WhisperModel("no-such-size")
+    with pytest.raises(amanuensis.ModelError, match="'/nonexistent': no such folder or file"):
+        amanuensis.WhisperModel("/nonexistent")  # a path, not a size to fetch
     with pytest.raises(NotImplementedError, match="revision"):
         amanuensis.WhisperModel("tiny.en", revision="main")
     with pytest.raises(NotImplementedError, match="flash_attention"):
