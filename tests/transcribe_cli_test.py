@@ -110,6 +110,13 @@ def check_good(exe, model, d, jfk):
           empty.returncode == 1 and empty.stderr.count("\n") == 1 and "standard input" in empty.stderr,
           empty.stderr)
 
+    # An explicit --output-format txt prints the txt format, as --quiet does.
+    asked = run(exe, "transcribe", jfk, *greedy, "--output-format", "txt")
+    quiet = run(exe, "transcribe", jfk, *greedy, "--quiet")
+    check("--output-format txt: the txt format on stdout, no segment lines",
+          asked.returncode == 0 and asked.stdout == quiet.stdout and "-->" not in asked.stdout
+          and asked.stdout.strip(), asked.stdout)
+
     # Segments on stdout as "[mm:ss.mmm --> mm:ss.mmm] text".
     r = run(exe, "transcribe", jfk, *greedy)
     lines = r.stdout.strip().splitlines()

@@ -28,7 +28,7 @@ using output::segment_line;
 // The command's flags, bound straight to the library's options.
 struct TranscribeArgs {
   std::vector<std::string> files;
-  std::string model, output_format = "txt", output_dir;
+  std::string model, output_format, output_dir;  // no --output-format: txt
   ModelOptions model_options;
   TranscribeOptions options = [] {
     TranscribeOptions o;
@@ -120,6 +120,8 @@ int run(TranscribeArgs& a) {
   std::vector<std::string> formats;
   if (a.output_format == "all")
     formats = {"txt", "srt", "vtt", "json", "verbose_json"};
+  else if (a.output_format.empty())
+    formats = {"txt"};
   else if (is_output_format(a.output_format))
     formats = {a.output_format};
   else
@@ -154,8 +156,9 @@ int run(TranscribeArgs& a) {
     throw Error(flag_for(e.option()) + e.what(), e.kind(), e.option());
   }
   Session session(model, a.threads);
-  // Segments print as they finish, unless stdout carries a structured format.
-  const bool print_segments = !a.quiet && (!a.output_dir.empty() || a.output_format == "txt");
+  // Segments print as they finish ("[00:00.000 --> 00:11.000] text"), unless
+  // stdout carries a format that was asked for.
+  const bool print_segments = !a.quiet && (!a.output_dir.empty() || a.output_format.empty());
   // A transcript to its files in --output-dir, or to stdout in the asked formats.
   auto write_out = [&](const std::string& file, const Transcription& t) {
     if (!a.output_dir.empty()) {
@@ -260,7 +263,8 @@ void add_transcribe_command(CLI::App& app) {
       ->capture_default_str();
   add_run_options(*cmd, args->threads, args->model_options);
   cmd->add_option("--output-format", args->output_format,
-                  "txt, srt, vtt, json, verbose_json or all");
+                  "txt, srt, vtt, json, verbose_json or all (default: each segment printed as "
+                  "it finishes, with its times; with --output-dir, txt)");
   cmd->add_option("--output-dir", args->output_dir, "Write <input stem>.<format> files here");
   cmd->add_flag("--quiet", args->quiet, "Do not print segments as they finish");
   CLI::Option* vad =
