@@ -100,8 +100,17 @@ def main():
                  subtype="PCM_16")
         for args in [[], ["--batch-size", "4"]]:
             r, err = transcribe(exe, silent, *args)
-            check(f"40 s of digital silence {' '.join(args)}: no segments",
-                  r is not None and r["segments"] == [], err if r is None else r["segments"])
+            check(f"40 s of digital silence {' '.join(args)}: no segments, language en at 0",
+                  r is not None and r["segments"] == [] and r["language"] == "en"
+                  and r["language_probability"] == 0, err if r is None else r)
+        # The language is detected on the first window with sound (Whisper names
+        # one for silence too).
+        spanish = os.path.join(tmp, "silence_then_spanish.wav")
+        es, rate = sf.read(str(SPEECH / "es_picovoice_test_es.wav"), dtype="float32")
+        sf.write(spanish, np.concatenate([np.zeros(35 * rate, np.float32), es]), rate, subtype="PCM_16")
+        r, err = transcribe(exe, spanish)
+        check("35 s of digital silence, then Spanish: detected as es",
+              r is not None and r["language"] == "es", err if r is None else r["language"])
         seq, err = transcribe(exe, jfk_then_silence)
         bat, err2 = transcribe(exe, jfk_then_silence, "--batch-size", "4")
         check("jfk.wav then 35 s of digital silence: batched equals sequential (nothing after jfk)",

@@ -111,9 +111,18 @@ class LongForm {
     }
   }
 
-  // Stage: language detection on the first window.
+  // Stage: language detection on the first window with sound, the first
+  // one decoded (Whisper names a language for digital silence too: "cy").
+  // Nothing but silence: "en", as the batched mode says, at probability 0.
   void detect_language() {
-    window_.encode(0, std::min<int64_t>(kChunkFrames, content_frames_));
+    int64_t seek = 0;
+    while (seek < content_frames_ && silent_window(seek)) seek += kChunkFrames;
+    if (seek >= content_frames_) {
+      out_.info.language = "en";
+      out_.info.language_probability = 0.0f;
+      return;
+    }
+    window_.encode(seek, std::min<int64_t>(kChunkFrames, content_frames_ - seek));
     window_.begin_decoder(1);
     DetectedLanguage d = rank_languages(
         decoding::language_probabilities(ctx_.decoder, ctx_.state, sp_, ctx_.pool));
@@ -122,13 +131,18 @@ class LongForm {
     out_.info.language_probabilities = std::move(d.ranked);
   }
 
+  // Whether the window at `seek` is digital silence (not decoded).
+  bool silent_window(int64_t seek) const {
+    const int64_t frames = std::min<int64_t>(kChunkFrames, content_frames_ - seek);
+    const int64_t first = seek * kHop;
+    return is_silent(samples_.data() + first,
+                     size_t(std::min<int64_t>(frames * kHop, int64_t(samples_.size()) - first)));
+  }
+
   // The window at `seek`, through every stage; returns where the next starts.
   int64_t transcribe_window(int64_t seek) {
     const int64_t frames = std::min<int64_t>(kChunkFrames, content_frames_ - seek);
-    const int64_t first = seek * kHop;
-    if (is_silent(samples_.data() + first,
-                  size_t(std::min<int64_t>(frames * kHop, int64_t(samples_.size()) - first))))
-      return progress(seek + frames);
+    if (silent_window(seek)) return progress(seek + frames);
     window_.encode(seek, frames);
     const std::vector<int> previous(all_tokens_.begin() + prompt_reset_since_, all_tokens_.end());
     const WindowPrompt prompt = window_prompt(text_, previous, sot_, sp_, o_.without_timestamps,
