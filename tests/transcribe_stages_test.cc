@@ -329,7 +329,10 @@ TEST(Options, EachBadValueNamesItsField) {
   o.vad_filter = true;
   expect_rejected(o, "vad_filter", ErrorKind::kUnsupported);  // no VAD weights
   o.vad.threshold = 1.5f;
-  expect_rejected(o, "vad", ErrorKind::kBadInput, kSp, /*has_vad=*/true);
+  expect_rejected(o, "vad.threshold", ErrorKind::kBadInput, kSp, /*has_vad=*/true);
+  o.vad.threshold = good.vad.threshold;
+  o.vad.speech_pad_ms = -1;
+  expect_rejected(o, "vad.speech_pad_ms", ErrorKind::kBadInput, kSp, /*has_vad=*/true);
   o = good;
   o.batch_size = 0;
   expect_rejected(o, "batch_size", ErrorKind::kBadInput);
