@@ -289,6 +289,9 @@ def check_errors(exe, model, d, jfk):
     expect_error(exe, d, "--vad-min-silence-ms without --vad", opts("--vad-min-silence-ms", "300"),
                  "requires --vad")
     expect_error(exe, d, "--output-format docx", opts("--output-format", "docx"), "docx")
+    r = run(exe, "transcribe", *opts("--output-format", "all"))  # no --output-dir
+    check("--output-format all on stdout: refused, one line naming --output-dir",
+          r.returncode == 1 and r.stderr.count("\n") == 1 and "--output-dir" in r.stderr, r.stderr)
     expect_error(exe, d, "--precision int4", opts("--precision", "int4"), "int4")
 
     no_vocab, cut = p("no_vocab"), p("cut_model")

@@ -127,6 +127,8 @@ int run(TranscribeArgs& a) {
   else
     throw Error("unknown --output-format '" + a.output_format +
                 "' (use txt, srt, vtt, json, verbose_json or all)");
+  if (a.output_format == "all" && a.output_dir.empty())
+    throw Error("--output-format all writes five files: it needs --output-dir");
   const TranscribeOptions& o = a.options;
   output::check(a.subtitles, o.word_timestamps);
   if (!a.output_dir.empty()) {
