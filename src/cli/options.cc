@@ -107,8 +107,8 @@ CLI::Validator whole_number(int lo, int hi) {
 
 void add_vad_options(CLI::App& cmd, CLI::Option* vad, VadOptions& o) {
   // Each shapes --vad's chunks only: without it, it would be silently ignored.
-  auto needs_vad = [vad](CLI::Option* o) {
-    if (vad) o->needs(vad);
+  auto needs_vad = [vad](CLI::Option* option) {
+    if (vad) option->needs(vad);
   };
   needs_vad(
       cmd.add_option("--vad-threshold", o.threshold, "Speech probability threshold, in (0, 1)")
