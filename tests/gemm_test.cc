@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/gelu.h"
+
 namespace amanuensis::gemm {
 namespace {
 
@@ -182,6 +184,34 @@ TEST(Gemm, EveryRowCountWithOutliersIsBitExact) {
       std::fill(y.begin(), y.end(), NAN);  // every value written, none left from the last backend
       gemm(x, w, b, pool, y.data());
       ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4)) << int(b) << " m " << m;
+    }
+  }
+}
+
+// Activation::kGelu gives the bytes of the plain GEMM followed by GELU
+// (kernels/gelu.h, here the test's own scalar copy) on every output: each
+// value once, for every backend, thread count and row count, columns past the
+// last whole 64-column block included.
+TEST(Gemm, FusedGeluIsTheGemmThenGelu) {
+  for (const auto& [n, k] : {std::pair{150, 70}, std::pair{64, 512}, std::pair{200, 3}}) {
+    const Problem p = make(70, n, k, 11 + n);
+    const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
+    for (int m : {1, 5, 17, 40, 70}) {
+      ThreadPool one(1);
+      QuantizedRows x;
+      quantize_rows(p.x.data(), m, p.k, x, one,
+                    k >= 8 ? std::vector<int>{1, 5} : std::vector<int>{});
+      std::vector<float> expected(size_t(m) * p.n);
+      gemm(x, w, Backend::kReference, one, expected.data());
+      gelu_range(expected.data(), 0, expected.size());
+      for (Backend b : supported_backends())
+        for (int threads : {1, 2, 3}) {
+          ThreadPool pool(threads);
+          std::vector<float> y(expected.size(), NAN);
+          gemm(x, w, b, pool, y.data(), Activation::kGelu);
+          ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4))
+              << int(b) << " n " << n << " m " << m << " threads " << threads;
+        }
     }
   }
 }

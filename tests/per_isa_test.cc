@@ -80,6 +80,33 @@ TEST(PerIsa, AmxIsOfferedAndPreferredWhereTheCpuHasIt) {
   EXPECT_EQ(vector_isa(Backend::kAmx), Backend::kAvx512);
 }
 
+// A linear layer with a GELU gives the bytes of the layer and then gelu(), in
+// both precisions (int8 fuses it into the GEMM, float runs the pass).
+TEST(PerIsa, LinearOpGeluIsTheLayerThenGelu) {
+  ThreadPool pool(2);
+  const int rows = 9, in = 96, out = 80;
+  const std::vector<float> x = random_floats(size_t(rows) * in, 6);
+  auto linear = [&] {
+    Linear l;
+    l.out = out;
+    l.in = in;
+    l.weight = random_floats(size_t(out) * in, 7, 0.1f);
+    l.bias = random_floats(size_t(out), 8);
+    return l;
+  };
+  for (Precision precision : {Precision::kInt8, Precision::kFp32})
+    for (Backend b : supported_backends()) {
+      const LinearOp plain(linear(), precision, b),
+          fused(linear(), precision, b, true, Activation::kGelu);
+      std::vector<float> expected(size_t(rows) * out), y(expected.size());
+      plain.apply(x.data(), rows, expected.data(), pool);
+      gelu(expected.data(), expected.size(), b, pool);
+      fused.apply(x.data(), rows, y.data(), pool);
+      ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4))
+          << int(precision) << " " << int(b);
+    }
+}
+
 TEST(PerIsa, FloatOps) {
   ThreadPool pool(2);
   for (int n : kLengths) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/gelu.h"
 #include "kernels/per_isa.h"
 
 namespace amanuensis {
@@ -18,35 +19,8 @@ void for_chunks(size_t n, ThreadPool& pool, F&& f) {
   });
 }
 
-}  // namespace
-
-// erf(x) = x P(x^2) / Q(x^2) on |x| <= 4 (least-squares rational fit,
-// tools/erf_fit.py), +-1 beyond, where erf differs from 1 by < 2e-8.
-// Inline in every instruction set's copy of the loops that call it: as an
-// out-of-line call it stays scalar and the GELU loop does not vectorize.
-inline __attribute__((always_inline)) float erf_inline(float x) {
-  constexpr float p0 = 1.128378987f, p1 = 0.1923081875f, p2 = 0.05298176408f, p3 = 0.003844706342f,
-                  p4 = 0.0002861880057f, p5 = 2.027286655e-06f;
-  constexpr float q1 = 0.5037605762f, q2 = 0.1148795336f, q3 = 0.01512442902f, q4 = 0.001181057421f,
-                  q5 = 3.792855568e-05f;
-  x = x < -4.0f ? -4.0f : x;  // ternaries, not std::min: they vectorize (minps, maxps)
-  x = x > 4.0f ? 4.0f : x;
-  const float z = x * x;
-  const float p = ((((p5 * z + p4) * z + p3) * z + p2) * z + p1) * z + p0;
-  const float q = ((((q5 * z + q4) * z + q3) * z + q2) * z + q1) * z + 1.0f;
-  return x * p / q;
-}
-
-float erf_approx(float x) { return erf_inline(x); }
-
-namespace {
-
 [[gnu::always_inline]] inline void add_range(float* x, const float* y, size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) x[i] += y[i];
-}
-
-[[gnu::always_inline]] inline void gelu_range(float* x, size_t b, size_t e) {
-  for (size_t i = b; i < e; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_inline(x[i] * 0.70710678f));
 }
 
 // Sum of x[0, n) in kLanes interleaved partial sums, added up in a fixed

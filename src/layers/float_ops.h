@@ -11,9 +11,8 @@
 
 namespace amanuensis {
 
-// nn.GELU() (the erf form); erf from a rational fit, |error| < 4e-7.
+// nn.GELU() (the erf form, kernels/gelu.h) in place.
 void gelu(float* x, size_t n, Backend backend, ThreadPool& pool);
-float erf_approx(float x);
 
 // y = (x - mean) / sqrt(var + 1e-5) * gamma + beta, per row of width d.
 void layer_norm(const float* x, int rows, int d, const LayerNormWeights& ln, float* y,

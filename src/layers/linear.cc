@@ -7,6 +7,7 @@
 
 #include "kernels/per_isa.h"
 #include "layers/blas.h"
+#include "layers/float_ops.h"
 
 namespace amanuensis {
 namespace {
@@ -49,12 +50,14 @@ std::vector<float> column_max_abs(const float* x, int rows, size_t row_stride, i
 
 }  // namespace
 
-LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool outliers)
+LinearOp::LinearOp(Linear weights, Precision precision, Backend backend, bool outliers,
+                   Activation activation)
     : out_(weights.out),
       in_(weights.in),
       precision_(precision),
       backend_(backend),
-      outliers_(outliers) {
+      outliers_(outliers),
+      activation_(activation) {
   if (weights.bias.size() != size_t(out_) ||
       (weights.rows ? !weights.weight.empty() : weights.weight.size() != size_t(out_) * in_))
     throw std::invalid_argument("linear layer: weight or bias of the wrong size");
@@ -90,7 +93,7 @@ void LinearOp::apply_int8(const float* x, int rows, size_t row_stride, float* y,
   }
   gemm::QuantizedRows q;
   gemm::quantize_rows(x, rows, k, q, pool, outliers, row_stride, backend_);
-  gemm::gemm(q, q8_, backend_, pool, y);
+  gemm::gemm(q, q8_, backend_, pool, y, activation_);
 }
 
 void LinearOp::weight_row(int r, float* out) const {
@@ -118,6 +121,7 @@ void LinearOp::apply(const float* x, int rows, float* y, ThreadPool& pool,
     linear_f32(x + r0 * row_stride, r1 - r0, row_stride, k, out_, weight_.data(), bias_.data(),
                y + size_t(r0) * out_);
   });
+  if (activation_ == Activation::kGelu) gelu(y, size_t(rows) * out_, backend_, pool);
 }
 
 }  // namespace amanuensis

@@ -25,14 +25,18 @@ struct LayerNormWeights {
   std::vector<float> gamma, beta;
 };
 
-// y = x . W^T + b in the precision the model runs at. Int8 quantizes W once,
-// here, and keeps no float copy.
+using gemm::Activation;
+
+// y = act(x . W^T + b) in the precision the model runs at. Int8 quantizes W
+// once, here, and keeps no float copy.
 class LinearOp {
  public:
   // outliers: quantize the largest input channels apart (int8 only; see
   // apply_int8). The encoder wants it; the decoder's few rows per call do
-  // not repay its per-call gather of weight columns.
-  LinearOp(Linear weights, Precision precision, Backend backend, bool outliers = true);
+  // not repay its per-call gather of weight columns. activation: applied to
+  // every output (int8: fused into the GEMM, the same bytes).
+  LinearOp(Linear weights, Precision precision, Backend backend, bool outliers = true,
+           Activation activation = Activation::kNone);
   // y [rows][out]; the rows of x are row_stride floats apart (0: in).
   void apply(const float* x, int rows, float* y, ThreadPool& pool, size_t row_stride = 0) const;
   // Row r of W as this op applies it: float, or int8 times its scale.
@@ -49,6 +53,7 @@ class LinearOp {
   Precision precision_;
   Backend backend_;
   bool outliers_;
+  Activation activation_;
   std::vector<float> weight_, bias_;  // fp32 mode only
   gemm::QuantizedWeights q8_;
 };

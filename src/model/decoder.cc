@@ -157,16 +157,16 @@ Decoder::Decoder(DecoderWeights w, Precision precision, Backend backend)
       ln_(std::move(w.ln)),
       logits_(std::move(w.embedding), precision, backend_, kDecoderOutliers) {
   for (DecoderLayerWeights& l : w.layers)
-    layers_.push_back(
-        LayerOps{std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),
-                 LinearOp(std::move(l.self_qkv), precision, backend_, kDecoderOutliers),
-                 LinearOp(std::move(l.self_out), precision, backend_, kDecoderOutliers),
-                 LinearOp(std::move(l.cross_q), precision, backend_, kDecoderOutliers),
-                 // the encoder output: 1500 rows, once a window
-                 LinearOp(std::move(l.cross_kv), precision, backend_, true),
-                 LinearOp(std::move(l.cross_out), precision, backend_, kDecoderOutliers),
-                 LinearOp(std::move(l.fc1), precision, backend_, kDecoderOutliers),
-                 LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
+    layers_.push_back(LayerOps{
+        std::move(l.self_ln), std::move(l.cross_ln), std::move(l.mlp_ln),
+        LinearOp(std::move(l.self_qkv), precision, backend_, kDecoderOutliers),
+        LinearOp(std::move(l.self_out), precision, backend_, kDecoderOutliers),
+        LinearOp(std::move(l.cross_q), precision, backend_, kDecoderOutliers),
+        // the encoder output: 1500 rows, once a window
+        LinearOp(std::move(l.cross_kv), precision, backend_, true),
+        LinearOp(std::move(l.cross_out), precision, backend_, kDecoderOutliers),
+        LinearOp(std::move(l.fc1), precision, backend_, kDecoderOutliers, Activation::kGelu),
+        LinearOp(std::move(l.fc2), precision, backend_, kDecoderOutliers)});
 }
 
 std::vector<const LinearOp*> Decoder::step_ops() const {
@@ -365,8 +365,7 @@ void Decoder::forward(const std::vector<DecoderStep>& batch, float* logits,
     cross_attention(batch, first_token, li, x.data(), ln.data(), qkv.data(), att.data(),
                     proj.data(), heads, attention, pool);
     layer_norm(x.data(), m, d, ops.mlp_ln, ln.data(), backend_, pool);
-    apply(ops.fc1, first_token, ln.data(), mlp.data(), pool);
-    gelu(mlp.data(), mlp.size(), backend_, pool);
+    apply(ops.fc1, first_token, ln.data(), mlp.data(), pool);  // with its GELU
     apply(ops.fc2, first_token, mlp.data(), proj.data(), pool);
     add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
   }

@@ -32,16 +32,15 @@ class StageClock {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Kernel-3, padding-1 convolution + GELU of `len` frames as a GEMM. `padded`
-// holds the frames with a zero frame before and after: [len + 2][channels].
-// Row t of the im2col matrix, input frames stride*t - 1 .. stride*t + 1 in the
-// [out][tap][in] weight layout, is then the contiguous 3 * channels floats at
-// padded row stride*t: the GEMM reads it in place, rows stride*channels apart.
+// Kernel-3, padding-1 convolution + GELU (op's activation) of `len` frames
+// as a GEMM. `padded` holds the frames with a zero frame before and after:
+// [len + 2][channels]. Row t of the im2col matrix, input frames stride*t - 1
+// .. stride*t + 1 in the [out][tap][in] weight layout, is then the contiguous
+// 3 * channels floats at padded row stride*t: the GEMM reads it in place, rows
+// stride*channels apart.
 void conv3(const float* padded, int channels, int len, int stride, const LinearOp& op, float* out,
-           int out_channels, Backend backend, ThreadPool& pool) {
-  const int out_len = len / stride;
-  op.apply(padded, out_len, out, pool, size_t(stride) * channels);
-  gelu(out, size_t(out_len) * out_channels, backend, pool);
+           ThreadPool& pool) {
+  op.apply(padded, len / stride, out, pool, size_t(stride) * channels);
 }
 
 // Hands the observer packed [heads][n][64] copies of q, k and v.
@@ -64,13 +63,13 @@ void observe_heads(const Encoder::AttentionObserver& observe, int layer, attn::H
 Encoder::Encoder(EncoderWeights weights, Precision precision, Backend backend)
     : w_(std::move(weights)),
       backend_(resolve_backend(backend)),
-      conv1_(std::move(w_.conv1), precision, backend_),
-      conv2_(std::move(w_.conv2), precision, backend_),
+      conv1_(std::move(w_.conv1), precision, backend_, true, Activation::kGelu),
+      conv2_(std::move(w_.conv2), precision, backend_, true, Activation::kGelu),
       attention_(precision, backend_, kEncoderQkPlanes) {
   for (EncoderLayerWeights& l : w_.layers)
     layers_.push_back({LinearOp(std::move(l.qkv), precision, backend_),
                        LinearOp(std::move(l.attn_out), precision, backend_),
-                       LinearOp(std::move(l.fc1), precision, backend_),
+                       LinearOp(std::move(l.fc1), precision, backend_, true, Activation::kGelu),
                        LinearOp(std::move(l.fc2), precision, backend_)});
 }
 
@@ -91,8 +90,8 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
   UninitVector<float> h1(size_t(kMelFrames + 2) * d), x(size_t(n) * d);
   std::fill_n(h1.begin(), d, 0.0f);
   std::fill_n(h1.end() - d, d, 0.0f);
-  conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, d, backend_, pool);
-  conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), d, backend_, pool);  // [n][d]
+  conv3(frames.data(), w.n_mels, kMelFrames, 1, conv1_, h1.data() + d, pool);
+  conv3(h1.data(), d, kMelFrames, 2, conv2_, x.data(), pool);  // [n][d]
   add_inplace(x.data(), w.positions.data(), x.size(), backend_, pool);
   clock.charge(&EncoderTimings::conv);
 
@@ -120,10 +119,8 @@ UninitVector<float> Encoder::encode(const float* mel, ThreadPool& pool, EncoderT
     add_inplace(x.data(), proj.data(), x.size(), backend_, pool);
     layer_norm(x.data(), n, d, l.mlp_ln, ln.data(), backend_, pool);
     clock.charge(&EncoderTimings::other);
-    ops.fc1.apply(ln.data(), n, mlp.data(), pool);
+    ops.fc1.apply(ln.data(), n, mlp.data(), pool);  // with its GELU
     clock.charge(&EncoderTimings::gemm);
-    gelu(mlp.data(), mlp.size(), backend_, pool);
-    clock.charge(&EncoderTimings::other);
     ops.fc2.apply(mlp.data(), n, proj.data(), pool);
     clock.charge(&EncoderTimings::gemm);
     add_inplace(x.data(), proj.data(), x.size(), backend_, pool);

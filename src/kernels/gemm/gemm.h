@@ -78,9 +78,14 @@ void quantize_rows(const float* x, int m, int k, QuantizedRows& out, ThreadPool&
 // and no bias: the weights of the outlier part.
 QuantizedWeights gather_columns(const QuantizedWeights& w, const std::vector<int>& cols);
 
+// What the GEMM applies to y before returning. kGelu is kernels/gelu.h's
+// GELU, on each block of y while it is still in cache: the bytes of a
+// separate gelu() pass, without reading and writing y again.
+enum class Activation { kNone, kGelu };
+
 // y [m][n] float32.
 void gemm(const QuantizedRows& x, const QuantizedWeights& w, Backend backend, ThreadPool& pool,
-          float* y);
+          float* y, Activation activation = Activation::kNone);
 
 // Backend kernels for one block: rows [m0, m1) x one 64-column block nb.
 // w_out = gather_columns(w, x.outlier_cols), or null without outliers.
