@@ -41,30 +41,28 @@ void suppress_range(float* logits, int begin, int end) {
   return m;
 }
 
-// sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order
-// (two 8-lane vectors: exp_nonpositive_8 gives exp_nonpositive's bytes).
+// sum exp(x[i] - shift) in 16 interleaved lanes added in a fixed order, a
+// vector V (16 floats, or two of 8) at a time: exp_nonpositive_lanes gives
+// exp_nonpositive's bytes.
+template <typename V>
 [[gnu::always_inline]] inline double sum_exp(const float* x, int n, float shift) {
-  constexpr int kLanes = 16;
-  Floats8 low{}, high{};
+  constexpr int kLanes = 16, kPerVector = int(sizeof(V) / sizeof(float));
+  static_assert(kLanes % kPerVector == 0);
+  V acc[kLanes / kPerVector] = {};
   const int body = n / kLanes * kLanes;
-  for (int i = 0; i < body; i += kLanes) {
-    Floats8 a, b;
-    std::memcpy(&a, x + i, sizeof a);
-    std::memcpy(&b, x + i + 8, sizeof b);
-    float e[kLanes];
-    const Floats8 ea = a - shift, eb = b - shift;
-    std::memcpy(e, &ea, sizeof ea);
-    std::memcpy(e + 8, &eb, sizeof eb);
-    exp_nonpositive_8(e);
-    exp_nonpositive_8(e + 8);
-    std::memcpy(&a, e, sizeof a);
-    std::memcpy(&b, e + 8, sizeof b);
-    low += a;
-    high += b;
-  }
+  for (int i = 0; i < body; i += kLanes)
+    for (int part = 0; part < kLanes / kPerVector; ++part) {
+      V e;
+      std::memcpy(&e, x + i + part * kPerVector, sizeof e);
+      e -= shift;
+      float lanes[kPerVector];
+      std::memcpy(lanes, &e, sizeof e);
+      exp_nonpositive_lanes<V>(lanes);
+      std::memcpy(&e, lanes, sizeof e);
+      acc[part] += e;
+    }
   float lanes[kLanes];
-  std::memcpy(lanes, &low, sizeof low);
-  std::memcpy(lanes + 8, &high, sizeof high);
+  std::memcpy(lanes, acc, sizeof lanes);
   for (int i = body; i < n; ++i) lanes[i - body] += exp_nonpositive(x[i] - shift);
   double total = 0;
   for (int l = 0; l < kLanes; ++l) total += lanes[l];
@@ -75,7 +73,10 @@ void suppress_range(float* logits, int begin, int end) {
 double log_sum_exp(const float* x, int n, Backend backend) {
   const float m = per_isa<max_of>(backend, x, n);
   if (m == kNegInf) return -std::numeric_limits<double>::infinity();
-  return double(m) + log_positive(per_isa<sum_exp>(backend, x, n, m));
+  const double sum = vector_isa(backend) == Backend::kAvx512
+                         ? PerIsa<sum_exp<Floats16>>::avx512(x, n, m)
+                         : per_isa<sum_exp<Floats8>>(backend, x, n, m);
+  return double(m) + log_positive(sum);
 }
 
 // out[i] = x[i] - shift, in double, rounded to float.

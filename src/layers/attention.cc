@@ -150,43 +150,46 @@ inline __attribute__((always_inline)) void weighted_sum(const float* pr, const f
 }
 
 // p[j] = exp(p[j] / 8 - max) for j < len, returns 1 / sum. The max and the
-// exponentials go 8 at a time (the max is the same whatever the order; the
-// sum keeps its 16 interleaved lanes).
-inline __attribute__((always_inline)) float softmax_numerators(float* p, int len) {
-  const int body8 = len / 8 * 8;
-  Floats8 mx8 = Floats8{} - 3.0e38f;
-  for (int j = 0; j < body8; j += 8) {
-    Floats8 v;
+// exponentials go a vector V at a time (the max is the same whatever the
+// order; each exponential is exp_nonpositive's bytes); the sum keeps its 16
+// interleaved lanes.
+template <typename V>
+[[gnu::always_inline]] inline float softmax_numerators(float* p, int len) {
+  constexpr int L = kLanes<V>;
+  const int body_v = len / L * L;
+  V mx_v = V{} - 3.0e38f;
+  for (int j = 0; j < body_v; j += L) {
+    V v;
     std::memcpy(&v, p + j, sizeof v);
     v *= kScoreScale;
     std::memcpy(p + j, &v, sizeof v);
-    mx8 = v > mx8 ? v : mx8;
+    mx_v = v > mx_v ? v : mx_v;
   }
   float mx = -3.0e38f;
-  for (int l = 0; l < 8; ++l) mx = mx8[l] > mx ? mx8[l] : mx;
-  for (int j = body8; j < len; ++j) {
+  for (int l = 0; l < L; ++l) mx = mx_v[l] > mx ? mx_v[l] : mx;
+  for (int j = body_v; j < len; ++j) {
     p[j] *= kScoreScale;
     mx = p[j] > mx ? p[j] : mx;
   }
-  for (int j = 0; j < body8; j += 8) {
-    // One 8-float load and store: eight scalar stores read back as one
-    // vector load cannot be forwarded to it, and the softmax took 9 TSC
-    // cycles a key waiting on them (docs/PERFORMANCE.md, decoder step).
-    Floats8 v;
+  for (int j = 0; j < body_v; j += L) {
+    // One vector load and store: scalar stores read back as one vector load
+    // cannot be forwarded to it, and the softmax took 9 TSC cycles a key
+    // waiting on them (docs/PERFORMANCE.md, decoder step).
+    V v;
     std::memcpy(&v, p + j, sizeof v);
     v -= mx;
     std::memcpy(p + j, &v, sizeof v);
-    exp_nonpositive_8(p + j);
+    exp_nonpositive_lanes<V>(p + j);
   }
-  for (int j = body8; j < len; ++j) p[j] = exp_nonpositive(p[j] - mx);
-  constexpr int kLanes = 16;
-  float lanes[kLanes] = {};
-  const int body = len / kLanes * kLanes;
-  for (int j = 0; j < body; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += p[j + l];
+  for (int j = body_v; j < len; ++j) p[j] = exp_nonpositive(p[j] - mx);
+  constexpr int kSumLanes = 16;
+  float lanes[kSumLanes] = {};
+  const int body = len / kSumLanes * kSumLanes;
+  for (int j = 0; j < body; j += kSumLanes)
+    for (int l = 0; l < kSumLanes; ++l) lanes[l] += p[j + l];
   for (int j = body; j < len; ++j) lanes[j - body] += p[j];
   float sum = 0.0f;
-  for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+  for (int l = 0; l < kSumLanes; ++l) sum += lanes[l];
   return 1.0f / sum;
 }
 
@@ -217,11 +220,12 @@ inline __attribute__((always_inline)) void prefetch(const Half* x, size_t count)
 
 // Each query's scores turned into softmax numerators, 1 / sum kept in the
 // last slot of its scratch row; its output zeroed for the sums to come.
+template <typename V>
 [[gnu::always_inline]] inline void begin_sums(float* p, size_t stride, int nq, int len, float* out,
                                               size_t out_stride) {
   for (int r = 0; r < nq; ++r) {
     float* pr = p + size_t(r) * stride;
-    pr[stride - 1] = softmax_numerators(pr, len);
+    pr[stride - 1] = softmax_numerators<V>(pr, len);
     float* o = out + r * out_stride;
     for (int c = 0; c < kHeadDim; ++c) o[c] = 0.0f;
   }
@@ -257,7 +261,7 @@ template <typename V>
     for (int j0 = common_len; j0 < len; j0 += kChunk)
       scores<V, 1>(q + r * q_stride, 0, own[r].k, j0, std::min(kChunk, len - j0),
                    p + size_t(r) * stride, 0);
-  begin_sums(p, stride, nq, len, out, out_stride);
+  begin_sums<V>(p, stride, nq, len, out, out_stride);
   for (int j0 = 0; j0 < common_len; j0 += kChunk) {
     const int n = std::min(kChunk, common_len - j0);
     const float* v = common_v + size_t(j0) * kHeadDim;
@@ -307,7 +311,10 @@ void attend(Backend backend, const float* q, size_t q_stride, int nq, const Half
                size_t(round_up(std::min(kChunk, len - j0 - kChunk), kKeyBlock)) * kHeadDim);
     kernels.scores(q, q_stride, nq, kv.k + size_t(j0) * kHeadDim, n, p + j0, stride);
   }
-  per_isa<begin_sums>(backend, p, stride, nq, len, out, out_stride);
+  if (vector_isa(backend) == Backend::kAvx512)
+    PerIsa<begin_sums<Floats16>>::avx512(p, stride, nq, len, out, out_stride);
+  else
+    per_isa<begin_sums<Floats8>>(backend, p, stride, nq, len, out, out_stride);
   // A chunk of V stays in L1 for the kernel's passes over channel groups.
   for (int j0 = 0; j0 < len; j0 += kChunk) {
     const int n = std::min(kChunk, len - j0);

@@ -5,6 +5,7 @@
 // build disables FMA contraction), branch-free so that loops vectorize.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -15,13 +16,12 @@ namespace amanuensis {
 // (GCC leaves a plain loop over exp_nonpositive scalar in its AVX2 and AVX-512
 // copies) and computes the same bytes as the scalar code.
 typedef float Floats8 __attribute__((vector_size(32), aligned(4)));
-typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
 // Sixteen: one register in the AVX-512 copy, two or four in the others.
 typedef float Floats16 __attribute__((vector_size(64), aligned(4)));
 
 // e^x = 2^k e^r for x = k ln2 + r, |r| <= ln2 / 2 (ln2 split in two so that
 // k ln2 is exact): e^r by Taylor to degree 7 (remainder < 1e-8 on
-// |r| <= 0.35). T is float or Floats8: the same operations either way.
+// |r| <= 0.35). T is float, Floats8 or Floats16: the same operations either way.
 // (Results through a reference: a 32-byte vector returned by value would
 // have a different ABI in the copies without AVX.)
 template <typename T>
@@ -51,23 +51,41 @@ inline float exp_nonpositive(float x) {
   return x <= -87.0f ? 0.0f : p * scale;
 }
 
-// exp_nonpositive of x[0..8), in place: the same operations in the same order,
-// on eight lanes at once. (In place rather than by value: a 32-byte vector
+// The integer vector of as many lanes as V (Floats8 or Floats16).
+typedef int32_t Int32x8 __attribute__((vector_size(32), aligned(4)));
+typedef int32_t Int32x16 __attribute__((vector_size(64), aligned(4)));
+template <size_t kBytes>
+struct IntLanesOf;
+template <>
+struct IntLanesOf<32> {
+  using type = Int32x8;
+};
+template <>
+struct IntLanesOf<64> {
+  using type = Int32x16;
+};
+
+// exp_nonpositive of x[0..lanes of V), in place: the same operations in the
+// same order, on every lane at once. (In place rather than by value: a vector
 // argument would have a different ABI in the copies without AVX.)
-inline __attribute__((always_inline)) void exp_nonpositive_8(float* xs) {
-  Floats8 x;
+template <typename V>
+inline __attribute__((always_inline)) void exp_nonpositive_lanes(float* xs) {
+  using I = typename IntLanesOf<sizeof(V)>::type;
+  V x;
   std::memcpy(&x, xs, sizeof x);
-  const Floats8 floor = Floats8{} - 87.0f;
+  const V floor = V{} - 87.0f;
   x = x < floor ? floor : x;
-  const Floats8 k =
-      __builtin_convertvector(__builtin_convertvector(x * 1.44269504f - 0.5f, Int32x8), Floats8);
-  Floats8 p;
+  const V k = __builtin_convertvector(__builtin_convertvector(x * 1.44269504f - 0.5f, I), V);
+  V p;
   exp_of_remainder(x, k, p);
-  const Int32x8 bits = (__builtin_convertvector(k, Int32x8) + 127) << 23;
-  Floats8 scale;
+  const I bits = (__builtin_convertvector(k, I) + 127) << 23;
+  V scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  const Floats8 y = x <= floor ? Floats8{} : p * scale;
+  const V y = x <= floor ? V{} : p * scale;
   std::memcpy(xs, &y, sizeof y);
+}
+inline __attribute__((always_inline)) void exp_nonpositive_8(float* xs) {
+  exp_nonpositive_lanes<Floats8>(xs);
 }
 
 // Natural log of x > 0 (finite), in double: x = m 2^e with m in [sqrt(1/2),
