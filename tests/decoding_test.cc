@@ -302,6 +302,20 @@ TEST(DecodingTopK, PartialSortOrderWithTies) {
       for (int j = 0; j < k; ++j)
         ASSERT_EQ(got[j], want[j]) << "n " << n << " k " << k << " #" << j;
     }
+  // Rising values (every block beats the k-th best) and falling ones (none
+  // after the first k), with lengths around the 16-value blocks.
+  for (int n : {15, 16, 17, 40, 1000})
+    for (const bool rising : {true, false}) {
+      std::vector<float> x(n);
+      for (int i = 0; i < n; ++i) x[i] = rising ? float(i / 3) : float(-i / 3);
+      std::vector<int> want(n);
+      for (int i = 0; i < n; ++i) want[i] = i;
+      std::stable_sort(want.begin(), want.end(), [&](int a, int b) { return x[a] > x[b]; });
+      int got[10];
+      top_k(x.data(), n, 10, got);
+      ASSERT_EQ(std::vector<int>(got, got + 10), std::vector<int>(want.begin(), want.begin() + 10))
+          << n << " " << rising;
+    }
   // All -inf: the first k indices.
   std::vector<float> all(20, kNegInf);
   int got[4];

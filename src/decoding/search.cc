@@ -1,5 +1,7 @@
 #include "decoding/search.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -51,15 +53,30 @@ double normalized(double sum_logprob, size_t length, float length_penalty) {
 }  // namespace
 
 // One pass that compares each value with the k-th best so far: beam search
-// calls it on every row's 51865 log-probabilities each step.
+// calls it on every row's 51865 log-probabilities each step. Once k are held,
+// a block of values none of which beats the k-th best is skipped with one
+// vector comparison: the k-th best only rises along the pass, so each of
+// them would have been passed over one at a time too.
 void top_k(const float* x, int n, int k, int* out) {
   int size = 0;
-  for (int i = 0; i < n; ++i) {
-    if (size == k && !(x[i] > x[out[k - 1]])) continue;  // earlier indices win ties
+  auto consider = [&](int i) {
+    if (size == k && !(x[i] > x[out[k - 1]])) return;  // earlier indices win ties
     int j = size < k ? size++ : k - 1;
     for (; j > 0 && x[i] > x[out[j - 1]]; --j) out[j] = out[j - 1];
     out[j] = i;
+  };
+  int i = 0;
+  for (; i < n && size < k; ++i) consider(i);
+  constexpr int kBlock = 16;
+  for (; i + kBlock <= n; i += kBlock) {
+    const __m128 kth = _mm_set1_ps(x[out[k - 1]]);
+    int beaten = 0;  // SSE, which every x86-64 has: the compiler left this scalar
+    for (int l = 0; l < kBlock; l += 4)
+      beaten |= _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + i + l), kth));
+    if (beaten)
+      for (int l = 0; l < kBlock; ++l) consider(i + l);
   }
+  for (; i < n; ++i) consider(i);
 }
 
 Search::Search(const Decoder& decoder, DecoderState& state, const LogitRules& rules,
