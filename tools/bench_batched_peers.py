@@ -4,6 +4,8 @@ sequential and BatchedInferencePipeline; same model folder, threads, beam, batch
 
   python3 tools/bench_batched_peers.py                          # long dev file, 3 rounds
   python3 tools/bench_batched_peers.py --files a.flac b.wav --rounds 5 --batch-size 8
+  python3 tools/bench_batched_peers.py --files ../shared/data/speech/*.{wav,flac,mp3} --rounds 2
+                                                                # the development set: also its total
 
 Engines (model load excluded everywhere: the transcription's own time):
   ours-seq      `amanuensis transcribe FILE --model DIR --beam-size B --threads N
@@ -87,6 +89,14 @@ def main():
         b = med["ours-batched"]
         print(f"    vs ours-batched: fw-batched {med['fw-batched'] / b:.2f}x, fw-seq "
               f"{med['fw-seq'] / b:.2f}x, ours-seq {med['ours-seq'] / b:.2f}x")
+    if len(args.files) > 1:  # a set of files (the development set): its total
+        total = {e: sum(statistics.median(times[(e, str(f))]) for f in args.files)
+                 for e in ENGINES}
+        b = total["ours-batched"]
+        print(f"  all {len(args.files)} files, sums of the medians: "
+              + ", ".join(f"{e} {total[e]:.2f} s" for e in ENGINES))
+        print(f"    vs ours-batched: fw-batched {total['fw-batched'] / b:.2f}x, fw-seq "
+              f"{total['fw-seq'] / b:.2f}x, ours-seq {total['ours-seq'] / b:.2f}x")
 
 
 if __name__ == "__main__":
