@@ -91,23 +91,28 @@ TEST(FloatMath, ExpNonpositiveIsMonotonic) {
   }
 }
 
-TEST(FloatMath, ExpOfEightFloatsHasTheScalarBytes) {
+TEST(FloatMath, ExpOfEightAndSixteenFloatsHasTheScalarBytes) {
   // Every float in [-88, 0] 1 in 64 (~16 M), plus both zeros, -87 exactly,
-  // far below, and lanes that differ from each other in one vector.
+  // far below, and lanes that differ from each other in one vector; as 8 and
+  // as 16 lanes (the AVX-512 copies' width).
   std::vector<float> xs = {0.0f, -0.0f, -87.0f, -87.00001f, -86.99999f, -1e30f, -FLT_MIN};
   for (uint32_t bits = 0x80000000u; bits <= 0xc2b00000u; bits += 64) {  // -0 .. -88
     float x;
     std::memcpy(&x, &bits, 4);
     xs.push_back(x);
   }
-  while (xs.size() % 8) xs.push_back(-1.0f);
-  for (size_t i = 0; i < xs.size(); i += 8) {
-    float y[8];
-    std::copy_n(&xs[i], 8, y);
-    exp_nonpositive_8(y);
-    for (int l = 0; l < 8; ++l) {
+  while (xs.size() % 16) xs.push_back(-1.0f);
+  for (size_t i = 0; i < xs.size(); i += 16) {
+    float y8[16], y16[16];
+    std::copy_n(&xs[i], 16, y8);
+    std::copy_n(&xs[i], 16, y16);
+    exp_nonpositive_8(y8);
+    exp_nonpositive_8(y8 + 8);
+    exp_nonpositive_lanes<Floats16>(y16);
+    for (int l = 0; l < 16; ++l) {
       const float want = exp_nonpositive(xs[i + l]);
-      ASSERT_EQ(std::memcmp(&y[l], &want, 4), 0) << "x = " << xs[i + l];
+      ASSERT_EQ(std::memcmp(&y8[l], &want, 4), 0) << "x = " << xs[i + l];
+      ASSERT_EQ(std::memcmp(&y16[l], &want, 4), 0) << "16 lanes, x = " << xs[i + l];
     }
   }
 }
@@ -303,8 +308,10 @@ TEST(DecodingTopK, PartialSortOrderWithTies) {
         ASSERT_EQ(got[j], want[j]) << "n " << n << " k " << k << " #" << j;
     }
   // Rising values (every block beats the k-th best) and falling ones (none
-  // after the first k), with lengths around the 16-value blocks.
-  for (int n : {15, 16, 17, 40, 1000})
+  // after the first k), with lengths around the 16-value blocks that follow
+  // the first k = 10: one block ending at n (26), one and a value (27), two
+  // ending at n (42), none (15), many (1000).
+  for (int n : {15, 26, 27, 42, 1000})
     for (const bool rising : {true, false}) {
       std::vector<float> x(n);
       for (int i = 0; i < n; ++i) x[i] = rising ? float(i / 3) : float(-i / 3);

@@ -189,14 +189,15 @@ TEST(Gemm, EveryRowCountWithOutliersIsBitExact) {
 }
 
 // Activation::kGelu gives the bytes of the plain GEMM followed by GELU
-// (kernels/gelu.h, here the test's own scalar copy) on every output: each
-// value once, for every backend, thread count and row count, columns past the
-// last whole 64-column block included.
+// (kernels/gelu.h's gelu_range, compiled here without vector flags) on every
+// output: each value once, for every backend, thread count and row count
+// (past one 96-row work item too), columns past the last whole 64-column
+// block included.
 TEST(Gemm, FusedGeluIsTheGemmThenGelu) {
   for (const auto& [n, k] : {std::pair{150, 70}, std::pair{64, 512}, std::pair{200, 3}}) {
-    const Problem p = make(70, n, k, 11 + n);
+    const Problem p = make(200, n, k, 11 + n);
     const QuantizedWeights w = quantize_weights(p.w.data(), p.b.data(), p.n, p.k);
-    for (int m : {1, 5, 17, 40, 70}) {
+    for (int m : {1, 5, 17, 40, 70, 100, 200}) {
       ThreadPool one(1);
       QuantizedRows x;
       quantize_rows(p.x.data(), m, p.k, x, one,

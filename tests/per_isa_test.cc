@@ -81,10 +81,12 @@ TEST(PerIsa, AmxIsOfferedAndPreferredWhereTheCpuHasIt) {
 }
 
 // A linear layer with a GELU gives the bytes of the layer and then gelu(), in
-// both precisions (int8 fuses it into the GEMM, float runs the pass).
+// both precisions (int8 fuses it into the GEMM, float runs the pass): rows
+// apart, and overlapping as a convolution reads them (row_stride < in); the
+// input wide enough for the int8 outlier channels.
 TEST(PerIsa, LinearOpGeluIsTheLayerThenGelu) {
   ThreadPool pool(2);
-  const int rows = 9, in = 96, out = 80;
+  const int rows = 9, in = LinearOp::kOutlierMinWidth + 32, out = 80;
   const std::vector<float> x = random_floats(size_t(rows) * in, 6);
   auto linear = [&] {
     Linear l;
@@ -95,16 +97,18 @@ TEST(PerIsa, LinearOpGeluIsTheLayerThenGelu) {
     return l;
   };
   for (Precision precision : {Precision::kInt8, Precision::kFp32})
-    for (Backend b : supported_backends()) {
-      const LinearOp plain(linear(), precision, b),
-          fused(linear(), precision, b, true, Activation::kGelu);
-      std::vector<float> expected(size_t(rows) * out), y(expected.size());
-      plain.apply(x.data(), rows, expected.data(), pool);
-      gelu(expected.data(), expected.size(), b, pool);
-      fused.apply(x.data(), rows, y.data(), pool);
-      ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4))
-          << int(precision) << " " << int(b);
-    }
+    for (Backend b : supported_backends())
+      for (const size_t row_stride : {size_t(in), size_t(in / 3)}) {
+        const int n = int((x.size() - in) / row_stride) + 1;  // rows that fit in x
+        const LinearOp plain(linear(), precision, b),
+            fused(linear(), precision, b, true, Activation::kGelu);
+        std::vector<float> expected(size_t(n) * out), y(expected.size());
+        plain.apply(x.data(), n, expected.data(), pool, row_stride);
+        gelu(expected.data(), expected.size(), b, pool);
+        fused.apply(x.data(), n, y.data(), pool, row_stride);
+        ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * 4))
+            << int(precision) << " " << int(b) << " stride " << row_stride;
+      }
 }
 
 TEST(PerIsa, FloatOps) {
