@@ -1,7 +1,8 @@
 // What one AMX step of the attention kernel costs, and whether the tile unit
 // works while the vector units do (docs/PERFORMANCE.md, "AMX against AVX-512
 // VNNI"), one thread, nanoseconds:
-//   tdpbusd         one 16 x 16 x 64 tile multiply, four independent in a row
+//   tdpbsud         one 16 x 16 x 64 tile multiply (the attention's signed x
+//                   unsigned form), four independent in a row
 //   tilestored      one 1 KB tile store, four in a row
 //   tileloadd       one 1 KB tile load from L1, four in a row
 //   scores, 1 plane the kernel's AMX scores of a 64 x 64 tile step (per 16
@@ -110,7 +111,7 @@ int main() {
       vector_work();
     });
     std::printf(
-        "tdpbusd %.1f, tilestored %.1f, tileloadd %.1f; scores, 1 plane %.0f, vector %.0f, "
+        "tdpbsud %.1f, tilestored %.1f, tileloadd %.1f; scores, 1 plane %.0f, vector %.0f, "
         "both %.0f ns\n",
         dp, store, load, s, v, both);
   }

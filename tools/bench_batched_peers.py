@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--amanuensis", type=Path, default=REPO / "build" / "amanuensis")
     args = ap.parse_args()
+    args.files = list(dict.fromkeys(args.files))  # a file named twice is timed once
 
     from faster_whisper import BatchedInferencePipeline, WhisperModel
     model = WhisperModel(str(args.model), device="cpu", compute_type="int8",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits erf(x) ~ x P(x^2) / Q(x^2) on [0, 4] (src/model/float_ops.cc uses the result)."""
+"""Fits erf(x) ~ x P(x^2) / Q(x^2) on [0, 4] (src/kernels/gelu.h uses the result)."""
 import numpy as np
 from math import erf
 x=np.linspace(0,4,20001); y=np.array([erf(v) for v in x])
